@@ -1,0 +1,16 @@
+"""Platform-neutral commands, actions, forms and thread handlers, and the neutral UI model."""
+
+from __future__ import annotations
+
+import importlib
+
+from commands.registry import REGISTRY, Registry
+
+HANDLER_MODULES = ("commands.help", "commands.account", "commands.profile", "commands.admin")
+
+
+def load_registry() -> Registry:
+    """The shared registry with every built-in handler module imported (and so registered)."""
+    for name in HANDLER_MODULES:
+        importlib.import_module(name)
+    return REGISTRY

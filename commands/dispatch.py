@@ -1,0 +1,191 @@
+"""The dispatcher: every front door calls it; one unit of work and one authorisation check per call."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from commands.context import Context
+from commands.help import unknown_command_reply
+from commands.parsing import UnknownCommand, convert, find_command, parse_args, tokenize
+from commands.registry import ActionEvent, ArgValue, Registry, ThreadMessage
+from commands.ui import FormValue, Outcome, Reply
+from core.config import Config
+from core.conversations import ConversationRef, find_binding
+from core.errors import InvalidInput, NotAllowed, NotFound, RadError
+from core.identity import Caller, IdentityKey, resolve_caller
+from core.roles import require_any
+from storage.db import Database
+from storage.models import Delivery, utcnow
+
+log = logging.getLogger(__name__)
+
+Body = Callable[[Context], Outcome | None]
+
+
+def error_reply(error: RadError) -> Reply:
+    text = f":warning: {error.message}"
+    if error.hint:
+        text += f"\n{error.hint}"
+    return Reply(text=text, ephemeral=True)
+
+
+class Dispatcher:
+    """Runs commands, actions, form submissions and thread messages from any front door.
+
+    Each call returns what to show (a Reply, a Form to open, FormErrors) or None when there is nothing
+    to do: a delivery seen before (a Slack retry, a double-delivered interaction) or an unbound thread.
+    """
+
+    def __init__(self, registry: Registry, db: Database, config: Config,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.registry = registry
+        self.db = db
+        self.config = config
+        self.clock = clock
+
+    @property
+    def slash(self) -> str:
+        return f"/{self.config.command}"
+
+    # -- entry points -------------------------------------------------------------------------------
+
+    def run_text(self, caller: Caller, text: str, *, where: ConversationRef | None = None,
+                 delivery: str | None = None) -> Outcome | None:
+        """A slash command as typed: ``admin grant <@U1> partner``. Empty text shows help."""
+        def body(ctx: Context) -> Outcome:
+            tokens = tokenize(text) or ["help"]
+            try:
+                spec, rest = find_command(self.registry, tokens)
+            except UnknownCommand as unknown:
+                return unknown_command_reply(ctx, unknown)
+            args = parse_args(spec, rest, caller, self.slash)
+            return self._invoke(ctx, spec.name, args)
+
+        return self._run(caller, where, delivery, f"command:{text[:40]}", body)
+
+    def run_command(self, caller: Caller, name: str, args: Mapping[str, str | int | IdentityKey | None], *,
+                    where: ConversationRef | None = None, delivery: str | None = None) -> Outcome | None:
+        """A command with structured arguments (Discord options), checked like typed ones."""
+        def body(ctx: Context) -> Outcome:
+            spec = self.registry.commands.get(name)
+            if spec is None:
+                return unknown_command_reply(ctx, UnknownCommand(name, []))
+            checked: dict[str, ArgValue] = {}
+            for param in spec.params:
+                raw = args.get(param.name)
+                if raw is None or raw == "":
+                    if param.required:
+                        raise_missing(param.name, f"{self.slash} {spec.usage}")
+                    checked[param.name] = None
+                else:
+                    checked[param.name] = convert(param, raw, caller)
+            return self._invoke(ctx, name, checked)
+
+        return self._run(caller, where, delivery, f"command:{name}", body)
+
+    def run_action(self, caller: Caller, event: ActionEvent, *, where: ConversationRef | None = None,
+                   delivery: str | None = None) -> Outcome | None:
+        """A button click or select choice; re-authorised here, the value is only an id."""
+        def body(ctx: Context) -> Outcome:
+            entry = self.registry.actions.get(event.action_id)
+            if entry is None:
+                raise NotFound("That button no longer does anything.",
+                               hint=f"Run `{self.slash} help` to start again.")
+            handler, roles = entry
+            self._authorise(ctx, roles, "use this button")
+            return handler(ctx, event)
+
+        return self._run(caller, where, delivery, f"action:{event.action_id}", body)
+
+    def submit_form(self, caller: Caller, form_id: str, values: Mapping[str, FormValue], state: str = "", *,
+                    where: ConversationRef | None = None, delivery: str | None = None) -> Outcome | None:
+        """A submitted form; the handler may answer with FormErrors to keep it open."""
+        def body(ctx: Context) -> Outcome:
+            entry = self.registry.forms.get(form_id)
+            if entry is None:
+                raise NotFound("That form is no longer available.", hint=f"Run `{self.slash} help`.")
+            handler, roles = entry
+            self._authorise(ctx, roles, "submit this form")
+            return handler(ctx, values, state)
+
+        return self._run(caller, where, delivery, f"form:{form_id}", body)
+
+    def thread_message(self, caller: Caller, where: ConversationRef, text: str, *,
+                       delivery: str | None = None) -> Outcome | None:
+        """A message in a thread; handled only when the thread is bound to a thread handler."""
+        def body(ctx: Context) -> Outcome | None:
+            binding = find_binding(ctx.session, where)
+            if binding is None or binding.handler not in self.registry.threads:
+                return None
+            return self.registry.threads[binding.handler](ctx, ThreadMessage(text=text, subject=binding.subject))
+
+        return self._run(caller, where, delivery, "thread", body)
+
+    # -- machinery ----------------------------------------------------------------------------------
+
+    def _invoke(self, ctx: Context, name: str, args: Mapping[str, ArgValue]) -> Outcome:
+        spec = self.registry.commands[name]
+        self._authorise(ctx, spec.roles, f"run `{self.slash} {name}`")
+        return spec.handler(ctx, args)
+
+    @staticmethod
+    def _authorise(ctx: Context, roles: frozenset[str], what: str) -> None:
+        """Refuse unless the actor holds one of ``roles``; ``_guarded`` audits the refusal."""
+        require_any(ctx.actor, roles, what)
+
+    def _run(self, caller: Caller, where: ConversationRef | None, delivery: str | None, label: str,
+             body: Body) -> Outcome | None:
+        try:
+            with self.db.unit_of_work() as session:
+                if delivery is not None and not claim_delivery(session, delivery):
+                    log.info("duplicate delivery dropped", extra={"delivery": delivery, "label": label})
+                    return None
+                actor = resolve_caller(session, caller, self.config.admins)
+                ctx = Context(session=session, actor=actor, caller=caller, where=where, config=self.config,
+                              registry=self.registry, now=self.clock())
+                return self._guarded(ctx, body, label)
+        except RadError as error:
+            return error_reply(error)
+        except Exception:
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("unexpected error", extra={"error_id": error_id, "label": label})
+            return Reply(
+                text=f":boom: Something went wrong on our side (error id `{error_id}`). "
+                     "It has been logged; please try again, or give the id to an admin.",
+                ephemeral=True,
+            )
+
+    @staticmethod
+    def _guarded(ctx: Context, body: Body, label: str) -> Outcome | None:
+        """Run the handler in a savepoint: a user error undoes the handler's changes only.
+
+        The caller's registration, the delivery key and the audit of a refusal are kept.
+        """
+        try:
+            with ctx.session.begin_nested():
+                return body(ctx)
+        except NotAllowed as refusal:
+            ctx.audit("access.denied", target=label, outcome="denied", reason=refusal.message)
+            return error_reply(refusal)
+        except RadError as error:
+            return error_reply(error)
+
+
+def raise_missing(name: str, usage: str) -> None:
+    raise InvalidInput(f"`{name}` is missing.", hint=f"Usage: `{usage}`")
+
+
+def claim_delivery(session: Session, key: str) -> bool:
+    """Record a delivery key; False if it was handled before (the retry is dropped)."""
+    try:
+        with session.begin_nested():
+            session.add(Delivery(key=key[:200]))
+        return True
+    except IntegrityError:
+        return False

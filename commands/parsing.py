@@ -1,0 +1,108 @@
+"""Turn the text after the slash command into a command and its arguments."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Iterable
+
+from commands.registry import ArgValue, CommandSpec, Param, Registry
+from core.errors import InvalidInput
+from core.identity import Caller, IdentityKey
+
+MENTION = re.compile(r"^<@!?([A-Za-z0-9_.-]+)(?:\|[^>]*)?>$")
+
+
+class UnknownCommand(InvalidInput):
+    """The words typed match no command; carries the closest command names."""
+
+    def __init__(self, words: str, suggestions: list[str]) -> None:
+        super().__init__(f"There is no command `{words}`.")
+        self.words = words
+        self.suggestions = suggestions
+
+
+def tokenize(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise InvalidInput(f"I could not read that: {exc}.", hint="Check your quotes.") from exc
+
+
+def find_command(registry: Registry, tokens: list[str]) -> tuple[CommandSpec, list[str]]:
+    """The longest registered command name that the tokens start with, and the remaining tokens."""
+    lowered = [t.lower() for t in tokens]
+    for length in (2, 1):
+        name = " ".join(lowered[:length])
+        if len(lowered) >= length and name in registry.commands:
+            return registry.commands[name], tokens[length:]
+    words = " ".join(lowered[:2])
+    raise UnknownCommand(words, suggest(words, registry.commands))
+
+
+def suggest(words: str, names: Iterable[str]) -> list[str]:
+    """Close command names, best first."""
+    names = list(names)
+    first = words.split()[0] if words.split() else words
+    matches = difflib.get_close_matches(words, names, n=3, cutoff=0.5)
+    matches += [n for n in difflib.get_close_matches(first, names, n=3, cutoff=0.6) if n not in matches]
+    matches += [n for n in names if n.startswith(first + " ") and n not in matches]
+    return matches[:3]
+
+
+def parse_mention(token: str, caller: Caller) -> IdentityKey:
+    """A mention in the caller's platform (``<@U123>``, ``@name`` in the console) or a full identity."""
+    found = MENTION.match(token)
+    if found:
+        workspace = caller.key.workspace if caller.key.platform == "slack" else ""
+        return IdentityKey(caller.key.platform, workspace, found.group(1))
+    if token.startswith("@") and len(token) > 1 and caller.key.platform == "console":
+        return IdentityKey("console", "", token[1:])
+    if token.split(":")[0] in ("slack", "discord", "console"):
+        return IdentityKey.parse(token)
+    raise InvalidInput(f"`{token}` is not a mention of a user.", hint="Mention them, like @someone.")
+
+
+def parse_args(spec: CommandSpec, tokens: list[str], caller: Caller, slash: str) -> dict[str, ArgValue]:
+    """Arguments by parameter name, checked against the command's parameters."""
+    args: dict[str, ArgValue] = {}
+    rest = list(tokens)
+    for param in spec.params:
+        if not rest:
+            if param.required:
+                raise InvalidInput(f"`{param.name}` is missing.", hint=f"Usage: `{slash} {spec.usage}`")
+            args[param.name] = None
+            continue
+        if param.kind == "text":
+            args[param.name] = " ".join(rest)
+            rest = []
+            continue
+        args[param.name] = convert(param, rest.pop(0), caller)
+    if rest:
+        raise InvalidInput(f"I did not expect `{' '.join(rest)}`.", hint=f"Usage: `{slash} {spec.usage}`")
+    return args
+
+
+def convert(param: Param, raw: str | int | IdentityKey, caller: Caller) -> ArgValue:
+    """Check and convert one argument, typed or already structured (Discord options)."""
+    if isinstance(raw, IdentityKey):
+        return raw
+    text = str(raw).strip()
+    if param.kind == "int":
+        if not re.fullmatch(r"-?\d+", text):
+            raise InvalidInput(f"`{param.name}` must be a whole number, not `{text}`.")
+        return int(text)
+    if param.kind == "user":
+        return parse_mention(text, caller)
+    if param.kind == "choice":
+        lowered = text.lower()
+        if lowered not in param.choices:
+            close = difflib.get_close_matches(lowered, param.choices, n=1)
+            hint = f"Did you mean `{close[0]}`? " if close else ""
+            raise InvalidInput(f"`{text}` is not a valid {param.name}.",
+                               hint=f"{hint}Choose one of {', '.join(param.choices)}.")
+        return lowered
+    if not text and param.required:
+        raise InvalidInput(f"`{param.name}` is missing.")
+    return text

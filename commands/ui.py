@@ -1,0 +1,138 @@
+"""The neutral UI model: what handlers return, rendered by each front door (DESIGN.md 2.1).
+
+Handlers never build Slack blocks or Discord components; they return these frozen dataclasses.
+Action ids and values carry only ids; the state lives in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Style = Literal["default", "primary", "danger"]
+InputKind = Literal["text", "secret", "multiline", "number", "bool", "choice", "multichoice"]
+FormValue = str | bool | tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """A confirmation dialog shown before a destructive button runs."""
+
+    title: str
+    text: str
+    confirm: str = "Confirm"
+    deny: str = "Cancel"
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button; clicking it dispatches ``action_id`` with ``value``."""
+
+    label: str
+    action_id: str
+    value: str = ""
+    style: Style = "default"
+    confirm: Confirm | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    label: str
+    value: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Select:
+    """A single or multiple choice; choosing dispatches ``action_id`` with the chosen values."""
+
+    action_id: str
+    options: tuple[Option, ...]
+    placeholder: str = "Choose…"
+    multi: bool = False
+    selected: tuple[str, ...] = ()
+    value: str = ""
+
+
+Control = Button | Select
+
+
+@dataclass(frozen=True)
+class Field:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a reply: a PNG chart, a PDF invoice, a CSV export, a log."""
+
+    filename: str
+    content: bytes
+    mime: str = "application/octet-stream"
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Card:
+    """A titled block of text and fields with its own buttons (a module card, a deployment card)."""
+
+    title: str
+    text: str = ""
+    fields: tuple[Field, ...] = ()
+    image: str = ""
+    actions: tuple[Control, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message for the user. ``text`` uses a small markdown subset: ``*bold*``, ``_italic_``, `` `code` ``."""
+
+    text: str = ""
+    cards: tuple[Card, ...] = ()
+    actions: tuple[Control, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    ephemeral: bool = True
+    replace_original: bool = False
+    in_thread: bool = False
+
+
+@dataclass(frozen=True)
+class Input:
+    """One field of a form."""
+
+    name: str
+    label: str
+    kind: InputKind = "text"
+    required: bool = True
+    default: FormValue = None
+    help: str = ""
+    placeholder: str = ""
+    options: tuple[Option, ...] = ()
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class Form:
+    """A dialog: a Slack modal, a Discord modal (split in steps of 5), prompts in the console.
+
+    ``action_id`` names the registered form handler; ``state`` carries an id (a draft id), never data.
+    """
+
+    title: str
+    action_id: str
+    inputs: tuple[Input, ...]
+    submit_label: str = "Submit"
+    state: str = ""
+    intro: str = ""
+
+
+@dataclass(frozen=True)
+class FormErrors:
+    """Field-level validation errors returned by a form handler; the form stays open."""
+
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+
+Outcome = Reply | Form | FormErrors

@@ -1,0 +1,1 @@
+"""The domain: identity and roles, audit, access rules and (later) catalog, deployments and credits."""

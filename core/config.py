@@ -1,0 +1,89 @@
+"""Configuration from the environment: the contract of DESIGN.md section 3."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_JULES_API_URL = "https://jules.googleapis.com/v1alpha"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting the processes read, with the documented defaults.
+
+    Secrets are kept out of ``repr`` so that a logged config never shows them.
+    """
+
+    data_dir: Path = Path(".rad")
+    database_url: str = ""
+    admins: tuple[str, ...] = ()
+    command: str = "rad"
+    slack_bot_token: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    discord_token: str = field(default="", repr=False)
+    discord_api_url: str = DEFAULT_DISCORD_API_URL
+    discord_gateway_url: str = ""
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    jules_api_url: str = DEFAULT_JULES_API_URL
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    terraform_bin: str = ""
+    port: int = 3000
+
+    @property
+    def effective_database_url(self) -> str:
+        """``DATABASE_URL`` or the embedded SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'rad.db').resolve()}"
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when no ``DATABASE_URL`` was given and the SQLite default is used."""
+        return not self.database_url
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
+
+    @property
+    def discord_configured(self) -> bool:
+        return bool(self.discord_token)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Read the configuration from ``env`` (default: the process environment)."""
+        e = os.environ if env is None else env
+
+        def get(name: str, default: str = "") -> str:
+            return e.get(name, "").strip() or default
+
+        def listed(name: str) -> tuple[str, ...]:
+            return tuple(part.strip() for part in get(name).split(",") if part.strip())
+
+        port = get("PORT", "3000")
+        if not port.isdigit():
+            raise ValueError(f"PORT must be a number, not {port!r}")
+        return cls(
+            data_dir=Path(get("RAD_DATA_DIR", ".rad")),
+            database_url=get("DATABASE_URL"),
+            admins=listed("RAD_ADMINS"),
+            command=get("RAD_COMMAND", "rad").lstrip("/"),
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_api_url=get("SLACK_API_URL", DEFAULT_SLACK_API_URL),
+            discord_token=get("DISCORD_TOKEN"),
+            discord_api_url=get("DISCORD_API_URL", DEFAULT_DISCORD_API_URL).rstrip("/"),
+            discord_gateway_url=get("DISCORD_GATEWAY_URL"),
+            github_api_url=get("GITHUB_API_URL", DEFAULT_GITHUB_API_URL).rstrip("/"),
+            jules_api_url=get("JULES_API_URL", DEFAULT_JULES_API_URL).rstrip("/"),
+            secret_keys=listed("RAD_SECRET_KEY"),
+            terraform_bin=get("RAD_TERRAFORM_BIN"),
+            port=int(port),
+        )

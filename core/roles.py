@@ -1,0 +1,52 @@
+"""Roles: additive flags on a user. Admins pass every role check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, InvalidInput, NotAllowed
+from storage.models import User, UserRole
+
+USER, PARTNER, FINANCE, ADMIN = "user", "partner", "finance", "admin"
+ROLES = (USER, PARTNER, FINANCE, ADMIN)
+
+
+def check_role(role: str) -> str:
+    role = role.strip().lower()
+    if role not in ROLES:
+        raise InvalidInput(f"`{role}` is not a role.", hint=f"Roles are {', '.join(ROLES)}.")
+    return role
+
+
+def has_any(user: User, roles: Iterable[str]) -> bool:
+    """True when ``roles`` is empty, the user is an admin, or the user holds one of ``roles``."""
+    wanted = frozenset(roles)
+    held = user.role_names
+    return not wanted or ADMIN in held or bool(wanted & held)
+
+
+def require_any(user: User, roles: Iterable[str], what: str) -> None:
+    wanted = sorted(frozenset(roles))
+    if not has_any(user, wanted):
+        raise NotAllowed(
+            f"Only {' or '.join(r + 's' for r in wanted)} can {what}.",
+            hint="Ask an admin for the role if you need it.",
+        )
+
+
+def grant_role(session: Session, user: User, role: str) -> None:
+    if role in user.role_names:
+        raise Conflict(f"{user.display_name} already has the {role} role.")
+    user.roles.append(UserRole(role=role))
+    session.flush()
+
+
+def revoke_role(session: Session, user: User, role: str) -> None:
+    for held in user.roles:
+        if held.role == role:
+            user.roles.remove(held)
+            session.flush()
+            return
+    raise Conflict(f"{user.display_name} does not have the {role} role.")

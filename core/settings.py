@@ -1,0 +1,29 @@
+"""Platform-wide settings stored in the database, with typed defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from storage.models import Setting
+
+DEFAULTS: dict[str, Any] = {"private_mode": False}
+
+
+def get(session: Session, key: str) -> Any:
+    row = session.get(Setting, key)
+    return row.value if row is not None else DEFAULTS.get(key)
+
+
+def get_bool(session: Session, key: str) -> bool:
+    return bool(get(session, key))
+
+
+def put(session: Session, key: str, value: Any) -> None:
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+    session.flush()
