@@ -1,0 +1,78 @@
+"""Shared fixtures: a migrated database (SQLite by default, PostgreSQL with RAD_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from commands import load_registry
+from commands.dispatch import Dispatcher
+from core.config import Config
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Base
+
+ADMIN = "slack:T1:UADMIN"
+CHAT_ENV_PREFIXES = ("SLACK_", "DISCORD_", "RAD_", "DATABASE_URL", "GITHUB_", "JULES_", "STRIPE_")
+
+
+def reset_schema(db: Database) -> None:
+    """Drop everything, so that the migrations (not ``create_all``) build the schema."""
+    with db.engine.begin() as conn:
+        if db.is_postgres:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}"'))
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("RAD_TEST_DATABASE_URL", "")
+    return url or f"sqlite:///{tmp_path_factory.mktemp('db') / 'rad.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated_db(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    reset_schema(db)
+    upgrade(db.engine)
+    yield db
+    db.dispose()
+
+
+def empty_tables(db: Database) -> None:
+    with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def db(migrated_db: Database) -> Iterator[Database]:
+    """The migrated database, emptied after each test."""
+    yield migrated_db
+    empty_tables(migrated_db)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's chat credentials or configuration."""
+    for name in list(os.environ):
+        if name.startswith(CHAT_ENV_PREFIXES) and name != "RAD_TEST_DATABASE_URL":
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> Config:
+    return Config(data_dir=tmp_path / "data", database_url=database_url, admins=(ADMIN,))
+
+
+@pytest.fixture
+def dispatcher(db: Database, config: Config) -> Dispatcher:
+    return Dispatcher(load_registry(), db, config)
