@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from commands.messenger import Messenger
 from commands.registry import Registry
 from core import audit
 from core.config import Config
@@ -44,3 +45,13 @@ class Context:
 
     def require(self, *roles: str, what: str) -> None:
         require_any(self.actor, roles, what)
+
+
+@dataclass
+class JobContext:
+    """What a background job receives: its unit of work and the messengers to reach chat."""
+
+    session: Session
+    config: Config
+    messengers: dict[str, Messenger]
+    now: datetime

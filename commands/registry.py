@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from commands.ui import FormValue, Outcome, Reply
 from core.identity import IdentityKey
 
 if TYPE_CHECKING:
-    from commands.context import Context
+    from commands.context import Context, JobContext
 
 ParamKind = Literal["word", "text", "int", "user", "choice"]
 ArgValue = str | int | IdentityKey | None
@@ -20,6 +20,7 @@ CommandHandler = Callable[["Context", Args], Outcome]
 ActionHandler = Callable[["Context", "ActionEvent"], Outcome]
 FormHandler = Callable[["Context", Mapping[str, FormValue], str], Outcome]
 ThreadHandler = Callable[["Context", "ThreadMessage"], Reply | None]
+JobHandler = Callable[["JobContext", Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Registry:
     actions: dict[str, tuple[ActionHandler, frozenset[str]]] = field(default_factory=dict)
     forms: dict[str, tuple[FormHandler, frozenset[str]]] = field(default_factory=dict)
     threads: dict[str, ThreadHandler] = field(default_factory=dict)
+    jobs: dict[str, JobHandler] = field(default_factory=dict)
 
     def command(
         self,
@@ -125,6 +127,21 @@ class Registry:
 
         return register
 
+    def job(self, kind: str) -> Callable[[JobHandler], JobHandler]:
+        """Register the handler of a background job kind (run by the worker)."""
+
+        def register(fn: JobHandler) -> JobHandler:
+            self._unique(self.jobs, kind)
+            self.jobs[kind] = fn
+            return fn
+
+        return register
+
+    def copy(self) -> Registry:
+        """A registry holding the same handlers, to extend without touching this one (tests, plugins)."""
+        return Registry(dict(self.commands), dict(self.actions), dict(self.forms), dict(self.threads),
+                        dict(self.jobs))
+
     def command_groups(self) -> dict[str, list[CommandSpec]]:
         """Commands by their first word, for front doors that nest subcommands (Discord)."""
         groups: dict[str, list[CommandSpec]] = {}
@@ -145,3 +162,4 @@ command = REGISTRY.command
 action = REGISTRY.action
 form = REGISTRY.form
 thread = REGISTRY.thread
+job = REGISTRY.job

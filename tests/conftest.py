@@ -30,6 +30,7 @@ def reset_schema(db: Database) -> None:
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}"'))
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            conn.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))
 
 
 @pytest.fixture(scope="session")

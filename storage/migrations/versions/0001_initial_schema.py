@@ -14,6 +14,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # APScheduler's job store table, owned by our migrations (the scheduler only checks that it exists).
+    op.create_table('apscheduler_jobs',
+    sa.Column('id', sa.Unicode(length=191), nullable=False),
+    sa.Column('next_run_time', sa.Float(precision=25), nullable=True),
+    sa.Column('job_state', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_apscheduler_jobs'))
+    )
+    op.create_index('ix_apscheduler_jobs_next_run_time', 'apscheduler_jobs', ['next_run_time'], unique=False)
     op.create_table('deliveries',
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
@@ -133,6 +141,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_apscheduler_jobs_next_run_time', table_name='apscheduler_jobs')
+    op.drop_table('apscheduler_jobs')
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_roles_user_id'))
 

@@ -1,0 +1,190 @@
+"""The console front door: the same registry in a terminal, acting as a chosen user.
+
+Buttons and selects are shown as numbered choices, forms are asked field by field (secret fields
+without echo), attachments are written to a folder and their paths printed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from commands.dispatch import Dispatcher
+from commands.registry import ActionEvent
+from commands.ui import Button, Card, Control, Form, FormErrors, FormValue, Input, Outcome, Reply, Select
+from core.conversations import ConversationRef
+from core.identity import Caller, IdentityKey
+
+EXIT_WORDS = {"quit", "exit", ":q"}
+SLACK_EMOJI = re.compile(r":([a-z_]+):")
+EMOJI = {"warning": "⚠", "white_check_mark": "✔", "link": "🔗", "boom": "✖", "grey_question": "?"}
+
+
+def console_caller(identity: str) -> Caller:
+    """``alice`` → the console user alice; ``slack:T:U`` / ``discord:ID`` act as that chat identity."""
+    key = IdentityKey.parse(identity) if ":" in identity else IdentityKey("console", "", identity)
+    return Caller(key, key.external_id)
+
+
+@dataclass
+class Console:
+    """A read-eval-print loop over the dispatcher; streams are injectable for tests."""
+
+    dispatcher: Dispatcher
+    caller: Caller
+    files_dir: Path
+    read: Callable[[str], str] = input
+    read_secret: Callable[[str], str] = getpass.getpass
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    where: ConversationRef = field(default_factory=lambda: ConversationRef("console", channel="terminal"))
+
+    def say(self, text: str = "") -> None:
+        print(SLACK_EMOJI.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), text), file=self.out)
+
+    def loop(self) -> None:
+        slash = self.dispatcher.slash
+        self.say(f"RAD console as {self.caller.key}. Type `help`, or `quit` to leave.")
+        while True:
+            try:
+                line = self.read(f"{slash}> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                self.say()
+                return
+            if line.lower() in EXIT_WORDS:
+                return
+            if line:
+                self.run(line)
+
+    def run(self, line: str) -> None:
+        """Run one command line (with or without the leading slash command)."""
+        slash = self.dispatcher.slash
+        text = line[len(slash):] if line.startswith(slash) else line
+        self.show(self.dispatcher.run_text(self.caller, text.strip(), where=self.where))
+
+    # -- rendering ----------------------------------------------------------------------------------
+
+    def show(self, outcome: Outcome | None) -> None:
+        if isinstance(outcome, Reply):
+            self.show_reply(outcome)
+        elif isinstance(outcome, Form):
+            self.fill(outcome, {})
+        elif isinstance(outcome, FormErrors):
+            for name, message in outcome.errors.items():
+                self.say(f"  {name}: {message}")
+
+    def show_reply(self, reply: Reply) -> None:
+        if reply.text:
+            self.say(reply.text)
+        controls: list[Control] = []
+        for card in reply.cards:
+            self.show_card(card)
+            controls += card.actions
+        controls += reply.actions
+        for attachment in reply.attachments:
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            path = self.files_dir / Path(attachment.filename).name
+            path.write_bytes(attachment.content)
+            self.say(f"  📎 {attachment.title or attachment.filename}: {path}")
+        if controls:
+            self.choose(controls)
+
+    def show_card(self, card: Card) -> None:
+        self.say(f"── {card.title}")
+        if card.text:
+            self.say(card.text)
+        for item in card.fields:
+            value = item.value.replace("\n", "\n    ")
+            self.say(f"  {item.label}: {value}")
+
+    def choose(self, controls: list[Control]) -> None:
+        for number, control in enumerate(controls, 1):
+            label = control.label if isinstance(control, Button) else control.placeholder
+            self.say(f"  [{number}] {label}")
+        answer = self.ask("Choose a number (Enter to skip): ")
+        if not answer.isdigit() or not 1 <= int(answer) <= len(controls):
+            return
+        control = controls[int(answer) - 1]
+        if isinstance(control, Button):
+            if control.confirm and not self.confirm(f"{control.confirm.title}: {control.confirm.text}"):
+                return
+            event = ActionEvent(control.action_id, control.value)
+        else:
+            picked = self.pick(control)
+            if picked is None:
+                return
+            event = ActionEvent(control.action_id, control.value, picked)
+        self.show(self.dispatcher.run_action(self.caller, event, where=self.where))
+
+    def pick(self, select: Select) -> tuple[str, ...] | None:
+        for number, option in enumerate(select.options, 1):
+            mark = "*" if option.value in select.selected else " "
+            self.say(f"   {mark}{number}. {option.label}")
+        prompt = "Numbers, comma-separated: " if select.multi else "Number: "
+        numbers = [p.strip() for p in self.ask(prompt).split(",") if p.strip()]
+        if not numbers or not all(n.isdigit() and 1 <= int(n) <= len(select.options) for n in numbers):
+            return None
+        return tuple(select.options[int(n) - 1].value for n in (numbers if select.multi else numbers[:1]))
+
+    # -- forms --------------------------------------------------------------------------------------
+
+    def fill(self, form: Form, values: dict[str, FormValue], only: set[str] | None = None) -> None:
+        """Ask each field (or only the failed ones), submit, and ask again on field errors."""
+        self.say(f"== {form.title}")
+        if form.intro:
+            self.say(form.intro)
+        for spec in form.inputs:
+            if only is None or spec.name in only:
+                values[spec.name] = self.ask_input(spec, values.get(spec.name, spec.default))
+        outcome = self.dispatcher.submit_form(self.caller, form.action_id, values, form.state, where=self.where)
+        if isinstance(outcome, FormErrors) and outcome.errors:
+            for name, message in outcome.errors.items():
+                self.say(f"  ✖ {name}: {message}")
+            self.fill(form, values, set(outcome.errors))
+            return
+        self.show(outcome)
+
+    def ask_input(self, spec: Input, current: FormValue) -> FormValue:
+        mark = "" if spec.required else " (optional)"
+        if spec.help:
+            self.say(f"  {spec.help}")
+        if spec.kind == "secret":
+            return self.read_secret(f"{spec.label}{mark} (hidden): ").strip() or None
+        if spec.kind == "bool":
+            default = "Y/n" if current else "y/N"
+            answer = self.ask(f"{spec.label} [{default}]: ").lower()
+            return bool(current) if not answer else answer in ("y", "yes", "true", "1")
+        if spec.kind in ("choice", "multichoice"):
+            chosen = self.pick(Select(spec.name, spec.options, multi=spec.kind == "multichoice",
+                                      selected=_as_tuple(current)))
+            if chosen is None:
+                return _as_tuple(current) if spec.kind == "multichoice" else (str(current) if current else None)
+            return chosen if spec.kind == "multichoice" else chosen[0]
+        if spec.kind == "multiline":
+            self.say(f"{spec.label}{mark} (end with an empty line):")
+            lines = []
+            while (line := self.ask("  ")) != "":
+                lines.append(line)
+            return "\n".join(lines) or (str(current) if current else None)
+        shown = f" [{current}]" if current not in (None, "") else ""
+        answer = self.ask(f"{spec.label}{mark}{shown}: ")
+        return answer or (str(current) if current not in (None, "") else None)
+
+    def ask(self, prompt: str) -> str:
+        try:
+            return self.read(prompt).strip()
+        except EOFError:
+            return ""
+
+    def confirm(self, question: str) -> bool:
+        return self.ask(f"{question} [y/N]: ").lower() in ("y", "yes")
+
+
+def _as_tuple(value: FormValue) -> tuple[str, ...]:
+    if isinstance(value, tuple):
+        return value
+    return (str(value),) if value else ()

@@ -1,0 +1,86 @@
+"""The process roles: what ``python -m bot <role>`` starts, and how it stops."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from bot.runtime import Runtime, build_runtime
+from core.config import Config
+from storage.db import Database
+from storage.migrate import current_revision, upgrade
+
+log = logging.getLogger(__name__)
+
+NO_CHAT_CREDENTIALS = """No chat platform is configured, so there is nothing to run.
+Set, for Slack:   SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode)
+                  or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP mode, POST /slack/events)
+    for Discord:  DISCORD_TOKEN
+Or try every command offline in a terminal:  python -m bot console --demo"""
+
+
+def stop_event() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, so every role shuts down cleanly."""
+    stop = threading.Event()
+
+    def handle(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+def migrate(config: Config) -> int:
+    db = Database(config.effective_database_url)
+    try:
+        upgrade(db.engine)
+        print(f"Database migrated to revision {current_revision(db.engine)}.")
+    finally:
+        db.dispose()
+    return 0
+
+
+def console(config: Config, identity: str, *, demo: bool, files: Path | None) -> int:
+    from bot import demo as demo_seed
+    from bot.console import Console, console_caller
+
+    runtime = build_runtime(config)
+    caller = console_caller(identity)
+    if demo:
+        with runtime.db.unit_of_work() as session:
+            for line in demo_seed.seed(session, caller):
+                print(f"demo: {line}")
+    Console(runtime.dispatcher, caller, files or config.data_dir / "console-files").loop()
+    return 0
+
+
+def worker(config: Config, *, threads: int) -> int:
+    from bot.worker import start_workers
+
+    runtime = build_runtime(config)
+    stop = stop_event()
+    for thread in start_workers(runtime, messengers(runtime), stop, count=max(1, threads)):
+        thread.join()
+    return 0
+
+
+def clock(config: Config) -> int:
+    from bot.scheduler import build_scheduler
+
+    runtime = build_runtime(config)
+    stop = stop_event()
+    scheduler = build_scheduler(runtime)
+    scheduler.start()
+    log.info("clock started")
+    stop.wait()
+    scheduler.shutdown(wait=False)
+    return 0
+
+
+def messengers(runtime: Runtime) -> dict[str, object]:
+    """The messengers of the configured platforms (filled in by the front doors)."""
+    return {}

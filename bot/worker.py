@@ -1,0 +1,83 @@
+"""The worker: claims queued jobs from the database and runs their registered handlers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.runtime import Runtime
+from commands.context import JobContext
+from commands.messenger import Messenger
+from core import jobs
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def worker_name(index: int = 0) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{index}"
+
+
+class Worker:
+    """One claiming loop; start several (threads or processes) to share the queue."""
+
+    def __init__(self, runtime: Runtime, messengers: dict[str, Messenger] | None = None, *, name: str = "",
+                 poll_seconds: float = 1.0, clock: Callable[[], datetime] = utcnow) -> None:
+        self.runtime = runtime
+        self.messengers = messengers or {}
+        self.name = name or worker_name()
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+
+    def run_once(self) -> bool:
+        """Claim and run one due job; False when none was due."""
+        db = self.runtime.db
+        with db.unit_of_work() as session:
+            job = jobs.claim(session, self.name, self.clock())
+            if job is None:
+                return False
+            job_id, kind, payload = job.id, job.kind, dict(job.payload)
+        handler = self.runtime.registry.jobs.get(kind)
+        error = "" if handler is not None else f"no handler for job kind {kind!r}"
+        if handler is not None:
+            try:
+                with db.unit_of_work() as session:
+                    handler(JobContext(session, self.runtime.config, self.messengers, self.clock()), payload)
+            except Exception as exc:  # a job's failure must never stop the worker
+                log.exception("job failed", extra={"job_id": job_id, "kind": kind})
+                error = f"{type(exc).__name__}: {exc}"
+        with db.unit_of_work() as session:
+            claimed = session.get_one(jobs.Job, job_id)
+            if error:
+                jobs.fail(session, claimed, error, self.clock())
+            else:
+                jobs.finish(session, claimed, self.clock())
+        return True
+
+    def run_forever(self, stop: threading.Event) -> None:
+        log.info("worker started", extra={"worker": self.name})
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                log.exception("worker loop error", extra={"worker": self.name})
+                busy = False
+            if not busy:
+                stop.wait(self.poll_seconds)
+        log.info("worker stopped", extra={"worker": self.name})
+
+
+def start_workers(runtime: Runtime, messengers: dict[str, Messenger], stop: threading.Event,
+                  count: int = 1) -> list[threading.Thread]:
+    """Run ``count`` workers in daemon threads until ``stop`` is set."""
+    threads = []
+    for index in range(count):
+        worker = Worker(runtime, messengers, name=worker_name(index))
+        thread = threading.Thread(target=worker.run_forever, args=(stop,), name=f"rad-worker-{index}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads

@@ -1,0 +1,29 @@
+"""Periodic clean-up: old delivery keys, spent link codes, finished jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from core import jobs
+from storage.models import Delivery, Job, LinkCode
+
+DELIVERY_TTL = timedelta(days=7)
+LINK_CODE_TTL = timedelta(days=1)
+JOB_TTL = timedelta(days=30)
+
+
+def sweep(session: Session, now: datetime) -> dict[str, int]:
+    """Delete what no one needs any more; returns counts by kind."""
+    def count(result: object) -> int:
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    return {
+        "deliveries": count(session.execute(delete(Delivery).where(Delivery.at < now - DELIVERY_TTL))),
+        "link_codes": count(session.execute(delete(LinkCode).where(LinkCode.expires_at < now - LINK_CODE_TTL))),
+        "jobs": count(session.execute(delete(Job).where(
+            Job.status.in_((jobs.DONE, jobs.FAILED)), Job.finished_at < now - JOB_TTL))),
+        "abandoned_jobs": jobs.fail_abandoned(session, now),
+    }

@@ -1,0 +1,74 @@
+"""A job queue in the database: enqueue, claim (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), finish, retry.
+
+Several workers on several machines can share one database: a queued job is claimed by exactly one.
+A job whose worker died (claimed longer ago than the lease) is failed, never left running.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from storage.models import Job
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+MAX_ATTEMPTS = 3
+LEASE = timedelta(minutes=30)
+
+
+def enqueue(session: Session, kind: str, payload: dict[str, Any] | None = None, *,
+            run_after: datetime | None = None) -> Job:
+    job = Job(kind=kind, payload=payload or {})
+    if run_after is not None:
+        job.run_after = run_after
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim(session: Session, worker: str, now: datetime) -> Job | None:
+    """Take the oldest due job for ``worker``; None when nothing is due."""
+    query = (
+        select(Job)
+        .where(Job.status == QUEUED, Job.run_after <= now)
+        .order_by(Job.run_after, Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    job = session.scalars(query).first()
+    if job is None:
+        return None
+    job.status, job.claimed_by, job.claimed_at = RUNNING, worker, now
+    job.attempts += 1
+    session.flush()
+    return job
+
+
+def finish(session: Session, job: Job, now: datetime) -> None:
+    job.status, job.finished_at, job.error = DONE, now, ""
+    session.flush()
+
+
+def fail(session: Session, job: Job, error: str, now: datetime) -> bool:
+    """Record a failure; retried with backoff (1, 4, 9 minutes...) until MAX_ATTEMPTS. True if retried."""
+    job.error = error[-2000:]
+    if job.attempts < MAX_ATTEMPTS:
+        job.status, job.run_after = QUEUED, now + timedelta(minutes=job.attempts**2)
+        session.flush()
+        return True
+    job.status, job.finished_at = FAILED, now
+    session.flush()
+    return False
+
+
+def fail_abandoned(session: Session, now: datetime) -> int:
+    """Fail jobs whose worker stopped answering (claimed before the lease); returns how many."""
+    result = session.execute(
+        update(Job)
+        .where(Job.status == RUNNING, Job.claimed_at < now - LEASE)
+        .values(status=FAILED, finished_at=now, error="the worker running this job stopped")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
