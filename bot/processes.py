@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.runtime import Runtime, build_runtime
 from core.config import Config
+from core.errors import NotConfigured
 from storage.db import Database
 from storage.migrate import current_revision, upgrade
 
@@ -84,3 +85,24 @@ def clock(config: Config) -> int:
 def messengers(runtime: Runtime) -> dict[str, object]:
     """The messengers of the configured platforms (filled in by the front doors)."""
     return {}
+
+
+def chat_problems(config: Config) -> list[str]:
+    """What is missing or inconsistent in the chat configuration, in words a person can act on."""
+    problems = []
+    if config.slack_bot_token and not (config.slack_app_token or config.slack_signing_secret):
+        problems.append("SLACK_BOT_TOKEN is set, but Slack also needs SLACK_APP_TOKEN (Socket Mode) "
+                        "or SLACK_SIGNING_SECRET (HTTP mode).")
+    if (config.slack_app_token or config.slack_signing_secret) and not config.slack_bot_token:
+        problems.append("Slack needs SLACK_BOT_TOKEN (the xoxb- bot token) as well.")
+    if config.slack_app_token and not config.slack_app_token.startswith("xapp-"):
+        problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-.")
+    return problems
+
+
+def require_chat(config: Config) -> None:
+    problems = chat_problems(config)
+    if problems:
+        raise NotConfigured("\n".join(problems))
+    if not (config.slack_configured or config.discord_configured):
+        raise NotConfigured(NO_CHAT_CREDENTIALS)

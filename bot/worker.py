@@ -13,7 +13,7 @@ from bot.runtime import Runtime
 from commands.context import JobContext
 from commands.messenger import Messenger
 from core import jobs
-from storage.models import utcnow
+from storage.models import Job, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Worker:
                 log.exception("job failed", extra={"job_id": job_id, "kind": kind})
                 error = f"{type(exc).__name__}: {exc}"
         with db.unit_of_work() as session:
-            claimed = session.get_one(jobs.Job, job_id)
+            claimed = session.get_one(Job, job_id)
             if error:
                 jobs.fail(session, claimed, error, self.clock())
             else:

@@ -39,3 +39,7 @@ class NotMigrated(RadError):
             f"The database is not migrated (at {current or 'an empty schema'}, expected {head}).",
             hint="Run `python -m bot migrate` first.",
         )
+
+
+class NotConfigured(RadError):
+    """A process was asked to do something its configuration does not allow."""

@@ -1,0 +1,86 @@
+"""The console front door driven like a person at a terminal (scripted input)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.console import Console, console_caller
+from bot.demo import seed
+from commands.dispatch import Dispatcher
+from commands.ui import Attachment, Reply
+from storage.db import Database
+from storage.models import User, UserPreference
+
+
+def make_console(dispatcher: Dispatcher, tmp_path: Path, answers: list[str], secrets: list[str] | None = None,
+                 identity: str = "slack:T1:UADMIN") -> tuple[Console, io.StringIO, list[str]]:
+    out, prompts = io.StringIO(), []
+    lines, hidden = iter(answers), iter(secrets or [])
+
+    def read(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(lines)
+
+    def read_secret(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(hidden)
+
+    console = Console(dispatcher, console_caller(identity), tmp_path / "files", read=read,
+                      read_secret=read_secret, out=out)
+    return console, out, prompts
+
+
+def test_buttons_are_numbered_choices(dispatcher: Dispatcher, db: Database, tmp_path: Path) -> None:
+    with db.unit_of_work() as s:
+        for n in range(11):
+            from core.identity import IdentityKey, create_user
+            create_user(s, IdentityKey("console", "", f"u{n:02}"), f"u{n:02}")
+    console, out, prompts = make_console(dispatcher, tmp_path, ["/rad admin users", "1", "", "quit"])
+    console.loop()
+    text = out.getvalue()
+    assert "[1] Next ▶" in text and "page 2 of 2" in text
+
+
+def test_forms_are_asked_field_by_field_and_errors_asked_again(
+    dispatcher: Dispatcher, db: Database, tmp_path: Path
+) -> None:
+    # name blank -> default kept; then "n" for deployments; then Enter keeps billing on
+    console, out, prompts = make_console(dispatcher, tmp_path, ["profile", "  Ada Lovelace ", "n", "", "quit"])
+    console.loop()
+    assert any(p.startswith("Display name") for p in prompts)
+    assert "Saved. You are *Ada Lovelace*" in out.getvalue()
+    with db.unit_of_work() as s:
+        user = s.scalars(select(User).where(User.display_name == "Ada Lovelace")).one()
+        prefs = s.get_one(UserPreference, user.id)
+        assert (prefs.notify_deployments, prefs.notify_billing) == (False, True)
+
+
+def test_secret_inputs_are_read_without_echo(dispatcher: Dispatcher, tmp_path: Path) -> None:
+    from commands.ui import Form, Input
+
+    console, out, prompts = make_console(dispatcher, tmp_path, [], secrets=["ghp_topsecret"])
+    value = console.ask_input(Input("token", "GitHub token", kind="secret"), None)
+    assert value == "ghp_topsecret" and prompts == ["GitHub token (hidden): "]
+    assert "ghp_topsecret" not in out.getvalue()
+    assert Form("t", "x", ()).inputs == ()
+
+
+def test_attachments_are_written_to_the_folder(dispatcher: Dispatcher, tmp_path: Path) -> None:
+    console, out, _ = make_console(dispatcher, tmp_path, [])
+    console.show(Reply(text="report", attachments=(Attachment("../evil/chart.png", b"\x89PNG", "image/png"),)))
+    written = tmp_path / "files" / "chart.png"
+    assert written.read_bytes() == b"\x89PNG" and str(written) in out.getvalue()
+
+
+def test_demo_seed_is_idempotent_and_makes_an_admin(dispatcher: Dispatcher, db: Database) -> None:
+    caller = console_caller("newcomer")
+    with db.unit_of_work() as s:
+        first = seed(s, caller)
+    with db.unit_of_work() as s:
+        assert seed(s, caller) == []
+    assert "console:newcomer is now admin" in first
+    reply = dispatcher.run_text(caller, "admin users")
+    assert isinstance(reply, Reply) and "Pat Partner" in reply.text
