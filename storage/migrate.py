@@ -11,6 +11,15 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+EXTERNAL_TABLES = frozenset({"apscheduler_jobs"})
+"""Tables our migrations create for a library (APScheduler's job store) but no model describes."""
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Autogenerate filter: leave the library-owned tables and their indexes alone."""
+    table = getattr(obj, "table", None)
+    owner = name if type_ == "table" else getattr(table, "name", None)
+    return owner not in EXTERNAL_TABLES
 
 
 def alembic_config(url: str) -> AlembicConfig:
