@@ -25,7 +25,8 @@ def describe(ctx: Context, spec: CommandSpec) -> Reply:
         lines.append(spec.details)
     lines += [f"• `{p.name}`: {p.description}" for p in spec.params if p.description]
     if spec.roles:
-        lines.append(f"For: {', '.join(sorted(spec.roles))} (and admins).")
+        others = sorted(spec.roles - {"admin"})
+        lines.append(f"For {', '.join(r + 's' for r in others)} and admins." if others else "For admins.")
     return Reply(text="\n".join(lines))
 
 
@@ -49,5 +50,6 @@ def unknown_command_reply(ctx: Context, unknown: UnknownCommand) -> Reply:
     close = [n for n in (unknown.suggestions or suggest(unknown.words, allowed)) if n in allowed]
     lead = f":grey_question: There is no command `{unknown.words}`."
     if close:
-        lead += " Did you mean " + " or ".join(f"`{ctx.slash} {n}`" for n in close) + "?"
+        shown = [f"`{ctx.slash} {n}`" for n in close]
+        lead += " Did you mean " + (", ".join(shown[:-1]) + " or " if len(shown) > 1 else "") + shown[-1] + "?"
     return Reply(text=f"{lead}\n\n*Commands you can use*\n{command_list(ctx)}")

@@ -38,7 +38,7 @@ def test_buttons_are_numbered_choices(dispatcher: Dispatcher, db: Database, tmp_
         for n in range(11):
             from core.identity import IdentityKey, create_user
             create_user(s, IdentityKey("console", "", f"u{n:02}"), f"u{n:02}")
-    console, out, prompts = make_console(dispatcher, tmp_path, ["/rad admin users", "1", "", "quit"])
+    console, out, _ = make_console(dispatcher, tmp_path, ["/rad admin users", "1", "", "quit"])
     console.loop()
     text = out.getvalue()
     assert "[1] Next ▶" in text and "page 2 of 2" in text
@@ -84,3 +84,24 @@ def test_demo_seed_is_idempotent_and_makes_an_admin(dispatcher: Dispatcher, db: 
     assert "console:newcomer is now admin" in first
     reply = dispatcher.run_text(caller, "admin users")
     assert isinstance(reply, Reply) and "Pat Partner" in reply.text
+
+
+def test_every_command_through_the_console(dispatcher: Dispatcher, db: Database, tmp_path: Path) -> None:
+    """help, whoami, link, profile and the admin commands, typed as a person would."""
+    script = [
+        "/rad help", "help admin revoke", "whoami", "link",
+        "admin grant @bob partner", "admin users", "", "admin revoke @bob partner",
+        "profile", "Ada", "", "", "adminn users", "quit",
+    ]
+    console, out, _ = make_console(dispatcher, tmp_path, script, identity="console:ada")
+    with db.unit_of_work() as s:
+        seed(s, console.caller)
+    console.loop()
+    text = out.getvalue()
+    for expected in (
+        "*RAD commands you can use*", "Usage: `/rad admin revoke <@user> user|partner|finance|admin`",
+        "── ada (user 1)", "Your link code is", "@bob is now a partner", "*Users* (page 1 of 1, 5 in all)",
+        "@bob is no longer a partner", "== Your RAD profile", "Saved. You are *Ada*",
+        "Did you mean `/rad admin users`",
+    ):
+        assert expected in text, expected
