@@ -15,7 +15,6 @@ from core.errors import RadError
 
 log = logging.getLogger("bot")
 
-ROLES = ("run", "slack", "discord", "worker", "clock", "web", "console", "migrate")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     console.add_argument("--demo", action="store_true", help="seed a demo platform and act as its admin")
     console.add_argument("--files", type=Path, default=None, help="folder for attachments")
     sub.add_parser("migrate", help="upgrade the database to the newest migration")
+    sub.add_parser("rotate-secrets", help="re-encrypt every stored secret under the newest RAD_SECRET_KEY")
     return p
 
 
@@ -56,6 +56,8 @@ def run_role(args: argparse.Namespace, config: Config) -> int:
 
     if args.role == "migrate":
         return processes.migrate(config)
+    if args.role == "rotate-secrets":
+        return processes.rotate_secrets(config)
     if args.role == "console":
         identity = args.identity or f"console:{getpass.getuser()}"
         return processes.console(config, identity, demo=args.demo, files=args.files)

@@ -45,6 +45,17 @@ def migrate(config: Config) -> int:
     return 0
 
 
+def rotate_secrets(config: Config) -> int:
+    from core import secrets
+
+    runtime = build_runtime(config)
+    box = secrets.SecretBox(secrets.load_keys(config.secret_keys, config.data_dir))
+    with runtime.db.unit_of_work() as session:
+        count = secrets.rotate_all(session, box)
+    print(f"Re-encrypted {count} secret{'s' if count != 1 else ''} under the newest key.")
+    return 0
+
+
 def console(config: Config, identity: str, *, demo: bool, files: Path | None) -> int:
     from bot import demo as demo_seed
     from bot.console import Console, console_caller

@@ -190,3 +190,16 @@ class UserPreference(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     notify_deployments: Mapped[bool] = mapped_column(default=True)
     notify_billing: Mapped[bool] = mapped_column(default=True)
+
+
+class StoredSecret(Base):
+    """An encrypted secret (GitHub token, Jules key): Fernet ciphertext and a fingerprint, never the secret."""
+
+    __tablename__ = "stored_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    ciphertext: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

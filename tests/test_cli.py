@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from core.config import Config
+from storage.migrate import head_revision
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +29,7 @@ def test_an_unmigrated_database_names_the_migrate_command(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "not migrated" in result.stderr and "python -m bot migrate" in result.stderr
     migrated = rad("migrate", env=env)
-    assert migrated.returncode == 0 and "migrated to revision 0001" in migrated.stdout
+    assert migrated.returncode == 0 and f"migrated to revision {head_revision()}" in migrated.stdout
     after = rad("console", "--as", "ada", env=env, stdin="whoami\nquit\n")
     assert after.returncode == 0 and "ada (user 1)" in after.stdout
 
@@ -58,3 +60,24 @@ def test_config_reads_the_documented_variables(tmp_path: Path) -> None:
     assert "xoxb-secret" not in repr(config)
     with pytest.raises(ValueError, match="PORT"):
         Config.from_env({"PORT": "eighty"})
+
+
+def test_rotate_secrets_reencrypts_under_the_newest_key(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    from core import secrets
+    from storage.db import Database
+    from storage.models import StoredSecret, utcnow
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'rad.db'}", "RAD_SECRET_KEY": old}
+    assert rad("migrate", env=env).returncode == 0
+    db = Database(env["DATABASE_URL"])
+    with db.unit_of_work() as s:
+        secrets.store(s, secrets.SecretBox((old,)), kind="jules_key", plaintext="jules-key-123", owner_id=None,
+                      now=utcnow())
+    result = rad("rotate-secrets", env={**env, "RAD_SECRET_KEY": f"{new},{old}"})
+    assert result.returncode == 0 and "Re-encrypted 1 secret" in result.stdout
+    with db.unit_of_work() as s:
+        assert secrets.reveal(secrets.SecretBox((new,)), s.scalars(select(StoredSecret)).one()) == "jules-key-123"
+    db.dispose()

@@ -7,6 +7,15 @@ from storage.migrate import include_object
 from storage.models import Base
 
 config = context.config
+
+
+def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    """Write our UTCDateTime as a plain timezone-aware DateTime, so migrations never import models."""
+    if type_ == "type" and type(obj).__name__ == "UTCDateTime":
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 target_metadata = Base.metadata
 
 
@@ -14,7 +23,7 @@ def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                          include_object=include_object)
+                          include_object=include_object, render_item=render_item)
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -22,7 +31,7 @@ def run_migrations() -> None:
                                 poolclass=pool.NullPool)
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True,
-                          include_object=include_object)
+                          include_object=include_object, render_item=render_item)
         with context.begin_transaction():
             context.run_migrations()
 
