@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from commands.context import Context
 from commands.help import unknown_command_reply
+from commands.metrics import LATENCY, REQUESTS
 from commands.parsing import UnknownCommand, convert, find_command, parse_args, tokenize
 from commands.registry import ActionEvent, ArgValue, Registry, ThreadMessage
 from commands.ui import FormValue, Outcome, Reply
@@ -141,18 +143,24 @@ class Dispatcher:
 
     def _run(self, caller: Caller, where: ConversationRef | None, delivery: str | None, label: str,
              body: Body) -> Outcome | None:
+        kind = label.split(":", 1)[0]
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             with self.db.unit_of_work() as session:
                 if delivery is not None and not claim_delivery(session, delivery):
                     log.info("duplicate delivery dropped", extra={"delivery": delivery, "label": label})
+                    outcome = "duplicate"
                     return None
                 actor = resolve_caller(session, caller, self.config.admins)
                 ctx = Context(session=session, actor=actor, caller=caller, where=where, config=self.config,
                               registry=self.registry, now=self.clock())
                 return self._guarded(ctx, body, label)
         except RadError as error:
+            outcome = "refused"
             return error_reply(error)
         except Exception:
+            outcome = "error"
             error_id = uuid.uuid4().hex[:8]
             log.exception("unexpected error", extra={"error_id": error_id, "label": label})
             return Reply(
@@ -160,6 +168,9 @@ class Dispatcher:
                      "It has been logged; please try again, or give the id to an admin.",
                 ephemeral=True,
             )
+        finally:
+            REQUESTS.labels(kind, outcome).inc()
+            LATENCY.labels(kind).observe(time.perf_counter() - started)
 
     @staticmethod
     def _guarded(ctx: Context, body: Body, label: str) -> Outcome | None:
