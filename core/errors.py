@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class RadError(Exception):
     """An error the user can act on; its message is shown to them as is."""
@@ -29,6 +31,14 @@ class InvalidInput(RadError):
 
 class Conflict(RadError):
     """The operation clashes with the current state (already linked, already granted...)."""
+
+
+class Unavailable(RadError):
+    """An outside service (GitHub, Jules) did not answer or limited us; ``retry_at`` says when to try again."""
+
+    def __init__(self, message: str, *, hint: str = "", retry_at: datetime | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_at = retry_at
 
 
 class NotMigrated(RadError):
