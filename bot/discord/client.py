@@ -1,0 +1,244 @@
+"""The RAD Discord client: slash commands from the registry, persistent components, thread messages.
+
+``build_client(runtime)`` makes the client; ``run_discord(runtime)`` runs it until stopped (the
+``discord`` process); ``DiscordRunner`` runs it on its own loop in a thread (the all-in-one ``run``).
+``DISCORD_API_URL`` moves ``discord.http.Route.BASE``; ``DISCORD_GATEWAY_URL`` (or, with a non-default
+API URL, that API's ``GET /gateway/bot``) moves the gateway the client connects to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.discord.drafts import DraftStore
+from bot.discord.front import Front, front_of
+from bot.discord.items import ActionButton, ActionSelect
+from bot.discord.render import notice
+from bot.discord.tree import build_group
+from bot.runtime import Runtime
+from core.config import DEFAULT_DISCORD_API_URL, Config
+from core.conversations import ConversationRef
+
+log = logging.getLogger(__name__)
+CHANNEL_CACHE_MAX = 2_000
+
+
+def default_intents(*, message_content: bool = True) -> discord.Intents:
+    """Guilds and messages; message content for thread chat (a privileged intent, see ``run_discord``)."""
+    intents = discord.Intents.default()
+    intents.message_content = message_content
+    return intents
+
+
+def configure_endpoints(config: Config) -> None:
+    """Point discord.py's REST base and (when given) its gateway at the configured URLs."""
+    Route.BASE = config.discord_api_url.rstrip("/")
+    if config.discord_gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.discord_gateway_url)
+
+
+class RadTree(app_commands.CommandTree[discord.Client]):
+    """The command tree; option errors become an ephemeral message, other errors an error id."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        front = front_of(self.client)
+        if isinstance(error, app_commands.TransformerError):
+            text = f":warning: `{error.value}` is not a valid value here. Run `/{front.runtime.config.command} help`."
+            await front.send(interaction, [notice(text)], ephemeral=True)
+            return
+        await front.fail(interaction, error.original if isinstance(error, app_commands.CommandInvokeError) else error)
+
+
+class RadDiscordClient(discord.Client):
+    """A ``discord.Client`` with the ``/rad`` tree, the dynamic items and the thread listener."""
+
+    def __init__(self, runtime: Runtime, *, sync_commands: bool = True, defer_after: float = 2.0,
+                 intents: discord.Intents | None = None, **options: Any) -> None:
+        super().__init__(intents=intents or default_intents(), **options)
+        self.runtime = runtime
+        self.front = Front(runtime, DraftStore(runtime.db), defer_after=defer_after)
+        self.tree = RadTree(self)
+        self.tree.add_command(build_group(runtime.registry, runtime.config.command, self.front.command))
+        self.sync_commands = sync_commands
+        self.ready = threading.Event()
+        self._parents: OrderedDict[int, asyncio.Future[int | None]] = OrderedDict()
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ActionButton, ActionSelect)
+        await self._locate_gateway()
+        if self.sync_commands:
+            await self.tree.sync()
+
+    async def _locate_gateway(self) -> None:
+        config = self.runtime.config
+        if not config.discord_gateway_url and config.discord_api_url.rstrip("/") != DEFAULT_DISCORD_API_URL:
+            _, url, _ = await self.http.get_bot_gateway()
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+
+    async def on_ready(self) -> None:
+        log.info("discord connected", extra={"user": str(self.user), "guilds": len(self.guilds)})
+        self.ready.set()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        try:
+            await self.front.on_interaction(interaction)
+        except Exception as error:
+            await self.front.fail(interaction, error)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """A message in a thread goes to the thread's handler; the bot's own (and bots') are ignored."""
+        if message.author.bot or message.webhook_id is not None or self.user is None:
+            return
+        where = await self._thread_of(message)
+        text = re.sub(rf"<@!?{self.user.id}>", "", message.content).strip()
+        if where is not None and text:
+            await self.front.thread_message(message, where, text)
+
+    async def _thread_of(self, message: discord.Message) -> ConversationRef | None:
+        channel = message.channel
+        guild_id = message.guild.id if message.guild is not None else getattr(channel, "guild_id", None)
+        if isinstance(channel, discord.Thread):
+            parent: int | None = channel.parent_id
+        elif isinstance(channel, discord.PartialMessageable) and guild_id is not None:
+            parent = await self._parent_of(channel.id)
+        else:
+            return None
+        if parent is None:
+            return None
+        return ConversationRef("discord", str(guild_id or ""), str(parent), str(channel.id), str(message.id))
+
+    async def _parent_of(self, channel_id: int) -> int | None:
+        """The parent of an uncached thread (None for a channel), fetched once and remembered."""
+        lookup = self._parents.get(channel_id)
+        if lookup is None:
+            lookup = self._parents[channel_id] = asyncio.ensure_future(self._fetch_parent(channel_id))
+            while len(self._parents) > CHANNEL_CACHE_MAX:
+                self._parents.popitem(last=False)
+        try:
+            return await lookup
+        except discord.HTTPException:
+            self._parents.pop(channel_id, None)
+            return None
+
+    async def _fetch_parent(self, channel_id: int) -> int | None:
+        fetched = await self.fetch_channel(channel_id)
+        return fetched.parent_id if isinstance(fetched, discord.Thread) else None
+
+
+def build_client(runtime: Runtime, **options: Any) -> RadDiscordClient:
+    """The client for ``runtime``, with discord.py pointed at the configured endpoints."""
+    configure_endpoints(runtime.config)
+    return RadDiscordClient(runtime, **options)
+
+
+async def serve(runtime: Runtime, stop: asyncio.Event, *,
+                on_client: Callable[[RadDiscordClient], None] | None = None, **options: Any) -> None:
+    """Run a client until ``stop`` is set (or it fails); without message content if that is not approved."""
+    client = build_client(runtime, **options)
+    if on_client is not None:
+        on_client(client)
+    try:
+        await _run_until(client, stop)
+    except discord.PrivilegedIntentsRequired:
+        log.warning("MESSAGE_CONTENT intent not approved; thread chat needs the bot to be mentioned")
+        options["intents"] = default_intents(message_content=False)
+        await serve(runtime, stop, on_client=on_client, **options)
+
+
+async def _run_until(client: RadDiscordClient, stop: asyncio.Event) -> None:
+    async with client:
+        runner = asyncio.create_task(client.start(client.runtime.config.discord_token))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if runner not in done:
+            await client.close()
+        await runner
+
+
+def run_discord(runtime: Runtime, **options: Any) -> None:
+    """The ``discord`` process: run until SIGINT/SIGTERM."""
+    if not runtime.config.discord_token:
+        raise RuntimeError("DISCORD_TOKEN is not set")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(runtime, stop, **options)
+
+    asyncio.run(main())
+
+
+class DiscordRunner:
+    """The Discord front door on its own event loop in a daemon thread: ``start()``, then ``stop()``."""
+
+    def __init__(self, runtime: Runtime, **options: Any) -> None:
+        self.runtime = runtime
+        self.options = options
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.client: RadDiscordClient | None = None
+        self.error: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+
+    def start(self, *, wait_ready: float = 30.0) -> None:
+        """Start the thread; wait up to ``wait_ready`` seconds for the gateway's READY (0: don't wait)."""
+        self._thread = threading.Thread(target=self._main, name="discord", daemon=True)
+        self._thread.start()
+        self._started.wait(10)
+        if wait_ready and not self._wait_ready(wait_ready):
+            raise RuntimeError(f"Discord did not become ready: {self.error!r}")
+
+    def current(self) -> RadDiscordClient | None:
+        """The client running now (it is replaced if it had to reconnect without message content)."""
+        return self.client
+
+    def _wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._thread is not None and self._thread.is_alive():
+            client = self.client
+            if client is not None and client.ready.wait(0.05):
+                return True
+        return False
+
+    def _main(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self._stop = asyncio.Event()
+
+        def attach(client: RadDiscordClient) -> None:
+            self.client = client
+            self._started.set()
+
+        try:
+            self.loop.run_until_complete(serve(self.runtime, self._stop, on_client=attach, **self.options))
+        except BaseException as error:
+            self.error = error
+            log.exception("the Discord front door stopped")
+        finally:
+            self.loop.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the gateway connection and wait for the thread."""
+        if self.loop is not None and self._stop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._stop.set)
+            self._started.clear()
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -1,0 +1,119 @@
+"""``DiscordMessenger``: background work posts and edits channel messages with the bot token.
+
+Synchronous, callable from any worker thread. While a connected client is at hand (``client=`` a
+client, or a function returning the current one, e.g. ``DiscordRunner.current``) the calls are
+scheduled onto the client's loop with ``asyncio.run_coroutine_threadsafe`` and share its HTTP session
+and rate-limit buckets. Otherwise (a worker or clock process, or the gateway is down) the messenger
+logs in a plain discord.py ``HTTPClient`` on its own small loop thread: REST only, no gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import discord
+from discord.http import HTTPClient, handle_message_parameters
+
+from bot.discord.client import configure_endpoints
+from bot.discord.render import OutMessage, render_reply
+from commands.ui import Reply
+from core.config import Config
+from core.conversations import ConversationRef
+
+T = TypeVar("T")
+TIMEOUT = 60.0
+
+
+class DiscordMessenger:
+    """The Messenger port for Discord: post to ``where.thread`` (or ``where.channel``), edit ``where.message``."""
+
+    platform = "discord"
+
+    def __init__(self, config: Config,
+                 client: discord.Client | Callable[[], discord.Client | None] | None = None) -> None:
+        self.config = config
+        self._client = client
+        self._own_loop: asyncio.AbstractEventLoop | None = None
+        self._own_http: HTTPClient | None = None
+        self._lock = threading.Lock()
+
+    def post(self, where: ConversationRef, reply: Reply) -> ConversationRef:
+        """Post ``reply`` (several messages if it does not fit in one); the reference names the first."""
+        channel = int(where.thread or where.channel)
+        messages = render_reply(reply)
+        ids = self._run(lambda http: _post(http, channel, messages))
+        return ConversationRef("discord", where.workspace, where.channel, where.thread, ids[0])
+
+    def edit(self, where: ConversationRef, reply: Reply) -> None:
+        """Replace ``where.message``; what does not fit in it is posted after it."""
+        channel = int(where.thread or where.channel)
+        first, *rest = render_reply(reply)
+        self._run(lambda http: _edit(http, channel, int(where.message), first))
+        if rest:
+            self._run(lambda http: _post(http, channel, rest))
+
+    def close(self) -> None:
+        """Log out the messenger's own HTTP client and stop its loop (nothing to do with a client)."""
+        loop, http = self._own_loop, self._own_http
+        if loop is not None and http is not None:
+            asyncio.run_coroutine_threadsafe(http.close(), loop).result(TIMEOUT)
+            loop.call_soon_threadsafe(loop.stop)
+        self._own_loop = self._own_http = None
+
+    # -- machinery ----------------------------------------------------------------------------------
+
+    def _live_client(self) -> discord.Client | None:
+        client = self._client if isinstance(self._client, discord.Client) or self._client is None else self._client()
+        return client if client is not None and client.is_ready() and not client.is_closed() else None
+
+    def _run(self, work: Callable[[HTTPClient], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work`` with the client's HTTP session on its loop, or with our own REST client."""
+        client = self._live_client()
+        loop = client.loop if client is not None else self._loop()
+        if _running_loop() is loop:
+            raise RuntimeError("DiscordMessenger is synchronous: call it from a worker thread, not the event loop")
+
+        async def call() -> T:
+            return await work(client.http if client is not None else await self._own_login())
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(TIMEOUT)
+
+    async def _own_login(self) -> HTTPClient:
+        assert self._own_http is not None
+        if self._own_http.token is None:
+            await self._own_http.static_login(self.config.discord_token)
+        return self._own_http
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._own_loop is None:
+                configure_endpoints(self.config)
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="discord-messenger", daemon=True).start()
+                self._own_http = HTTPClient(loop)
+                self._own_loop = loop
+            return self._own_loop
+
+
+async def _post(http: HTTPClient, channel: int, messages: list[OutMessage]) -> list[str]:
+    ids = []
+    for message in messages:
+        with handle_message_parameters(**message.send_kwargs()) as params:
+            data = await http.send_message(channel, params=params)
+        ids.append(str(data["id"]))
+    return ids
+
+
+async def _edit(http: HTTPClient, channel: int, message_id: int, message: OutMessage) -> None:
+    with handle_message_parameters(**message.edit_kwargs()) as params:
+        await http.edit_message(channel, message_id, params=params)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -1,0 +1,78 @@
+"""The ``/rad`` slash command tree, built from the shared registry.
+
+One group named after ``RAD_COMMAND``; one-word commands are its subcommands, two-word commands
+(``admin grant``) live in a subgroup. Options are typed from the parameter kinds: user → USER option,
+int → INTEGER, choice → STRING with choices, word/text → STRING. Every option has a description.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+
+from bot.discord.text import shorten
+from commands.registry import CommandSpec, Param, Registry
+
+DESCRIPTION_MAX, CHOICES_MAX, SUBCOMMANDS_MAX = 100, 25, 25
+ROOT_DESCRIPTION = "RAD: modules, deployments, credits and reports"
+CommandRunner = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
+
+
+def build_group(registry: Registry, name: str, run: CommandRunner) -> app_commands.Group:
+    """The root group with every registered command; ``run(interaction, command, args)`` handles a call."""
+    root = app_commands.Group(name=name, description=ROOT_DESCRIPTION)
+    for first, specs in sorted(registry.command_groups().items()):
+        singles = [s for s in specs if " " not in s.name]
+        nested = [s for s in specs if " " in s.name]
+        if singles and nested:
+            raise ValueError(f"'{first}' is both a command and a command group; Discord allows one of them")
+        parent = root
+        if nested:
+            parent = app_commands.Group(name=first, description=f"{first.capitalize()} commands", parent=root)
+        for spec in sorted(specs, key=lambda s: s.name):
+            parent.add_command(build_command(spec, run))
+        if len(parent.commands) > SUBCOMMANDS_MAX:
+            raise ValueError(f"'{parent.name}' has more than {SUBCOMMANDS_MAX} subcommands")
+    return root
+
+
+def build_command(spec: CommandSpec, run: CommandRunner) -> app_commands.Command[Any, ..., None]:
+    """One slash (sub)command whose options come from ``spec.params``."""
+    names = {f"arg{i}": p for i, p in enumerate(spec.params)}
+
+    async def callback(interaction: discord.Interaction, **options: Any) -> None:
+        await run(interaction, spec.name, {names[k].name: v for k, v in options.items()})
+
+    parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation=discord.Interaction)]
+    for key, param in names.items():
+        default = inspect.Parameter.empty if param.required else None
+        parameters.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, annotation=annotation(param),
+                                            default=default))
+    callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    described = app_commands.describe(**{k: describe(p) for k, p in names.items()})(callback)
+    renamed = app_commands.rename(**{k: p.name for k, p in names.items()})(described)
+    return app_commands.Command(name=spec.name.split()[-1], description=shorten(spec.summary, DESCRIPTION_MAX),
+                                callback=renamed)
+
+
+def annotation(param: Param) -> Any:
+    """The Python annotation discord.py turns into the option type."""
+    if param.kind == "user":
+        return discord.User
+    if param.kind == "int":
+        return int
+    if param.kind == "choice" and 0 < len(param.choices) <= CHOICES_MAX:
+        return Literal[tuple(param.choices)]
+    return str
+
+
+def describe(param: Param) -> str:
+    text = param.description.replace("`", "") or param.name.replace("_", " ").capitalize()
+    if param.kind == "choice" and len(param.choices) > CHOICES_MAX:
+        text += " (" + ", ".join(param.choices) + ")"
+    return shorten(text, DESCRIPTION_MAX)

@@ -1,0 +1,170 @@
+"""The Discord renderer against Discord's limits and its API description: split, never truncated silently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+import pytest
+
+from bot.discord import ids
+from bot.discord.drafts import Draft
+from bot.discord.forms import build_modal, steps
+from bot.discord.render import OutMessage, render_reply
+from bot.discord.text import split_text, to_discord
+from commands.ui import Attachment, Button, Card, Confirm, Field, Form, Input, Option, Reply, Select
+from tests.discord_spec import check_message_limits, embed_chars, validate_schema
+
+
+def valid(messages: list[OutMessage]) -> list[dict[str, Any]]:
+    """Each message's body, checked against MessageCreateRequest and the limits the spec cannot express."""
+    bodies = [m.payload() for m in messages]
+    for body in bodies:
+        validate_schema(body, "MessageCreateRequest")
+        check_message_limits(body)
+    return bodies
+
+
+def custom_ids(body: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in body.get("components", []) for c in row["components"]]
+
+
+def test_markdown_and_emoji() -> None:
+    assert to_discord("*bold* _it_ `*code*` :warning: :nope:") == "**bold** _it_ `*code*` ⚠️ :nope:"
+    assert to_discord("2 * 3 * 4") == "2 * 3 * 4"
+
+
+def test_split_text_keeps_every_character_but_separators() -> None:
+    text = "\n".join(f"line {n} " + "x" * 70 for n in range(100))
+    chunks = split_text(text, 2000)
+    assert all(len(c) <= 2000 for c in chunks)
+    assert "\n".join(chunks) == text
+
+
+def test_long_text_is_split_into_follow_ups() -> None:
+    text = "\n".join(f"line {n}: " + "word " * 15 for n in range(60))
+    bodies = valid(render_reply(Reply(text=text)))
+    assert len(bodies) == 3
+    assert "\n".join(b["content"] for b in bodies) == text
+
+
+def test_very_long_text_is_attached_as_a_file() -> None:
+    text = "row " * 10_000
+    messages = render_reply(Reply(text=text))
+    [body] = valid(messages)
+    assert "message.txt" in body["content"]
+    [attached] = messages[0].files
+    assert attached.filename == "message.txt" and attached.content.decode() == text
+
+
+def test_thirty_cards_make_several_messages_of_ten_embeds() -> None:
+    cards = tuple(Card(f"Module {n}", "A description " * 20, fields=(Field("Cost", f"{n} credits"),))
+                  for n in range(30))
+    bodies = valid(render_reply(Reply(text="Catalog", cards=cards)))
+    titles = [e["title"] for b in bodies for e in b["embeds"]]
+    assert titles == [f"Module {n}" for n in range(30)]
+    assert [len(b["embeds"]) for b in bodies] == [10, 10, 10]
+    assert bodies[0]["content"] == "Catalog"
+
+
+def test_a_huge_card_is_continued_in_more_embeds() -> None:
+    card = Card("T" * 300, "D" * 5000, fields=tuple(Field(f"f{n}", "v" * 1500) for n in range(30)))
+    bodies = valid(render_reply(Reply(cards=(card,))))
+    embeds = [e for b in bodies for e in b["embeds"]]
+    assert embeds[0]["title"] == "T" * 255 + "…"
+    assert "".join(e.get("description", "") for e in embeds) == "**" + "T" * 300 + "**\n" + "D" * 5000
+    values = [f["value"] for e in embeds for f in e.get("fields", [])]
+    assert "".join(values) == "v" * 1500 * 30
+    assert all(embed_chars(e) <= 6000 and len(e.get("fields", [])) <= 25 for e in embeds)
+
+
+def test_forty_options_become_two_selects() -> None:
+    options = tuple(Option(f"Option {n}", f"o{n}", "d" * 150) for n in range(40))
+    messages = render_reply(Reply(text="Pick", actions=(Select("pick", options, multi=True, selected=("o30",)),)))
+    [body] = valid(messages)
+    first, second = (row["components"][0] for row in body["components"])
+    assert (len(first["options"]), len(second["options"])) == (25, 15)
+    assert first["custom_id"] == "rads|pick|" and second["custom_id"] == "rads|pick||1"
+    assert [o["value"] for o in second["options"] if o.get("default")] == ["o30"]
+    assert first["options"][0]["description"].endswith("…")
+
+
+def test_twelve_buttons_fill_three_rows() -> None:
+    buttons = tuple(Button(f"Button {n}", "press", str(n), style="primary") for n in range(12))
+    [body] = valid(render_reply(Reply(text="Many", actions=buttons)))
+    assert [len(r["components"]) for r in body["components"]] == [5, 5, 2]
+    assert custom_ids(body)[11] == "rad|press|11"
+
+
+def test_forty_buttons_continue_in_a_second_message() -> None:
+    buttons = tuple(Button("Same", "press", "1") for _ in range(40))
+    bodies = valid(render_reply(Reply(text="Many", actions=buttons)))
+    assert [len(b.get("components", [])) for b in bodies] == [5, 3]
+    every = [i for b in bodies for i in custom_ids(b)]
+    assert len(set(every)) == 40 and every[1] == "rad|press|1|1"
+
+
+def test_card_buttons_stay_with_their_card() -> None:
+    cards = tuple(Card(f"Module {n}", actions=(Button("Deploy", "deploy:start", f"m{n}"),)) for n in range(3))
+    bodies = valid(render_reply(Reply(cards=cards)))
+    assert [(b["embeds"][0]["title"], custom_ids(b)) for b in bodies] == [
+        (f"Module {n}", [f"rad|deploy:start|m{n}"]) for n in range(3)]
+
+
+def test_a_confirm_button_asks_first_and_styles_map() -> None:
+    danger = Button("Delete", "module:delete", "7", style="danger", confirm=Confirm("Sure?", "It goes away."))
+    [body] = valid(render_reply(Reply(text="x", actions=(danger, Button("Keep", "noop")))))
+    first, second = body["components"][0]["components"]
+    assert (first["custom_id"], first["style"]) == ("radc|module:delete|7", discord.ButtonStyle.danger.value)
+    assert (second["custom_id"], second["style"]) == ("rad|noop|", discord.ButtonStyle.secondary.value)
+
+
+def test_attachments_go_with_the_card_that_shows_them() -> None:
+    chart = Attachment("chart.png", b"\x89PNG", "image/png")
+    csv = Attachment("data.csv", b"a,b", "text/csv")
+    messages = render_reply(Reply(text="Report", cards=(Card("Revenue", image="chart.png"),), attachments=(chart, csv)))
+    [body] = valid(messages)
+    assert body["embeds"][0]["image"]["url"] == "attachment://chart.png"
+    assert sorted(a.filename for a in messages[0].files) == ["chart.png", "data.csv"]
+
+
+def test_ids_fail_loudly_when_too_long_or_ambiguous() -> None:
+    with pytest.raises(ValueError, match="longer than 100"):
+        render_reply(Reply(actions=(Button("x", "a" * 50, "b" * 50),)))
+    with pytest.raises(ValueError, match="may not contain"):
+        ids.encode(ids.RUN, "a", "b|c")
+    assert ids.decode("rad|admin:users:page|2|1") == ids.CustomId("rad", "admin:users:page", "2")
+    assert ids.decode("legacy:thing") is None
+
+
+def test_an_empty_reply_still_says_something() -> None:
+    [body] = valid(render_reply(Reply()))
+    assert body["content"]
+
+
+def test_a_seven_input_form_takes_two_valid_modals() -> None:
+    inputs = tuple(Input(f"field{n}", f"Field {n} " + "with a long label" * 3, help="h" * 150) for n in range(6))
+    form = Form("A form with a rather long title that goes on", "f:save", (*inputs, Input("pw", "Secret", "secret")),
+                intro="Please fill in *everything*.")
+    chunks = steps(form)
+    assert [len(c) for c in chunks] == [4, 3] and chunks[-1][-1].name == "pw"
+    draft = Draft("0123abcd", "1", form, {"pw": "hunter2", "field0": "kept"})
+    for step in range(len(chunks)):
+        modal = build_modal(draft, step)
+        data = modal.to_dict()
+        validate_schema({"type": 9, "data": data}, "ModalInteractionCallbackRequest")
+        assert len(data["title"]) <= 45 and data["title"].endswith(f"({step + 1}/2)")
+    last = build_modal(draft, 1).to_dict()["components"]
+    assert "value" not in last[-1]["component"], "secrets are never prefilled"
+    first = build_modal(draft, 0).to_dict()["components"]
+    assert first[0] == {"type": 10, "content": "Please fill in **everything**."}
+    assert first[1]["component"]["value"] == "kept"
+
+
+def test_a_choice_with_many_options_is_typed() -> None:
+    many = tuple(Option(f"Region {n}", f"r{n}") for n in range(30))
+    form = Form("Regions", "r:save", (Input("region", "Region", "choice", options=many),))
+    modal = build_modal(Draft("00ff", "1", form), 0).to_dict()
+    validate_schema({"type": 9, "data": modal}, "ModalInteractionCallbackRequest")
+    component = modal["components"][0]["component"]
+    assert component["type"] == 4 and component["placeholder"].startswith("One of: r0, r1")
