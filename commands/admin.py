@@ -43,7 +43,8 @@ def revoke(ctx: Context, args: Args) -> Reply:
 @command("admin users", "List users and their roles",
          params=(Param("page", "int", "Page number", required=False),), roles=(ADMIN,))
 def users(ctx: Context, args: Args) -> Reply:
-    page = args.get("page") or 1
+    page = args.get("page")
+    page = 1 if page is None else page
     assert isinstance(page, int)
     return users_page(ctx, page)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit, settings
@@ -118,7 +119,7 @@ def resolve_caller(session: Session, caller: Caller, bootstrap_admins: Iterable[
                 "This RAD workspace is private: an admin has to add you first.",
                 hint="Ask an admin to run `/rad admin grant` for you.",
             )
-        user = create_user(session, caller.key, caller.display_name)
+        user = _register_once(session, caller)
     else:
         user = identity.user
         while user.merged_into_id is not None:
@@ -132,6 +133,18 @@ def resolve_caller(session: Session, caller: Caller, bootstrap_admins: Iterable[
         audit.record(session, user, "role.grant", target=user_label(user), platform=caller.key.platform,
                      role="admin", reason="RAD_ADMINS")
     return user
+
+
+def _register_once(session: Session, caller: Caller) -> User:
+    """Register on first contact; if a concurrent request registered this identity first, use that user."""
+    try:
+        with session.begin_nested():
+            return create_user(session, caller.key, caller.display_name)
+    except IntegrityError:
+        identity = find_identity(session, caller.key)
+        if identity is None:
+            raise
+        return identity.user
 
 
 def count_users(session: Session) -> int:

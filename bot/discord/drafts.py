@@ -5,8 +5,7 @@ draft keyed by a random token (the modal's and the "Next"/"Try again" buttons' c
 that token). The draft holds the form's definition, the owner and the values entered so far, so steps,
 retries and submissions keep working after a restart and from any process.
 
-Storage, for now: a row in the ``settings`` table under ``discord.draft.<token>``, purged after
-``DRAFT_TTL``. Secret values are never written there: they stay in this process's memory and are asked
+Storage: a row of the ``form_drafts`` table, purged after ``DRAFT_TTL``. Secret values are never written there: they stay in this process's memory and are asked
 for again if the process restarted in between (forms put secret inputs in their last step).
 """
 
@@ -21,12 +20,10 @@ from typing import Any
 from sqlalchemy import delete
 
 from commands.ui import Form, FormValue, Input, Option
-from core import settings
 from storage.db import Database
-from storage.models import Setting, utcnow
+from storage.models import FormDraft, utcnow
 
 DRAFT_TTL = timedelta(hours=6)
-PREFIX = "discord.draft."
 
 
 @dataclass
@@ -55,18 +52,17 @@ class DraftStore:
         """A new draft for ``user``; expired drafts are purged on the way."""
         draft = Draft(secrets.token_hex(8), user, form)
         with self.db.unit_of_work() as session:
-            session.execute(delete(Setting).where(Setting.key.startswith(PREFIX),
-                                                  Setting.updated_at < utcnow() - self.ttl))
-            settings.put(session, PREFIX + draft.token, _dump(draft))
+            session.execute(delete(FormDraft).where(FormDraft.updated_at < utcnow() - self.ttl))
+            session.add(FormDraft(token=draft.token, owner=user, payload=_dump(draft)))
         return draft
 
     def load(self, token: str) -> Draft | None:
         """The draft, with its secrets if this process still has them; None when unknown or expired."""
         with self.db.unit_of_work() as session:
-            row = session.get(Setting, PREFIX + token)
+            row = session.get(FormDraft, token)
             if row is None or _expired(row.updated_at, self.ttl):
                 return None
-            draft = _load(token, row.value)
+            draft = _load(token, row.payload)
         with self._lock:
             draft.values.update(self._secrets.get(token, {}))
         return draft
@@ -77,7 +73,12 @@ class DraftStore:
         with self._lock:
             self._secrets[draft.token] = {k: v for k, v in draft.values.items() if _is_secret(draft, k)}
         with self.db.unit_of_work() as session:
-            settings.put(session, PREFIX + draft.token, _dump(Draft(draft.token, draft.user, draft.form, kept)))
+            row = session.get(FormDraft, draft.token)
+            payload = _dump(Draft(draft.token, draft.user, draft.form, kept))
+            if row is None:
+                session.add(FormDraft(token=draft.token, owner=draft.user, payload=payload))
+            else:
+                row.payload = payload
 
     def forget_secrets(self, token: str) -> None:
         with self._lock:
