@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from bot.runtime import Runtime, build_runtime
+from commands.messenger import Messenger
 from core.config import Config
 from core.errors import NotConfigured
 from storage.db import Database
@@ -93,9 +94,23 @@ def clock(config: Config) -> int:
     return 0
 
 
-def messengers(runtime: Runtime) -> dict[str, object]:
-    """The messengers of the configured platforms (filled in by the front doors)."""
-    return {}
+def discord(config: Config) -> int:
+    from bot.discord.client import run_discord
+
+    if not config.discord_configured:
+        raise NotConfigured("The Discord front door needs DISCORD_TOKEN.")
+    run_discord(build_runtime(config))
+    return 0
+
+
+def messengers(runtime: Runtime) -> dict[str, Messenger]:
+    """Messengers of the configured platforms, for processes without a live chat client (worker, clock)."""
+    from bot.discord.messenger import DiscordMessenger
+
+    found: dict[str, Messenger] = {}
+    if runtime.config.discord_configured:
+        found["discord"] = DiscordMessenger(runtime.config)
+    return found
 
 
 def chat_problems(config: Config) -> list[str]:
