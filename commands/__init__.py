@@ -6,7 +6,9 @@ import importlib
 
 from commands.registry import REGISTRY, Registry
 
-HANDLER_MODULES = ("commands.help", "commands.account", "commands.profile", "commands.admin")
+HANDLER_MODULES = (
+    "commands.help", "commands.account", "commands.profile", "commands.admin", "commands.connect",
+)
 
 
 def load_registry() -> Registry:

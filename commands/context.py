@@ -15,6 +15,7 @@ from core.config import Config
 from core.conversations import ConversationRef
 from core.identity import Caller
 from core.roles import require_any
+from core.services import Services
 from storage.models import User
 
 
@@ -29,6 +30,7 @@ class Context:
     config: Config
     registry: Registry
     now: datetime
+    services: Services
 
     @property
     def platform(self) -> str:

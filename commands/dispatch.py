@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,18 +17,19 @@ from commands.help import unknown_command_reply
 from commands.metrics import LATENCY, REQUESTS
 from commands.parsing import UnknownCommand, convert, find_command, parse_args, tokenize
 from commands.registry import ActionEvent, ArgValue, Registry, ThreadMessage
-from commands.ui import FormValue, Outcome, Reply
+from commands.ui import FormValue, Option, Outcome, Reply
 from core.config import Config
 from core.conversations import ConversationRef, find_binding
 from core.errors import InvalidInput, NotAllowed, NotFound, RadError
 from core.identity import Caller, IdentityKey, resolve_caller
 from core.roles import require_any
+from core.services import Services
 from storage.db import Database
 from storage.models import Delivery, utcnow
 
 log = logging.getLogger(__name__)
 
-Body = Callable[[Context], Outcome | None]
+T = TypeVar("T")
 
 
 def error_reply(error: RadError) -> Reply:
@@ -45,11 +47,12 @@ class Dispatcher:
     """
 
     def __init__(self, registry: Registry, db: Database, config: Config,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, services: Services | None = None) -> None:
         self.registry = registry
         self.db = db
         self.config = config
         self.clock = clock
+        self.services = services or Services(config)
 
     @property
     def slash(self) -> str:
@@ -112,11 +115,29 @@ class Dispatcher:
             entry = self.registry.forms.get(form_id)
             if entry is None:
                 raise NotFound("That form is no longer available.", hint=f"Run `{self.slash} help`.")
-            handler, roles = entry
-            self._authorise(ctx, roles, "submit this form")
-            return handler(ctx, values, state)
+            self._authorise(ctx, entry.roles, "submit this form")
+            return entry.handler(ctx, values, state)
 
         return self._run(caller, where, delivery, f"form:{form_id}", body)
+
+    def is_slow_form(self, form_id: str) -> bool:
+        """Whether a form's handler may take long: front doors close it and deliver the outcome later."""
+        entry = self.registry.forms.get(form_id)
+        return entry is not None and entry.slow
+
+    def suggest(self, caller: Caller, provider: str, query: str, value: str = "", *,
+                limit: int = 100) -> list[Option]:
+        """Options of ``provider`` matching ``query`` (typeahead); empty when unknown or not allowed."""
+        def body(ctx: Context) -> list[Option]:
+            entry = self.registry.options.get(provider)
+            if entry is None:
+                return []
+            handler, roles = entry
+            self._authorise(ctx, roles, "search these options")
+            return handler(ctx, query, value)[:limit]
+
+        found = self._run(caller, None, None, f"options:{provider}", body)
+        return found if isinstance(found, list) else []
 
     def thread_message(self, caller: Caller, where: ConversationRef, text: str, *,
                        delivery: str | None = None) -> Outcome | None:
@@ -142,7 +163,8 @@ class Dispatcher:
         require_any(ctx.actor, roles, what)
 
     def _run(self, caller: Caller, where: ConversationRef | None, delivery: str | None, label: str,
-             body: Body) -> Outcome | None:
+             body: Callable[[Context], T]) -> T | Reply | None:
+        """One unit of work: drop a seen delivery, resolve the caller, run ``body``, turn errors into replies."""
         kind = label.split(":", 1)[0]
         started = time.perf_counter()
         outcome = "ok"
@@ -154,7 +176,7 @@ class Dispatcher:
                     return None
                 actor = resolve_caller(session, caller, self.config.admins)
                 ctx = Context(session=session, actor=actor, caller=caller, where=where, config=self.config,
-                              registry=self.registry, now=self.clock())
+                              registry=self.registry, now=self.clock(), services=self.services)
                 return self._guarded(ctx, body, label)
         except RadError as error:
             outcome = "refused"
@@ -173,7 +195,7 @@ class Dispatcher:
             LATENCY.labels(kind).observe(time.perf_counter() - started)
 
     @staticmethod
-    def _guarded(ctx: Context, body: Body, label: str) -> Outcome | None:
+    def _guarded(ctx: Context, body: Callable[[Context], T], label: str) -> T | Reply:
         """Run the handler in a savepoint: a user error undoes the handler's changes only.
 
         The caller's registration, the delivery key and the audit of a refusal are kept.

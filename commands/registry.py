@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from commands.ui import FormValue, Outcome, Reply
+from commands.ui import FormValue, Option, Outcome, Reply
 from core.identity import IdentityKey
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ ActionHandler = Callable[["Context", "ActionEvent"], Outcome]
 FormHandler = Callable[["Context", Mapping[str, FormValue], str], Outcome]
 ThreadHandler = Callable[["Context", "ThreadMessage"], Reply | None]
 JobHandler = Callable[["JobContext", Mapping[str, Any]], None]
+OptionsHandler = Callable[["Context", str, str], list[Option]]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Param:
     description: str = ""
     required: bool = True
     choices: tuple[str, ...] = ()
+    options: str = ""
+    """An options provider offering values as the user types (Discord autocomplete)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,16 @@ class CommandSpec:
             label = f"<@{p.name}>" if p.kind == "user" else ("|".join(p.choices) if p.choices else f"<{p.name}>")
             parts.append(label if p.required else f"[{label}]")
         return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """A registered form handler. ``slow`` ones (they call GitHub, Jules...) are closed at once by front
+    doors, and their outcome arrives as a follow-up message instead of inside the form."""
+
+    handler: FormHandler
+    roles: frozenset[str]
+    slow: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,9 +94,10 @@ class Registry:
 
     commands: dict[str, CommandSpec] = field(default_factory=dict)
     actions: dict[str, tuple[ActionHandler, frozenset[str]]] = field(default_factory=dict)
-    forms: dict[str, tuple[FormHandler, frozenset[str]]] = field(default_factory=dict)
+    forms: dict[str, FormSpec] = field(default_factory=dict)
     threads: dict[str, ThreadHandler] = field(default_factory=dict)
     jobs: dict[str, JobHandler] = field(default_factory=dict)
+    options: dict[str, tuple[OptionsHandler, frozenset[str]]] = field(default_factory=dict)
 
     def command(
         self,
@@ -111,10 +125,22 @@ class Registry:
 
         return register
 
-    def form(self, form_id: str, *, roles: tuple[str, ...] = ()) -> Callable[[FormHandler], FormHandler]:
+    def form(self, form_id: str, *, roles: tuple[str, ...] = (), slow: bool = False,
+             ) -> Callable[[FormHandler], FormHandler]:
         def register(fn: FormHandler) -> FormHandler:
             self._unique(self.forms, form_id)
-            self.forms[form_id] = (fn, frozenset(roles))
+            self.forms[form_id] = FormSpec(fn, frozenset(roles), slow)
+            return fn
+
+        return register
+
+    def options_provider(self, name: str, *, roles: tuple[str, ...] = (),
+                         ) -> Callable[[OptionsHandler], OptionsHandler]:
+        """Register a provider of options matching what the user typed: ``(ctx, query, value) -> options``."""
+
+        def register(fn: OptionsHandler) -> OptionsHandler:
+            self._unique(self.options, name)
+            self.options[name] = (fn, frozenset(roles))
             return fn
 
         return register
@@ -140,7 +166,7 @@ class Registry:
     def copy(self) -> Registry:
         """A registry holding the same handlers, to extend without touching this one (tests, plugins)."""
         return Registry(dict(self.commands), dict(self.actions), dict(self.forms), dict(self.threads),
-                        dict(self.jobs))
+                        dict(self.jobs), dict(self.options))
 
     def command_groups(self) -> dict[str, list[CommandSpec]]:
         """Commands by their first word, for front doors that nest subcommands (Discord)."""
@@ -163,3 +189,4 @@ action = REGISTRY.action
 form = REGISTRY.form
 thread = REGISTRY.thread
 job = REGISTRY.job
+options_provider = REGISTRY.options_provider

@@ -53,6 +53,9 @@ class Select:
     multi: bool = False
     selected: tuple[str, ...] = ()
     value: str = ""
+    options_source: str = ""
+    """An options provider to search when there are more options than the platform's select holds
+    (a Slack external select); front doors call it with what the user typed and ``value``."""
 
 
 Control = Button | Select

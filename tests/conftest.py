@@ -12,9 +12,14 @@ from sqlalchemy import text
 from commands import load_registry
 from commands.dispatch import Dispatcher
 from core.config import Config
+from core.services import Services
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
+from tests.emulators.github import GitHubEmulator
+from tests.emulators.github import running as github_running
+from tests.emulators.jules import JulesEmulator
+from tests.emulators.jules import running as jules_running
 
 ADMIN = "slack:T1:UADMIN"
 CHAT_ENV_PREFIXES = ("SLACK_", "DISCORD_", "RAD_", "DATABASE_URL", "GITHUB_", "JULES_", "STRIPE_")
@@ -70,10 +75,36 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Config:
-    return Config(data_dir=tmp_path / "data", database_url=database_url, admins=(ADMIN,))
+def config(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Config:
+    """The test configuration; GitHub and Jules point at their emulators when a test uses them."""
+    github_url = request.getfixturevalue("github").url if "github" in request.fixturenames else ""
+    jules_url = request.getfixturevalue("jules").url if "jules" in request.fixturenames else ""
+    return Config(data_dir=tmp_path / "data", database_url=database_url, admins=(ADMIN,),
+                  github_api_url=github_url or "http://127.0.0.1:9/github-not-started",
+                  jules_api_url=jules_url or "http://127.0.0.1:9/jules-not-started")
 
 
 @pytest.fixture
-def dispatcher(db: Database, config: Config) -> Dispatcher:
-    return Dispatcher(load_registry(), db, config)
+def github() -> Iterator[GitHubEmulator]:
+    """A GitHub REST emulator on 127.0.0.1."""
+    with github_running() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def jules() -> Iterator[JulesEmulator]:
+    """A Jules API emulator on 127.0.0.1."""
+    with jules_running() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def services(config: Config) -> Services:
+    """Services with fast retries, so fault tests stay quick."""
+    return Services(config, github_options={"retries": 2, "backoff": 0.01, "max_wait": 1, "throttle": None},
+                    jules_options={"retries": 2, "backoff": 0.01, "max_backoff": 0.05})
+
+
+@pytest.fixture
+def dispatcher(db: Database, config: Config, services: Services) -> Dispatcher:
+    return Dispatcher(load_registry(), db, config, services=services)

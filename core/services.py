@@ -1,0 +1,32 @@
+"""The outside services a request may need: the secret box and the GitHub and Jules clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from core.config import Config
+from core.github_client import GitHubClient
+from core.jules_client import JulesClient
+from core.secrets import SecretBox, load_keys
+
+
+@dataclass
+class Services:
+    """Built once per process from the configuration; tests pass client options (e.g. fast retries)."""
+
+    config: Config
+    github_options: dict[str, Any] = field(default_factory=dict)
+    jules_options: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def secrets(self) -> SecretBox:
+        """The secret box; the embedded default generates its key file on first use."""
+        return SecretBox(load_keys(self.config.secret_keys, self.config.data_dir))
+
+    def github(self) -> GitHubClient:
+        return GitHubClient.from_config(self.config, **self.github_options)
+
+    def jules(self, api_key: str) -> JulesClient:
+        return JulesClient.from_config(self.config, api_key, **self.jules_options)
