@@ -10,7 +10,7 @@ import getpass
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -21,6 +21,7 @@ from core.conversations import ConversationRef
 from core.identity import Caller, IdentityKey
 
 EXIT_WORDS = {"quit", "exit", ":q"}
+SEARCH_ABOVE = 20
 SLACK_EMOJI = re.compile(r":([a-z_]+):")
 EMOJI = {"warning": "⚠", "white_check_mark": "✔", "link": "🔗", "boom": "✖", "grey_question": "?"}
 
@@ -121,6 +122,13 @@ class Console:
         self.show(self.dispatcher.run_action(self.caller, event, where=self.where))
 
     def pick(self, select: Select) -> tuple[str, ...] | None:
+        if select.options_source and len(select.options) > SEARCH_ABOVE:
+            query = self.ask(f"{len(select.options)} choices; type part of a name to search: ")
+            found = self.dispatcher.suggest(self.caller, select.options_source, query, select.value)
+            if not found:
+                self.say("  Nothing matches.")
+                return None
+            select = replace(select, options=tuple(found[:SEARCH_ABOVE]))
         for number, option in enumerate(select.options, 1):
             mark = "*" if option.value in select.selected else " "
             self.say(f"   {mark}{number}. {option.label}")

@@ -105,3 +105,22 @@ def test_every_command_through_the_console(dispatcher: Dispatcher, db: Database,
         "Did you mean `/rad admin users`",
     ):
         assert expected in text, expected
+
+
+def test_long_selects_are_searched(dispatcher: Dispatcher, db: Database, tmp_path: Path) -> None:
+    from commands.ui import Option, Select
+
+    registry = dispatcher.registry.copy()
+
+    @registry.options_provider("test:colours")
+    def colours(ctx: object, query: str, value: str) -> list[Option]:
+        return [Option(f"colour {n}", str(n)) for n in range(50) if query in str(n)]
+
+    searching = Dispatcher(registry, db, dispatcher.config, services=dispatcher.services)
+    console, out, prompts = make_console(searching, tmp_path, ["4", "2"])
+    picked = console.pick(Select("test:pick", tuple(Option(f"colour {n}", str(n)) for n in range(50)),
+                                 options_source="test:colours"))
+    assert picked == ("14",)  # "4" matches 4, 14, 24...; the second is 14
+    assert prompts[0].startswith("50 choices")
+    shown = out.getvalue()
+    assert "colour 14" in shown and "colour 3\n" not in shown
