@@ -1,0 +1,1 @@
+"""The Slack front door: Bolt app, Block Kit rendering, Messenger, Socket Mode."""

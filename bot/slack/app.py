@@ -1,0 +1,64 @@
+"""The Bolt app factory: one slash command, block actions, modal submissions and thread messages."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot.runtime import Runtime
+from bot.slack.listeners import SlackFrontDoor
+from core.config import Config
+
+log = logging.getLogger(__name__)
+
+ANY = re.compile(r".+")
+LISTENER_THREADS = 12
+
+
+def make_client(config: Config) -> WebClient:
+    """A Web API client for ``SLACK_API_URL`` with the bot token, retrying on 429 and dropped connections."""
+    return WebClient(
+        token=config.slack_bot_token or None,
+        base_url=config.slack_api_url,
+        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=3)],
+    )
+
+
+def build_app(
+    runtime: Runtime,
+    *,
+    client: WebClient | None = None,
+    signing_secret: str | None = None,
+    token_verification: bool = True,
+    listener_executor: Executor | None = None,
+) -> App:
+    """The production Bolt app; tests pass ``client=`` pointed at the Slack emulator.
+
+    Without a signing secret (Socket Mode only) a random one is used, so signed HTTP requests can never
+    pass verification by accident.
+    """
+    config = runtime.config
+    secret = config.slack_signing_secret if signing_secret is None else signing_secret
+    if not secret:
+        log.info("no Slack signing secret: HTTP requests will be refused, Socket Mode still works")
+        secret = secrets.token_hex(32)
+    app = App(
+        name="rad",
+        client=client or make_client(config),
+        signing_secret=secret,
+        token_verification_enabled=token_verification,
+        listener_executor=listener_executor or ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack"),
+    )
+    door = SlackFrontDoor(runtime)
+    app.command(f"/{config.command}")(ack=door.ack_command, lazy=[door.run_command])
+    app.action(ANY)(ack=door.ack_action, lazy=[door.run_action])
+    app.view_submission(ANY)(door.submit_view)
+    app.event("message")(door.on_message)
+    app.error(door.on_error)
+    return app

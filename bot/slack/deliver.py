@@ -1,0 +1,103 @@
+"""Send a rendered Reply: through a ``response_url`` when there is one, else the Web API; files too."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.slack import limits
+from bot.slack.elements import Json
+from bot.slack.render import Rendered, context, render_reply
+from commands.ui import Attachment, Reply
+
+log = logging.getLogger(__name__)
+
+Respond = Callable[..., Any]
+"""Bolt's ``respond`` (posts to the request's ``response_url``)."""
+
+DM_NOTE = "_The files are in our direct messages: replies only you can see cannot carry files._"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a reply goes: the channel and user of the request, its thread, and its ``response_url``."""
+
+    channel: str
+    user: str
+    thread: str = ""
+    respond: Respond | None = None
+    in_thread: bool = False
+    """Always answer in ``thread`` (replies to thread messages), not only when the Reply asks."""
+
+
+def send_reply(client: WebClient, to: Destination, reply: Reply) -> None:
+    """Post ``reply``: ephemeral or public, replacing the original when asked, files uploaded after."""
+    rendered = render_reply(reply)
+    messages = list(rendered.messages)
+    if rendered.files and reply.ephemeral:
+        messages = with_note(messages, DM_NOTE)
+    thread = to.thread if (reply.in_thread or to.in_thread) else ""
+    for index, payload in enumerate(messages):
+        if to.respond is not None and index < limits.RESPONSE_URL_USES:
+            _respond(to.respond, payload, reply, first=index == 0, thread=thread)
+        else:
+            post(client, to, payload, ephemeral=reply.ephemeral, thread=thread)
+    if rendered.files:
+        upload(client, to, rendered, ephemeral=reply.ephemeral, thread=thread)
+
+
+def with_note(messages: list[Json], note: str) -> list[Json]:
+    """Append a context note to the last message (or a new message when it is full)."""
+    if messages and len(messages[-1]["blocks"]) < limits.MESSAGE_BLOCKS:
+        last = dict(messages[-1], blocks=[*messages[-1]["blocks"], context(note)])
+        return [*messages[:-1], last]
+    return [*messages, {"text": note, "blocks": [context(note)]}]
+
+
+def _respond(respond: Respond, payload: Json, reply: Reply, *, first: bool, thread: str) -> None:
+    body = dict(payload)
+    if reply.replace_original and first:
+        body["replace_original"] = True
+    else:
+        body["response_type"] = "ephemeral" if reply.ephemeral else "in_channel"
+        body["replace_original"] = False
+    if thread:
+        body["thread_ts"] = thread
+    answer = respond(body)
+    status = getattr(answer, "status_code", 200)
+    if status != 200:
+        log.warning("response_url post failed", extra={"status": status, "body": getattr(answer, "body", "")})
+
+
+def post(client: WebClient, to: Destination, payload: Json, *, ephemeral: bool, thread: str = "") -> None:
+    """One message through the Web API; without a channel it goes to the user's direct messages."""
+    channel = to.channel or direct_channel(client, to.user)
+    extra: dict[str, Any] = {"thread_ts": thread} if thread else {}
+    if ephemeral and to.channel:
+        client.chat_postEphemeral(channel=channel, user=to.user, text=payload["text"], blocks=payload["blocks"],
+                                  **extra)
+    else:
+        client.chat_postMessage(channel=channel, text=payload["text"], blocks=payload["blocks"], **extra)
+
+
+def direct_channel(client: WebClient, user: str) -> str:
+    """The id of the bot's direct-message channel with ``user``."""
+    opened = client.conversations_open(users=user)
+    return str(opened["channel"]["id"])
+
+
+def upload(client: WebClient, to: Destination, rendered: Rendered, *, ephemeral: bool, thread: str = "") -> None:
+    """Upload the files; a private reply's files go to the user's direct messages, not the channel."""
+    private = ephemeral or not to.channel
+    channel = direct_channel(client, to.user) if private else to.channel
+    extra: dict[str, Any] = {"thread_ts": thread} if thread and not private else {}
+    client.files_upload_v2(channel=channel, file_uploads=[file_upload(a) for a in rendered.files], **extra)
+
+
+def file_upload(attachment: Attachment) -> dict[str, Any]:
+    return {"file": attachment.content, "filename": attachment.filename,
+            "title": attachment.title or attachment.filename}

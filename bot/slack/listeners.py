@@ -1,0 +1,181 @@
+"""The Bolt listeners: each turns one Slack payload into one dispatcher call and delivers the outcome."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from slack_bolt import Ack, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.runtime import Runtime
+from bot.slack import payloads
+from bot.slack.deliver import Destination, Respond, send_reply
+from bot.slack.modals import errors_response, form_metadata, form_values, render_form
+from commands.ui import Form, FormErrors, Outcome, Reply
+from core.conversations import ConversationRef
+
+log = logging.getLogger(__name__)
+
+NAME_CACHE_SIZE = 10_000
+SLACK_ERROR_HINTS = {
+    "not_in_channel": "I am not in this channel: invite me with `/invite` and try again.",
+    "channel_not_found": "I cannot see this channel: invite me with `/invite` and try again.",
+    "expired_trigger_id": "That took too long to open. Please run the command again.",
+    "ratelimited": "Slack asked me to slow down. Please try again in a minute.",
+}
+
+
+def new_error_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def oops(error_id: str) -> str:
+    return (f":boom: Something went wrong on our side (error id `{error_id}`). "
+            "It has been logged; please try again, or give the id to an admin.")
+
+
+class SlackFrontDoor:
+    """Bolt listeners bound to a runtime. Acks stay minimal; the work runs in lazy listeners."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.dispatcher = runtime.dispatcher
+        self._names: dict[str, str] = {}
+
+    # -- slash command ------------------------------------------------------------------------------
+
+    def ack_command(self, ack: Ack) -> None:
+        """Acknowledge at once: Slack allows 3 seconds and this path is benchmarked."""
+        ack()
+
+    def run_command(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        caller, where = payloads.command_caller(body), payloads.command_where(body)
+        to = Destination(channel=where.channel, user=caller.key.external_id, respond=respond)
+        trigger = str(body.get("trigger_id") or "")
+        with self.guarded(client, to, "command"):
+            outcome = self.dispatcher.run_text(caller, str(body.get("text", "")), where=where,
+                                               delivery=f"slack:command:{trigger}" if trigger else None)
+            self.deliver(client, to, outcome, where=where, trigger_id=trigger)
+
+    # -- buttons and selects ------------------------------------------------------------------------
+
+    def ack_action(self, ack: Ack) -> None:
+        ack()
+
+    def run_action(self, body: dict[str, Any], respond: Respond | None, client: WebClient) -> None:
+        caller, where = payloads.interaction_caller(body), payloads.interaction_where(body)
+        to = Destination(channel=where.channel, user=caller.key.external_id, thread=where.thread, respond=respond)
+        with self.guarded(client, to, "action"):
+            action = body["actions"][0]
+            event = payloads.action_event(action)
+            stamp = action.get("action_ts") or body.get("trigger_id")
+            delivery = f"slack:action:{stamp}:{caller.key.external_id}" if stamp else None
+            outcome = self.dispatcher.run_action(caller, event, where=where, delivery=delivery)
+            self.deliver(client, to, outcome, where=where, trigger_id=str(body.get("trigger_id", "")))
+
+    # -- modal submissions (inline: validation errors go back in the ack) --------------------------
+
+    def submit_view(self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        caller, meta = payloads.interaction_caller(body), form_metadata(view)
+        where = ConversationRef("slack", caller.key.workspace, meta.channel, thread=meta.thread)
+        to = Destination(channel=meta.channel, user=caller.key.external_id, thread=meta.thread)
+        try:
+            outcome = self.dispatcher.submit_form(
+                caller, str(view.get("callback_id", "")), form_values(view), meta.state, where=where,
+                delivery=f"slack:view:{body.get('trigger_id') or view.get('id')}:{view.get('hash', '')}")
+        except Exception:
+            error_id = new_error_id()
+            log.exception("form submission failed", extra={"error_id": error_id})
+            ack(response_action="errors", errors=errors_response(FormErrors({"": oops(error_id)}), view)["errors"])
+            return
+        if isinstance(outcome, FormErrors):
+            ack(**errors_response(outcome, view))
+        elif isinstance(outcome, Form):
+            ack(response_action="update", view=render_form(outcome, channel=meta.channel, thread=meta.thread))
+        else:
+            ack()
+            if outcome is not None:
+                with self.guarded(client, to, "form reply"):
+                    send_reply(client, to, outcome)
+
+    # -- messages in bound threads ------------------------------------------------------------------
+
+    def on_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+        if not payloads.is_thread_reply(event):
+            return
+        where = payloads.message_where(body, event)
+        user = str(event["user"])
+        to = Destination(channel=where.channel, user=user, thread=where.thread, in_thread=True)
+        with self.guarded(client, to, "thread message"):
+            caller = payloads.message_caller(body, event, self.display_name(client, user))
+            delivery = f"slack:event:{body.get('event_id') or where.channel + ':' + where.message}"
+            outcome = self.dispatcher.thread_message(caller, where, str(event.get("text", "")), delivery=delivery)
+            self.deliver(client, to, outcome, where=where)
+
+    def display_name(self, client: WebClient, user: str) -> str:
+        """The user's Slack display name (``users.info``, cached); empty when it cannot be read."""
+        if user not in self._names:
+            try:
+                profile = client.users_info(user=user)["user"]
+                name = profile.get("profile", {}).get("display_name") or profile.get("real_name") or ""
+            except SlackApiError as error:
+                log.info("users.info failed", extra={"slack_error": error.response.get("error")})
+                return ""
+            if len(self._names) >= NAME_CACHE_SIZE:
+                self._names.clear()
+            self._names[user] = str(name)
+        return self._names[user]
+
+    # -- shared -------------------------------------------------------------------------------------
+
+    def deliver(self, client: WebClient, to: Destination, outcome: Outcome | None, *, where: ConversationRef,
+                trigger_id: str = "") -> None:
+        """Show an outcome: post a Reply, open a Form as a modal."""
+        if isinstance(outcome, Reply):
+            send_reply(client, to, outcome)
+        elif isinstance(outcome, Form):
+            if trigger_id:
+                client.views_open(trigger_id=trigger_id,
+                                  view=render_form(outcome, channel=where.channel, thread=where.thread))
+            else:
+                send_reply(client, to, Reply(text=f"_{outcome.title}_ opens a form; run "
+                                                  f"`{self.dispatcher.slash} help` to find its command."))
+        elif isinstance(outcome, FormErrors):
+            send_reply(client, to, Reply(text="\n".join(f":warning: {v}" for v in outcome.errors.values())))
+
+    @contextmanager
+    def guarded(self, client: WebClient, to: Destination, label: str) -> Iterator[None]:
+        """Turn any failure into a logged error with an id that the user sees; never let it escape."""
+        try:
+            yield
+        except SlackApiError as error:
+            error_id, code = new_error_id(), str(error.response.get("error", "unknown"))
+            log.error("Slack API call failed", extra={"error_id": error_id, "label": label, "slack_error": code})
+            hint = SLACK_ERROR_HINTS.get(code)
+            self.tell(client, to, f":warning: {hint} (error id `{error_id}`)" if hint else oops(error_id))
+        except Exception:
+            error_id = new_error_id()
+            log.exception("Slack listener failed", extra={"error_id": error_id, "label": label})
+            self.tell(client, to, oops(error_id))
+
+    @staticmethod
+    def tell(client: WebClient, to: Destination, text: str) -> None:
+        """Best effort: show ``text`` to the user privately."""
+        try:
+            send_reply(client, to, Reply(text=text, ephemeral=True))
+        except Exception:
+            log.exception("could not tell the user about an error")
+
+    def on_error(self, error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse | None:
+        """Bolt's global error handler: log with an id; a slash command not yet answered shows the id."""
+        error_id = new_error_id()
+        log.error("unexpected Slack error", exc_info=error,
+                  extra={"error_id": error_id, "payload_type": body.get("type") or body.get("command")})
+        if response is not None and body.get("command"):
+            return BoltResponse(status=200, body=oops(error_id))
+        return None

@@ -1,0 +1,54 @@
+"""The Messenger port for Slack: background work posts and edits with the bot token."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+
+from bot.slack.deliver import Destination, upload
+from bot.slack.render import render_reply
+from commands.ui import Reply
+from core.conversations import ConversationRef
+
+log = logging.getLogger(__name__)
+
+
+class SlackMessenger:
+    """``chat.postMessage`` / ``chat.update`` / ``files_upload_v2``; callable from any thread.
+
+    Background messages are public (an ephemeral message needs a live user request).
+    """
+
+    platform = "slack"
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def post(self, where: ConversationRef, reply: Reply) -> ConversationRef:
+        """Post in ``where`` (in its thread if it has one); returns the first message's reference."""
+        rendered = render_reply(reply)
+        first = ""
+        for payload in rendered.messages:
+            answer = self.client.chat_postMessage(channel=where.channel, text=payload["text"],
+                                                  blocks=payload["blocks"], thread_ts=where.thread or None)
+            first = first or str(answer["ts"])
+        if rendered.files:
+            upload(self.client, Destination(where.channel, ""), rendered, ephemeral=False, thread=where.thread)
+        return ConversationRef(where.platform, where.workspace, where.channel, where.thread, first)
+
+    def edit(self, where: ConversationRef, reply: Reply) -> None:
+        """Replace ``where.message``; what does not fit in one message is posted after it, in its thread."""
+        if not where.message:
+            raise ValueError("edit needs the message to replace (ConversationRef.message)")
+        rendered = render_reply(reply)
+        head, *rest = rendered.messages or ({"text": " ", "blocks": []},)
+        self.client.chat_update(channel=where.channel, ts=where.message, text=head["text"], blocks=head["blocks"])
+        thread = where.thread or where.message
+        for payload in rest:
+            self.client.chat_postMessage(channel=where.channel, thread_ts=thread, text=payload["text"],
+                                         blocks=payload["blocks"])
+        if rendered.files:
+            upload(self.client, Destination(where.channel, ""), rendered, ephemeral=False, thread=thread)
+        if rest:
+            log.info("edited message continued in its thread", extra={"extra_messages": len(rest)})

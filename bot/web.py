@@ -1,0 +1,138 @@
+"""The HTTP front: Slack events, health and metrics on one small WSGI app served by waitress.
+
+Routes: ``POST /slack/events`` (Bolt), ``GET /healthz``, ``GET /metrics``; ``add_route`` leaves room for
+``POST /stripe/webhook``. ``serve`` blocks; ``start_background`` runs the same server in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+import prometheus_client
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import text
+from waitress.server import create_server
+
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SLACK_EVENTS_PATH = "/slack/events"
+SERVER_THREADS = 8
+
+REQUESTS = prometheus_client.Counter("rad_http_requests", "HTTP requests answered", ["route", "status"])
+LATENCY = prometheus_client.Histogram(
+    "rad_http_request_seconds", "Time to answer an HTTP request", ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+
+class WebApp:
+    """A WSGI app with an exact (method, path) route table."""
+
+    def __init__(self, runtime: Runtime, slack_app: App | None = None) -> None:
+        self.runtime = runtime
+        self.routes: dict[tuple[str, str], WSGIApplication] = {
+            ("GET", "/healthz"): self.healthz,
+            ("GET", "/metrics"): self.metrics,
+        }
+        if slack_app is not None:
+            self.add_route("POST", SLACK_EVENTS_PATH, SlackRequestHandler(slack_app, path=SLACK_EVENTS_PATH))
+
+    def add_route(self, method: str, path: str, handler: WSGIApplication) -> None:
+        """Serve ``handler`` for ``method path`` (e.g. ``POST /stripe/webhook``)."""
+        self.routes[(method.upper(), path)] = handler
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method, path = environ.get("REQUEST_METHOD", "GET").upper(), environ.get("PATH_INFO", "")
+        handler = self.routes.get((method, path))
+        route = path if handler is not None else "other"
+        started = time.perf_counter()
+        status_seen: list[str] = []
+
+        def recording_start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status_seen.append(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        try:
+            if handler is None:
+                return respond_json(recording_start, "404 Not Found", {"error": "not found"})
+            return handler(environ, recording_start)
+        finally:
+            REQUESTS.labels(route, status_seen[0] if status_seen else "500").inc()
+            LATENCY.labels(route).observe(time.perf_counter() - started)
+
+    def healthz(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """200 when the database answers ``SELECT 1``, else 503."""
+        try:
+            with self.runtime.db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:
+            log.warning("health check: database unreachable", extra={"error": type(error).__name__})
+            return respond_json(start_response, "503 Service Unavailable", {"status": "error", "database": "error"})
+        return respond_json(start_response, "200 OK", {"status": "ok", "database": "ok"})
+
+    @staticmethod
+    def metrics(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        body = prometheus_client.generate_latest()
+        start_response("200 OK", [("Content-Type", prometheus_client.CONTENT_TYPE_LATEST),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def respond_json(start_response: StartResponse, status: str, data: object) -> list[bytes]:
+    body = json.dumps(data).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def serve(runtime: Runtime, slack_app: App | None, host: str = "0.0.0.0", port: int | None = None) -> None:
+    """Serve until interrupted (blocking)."""
+    server = create_server(WebApp(runtime, slack_app), host=host, port=runtime.config.port if port is None else port,
+                           threads=SERVER_THREADS, ident="rad")
+    log.info("serving HTTP", extra={"host": host, "port": server.effective_port})  # type: ignore[union-attr]
+    server.run()
+
+
+@dataclass
+class BackgroundServer:
+    """The same server in a daemon thread; ``stop()`` closes it and waits for the thread."""
+
+    server: Any
+    thread: threading.Thread
+    host: str
+
+    @property
+    def port(self) -> int:
+        return int(self.server.effective_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every socket from the server's own loop, then stop its worker threads."""
+        def close_all() -> None:
+            for channel in list(self.server._map.values()):
+                channel.close()
+
+        self.server.trigger.pull_trigger(close_all)
+        self.thread.join(timeout)
+        self.server.task_dispatcher.shutdown(timeout=timeout)
+
+
+def start_background(runtime: Runtime, slack_app: App | None, host: str = "127.0.0.1",
+                     port: int = 0) -> BackgroundServer:
+    """Start serving in a thread (port 0 picks a free port) and return a handle to stop it."""
+    server = create_server(WebApp(runtime, slack_app), host=host, port=port, threads=SERVER_THREADS, ident="rad")
+    thread = threading.Thread(target=server.run, name="rad-web", daemon=True)
+    thread.start()
+    return BackgroundServer(server, thread, host)

@@ -1,0 +1,320 @@
+"""A Slack Web API emulator on 127.0.0.1: canned realistic answers, recorded calls, fault switches.
+
+Point a ``WebClient`` (or ``SLACK_API_URL``) at ``emulator.url``; ``response_url`` values point at
+``emulator.webhook_url(...)``. Usable outside pytest: ``python -m tests.emulators.slack --port 8901``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tests.emulators import slack_socket
+from tests.emulators.slack_answers import RESPONDERS, Answer
+
+JSON_FIELDS = ("blocks", "view", "files", "attachments", "metadata", "users")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the emulator received."""
+
+    path: str
+    method: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    raw: bytes = b""
+    at: float = 0.0
+
+    @property
+    def token(self) -> str:
+        auth = self.headers.get("authorization", "")
+        return auth.removeprefix("Bearer ").strip() or str(self.body.get("token", ""))
+
+
+@dataclass
+class _Fault:
+    status: int
+    error: str
+    remaining: int | None
+    retry_after: int = 0
+
+
+@dataclass
+class SlackEmulator:
+    """The emulator; ``start()`` serves in a daemon thread, ``stop()`` shuts it down."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    team_id: str = "T1"
+    bot_user_id: str = "UBOT"
+    bot_id: str = "BBOT"
+    _calls: list[Call] = field(default_factory=list, init=False, repr=False)
+    _faults: dict[str, list[_Fault]] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), init=False, repr=False)
+    _outboxes: list[queue.Queue[dict[str, Any]]] = field(default_factory=list, init=False, repr=False)
+    _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> SlackEmulator:
+        server = _Server((self.host, self.port), _Handler)
+        server.daemon_threads = True
+        server.emulator = self  # type: ignore[attr-defined]
+        self._server, self.port = server, server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="slack-emulator",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SlackEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The Web API base URL (ends with a slash), for ``WebClient(base_url=...)``."""
+        return f"http://{self.host}:{self.port}/api/"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def socket_send(self, envelope: dict[str, Any], timeout: float = 2.0) -> None:
+        """Push a Socket Mode envelope to the connected app (waits for a connection)."""
+        deadline = time.monotonic() + timeout
+        while not self._outboxes:
+            if time.monotonic() > deadline:
+                raise AssertionError("no Socket Mode connection to send to")
+            time.sleep(0.01)
+        self._outboxes[-1].put(envelope)
+
+    def webhook_url(self, name: str = "hook") -> str:
+        """A ``response_url`` that records what is posted to it."""
+        return f"http://{self.host}:{self.port}/webhook/{name}"
+
+    # -- recorded calls -----------------------------------------------------------------------------
+
+    def calls(self, path: str | None = None) -> list[Call]:
+        """Recorded calls, optionally only those to ``path`` (``chat.postMessage`` or ``/webhook/x``)."""
+        with self._lock:
+            return [c for c in self._calls if path is None or _matches(c.path, path)]
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = 2.0) -> list[Call]:
+        """Wait until ``count`` calls to ``path`` arrived; returns them, or raises AssertionError."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                found = [c for c in self._calls if _matches(c.path, path)]
+                left = deadline - time.monotonic()
+                if len(found) >= count or left <= 0:
+                    break
+                self._lock.wait(min(left, 0.05))
+        if len(found) < count:
+            seen = ", ".join(c.path for c in self.calls()) or "nothing"
+            raise AssertionError(f"expected {count} call(s) to {path} within {timeout}s, got {len(found)}; saw {seen}")
+        return found
+
+    def reset(self) -> None:
+        """Forget recorded calls and faults."""
+        with self._lock:
+            self._calls.clear()
+            self._faults.clear()
+
+    # -- fault switches -----------------------------------------------------------------------------
+
+    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP 429 and ``Retry-After``."""
+        self._add_fault(method, _Fault(429, "ratelimited", times, retry_after))
+
+    def fail(self, method: str, error: str = "internal_error", times: int | None = None) -> None:
+        """Answer ``method`` with ``ok: false`` and ``error`` (the next ``times`` calls, or until cleared)."""
+        self._add_fault(method, _Fault(200, error, times))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _add_fault(self, method: str, fault: _Fault) -> None:
+        with self._lock:
+            self._faults.setdefault(method.strip("/"), []).append(fault)
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        with self._lock:
+            queue = self._faults.get(method, [])
+            if not queue:
+                return None
+            fault = queue[0]
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    queue.pop(0)
+            return fault
+
+    # -- request handling (called from the handler threads) -----------------------------------------
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+            self._lock.notify_all()
+
+    def next_id(self) -> int:
+        with self._lock:
+            return next(self._ids)
+
+    def next_ts(self) -> str:
+        """A fresh message timestamp, increasing like Slack's."""
+        n = self.next_id()
+        return f"{1_700_000_000 + n}.{n:06d}"
+
+    def answer(self, call: Call) -> tuple[int, dict[str, str], bytes]:
+        """The HTTP status, headers and body for a recorded call."""
+        if call.path.startswith("/webhook/"):
+            return 200, {"Content-Type": "text/plain"}, b"ok"
+        if call.path.startswith("/upload/"):
+            return 200, {"Content-Type": "text/plain"}, f"OK - {len(call.raw)}".encode()
+        method = call.path.strip("/")
+        fault = self._take_fault(method)
+        if fault is not None:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+            return fault.status, headers, _json({"ok": False, "error": fault.error})
+        if method not in RESPONDERS:
+            return 404, {}, _json({"ok": False, "error": "unknown_method"})
+        token = call.token
+        if not token:
+            return 200, {}, _json({"ok": False, "error": "not_authed"})
+        if not token.startswith(("xoxb-", "xoxp-", "xapp-")):
+            return 200, {}, _json({"ok": False, "error": "invalid_auth"})
+        return 200, {}, _json(RESPONDERS[method](self, {**call.body, "_token_kind": token.split("-")[0]}))
+
+
+def _matches(recorded: str, wanted: str) -> bool:
+    return recorded.strip("/") == wanted.strip("/")
+
+
+def _json(data: Answer) -> bytes:
+    return json.dumps(data).encode()
+
+
+# -- HTTP plumbing ------------------------------------------------------------------------------------
+
+def parse_body(content_type: str, raw: bytes, query: str = "") -> dict[str, Any]:
+    """Form or JSON arguments as a dict; JSON-valued form fields (``blocks``, ``view``...) are decoded."""
+    body: dict[str, Any] = dict(parse_qsl(query))
+    if "json" in content_type:
+        loaded = json.loads(raw or b"{}")
+        body.update(loaded if isinstance(loaded, dict) else {"json": loaded})
+    elif "x-www-form-urlencoded" in content_type:
+        body.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    for name in JSON_FIELDS:
+        value = body.get(name)
+        if isinstance(value, str) and value[:1] in "[{":
+            with suppress(ValueError):
+                body[name] = json.loads(value)
+    return body
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # bursts of lazy replies and benchmarks must not be refused
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        emulator: SlackEmulator = self.server.emulator  # type: ignore[attr-defined]
+        parts = urlsplit(self.path)
+        path = parts.path.removeprefix("/api")
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        is_upload = path.startswith("/upload/")
+        try:
+            body = {} if is_upload else parse_body(headers.get("content-type", ""), raw, parts.query)
+        except ValueError:
+            body = {"unparsed": raw.decode("utf-8", "replace")}
+        call = Call(path=path, method=self.command, body=body, headers=headers, raw=raw, at=time.monotonic())
+        emulator._record(call)
+        if path == "/socket-mode" and headers.get("upgrade", "").lower() == "websocket":
+            self._socket_mode(emulator, headers.get("sec-websocket-key", ""))
+            return
+        status, extra, payload = emulator.answer(call)
+        self.send_response(status)
+        self.send_header("Content-Type", extra.pop("Content-Type", "application/json; charset=utf-8"))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _socket_mode(self, emulator: SlackEmulator, key: str) -> None:
+        outbox: queue.Queue[dict[str, Any]] = queue.Queue()
+        slack_socket.handshake(self.connection, key)
+        emulator._outboxes.append(outbox)
+
+        def record(ack: dict[str, Any]) -> None:
+            emulator._record(Call(path="/socket-mode/ack", method="WS", body=ack, headers={}, at=time.monotonic()))
+
+        try:
+            slack_socket.run_session(self.connection, outbox, record, lambda: emulator.running)
+        finally:
+            emulator._outboxes.remove(outbox)
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read the recorded calls instead."""
+
+
+@contextmanager
+def running(port: int = 0) -> Iterator[SlackEmulator]:
+    """A started emulator, stopped on exit."""
+    emulator = SlackEmulator(port=port).start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the Slack Web API emulator.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    emulator = SlackEmulator(host=args.host, port=args.port).start()
+    print(f"Slack emulator: SLACK_API_URL={emulator.url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
