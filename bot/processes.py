@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.runtime import Runtime, build_runtime
@@ -94,6 +95,96 @@ def clock(config: Config) -> int:
     return 0
 
 
+HOST = "0.0.0.0"
+
+
+def web(config: Config) -> int:
+    """The HTTP server: ``/healthz``, ``/metrics``, and ``/slack/events`` when Slack is configured."""
+    from bot.slack.app import build_app
+    from bot.web import start_background
+
+    runtime = build_runtime(config)
+    stop = stop_event()
+    slack_app = build_app(runtime) if config.slack_bot_token else None
+    server = start_background(runtime, slack_app, HOST, config.port)
+    log.info("web serving", extra={"port": server.port, "slack": slack_app is not None})
+    stop.wait()
+    server.stop()
+    return 0
+
+
+def slack(config: Config, *, http: bool) -> int:
+    """The Slack front door alone: Socket Mode, or HTTP mode (``POST /slack/events``) with ``--http``."""
+    if not config.slack_bot_token:
+        raise NotConfigured("The Slack front door needs SLACK_BOT_TOKEN.")
+    if http and not config.slack_signing_secret:
+        raise NotConfigured("HTTP mode needs SLACK_SIGNING_SECRET (from the Slack app's Basic Information).")
+    if not http and not config.slack_app_token:
+        raise NotConfigured("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write).",
+                            hint="Or run `python -m bot slack --http` with SLACK_SIGNING_SECRET.")
+    if http:
+        return web(config)
+    from bot.slack.app import build_app
+    from bot.slack.socket_mode import start_socket_mode, stop_socket_mode
+
+    runtime = build_runtime(config)
+    stop = stop_event()
+    handler = start_socket_mode(build_app(runtime), config.slack_app_token)
+    stop.wait()
+    stop_socket_mode(handler)
+    return 0
+
+
+def run(config: Config) -> int:
+    """Every configured front door, the HTTP server, a worker and the scheduler, in one process."""
+    from bot.scheduler import build_scheduler
+    from bot.web import start_background
+    from bot.worker import start_workers
+
+    require_chat(config)
+    runtime = build_runtime(config)
+    stop = stop_event()
+    stops: list[tuple[str, Callable[[], object]]] = []
+    found: dict[str, Messenger] = {}
+    slack_app = None
+    try:
+        if config.slack_configured:
+            from bot.slack.app import build_app
+            from bot.slack.messenger import SlackMessenger
+
+            slack_app = build_app(runtime)
+            found["slack"] = SlackMessenger(slack_app.client)
+            if config.slack_app_token:
+                from bot.slack.socket_mode import start_socket_mode, stop_socket_mode
+
+                handler = start_socket_mode(slack_app, config.slack_app_token)
+                stops.append(("slack", lambda: stop_socket_mode(handler)))
+        server = start_background(runtime, slack_app, HOST, config.port)
+        stops.append(("web", server.stop))
+        if config.discord_configured:
+            from bot.discord.client import DiscordRunner
+            from bot.discord.messenger import DiscordMessenger
+
+            runner = DiscordRunner(runtime)
+            stops.append(("discord", runner.stop))
+            runner.start()
+            found["discord"] = DiscordMessenger(config, runner.current)
+        start_workers(runtime, found, stop)
+        scheduler = build_scheduler(runtime)
+        scheduler.start()
+        stops.append(("clock", lambda: scheduler.shutdown(wait=False)))
+        log.info("RAD is running", extra={"front_doors": sorted(found), "port": server.port})
+        stop.wait()
+    finally:
+        stop.set()
+        for name, halt in reversed(stops):
+            try:
+                halt()
+            except Exception:
+                log.exception("error while stopping", extra={"part": name})
+    return 0
+
+
 def discord(config: Config) -> int:
     from bot.discord.client import run_discord
 
@@ -106,8 +197,12 @@ def discord(config: Config) -> int:
 def messengers(runtime: Runtime) -> dict[str, Messenger]:
     """Messengers of the configured platforms, for processes without a live chat client (worker, clock)."""
     from bot.discord.messenger import DiscordMessenger
+    from bot.slack.app import make_client
+    from bot.slack.messenger import SlackMessenger
 
     found: dict[str, Messenger] = {}
+    if runtime.config.slack_bot_token:
+        found["slack"] = SlackMessenger(make_client(runtime.config))
     if runtime.config.discord_configured:
         found["discord"] = DiscordMessenger(runtime.config)
     return found

@@ -5,8 +5,9 @@ draft keyed by a random token (the modal's and the "Next"/"Try again" buttons' c
 that token). The draft holds the form's definition, the owner and the values entered so far, so steps,
 retries and submissions keep working after a restart and from any process.
 
-Storage: a row of the ``form_drafts`` table, purged after ``DRAFT_TTL``. Secret values are never written there: they stay in this process's memory and are asked
-for again if the process restarted in between (forms put secret inputs in their last step).
+Storage: a row of the ``form_drafts`` table, purged after ``DRAFT_TTL``. Secret values are never written
+there: they stay in this process's memory and are asked for again if the process restarted in between
+(forms put secret inputs in their last step).
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Alembic environment: runs on the connection handed over by ``storage.migrate`` or on the URL."""
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import engine_from_config, pool
 
 from storage.migrate import include_object
@@ -9,7 +12,7 @@ from storage.models import Base
 config = context.config
 
 
-def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write our UTCDateTime as a plain timezone-aware DateTime, so migrations never import models."""
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":
         return "sa.DateTime(timezone=True)"
