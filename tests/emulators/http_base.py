@@ -1,0 +1,127 @@
+"""What the GitHub and Jules emulators share: a threaded HTTP server started and stopped from tests,
+a quiet request handler, the list of recorded calls and the queue of injected faults.
+
+A concrete emulator is a dataclass subclassing ``HttpEmulator[CallType, FaultType]`` that sets
+``handler_class`` (a ``QuietHandler`` subclass implementing ``_serve``) and ``thread_name``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+
+Json = dict[str, Any]
+
+
+class Recorded(Protocol):
+    """What ``calls()`` filters recorded calls by."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+
+class Fault(Protocol):
+    """An injected fault: answers the next ``remaining`` requests whose path starts with ``path``."""
+
+    path: str
+    remaining: int
+
+
+CallT = TypeVar("CallT", bound=Recorded)
+FaultT = TypeVar("FaultT", bound=Fault)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 handler sending every method to ``_serve``; it logs nothing (tests read recorded calls)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _serve(self) -> None:
+        raise NotImplementedError
+
+    def read_request(self) -> tuple[dict[str, str], bytes]:
+        """The request headers (lower-case names) and body."""
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        return {k.lower(): v for k, v in self.headers.items()}, raw
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read the recorded calls instead."""
+
+
+@dataclass
+class HttpEmulator(Generic[CallT, FaultT]):
+    """``start()`` serves in a daemon thread, ``stop()`` shuts it down; also a context manager."""
+
+    handler_class: ClassVar[type[QuietHandler]]
+    thread_name: ClassVar[str]
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
+    _calls: list[CallT] = field(default_factory=list, init=False, repr=False)
+    _faults: list[FaultT] = field(default_factory=list, init=False, repr=False)
+    _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        server = ThreadingHTTPServer((self.host, self.port), self.handler_class)
+        server.daemon_threads = True
+        server.emulator = self  # type: ignore[attr-defined]
+        self._server, self.port = server, server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- recorded calls -----------------------------------------------------------------------------
+
+    def calls(self, path: str | None = None, method: str | None = None) -> list[CallT]:
+        """Recorded calls, optionally only those whose path starts with ``path`` and of ``method``."""
+        with self._lock:
+            return [c for c in self._calls
+                    if (path is None or c.path.startswith(path)) and (method is None or c.method == method)]
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    # -- fault queue --------------------------------------------------------------------------------
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, path: str) -> FaultT | None:
+        """The first queued fault matching ``path``, used up once (dropped when none remain)."""
+        fault = next((f for f in self._faults if path.startswith(f.path)), None)
+        if fault is not None:
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._faults.remove(fault)
+        return fault
