@@ -9,16 +9,19 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import InvalidInput, NotFound
-from core.github_client import GitHubClient, RepoSummary, TokenInfo
 from core.secrets import reveal, store
 from core.services import Services
 from storage.models import JulesConnection, RepoConnection, StoredSecret, User
+
+if TYPE_CHECKING:
+    from core.github_client import GitHubClient, RepoSummary, TokenInfo
 
 GITHUB_TOKEN, JULES_KEY = "github_token", "jules_key"
 PLATFORM = "platform"

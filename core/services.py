@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import Config
-from core.github_client import GitHubClient
-from core.jules_client import JulesClient
 from core.secrets import SecretBox, load_keys
+
+if TYPE_CHECKING:  # imported on first use: PyGithub and requests weigh on every process's memory
+    from core.github_client import GitHubClient
+    from core.jules_client import JulesClient
 
 
 @dataclass
@@ -26,7 +28,11 @@ class Services:
         return SecretBox(load_keys(self.config.secret_keys, self.config.data_dir))
 
     def github(self) -> GitHubClient:
+        from core.github_client import GitHubClient
+
         return GitHubClient.from_config(self.config, **self.github_options)
 
     def jules(self, api_key: str) -> JulesClient:
+        from core.jules_client import JulesClient
+
         return JulesClient.from_config(self.config, api_key, **self.jules_options)
