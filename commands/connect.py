@@ -146,8 +146,7 @@ def chosen_reply(ctx: Context, scope: str, full_name: str) -> Reply:
     text = (f":white_check_mark: Connected *{summary.full_name}* (branch `{summary.default_branch}`). "
             f"Modules are the top-level folders holding `.tf` files.")
     if previous and previous != summary.full_name:
-        text += (f"\nThe repository changed from *{previous}*: modules published from it that are missing here "
-                 "will be removed at the next publish.")
+        text += f"\nThe repository changed from *{previous}*."
     if scope == PARTNER_SCOPE:
         text += "\n" + jules_line(ctx, summary.full_name)
     return Reply(text=text)

@@ -91,12 +91,17 @@ def test_bad_tokens_store_nothing(
         assert s.scalars(select(StoredSecret)).all() == [] and s.scalars(select(RepoConnection)).all() == []
 
 
-def test_transient_errors_are_retried(dispatcher: Dispatcher, github: GitHubEmulator) -> None:
+@pytest.mark.parametrize("fault", ["server-error", "secondary-rate-limit"])
+def test_transient_errors_are_retried(dispatcher: Dispatcher, github: GitHubEmulator, fault: str) -> None:
     make_partner(dispatcher)
     github.add_repo("pat/modules", MODULES)
     token = github.add_token("pat")
-    github.fail(times=1, status=503)
+    if fault == "server-error":
+        github.fail(times=1, status=503)
+    else:
+        github.secondary_rate_limit(times=1, retry_after=1)
     assert "works" in submit_token(dispatcher, token).text
+    assert github.count() >= 3  # the failed call, its retry, then the repository list
 
 
 def test_a_token_revoked_before_choosing_is_reported(dispatcher: Dispatcher, github: GitHubEmulator) -> None:
