@@ -5,10 +5,12 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+from storage.db import Database
 from tests.processes import bot_run, json_body, wait_until
 
 
-def test_run_serves_both_front_doors_and_stops_cleanly(tmp_path: Path, database_url: str) -> None:
+def test_run_serves_both_front_doors_and_stops_cleanly(tmp_path: Path, db: Database, database_url: str) -> None:
+    """(``db`` empties the tables afterwards, on PostgreSQL the process writes to the test database.)"""
     with bot_run(tmp_path / "data", database_url=database_url if "postgresql" in database_url else "") as bot:
         status, body = bot.get("/healthz")
         assert status == 200 and json_body(body) == {"status": "ok", "database": "ok"}
