@@ -68,8 +68,7 @@ class Answer:
 
 def copy_registry(base: Registry) -> Registry:
     """A test-local registry holding everything ``base`` has; new handlers do not leak into it."""
-    return Registry(commands=dict(base.commands), actions=dict(base.actions), forms=dict(base.forms),
-                    threads=dict(base.threads))
+    return base.copy()
 
 
 def slack_config(config: Config, emulator: SlackEmulator) -> Config:
@@ -151,6 +150,26 @@ class Harness:
     def click(self, action_id: str, value: str = "", **kwargs: Any) -> Answer:
         return self.interact(self.action_body(action_id, value, **kwargs))
 
+    def submission_body(self, view: dict[str, Any], values: dict[str, Any], *, user: str = ADMIN,
+                        name: str = "admin") -> dict[str, Any]:
+        """A ``view_submission`` of a view the bot opened, with the user's input (``{input name: state}``)."""
+        state = {input_name: {input_name: value} for input_name, value in values.items()}
+        submitted = {**view, "id": f"V{uuid.uuid4().hex[:8]}", "hash": f"{time.time():.6f}.abc", "team_id": TEAM,
+                     "state": {"values": state}}
+        return {"type": "view_submission", "team": {"id": TEAM, "domain": "rad"},
+                "user": {"id": user, "username": name, "name": name, "team_id": TEAM}, "api_app_id": "A1",
+                "token": "legacy", "trigger_id": f"trig.{uuid.uuid4().hex}", "view": submitted, "response_urls": []}
+
+    def suggestion_body(self, block_id: str, action_id: str, query: str, *, user: str = ADMIN,
+                        name: str = "admin") -> dict[str, Any]:
+        """A ``block_suggestion``: the user typed ``query`` in an external select of an ephemeral message."""
+        return {"type": "block_suggestion", "team": {"id": TEAM, "domain": "rad"},
+                "user": {"id": user, "username": name, "name": name, "team_id": TEAM}, "api_app_id": "A1",
+                "token": "legacy", "container": {"type": "message", "message_ts": "1700000005.000100",
+                                                 "channel_id": CHANNEL, "is_ephemeral": True},
+                "channel": {"id": CHANNEL, "name": "general"}, "block_id": block_id, "action_id": action_id,
+                "value": query}
+
     def event_body(self, text: str, *, user: str = "U2", event_id: str = "", thread: str = THREAD,
                    **event: Any) -> dict[str, Any]:
         message = {"type": "message", "channel": CHANNEL, "user": user, "text": text,
@@ -176,6 +195,11 @@ class Harness:
     def settle(self) -> None:
         """Wait for every listener started so far (lazy work included) to finish."""
         self.executor.settle()
+
+
+def typed(value: str | None) -> dict[str, Any]:
+    """The state of a text input holding ``value``."""
+    return {"type": "plain_text_input", "value": value}
 
 
 def texts(message: dict[str, Any]) -> str:

@@ -90,3 +90,11 @@ def test_scopes_cover_exactly_what_the_code_uses(manifest: dict[str, Any]) -> No
     granted = set(manifest["oauth_config"]["scopes"]["bot"])
     assert needed <= granted, f"missing scopes: {sorted(needed - granted)}"
     assert granted <= needed, f"scopes nothing uses: {sorted(granted - needed)}"
+
+
+def test_searchable_menus_are_served_in_both_modes(manifest: dict[str, Any]) -> None:
+    """The app answers ``block_suggestion``: Socket Mode needs no URL, HTTP mode needs the options URL."""
+    assert re.search(r"app\.options\(", code()), "the app no longer serves select options?"
+    assert "message_menu_options_url" not in manifest["settings"]["interactivity"]  # Socket Mode: no URLs
+    instructions = (ROOT / "slack-manifest.yml").read_text()
+    assert "message_menu_options_url: https://<your host>/slack/events" in instructions

@@ -12,8 +12,9 @@ from slack_sdk.models.views import View
 from bot.slack import limits
 from bot.slack.elements import decode_action_id, encode_action_id
 from bot.slack.mrkdwn import split_text, to_mrkdwn
-from bot.slack.payloads import action_event
+from bot.slack.payloads import action_event, suggestion_request
 from bot.slack.render import errors_response, form_metadata, form_values, render_form, render_reply
+from bot.slack.suggestions import decode_block_id, options_answer
 from commands.ui import Button, Card, Confirm, Field, Form, FormErrors, Input, Option, Reply, Select
 
 
@@ -111,6 +112,68 @@ def test_select_with_150_options_shows_100_and_says_so() -> None:
     assert element["initial_option"]["value"] == "v120"
     assert note["type"] == "context" and "…and 50 more" in note["elements"][0]["text"]
     assert decode_action_id(element["action_id"]) == ("pick:module", "draft7")
+
+
+def test_long_select_with_a_provider_becomes_a_searchable_external_select() -> None:
+    options = tuple(Option(f"option {n}", f"v{n}") for n in range(150))
+    picker = Select("pick:module", options, selected=("v120",), value="draft7", options_source="test:modules")
+    (message,) = rendered(Reply(text="Pick one", actions=(Button("Cancel", "cancel"), picker)))
+    _, actions = message["blocks"]  # no "…and 50 more" note: every option can be searched
+    button, element = actions["elements"]
+    assert button["type"] == "button" and "block_id" in actions
+    assert element["type"] == "external_select" and element["min_query_length"] == 0 and "options" not in element
+    assert element["initial_option"] == {"text": {"type": "plain_text", "text": "option 120", "emoji": True},
+                                         "value": "v120"}
+    assert decode_action_id(element["action_id"]) == ("pick:module", "draft7")
+    assert decode_block_id(actions["block_id"]) == "test:modules"
+    multi = Select("pick:tags", options, multi=True, selected=("v1", "v2"), options_source="test:tags")
+    (message,) = rendered(Reply(actions=(multi,)))
+    (element,) = message["blocks"][0]["elements"]
+    assert element["type"] == "multi_external_select" and len(element["initial_options"]) == 2
+
+
+def test_a_short_list_stays_static_even_with_a_provider() -> None:
+    options = tuple(Option(f"o{n}", f"v{n}") for n in range(100))
+    (message,) = rendered(Reply(actions=(Select("pick", options, options_source="test:modules"),)))
+    (block,) = message["blocks"]
+    assert block["elements"][0]["type"] == "static_select" and "block_id" not in block
+
+
+def test_searchable_selects_get_unique_block_ids_one_provider_per_block() -> None:
+    options = tuple(Option(f"o{n}", f"v{n}") for n in range(101))
+    cards = tuple(Card(f"Card {n}", actions=(Select("pick", options, value=str(n), options_source="test:a"),))
+                  for n in range(3))
+    (message,) = rendered(Reply(cards=cards, actions=(
+        Select("one", options, options_source="test:a"), Select("two", options, options_source="test:b"),
+        Button("Done", "done"))))
+    ids = [b["block_id"] for b in message["blocks"] if "block_id" in b]
+    assert len(ids) == len(set(ids)) == 5
+    assert [decode_block_id(i) for i in ids] == ["test:a"] * 4 + ["test:b"]
+    last = message["blocks"][-1]
+    assert [e["type"] for e in last["elements"]] == ["external_select", "button"]
+
+
+def test_suggestions_answer_within_the_limits() -> None:
+    found = [Option("L" * 100, "long-label"), Option("too long", "v" * 151)] + \
+        [Option(f"o{n}", f"v{n}") for n in range(120)]
+    answer = options_answer(found)
+    assert len(answer) == limits.SELECT_OPTIONS
+    assert len(answer[0]["text"]["text"]) == limits.OPTION_TEXT and answer[1]["value"] == "v0"
+    assert all(len(o["value"]) <= limits.OPTION_VALUE for o in answer)
+
+
+def test_suggestion_requests_and_external_choices_read_back() -> None:
+    request = suggestion_request({"type": "block_suggestion", "block_id": "opts:connect:repos#2",
+                                  "action_id": encode_action_id("connect:repo", 0, "partner"), "value": "repo-12"})
+    assert request is not None
+    assert (request.provider, request.value, request.query) == ("connect:repos", "partner", "repo-12")
+    assert suggestion_request({"block_id": "b1", "action_id": "x#0", "value": "q"}) is None
+    chosen = action_event({"type": "external_select", "action_id": "connect:repo#0:partner",
+                           "selected_option": {"text": {"type": "plain_text", "text": "a"}, "value": "pat/a"}})
+    assert (chosen.action_id, chosen.value, chosen.selected) == ("connect:repo", "partner", ("pat/a",))
+    several = action_event({"type": "multi_external_select", "action_id": "tags#1",
+                            "selected_options": [{"value": "a"}, {"value": "b"}]})
+    assert several.selected == ("a", "b")
 
 
 def test_many_buttons_fill_several_actions_blocks_with_unique_ids() -> None:

@@ -1,4 +1,5 @@
-"""The Bolt app factory: one slash command, block actions, modal submissions and thread messages."""
+"""The Bolt app factory: one slash command, block actions, modal submissions, select options and thread
+messages."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def build_app(
     door = SlackFrontDoor(runtime)
     app.command(f"/{config.command}")(ack=door.ack_command, lazy=[door.run_command])
     app.action(ANY)(ack=door.ack_action, lazy=[door.run_action])
-    app.view_submission(ANY)(door.submit_view)
+    app.view_submission(ANY)(ack=door.submit_view, lazy=[door.run_slow_form])
+    app.options(ANY)(door.suggest)
     app.event("message")(door.on_message)
     app.error(door.on_error)
     return app

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.slack import limits
 from bot.slack.elements import Json
@@ -20,6 +21,9 @@ Respond = Callable[..., Any]
 """Bolt's ``respond`` (posts to the request's ``response_url``)."""
 
 DM_NOTE = "_The files are in our direct messages: replies only you can see cannot carry files._"
+CHANNEL_REFUSED = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived",
+                             "restricted_action"})
+"""``chat.postEphemeral`` errors after which a private message goes to the user's direct messages instead."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +78,24 @@ def _respond(respond: Respond, payload: Json, reply: Reply, *, first: bool, thre
 
 
 def post(client: WebClient, to: Destination, payload: Json, *, ephemeral: bool, thread: str = "") -> None:
-    """One message through the Web API; without a channel it goes to the user's direct messages."""
-    channel = to.channel or direct_channel(client, to.user)
+    """One message through the Web API; without a channel it goes to the user's direct messages.
+
+    A private message the channel refuses (the bot is not in it, a DM between two people) goes there too.
+    """
     extra: dict[str, Any] = {"thread_ts": thread} if thread else {}
     if ephemeral and to.channel:
-        client.chat_postEphemeral(channel=channel, user=to.user, text=payload["text"], blocks=payload["blocks"],
-                                  **extra)
-    else:
-        client.chat_postMessage(channel=channel, text=payload["text"], blocks=payload["blocks"], **extra)
+        try:
+            client.chat_postEphemeral(channel=to.channel, user=to.user, text=payload["text"],
+                                      blocks=payload["blocks"], **extra)
+            return
+        except SlackApiError as error:
+            code = str(error.response.get("error", ""))
+            if code not in CHANNEL_REFUSED:
+                raise
+            log.info("private message sent by direct message instead", extra={"slack_error": code})
+        extra = {}
+    channel = to.channel if to.channel and not ephemeral else direct_channel(client, to.user)
+    client.chat_postMessage(channel=channel, text=payload["text"], blocks=payload["blocks"], **extra)
 
 
 def direct_channel(client: WebClient, user: str) -> str:

@@ -77,8 +77,8 @@ def option(choice: Option) -> Json:
 def visible_options(options: Sequence[Option], selected: Sequence[str]) -> tuple[list[Option], int]:
     """At most 100 options, the selected ones first among them; and how many were left out.
 
-    Longer lists need an ``external_select`` served by an options endpoint (issue 3); until then they are cut
-    and the caller shows "…and N more".
+    A longer list with an options provider becomes an external select (``bot.slack.suggestions``); others are
+    cut here and the caller shows "…and N more".
     """
     if len(options) <= limits.SELECT_OPTIONS:
         return list(options), 0

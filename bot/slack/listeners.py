@@ -13,11 +13,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime import Runtime
-from bot.slack import payloads
+from bot.slack import limits, payloads, suggestions
 from bot.slack.deliver import Destination, Respond, send_reply
-from bot.slack.modals import errors_response, form_metadata, form_values, render_form
-from commands.ui import Form, FormErrors, Outcome, Reply
+from bot.slack.modals import FormMeta, errors_response, form_metadata, form_values, render_form
+from commands.ui import Form, FormErrors, Option, Outcome, Reply
 from core.conversations import ConversationRef
+from core.identity import Caller
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,23 @@ def new_error_id() -> str:
 def oops(error_id: str) -> str:
     return (f":boom: Something went wrong on our side (error id `{error_id}`). "
             "It has been logged; please try again, or give the id to an admin.")
+
+
+def errors_reply(errors: FormErrors) -> Reply:
+    """Form errors that can no longer be shown in the form (it was closed): a private list."""
+    lines = "\n".join(f"• {text}" for text in errors.errors.values() if text.strip())
+    return Reply(text=f":warning: That was not accepted:\n{lines or '• Please try again.'}", ephemeral=True)
+
+
+def submission_place(caller: Caller, meta: FormMeta) -> tuple[ConversationRef, Destination]:
+    """Where a submitted form was opened from (its ``private_metadata``), and where its outcome goes."""
+    where = ConversationRef("slack", caller.key.workspace, meta.channel, thread=meta.thread)
+    return where, Destination(channel=meta.channel, user=caller.key.external_id, thread=meta.thread)
+
+
+def view_delivery(body: dict[str, Any], view: dict[str, Any]) -> str:
+    """The delivery key of a submission: a repeat of the same one is dropped by the dispatcher."""
+    return f"slack:view:{body.get('trigger_id') or view.get('id')}:{view.get('hash', '')}"
 
 
 class SlackFrontDoor:
@@ -78,16 +96,19 @@ class SlackFrontDoor:
             outcome = self.dispatcher.run_action(caller, event, where=where, delivery=delivery)
             self.deliver(client, to, outcome, where=where, trigger_id=str(body.get("trigger_id", "")))
 
-    # -- modal submissions (inline: validation errors go back in the ack) --------------------------
+    # -- modal submissions ---------------------------------------------------------------------------
 
     def submit_view(self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        """Run a quick form inline (its errors go back in the ack); close a slow one at once."""
+        form_id = str(view.get("callback_id", ""))
+        if self.dispatcher.is_slow_form(form_id):
+            ack()  # closes the modal within Slack's 3 seconds; run_slow_form delivers the outcome
+            return
         caller, meta = payloads.interaction_caller(body), form_metadata(view)
-        where = ConversationRef("slack", caller.key.workspace, meta.channel, thread=meta.thread)
-        to = Destination(channel=meta.channel, user=caller.key.external_id, thread=meta.thread)
+        where, to = submission_place(caller, meta)
         try:
-            outcome = self.dispatcher.submit_form(
-                caller, str(view.get("callback_id", "")), form_values(view), meta.state, where=where,
-                delivery=f"slack:view:{body.get('trigger_id') or view.get('id')}:{view.get('hash', '')}")
+            outcome = self.dispatcher.submit_form(caller, form_id, form_values(view), meta.state, where=where,
+                                                  delivery=view_delivery(body, view))
         except Exception:
             error_id = new_error_id()
             log.exception("form submission failed", extra={"error_id": error_id})
@@ -102,6 +123,34 @@ class SlackFrontDoor:
             if outcome is not None:
                 with self.guarded(client, to, "form reply"):
                     send_reply(client, to, outcome)
+
+    def run_slow_form(self, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        """Lazy half of ``submit_view``: run a slow form and post its outcome to the user in the form's channel
+        (privately unless the Reply is public; by direct message when there is no channel to post in)."""
+        form_id = str(view.get("callback_id", ""))
+        if not self.dispatcher.is_slow_form(form_id):
+            return
+        caller, meta = payloads.interaction_caller(body), form_metadata(view)
+        where, to = submission_place(caller, meta)
+        with self.guarded(client, to, "slow form"):
+            outcome = self.dispatcher.submit_form(caller, form_id, form_values(view), meta.state, where=where,
+                                                  delivery=view_delivery(body, view))
+            self.deliver(client, to, outcome, where=where, trigger_id=str(body.get("trigger_id") or ""))
+
+    # -- searchable selects -------------------------------------------------------------------------
+
+    def suggest(self, ack: Ack, body: dict[str, Any]) -> None:
+        """Answer a ``block_suggestion`` with the options provider's matches; no options when it fails."""
+        request = payloads.suggestion_request(body)
+        found: list[Option] = []
+        if request is not None:
+            try:
+                found = self.dispatcher.suggest(payloads.interaction_caller(body), request.provider, request.query,
+                                                request.value, limit=limits.SELECT_OPTIONS)
+            except Exception:
+                log.exception("options search failed",
+                              extra={"error_id": new_error_id(), "provider": request.provider})
+        ack(options=suggestions.options_answer(found))
 
     # -- messages in bound threads ------------------------------------------------------------------
 
@@ -146,7 +195,7 @@ class SlackFrontDoor:
                 send_reply(client, to, Reply(text=f"_{outcome.title}_ opens a form; run "
                                                   f"`{self.dispatcher.slash} help` to find its command."))
         elif isinstance(outcome, FormErrors):
-            send_reply(client, to, Reply(text="\n".join(f":warning: {v}" for v in outcome.errors.values())))
+            send_reply(client, to, errors_reply(outcome))
 
     @contextmanager
     def guarded(self, client: WebClient, to: Destination, label: str) -> Iterator[None]:

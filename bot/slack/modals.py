@@ -125,10 +125,10 @@ def element_value(state: Mapping[str, Any]) -> FormValue:
     kind = state.get("type")
     if kind == "checkboxes":
         return any(o.get("value") == BOOL_VALUE for o in state.get("selected_options") or [])
-    if kind == "static_select":
+    if kind in ("static_select", "external_select"):
         chosen = state.get("selected_option") or {}
         return str(chosen["value"]) if chosen.get("value") else None
-    if kind == "multi_static_select":
+    if kind in ("multi_static_select", "multi_external_select"):
         return tuple(str(o["value"]) for o in state.get("selected_options") or [])
     value = state.get("value")
     return None if value is None else str(value)

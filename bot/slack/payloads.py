@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.slack.elements import decode_action_id
+from bot.slack.suggestions import decode_block_id
 from commands.registry import ActionEvent
 from core.conversations import ConversationRef
 from core.identity import Caller, IdentityKey
@@ -53,13 +55,31 @@ def action_event(action: Mapping[str, Any]) -> ActionEvent:
     """A button click or a select choice, with our ``#n`` suffix removed from the action id."""
     action_id, select_value = decode_action_id(str(action.get("action_id", "")))
     kind = action.get("type")
-    if kind == "static_select":
+    if kind in ("static_select", "external_select"):
         chosen = (action.get("selected_option") or {}).get("value")
         return ActionEvent(action_id, select_value, (str(chosen),) if chosen else ())
-    if kind in ("multi_static_select", "checkboxes"):
+    if kind in ("multi_static_select", "multi_external_select", "checkboxes"):
         chosen_all = tuple(str(o["value"]) for o in action.get("selected_options") or [])
         return ActionEvent(action_id, select_value, chosen_all)
     return ActionEvent(action_id, str(action.get("value", "")))
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A ``block_suggestion``: the options provider to search, the select's own value, what the user typed."""
+
+    provider: str
+    value: str
+    query: str
+
+
+def suggestion_request(body: Body) -> Suggestion | None:
+    """What a ``block_suggestion`` asks for; None when its block was not rendered as a searchable select."""
+    provider = decode_block_id(str(body.get("block_id", "")))
+    if not provider:
+        return None
+    _, value = decode_action_id(str(body.get("action_id", "")))
+    return Suggestion(provider, value, str(body.get("value") or ""))
 
 
 def is_thread_reply(event: Mapping[str, Any]) -> bool:

@@ -1,7 +1,8 @@
 """Reply → Block Kit messages (pure functions). Forms and modals live in ``bot.slack.modals``.
 
-Every limit is honoured by splitting (sections, fields, actions blocks, messages), by paging a long select
-with a note, or by attaching an over-long text as a ``.txt`` file; nothing is rejected by Slack.
+Every limit is honoured by splitting (sections, fields, actions blocks, messages), by searching a long select
+through its options provider (an external select) or cutting it with a note, or by attaching an over-long text
+as a ``.txt`` file; nothing is rejected by Slack.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.slack import elements, limits
+from bot.slack import elements, limits, suggestions
 from bot.slack.elements import Json, plain_text
 from bot.slack.modals import errors_response, form_metadata, form_values, render_form
 from bot.slack.mrkdwn import shorten, split_text, to_mrkdwn
@@ -48,7 +49,7 @@ def render_reply(reply: Reply) -> Rendered:
 
 def message(blocks: list[Json]) -> Json:
     """A message payload: the blocks and a short top-level ``text`` for notifications."""
-    return {"text": fallback_text(blocks), "blocks": blocks}
+    return {"text": fallback_text(blocks), "blocks": suggestions.unique_block_ids(blocks)}
 
 
 def fallback_text(blocks: Sequence[Json]) -> str:
@@ -140,25 +141,44 @@ def field_blocks(fields: Sequence[Field]) -> list[Json]:
 
 
 def actions_blocks(controls: Sequence[Control]) -> list[Json]:
-    """Actions blocks of at most 25 elements, action ids made unique per block, with notes for cut selects."""
+    """Actions blocks of at most 25 elements, action ids made unique per block, with notes for cut selects.
+
+    A select searched through an options provider names it in its block's id, so a block holds one provider.
+    """
     blocks: list[Json] = []
     notes: list[str] = []
-    for start in range(0, len(controls), limits.ACTIONS_ELEMENTS):
-        built: list[Json] = []
-        for index, control in enumerate(controls[start:start + limits.ACTIONS_ELEMENTS]):
-            if isinstance(control, Button):
-                built.append(elements.button(control, elements.encode_action_id(control.action_id, index)))
-                continue
-            if not control.options:
-                notes.append(f"_{control.placeholder or 'This list'}: no choices are available._")
-                continue
-            action_id = elements.encode_action_id(control.action_id, index, control.value)
-            element, hidden = elements.select(control, action_id)
-            built.append(element)
-            if hidden:
-                notes.append(elements.more_note(hidden))
+    built: list[Json] = []
+    source = ""
+
+    def close() -> None:
+        nonlocal built, source
         if built:
-            blocks.append({"type": "actions", "elements": built})
+            block: Json = {"type": "actions", "elements": built}
+            if source:
+                block["block_id"] = suggestions.encode_block_id(source)
+            blocks.append(block)
+        built, source = [], ""
+
+    for control in controls:
+        searched = suggestions.options_source(control)
+        if len(built) == limits.ACTIONS_ELEMENTS or (searched and source and searched != source):
+            close()
+        index = len(built)
+        if isinstance(control, Button):
+            built.append(elements.button(control, elements.encode_action_id(control.action_id, index)))
+            continue
+        if not control.options:
+            notes.append(f"_{control.placeholder or 'This list'}: no choices are available._")
+            continue
+        action_id = elements.encode_action_id(control.action_id, index, control.value)
+        if searched:
+            built.append(suggestions.external_select(control, action_id))
+            source = searched
+            continue
+        element, hidden = elements.select(control, action_id)
+        built.append(element)
+        if hidden:
+            notes.append(elements.more_note(hidden))
+    close()
     blocks += [context(note) for note in notes]
     return blocks
-
