@@ -21,6 +21,7 @@ from commands import load_registry
 from commands.dispatch import Dispatcher
 from commands.registry import Registry
 from core.config import Config
+from core.services import Services
 from storage.db import Database
 from tests.discord_spec import validate_call
 from tests.emulators import discord_objects as obj
@@ -40,9 +41,10 @@ def discord_config(config: Config, emulator: DiscordEmulator) -> Config:
                    discord_api_url=emulator.api_url, discord_gateway_url=emulator.gateway_url)
 
 
-def make_runtime(config: Config, db: Database, registry: Registry | None = None) -> Runtime:
+def make_runtime(config: Config, db: Database, registry: Registry | None = None,
+                 services: Services | None = None) -> Runtime:
     registry = registry or load_registry()
-    return Runtime(config, db, registry, Dispatcher(registry, db, config))
+    return Runtime(config, db, registry, Dispatcher(registry, db, config, services=services))
 
 
 class Harness:
@@ -96,6 +98,13 @@ class Harness:
                                          user_data=self.user(user_id), channel_id=CHANNEL_ID, guild_id=GUILD_ID,
                                          interaction_id=interaction_id))
 
+    def autocomplete(self, words: str, options: Mapping[str, Any], focused: str, *,
+                     user_id: str = ADMIN_ID) -> dict[str, Any]:
+        """``/rad <words> options…`` being typed, with the cursor in option ``focused`` (an autocomplete)."""
+        data = obj.command_data(self.runtime.config.command, words.split(), options, focused=focused)
+        return self.feed(obj.interaction(4, data, application_id=self.emulator.application_id,
+                                         user_data=self.user(user_id), channel_id=CHANNEL_ID, guild_id=GUILD_ID))
+
     def click(self, message: dict[str, Any], custom_id: str, *, user_id: str = ADMIN_ID,
               component_type: int = 2, values: Sequence[str] = ()) -> dict[str, Any]:
         """A click on ``custom_id`` in ``message`` (a message object as Discord stored it)."""
@@ -145,11 +154,12 @@ class Harness:
 
 @asynccontextmanager
 async def running_bot(db: Database, config: Config, *, registry: Registry | None = None,
-                      **options: Any) -> AsyncIterator[Harness]:
+                      services: Services | None = None, **options: Any) -> AsyncIterator[Harness]:
     """An emulator plus a logged-in client; discord.py's global endpoints are restored afterwards."""
     saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     async with DiscordEmulator() as emulator:
-        harness = Harness(emulator, make_runtime(discord_config(config, emulator), db, registry), **options)
+        runtime = make_runtime(discord_config(config, emulator), db, registry, services)
+        harness = Harness(emulator, runtime, **options)
         try:
             yield await harness.start()
         finally:

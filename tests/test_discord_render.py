@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -12,6 +13,7 @@ from bot.discord.drafts import Draft
 from bot.discord.forms import build_modal, steps
 from bot.discord.render import OutMessage, render_reply
 from bot.discord.text import split_text, to_discord
+from bot.discord.tree import choices
 from commands.ui import Attachment, Button, Card, Confirm, Field, Form, Input, Option, Reply, Select
 from tests.discord_spec import check_message_limits, embed_chars, validate_schema
 
@@ -87,6 +89,34 @@ def test_forty_options_become_two_selects() -> None:
     assert first["custom_id"] == "rads|pick|" and second["custom_id"] == "rads|pick||1"
     assert [o["value"] for o in second["options"] if o.get("default")] == ["o30"]
     assert first["options"][0]["description"].endswith("…")
+
+
+def test_a_searchable_select_shows_25_and_says_how_to_find_the_rest() -> None:
+    options = tuple(Option(f"owner/repo-{n:03}", f"owner/repo-{n:03}") for n in range(150))
+    picker = Select("connect:repo", options, placeholder="Choose the repository", value="partner",
+                    options_source="connect:repos", selected=("owner/repo-140",))
+    [body] = valid(render_reply(Reply(text="Pick one, or type `/rad connect repo <owner/name>`.", actions=(picker,))))
+    [row] = body["components"]
+    [select] = row["components"]
+    assert len(select["options"]) == 25 and select["placeholder"] == "Choose the repository (first 25 of 150)"
+    assert select["options"][0] == {"label": "owner/repo-140", "value": "owner/repo-140", "default": True}
+    assert [o["value"] for o in select["options"][1:3]] == ["owner/repo-000", "owner/repo-001"]
+    lead, note = body["content"].split("\n")
+    assert lead.startswith("Pick one") and note.startswith("_The list below shows the first 25 of 150; to pick another")
+    [small] = valid(render_reply(Reply(text="Pick", actions=(replace(picker, options=options[:25]),))))
+    assert small["content"] == "Pick" and len(small["components"][0]["components"][0]["options"]) == 25
+
+
+def test_autocomplete_choices_stay_within_discord_limits() -> None:
+    options = [Option("x" * 150, "long-label"), Option("too long", "v" * 101), Option("", "")]
+    options += [Option(f"Repo {n}", f"owner/repo-{n}") for n in range(40)]
+    found = [c.to_dict() for c in choices(options)]
+    assert len(found) == 25 and found[0] == {"name": "x" * 99 + "…", "value": "long-label"}
+    assert all(c["value"] != "v" * 101 and c["value"] for c in found)
+    validate_schema({"type": 8, "data": {"choices": found}}, "ApplicationCommandAutocompleteCallbackRequest")
+    with pytest.raises(AssertionError, match="choices"):
+        validate_schema({"type": 8, "data": {"choices": found + found[:1]}},
+                        "ApplicationCommandAutocompleteCallbackRequest")
 
 
 def test_twelve_buttons_fill_three_rows() -> None:

@@ -72,7 +72,8 @@ class RadDiscordClient(discord.Client):
         self.runtime = runtime
         self.front = Front(runtime, DraftStore(runtime.db), defer_after=defer_after)
         self.tree = RadTree(self)
-        self.tree.add_command(build_group(runtime.registry, runtime.config.command, self.front.command))
+        self.tree.add_command(build_group(runtime.registry, runtime.config.command, self.front.command,
+                                          self.front.complete))
         self.sync_commands = sync_commands
         self.ready = threading.Event()
         self._parents: OrderedDict[int, asyncio.Future[int | None]] = OrderedDict()

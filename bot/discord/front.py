@@ -2,8 +2,9 @@
 
 The dispatcher is synchronous: it runs in a worker thread (``asyncio.to_thread``). When it takes longer
 than ``defer_after`` seconds the interaction is deferred first, so Discord's 3-second limit holds, and
-the answer follows by editing the deferred response. The interaction id is the delivery key, so an
-interaction delivered twice runs once (in memory here, and in the database across restarts).
+the answer follows by editing the deferred response. A slow form (its handler calls GitHub or Jules) is
+deferred at once. The interaction id is the delivery key, so an interaction delivered twice runs once
+(in memory here, and in the database across restarts).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 import discord
+from discord import app_commands
 
 from bot.discord import ids
 from bot.discord.drafts import Draft, DraftStore
 from bot.discord.forms import build_modal, convert, errors_notice, next_step_notice, read_components, steps
 from bot.discord.render import ButtonSpec, OutMessage, notice, render_reply
+from bot.discord.tree import CHOICES_MAX, choices
 from bot.runtime import Runtime
 from commands.registry import ActionEvent
 from commands.ui import Form, FormErrors, Outcome, Reply
@@ -30,6 +33,8 @@ from core.identity import Caller, IdentityKey
 log = logging.getLogger(__name__)
 
 SEEN_MAX = 10_000
+SUGGEST_WITHIN = 2.5
+"""Seconds an autocomplete may take: Discord allows 3 and an autocomplete cannot be deferred."""
 STALE = (":warning: That button or form is from an older version of RAD and no longer works. "
          "Run `/{command} help` to start again.")
 EXPIRED = ":hourglass: This form has expired. Run the command again to start over."
@@ -92,6 +97,18 @@ class Front:
         outcome = await self._call(interaction, "command", lambda: self.dispatcher.run_command(
             caller, name, args, where=where, delivery=delivery(interaction)))
         await self.respond(interaction, outcome, component=False)
+
+    async def complete(self, interaction: discord.Interaction, provider: str, value: str,
+                       current: str) -> list[app_commands.Choice[str]]:
+        """Autocomplete: the provider's options matching what is typed; none if it does not answer in time."""
+        work = asyncio.to_thread(self.dispatcher.suggest, caller_of(interaction.user), provider, current, value,
+                                 limit=CHOICES_MAX)
+        try:
+            found = await asyncio.wait_for(work, SUGGEST_WITHIN)
+        except TimeoutError:
+            log.warning("autocomplete too slow", extra={"provider": provider})
+            return []
+        return choices(found)
 
     async def button(self, interaction: discord.Interaction, kind: str, a: str, b: str, label: str) -> None:
         """A click on one of our buttons: run, confirm first, cancel, or open a form step."""
@@ -167,8 +184,13 @@ class Front:
             return
         form, caller, where = draft.form, caller_of(interaction.user), where_of(interaction)
         complete = {i.name: draft.values.get(i.name) for i in form.inputs}
+        slow = self.dispatcher.is_slow_form(form.action_id)
+        if slow:  # it calls GitHub or Jules: never risk Discord's 3 seconds
+            await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self._call(interaction, "modal", lambda: self.dispatcher.submit_form(
             caller, form.action_id, complete, form.state, where=where, delivery=delivery(interaction)))
+        if outcome is None and slow:
+            await interaction.delete_original_response()
         if isinstance(outcome, FormErrors):
             await asyncio.to_thread(self.drafts.save, draft)
             await self.send(interaction, [errors_notice(draft, outcome.errors)], ephemeral=True)
@@ -205,8 +227,10 @@ class Front:
 
     async def _call(self, interaction: discord.Interaction, mode: str,
                     work: Callable[[], Outcome | None]) -> Outcome | None:
-        """Run ``work`` in a thread; defer the interaction if it takes longer than ``defer_after``."""
+        """Run ``work`` in a thread; defer the interaction (unless it was) if it takes longer than ``defer_after``."""
         task = asyncio.ensure_future(asyncio.to_thread(work))
+        if interaction.response.is_done():
+            return await task
         try:
             return await asyncio.wait_for(asyncio.shield(task), self.defer_after)
         except TimeoutError:

@@ -3,7 +3,8 @@
 Pure functions. Discord's limits are enforced here (DESIGN.md 2.1): content 2000; per message 10
 embeds, 6000 embed characters, 5 action rows, 10 files; per embed title 256, description 4096, 25
 fields of 256/1024. What does not fit goes into follow-up messages; text longer than three messages
-is attached as ``message.txt``. Nothing is cut silently: only labels and titles are shortened, with "…".
+is attached as ``message.txt``. Nothing is cut silently: only labels and titles are shortened, with "…";
+a select with an options provider shows its first 25 options and says how to search the others.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def render_reply(reply: Reply) -> list[OutMessage]:
     """The messages that show ``reply``, in order; the first answers the interaction."""
     unique = ids.UniqueIds()
     files = {a.filename: a for a in reply.attachments}
-    blocks = _text_blocks(to_discord(reply.text), files)
+    text = "\n".join(part for part in (reply.text, *search_notes(reply)) if part)
+    blocks = _text_blocks(to_discord(text), files)
     for card in reply.cards:
         blocks += _card_blocks(card, unique, files)
     if reply.actions:
@@ -259,13 +261,33 @@ def button_spec(button: Button, unique: ids.UniqueIds) -> ButtonSpec:
                       STYLES[button.style])
 
 
+def searchable(select: Select) -> bool:
+    """A select with more options than Discord shows, whose options the user can search by typing."""
+    return bool(select.options_source) and len(select.options) > OPTIONS_MAX
+
+
+def search_notes(reply: Reply) -> list[str]:
+    """For each searchable select, how to pick one of the options it does not list."""
+    controls = [*reply.actions, *(c for card in reply.cards for c in card.actions)]
+    return [f"_The list below shows the first {OPTIONS_MAX} of {len(c.options)}; to pick another, type the "
+            "command and start typing the name: Discord suggests matches._"
+            for c in controls if isinstance(c, Select) and searchable(c)]
+
+
 def select_specs(select: Select, unique: ids.UniqueIds) -> list[SelectSpec]:
+    """Selects of 25 options; a searchable one shows its first 25 (``search_notes`` tells about the rest)."""
     specs = []
-    parts = [select.options[i:i + OPTIONS_MAX] for i in range(0, len(select.options), OPTIONS_MAX)]
+    shown = select.options
+    if searchable(select):  # the pre-selected options first, so that they stay selected
+        chosen = [o for o in shown if o.value in select.selected]
+        shown = tuple(chosen + [o for o in shown if o.value not in select.selected])[:OPTIONS_MAX]
+    parts = [shown[i:i + OPTIONS_MAX] for i in range(0, len(shown), OPTIONS_MAX)]
     for number, part in enumerate(parts):
         options = tuple(select_option(o.label, o.value, o.description, o.value in select.selected) for o in part)
         placeholder = select.placeholder
-        if len(parts) > 1:
+        if searchable(select):
+            placeholder += f" (first {OPTIONS_MAX} of {len(select.options)})"
+        elif len(parts) > 1:
             placeholder += f" ({number * OPTIONS_MAX + 1}–{number * OPTIONS_MAX + len(part)})"
         specs.append(SelectSpec(unique.make(ids.SELECT, select.action_id, select.value),
                                 shorten(placeholder, PLACEHOLDER_MAX), options,

@@ -3,12 +3,14 @@
 One group named after ``RAD_COMMAND``; one-word commands are its subcommands, two-word commands
 (``admin grant``) live in a subgroup. Options are typed from the parameter kinds: user → USER option,
 int → INTEGER, choice → STRING with choices, word/text → STRING. Every option has a description.
+A parameter with an options provider (``Param.options``) is a STRING option with autocomplete.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Literal
 
 import discord
@@ -16,14 +18,21 @@ from discord import app_commands
 
 from bot.discord.text import shorten
 from commands.registry import CommandSpec, Param, Registry
+from commands.ui import Option
 
-DESCRIPTION_MAX, CHOICES_MAX, SUBCOMMANDS_MAX = 100, 25, 25
+log = logging.getLogger(__name__)
+DESCRIPTION_MAX, CHOICES_MAX, SUBCOMMANDS_MAX, CHOICE_TEXT_MAX = 100, 25, 25, 100
 ROOT_DESCRIPTION = "RAD: modules, deployments, credits and reports"
 CommandRunner = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
+Completer = Callable[[discord.Interaction, str, str, str], Awaitable[list[app_commands.Choice[str]]]]
+"""``complete(interaction, provider, value, current)``: the choices to offer for what is typed so far."""
+PLATFORM_SCOPE, PARTNER_SCOPE = "platform", "partner"
 
 
-def build_group(registry: Registry, name: str, run: CommandRunner) -> app_commands.Group:
-    """The root group with every registered command; ``run(interaction, command, args)`` handles a call."""
+def build_group(registry: Registry, name: str, run: CommandRunner,
+                complete: Completer | None = None) -> app_commands.Group:
+    """The root group with every registered command; ``run(interaction, command, args)`` handles a call
+    and ``complete`` answers autocomplete (without it, options providers are plain STRING options)."""
     root = app_commands.Group(name=name, description=ROOT_DESCRIPTION)
     for first, specs in sorted(registry.command_groups().items()):
         singles = [s for s in specs if " " not in s.name]
@@ -34,13 +43,14 @@ def build_group(registry: Registry, name: str, run: CommandRunner) -> app_comman
         if nested:
             parent = app_commands.Group(name=first, description=f"{first.capitalize()} commands", parent=root)
         for spec in sorted(specs, key=lambda s: s.name):
-            parent.add_command(build_command(spec, run))
+            parent.add_command(build_command(spec, run, complete))
         if len(parent.commands) > SUBCOMMANDS_MAX:
             raise ValueError(f"'{parent.name}' has more than {SUBCOMMANDS_MAX} subcommands")
     return root
 
 
-def build_command(spec: CommandSpec, run: CommandRunner) -> app_commands.Command[Any, ..., None]:
+def build_command(spec: CommandSpec, run: CommandRunner,
+                  complete: Completer | None = None) -> app_commands.Command[Any, ..., None]:
     """One slash (sub)command whose options come from ``spec.params``."""
     names = {f"arg{i}": p for i, p in enumerate(spec.params)}
 
@@ -56,8 +66,51 @@ def build_command(spec: CommandSpec, run: CommandRunner) -> app_commands.Command
     callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     described = app_commands.describe(**{k: describe(p) for k, p in names.items()})(callback)
     renamed = app_commands.rename(**{k: p.name for k, p in names.items()})(described)
+    if complete is not None:
+        completers = {k: completer(complete, p.options, options_value(spec))
+                      for k, p in names.items() if autocompleted(p)}
+        renamed = app_commands.autocomplete(**completers)(renamed) if completers else renamed
     return app_commands.Command(name=spec.name.split()[-1], description=shorten(spec.summary, DESCRIPTION_MAX),
                                 callback=renamed)
+
+
+def autocompleted(param: Param) -> bool:
+    """Whether the option offers its provider's values as the user types (never with fixed choices)."""
+    return bool(param.options) and param.kind in ("word", "text")
+
+
+def options_value(spec: CommandSpec) -> str:
+    """The ``value`` passed to an options provider: the scope of the command (``admin …`` is the platform's)."""
+    return PLATFORM_SCOPE if spec.name.startswith("admin ") else PARTNER_SCOPE
+
+
+def completer(complete: Completer, provider: str, value: str) -> Callable[
+        [discord.Interaction, str], Coroutine[Any, Any, list[app_commands.Choice[str]]]]:
+    """The autocomplete callback of one option (discord.py wants exactly ``(interaction, current)``)."""
+
+    async def suggest(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await complete(interaction, provider, value, current)
+
+    return suggest
+
+
+def choices(options: Sequence[Option]) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices within Discord's limits: 25, names and values of at most 100 characters.
+
+    A value is an id and is never cut: an option whose value is too long is left out (and logged).
+    """
+    found: list[app_commands.Choice[str]] = []
+    for option in options:
+        if not option.value:
+            continue
+        if len(option.value) > CHOICE_TEXT_MAX:
+            log.warning("autocomplete option value too long for Discord", extra={"length": len(option.value)})
+            continue
+        found.append(app_commands.Choice(name=shorten(option.label or option.value, CHOICE_TEXT_MAX),
+                                         value=option.value))
+        if len(found) == CHOICES_MAX:
+            break
+    return found
 
 
 def annotation(param: Param) -> Any:

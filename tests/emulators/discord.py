@@ -1,7 +1,7 @@
 """A local Discord REST + gateway emulator for tests, benchmarks and demos (DESIGN.md section 6).
 
-It records every REST call (method, path below ``/api/v10``, query, JSON body or multipart parts with
-``payload_json`` parsed) and answers like Discord: login, command sync, interaction callbacks (with
+It records every REST call (method, path below ``/api/v10``, query, headers, JSON body or multipart parts
+with ``payload_json`` parsed) and answers like Discord: login, command sync, interaction callbacks (with
 ``?with_response=1`` bodies), webhook follow-ups and ``@original`` edits, channel messages, threads.
 Every JSON answer carries ``Content-Type: application/json`` exactly (discord.py parses nothing else).
 ``rate_limit`` makes the next calls of a route answer 429 with ``retry_after``.
@@ -244,8 +244,7 @@ class DiscordEmulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = API_PREFIX.sub("", request.path) or "/"
-        call = Call(request.method, path, dict(request.query),
-                    headers={k: v for k, v in request.headers.items() if k.lower().startswith(("x-", "author"))})
+        call = Call(request.method, path, dict(request.query), headers=dict(request.headers))
         await self._read_body(request, call)
         with self._lock:
             self._calls.append(call)

@@ -100,7 +100,7 @@ def attachment(filename: str, size: int, content_type: str = "application/octet-
 def interaction(kind: int, data: JSON, *, application_id: str, user_data: JSON, channel_id: str,
                 guild_id: str | None = None, message_data: JSON | None = None, interaction_id: str | None = None,
                 token: str | None = None) -> JSON:
-    """An INTERACTION_CREATE payload: 2 command, 3 component, 5 modal submit."""
+    """An INTERACTION_CREATE payload: 2 command, 3 component, 4 autocomplete, 5 modal submit."""
     payload: JSON = {
         "id": interaction_id or snowflake(), "application_id": application_id, "type": kind, "data": data,
         "token": token or "itok-" + secrets.token_hex(16), "version": 1, "channel_id": channel_id,
@@ -122,13 +122,15 @@ def interaction(kind: int, data: JSON, *, application_id: str, user_data: JSON, 
 
 def command_data(command: str, path: Sequence[str], options: Mapping[str, Any] | None = None, *,
                  types: Mapping[str, int] | None = None, resolved_users: Sequence[JSON] = (),
-                 command_id: str = "") -> JSON:
+                 command_id: str = "", focused: str = "") -> JSON:
     """``data`` of a chat-input command: ``/rad admin grant`` is ``command("rad", ["admin", "grant"], ...)``.
 
-    Option types default to STRING (3); pass INTEGER 4, USER 6 in ``types``.
+    Option types default to STRING (3); pass INTEGER 4, USER 6 in ``types``. ``focused`` names the option
+    being typed in an autocomplete interaction (its value is what was typed so far).
     """
     types = types or {}
-    leaf = [{"name": k, "type": types.get(k, 4 if isinstance(v, int) else 3), "value": v}
+    leaf = [{"name": k, "type": types.get(k, 4 if isinstance(v, int) else 3), "value": v,
+             **({"focused": True} if k == focused else {})}
             for k, v in (options or {}).items()]
     nested: list[JSON] = leaf
     for depth, word in enumerate(reversed(path)):
