@@ -13,7 +13,7 @@ from commands.registry import ActionEvent, Args, Param, action, command, form, o
 from commands.ui import Button, Card, Confirm, Field, Form, FormValue, Input, Option, Reply, Select
 from core import connections
 from core.errors import InvalidInput, RadError
-from core.roles import ADMIN, PARTNER, require_any
+from core.roles import ADMIN, PARTNER, has_any, require_any
 from storage.models import RepoConnection, User
 
 PLATFORM = "platform"
@@ -25,8 +25,9 @@ JULES_HELP = ("From jules.google.com → Settings → API keys. It is checked wi
               "shown again.")
 INSTALL_JULES = ("Install the Jules GitHub app on it (jules.google.com → connect GitHub → choose the repository), "
                  "then run `{slash} connect jules` again to check.")
-REPO_PARAM = Param("repository", "word", "owner/name, when choosing the repository", required=False,
-                   options="connect:repos")
+def repository_param(scope: str) -> Param:
+    return Param("repository", "word", "owner/name, when choosing the repository", required=False,
+                 options="connect:repos", options_value=scope)
 
 
 def owner_for(ctx: Context, scope: str) -> User | None:
@@ -56,7 +57,9 @@ def jules_form() -> Form:
                 inputs=(Input("key", "Jules API key", kind="secret", help=JULES_HELP, max_length=512),))
 
 
-def run_connect(ctx: Context, scope: str, target: str, repository: str) -> Reply | Form:
+def run_connect(ctx: Context, scope: str, args: Args) -> Reply | Form:
+    repository = str(args.get("repository") or "")
+    target = str(args.get("target") or ("repo" if repository else "github"))
     if target == "status":
         return status_reply(ctx, scope)
     if target == "repo":
@@ -73,20 +76,20 @@ def run_connect(ctx: Context, scope: str, target: str, repository: str) -> Reply
 
 @command("connect", "Connect your GitHub repository (a form asks for a token), or Jules, or show the status",
          params=(Param("target", "choice", "What to connect", required=False,
-                       choices=("github", "jules", "status", "repo")), REPO_PARAM),
+                       choices=("github", "jules", "status", "repo")), repository_param(PARTNER_SCOPE)),
          roles=(PARTNER,),
          details="`connect` asks for a GitHub token, then lets you pick the repository; `connect repo <owner/name>` "
                  "picks it by name; `connect jules` asks for a Jules API key; `connect status` shows both.")
 def connect(ctx: Context, args: Args) -> Reply | Form:
-    return run_connect(ctx, PARTNER_SCOPE, str(args.get("target") or "github"), str(args.get("repository") or ""))
+    return run_connect(ctx, PARTNER_SCOPE, args)
 
 
 @command("admin connect", "Connect the platform repository (platform modules are published from it)",
          params=(Param("target", "choice", "What to do", required=False, choices=("github", "status", "repo")),
-                 REPO_PARAM),
+                 repository_param(PLATFORM)),
          roles=(ADMIN,))
 def admin_connect(ctx: Context, args: Args) -> Reply | Form:
-    return run_connect(ctx, PLATFORM, str(args.get("target") or "github"), str(args.get("repository") or ""))
+    return run_connect(ctx, PLATFORM, args)
 
 
 @action("connect:start", roles=(PARTNER,))
@@ -127,6 +130,8 @@ def repository_select(names: tuple[str, ...] | list[str], scope: str) -> Select:
 
 @options_provider("connect:repos", roles=(PARTNER,))
 def repository_options(ctx: Context, query: str, value: str) -> list[Option]:
+    if value == PLATFORM and not has_any(ctx.actor, (ADMIN,)):
+        return []  # typeahead: offer nothing rather than audit a refusal per keystroke
     conn = connections.find_repo(ctx.session, owner_for(ctx, value or PARTNER_SCOPE))
     names = connections.search(conn.choices, query, 100) if conn else []
     return [Option(n, n) for n in names]

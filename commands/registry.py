@@ -39,6 +39,8 @@ class Param:
     choices: tuple[str, ...] = ()
     options: str = ""
     """An options provider offering values as the user types (Discord autocomplete)."""
+    options_value: str = ""
+    """The ``value`` handed to that provider (e.g. which connection's repositories to offer)."""
 
 
 @dataclass(frozen=True)

@@ -211,3 +211,19 @@ def test_secrets_never_reach_logs_audit_or_database(
     for secret in (token, key):
         assert secret not in shown and secret not in dump
     assert "github_token" in dump  # the dump did include the sealed secrets
+
+
+def test_typeahead_refusals_are_quiet(dispatcher: Dispatcher, github: GitHubEmulator, db: Database) -> None:
+    make_partner(dispatcher)
+    assert dispatcher.suggest(PAT, "connect:repos", "a", "platform") == []
+    assert dispatcher.suggest(Caller(IdentityKey("slack", "T1", "UNOBODY"), "x"), "connect:repos", "a") == []
+    with db.unit_of_work() as s:
+        assert s.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied")).all() == []
+
+
+def test_a_repository_alone_means_choosing_it(dispatcher: Dispatcher, github: GitHubEmulator) -> None:
+    make_partner(dispatcher)
+    github.add_repo("pat/modules", MODULES)
+    submit_token(dispatcher, github.add_token("pat"))
+    answer = dispatcher.run_command(PAT, "connect", {"repository": "pat/modules"})
+    assert "Connected *pat/modules*" in reply(answer).text

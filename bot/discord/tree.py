@@ -26,7 +26,6 @@ ROOT_DESCRIPTION = "RAD: modules, deployments, credits and reports"
 CommandRunner = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
 Completer = Callable[[discord.Interaction, str, str, str], Awaitable[list[app_commands.Choice[str]]]]
 """``complete(interaction, provider, value, current)``: the choices to offer for what is typed so far."""
-PLATFORM_SCOPE, PARTNER_SCOPE = "platform", "partner"
 
 
 def build_group(registry: Registry, name: str, run: CommandRunner,
@@ -67,7 +66,7 @@ def build_command(spec: CommandSpec, run: CommandRunner,
     described = app_commands.describe(**{k: describe(p) for k, p in names.items()})(callback)
     renamed = app_commands.rename(**{k: p.name for k, p in names.items()})(described)
     if complete is not None:
-        completers = {k: completer(complete, p.options, options_value(spec))
+        completers = {k: completer(complete, p.options, p.options_value)
                       for k, p in names.items() if autocompleted(p)}
         renamed = app_commands.autocomplete(**completers)(renamed) if completers else renamed
     return app_commands.Command(name=spec.name.split()[-1], description=shorten(spec.summary, DESCRIPTION_MAX),
@@ -77,11 +76,6 @@ def build_command(spec: CommandSpec, run: CommandRunner,
 def autocompleted(param: Param) -> bool:
     """Whether the option offers its provider's values as the user types (never with fixed choices)."""
     return bool(param.options) and param.kind in ("word", "text")
-
-
-def options_value(spec: CommandSpec) -> str:
-    """The ``value`` passed to an options provider: the scope of the command (``admin …`` is the platform's)."""
-    return PLATFORM_SCOPE if spec.name.startswith("admin ") else PARTNER_SCOPE
 
 
 def completer(complete: Completer, provider: str, value: str) -> Callable[
