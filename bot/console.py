@@ -16,7 +16,19 @@ from typing import TextIO
 
 from commands.dispatch import Dispatcher
 from commands.registry import ActionEvent
-from commands.ui import Button, Card, Control, Form, FormErrors, FormValue, Input, Outcome, Reply, Select
+from commands.ui import (
+    Button,
+    Card,
+    Control,
+    Form,
+    FormErrors,
+    FormValue,
+    Input,
+    Outcome,
+    Reply,
+    SearchBox,
+    Select,
+)
 from core.conversations import ConversationRef
 from core.identity import Caller, IdentityKey
 
@@ -104,7 +116,7 @@ class Console:
 
     def choose(self, controls: list[Control]) -> None:
         for number, control in enumerate(controls, 1):
-            label = control.label if isinstance(control, Button) else control.placeholder
+            label = control.placeholder if isinstance(control, Select) else control.label
             self.say(f"  [{number}] {label}")
         answer = self.ask("Choose a number (Enter to skip): ")
         if not answer.isdigit() or not 1 <= int(answer) <= len(controls):
@@ -114,6 +126,8 @@ class Console:
             if control.confirm and not self.confirm(f"{control.confirm.title}: {control.confirm.text}"):
                 return
             event = ActionEvent(control.action_id, control.value)
+        elif isinstance(control, SearchBox):
+            event = ActionEvent(control.action_id, control.value, (self.ask(f"{control.placeholder}: "),))
         else:
             picked = self.pick(control)
             if picked is None:

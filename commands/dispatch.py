@@ -102,9 +102,8 @@ class Dispatcher:
             if entry is None:
                 raise NotFound("That button no longer does anything.",
                                hint=f"Run `{self.slash} help` to start again.")
-            handler, roles = entry
-            self._authorise(ctx, roles, "use this button")
-            return handler(ctx, event)
+            self._authorise(ctx, entry.roles, "use this button")
+            return entry.handler(ctx, event)
 
         return self._run(caller, where, delivery, f"action:{event.action_id}", body)
 
@@ -119,6 +118,18 @@ class Dispatcher:
             return entry.handler(ctx, values, state)
 
         return self._run(caller, where, delivery, f"form:{form_id}", body)
+
+    def is_slow_command(self, text_or_name: str) -> bool:
+        """Whether a command (typed text, or its name) is slow: answer with a placeholder, then replace it."""
+        try:
+            spec, _ = find_command(self.registry, tokenize(text_or_name) or ["help"])
+        except RadError:
+            return False
+        return spec.slow
+
+    def is_slow_action(self, action_id: str) -> bool:
+        entry = self.registry.actions.get(action_id)
+        return entry is not None and entry.slow
 
     def is_slow_form(self, form_id: str) -> bool:
         """Whether a form's handler may take long: front doors close it and deliver the outcome later."""

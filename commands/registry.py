@@ -53,6 +53,7 @@ class CommandSpec:
     params: tuple[Param, ...] = ()
     roles: frozenset[str] = frozenset()
     details: str = ""
+    slow: bool = False
 
     @property
     def usage(self) -> str:
@@ -61,6 +62,15 @@ class CommandSpec:
             label = f"<@{p.name}>" if p.kind == "user" else ("|".join(p.choices) if p.choices else f"<{p.name}>")
             parts.append(label if p.required else f"[{label}]")
         return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """A registered button or select handler."""
+
+    handler: ActionHandler
+    roles: frozenset[str]
+    slow: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,7 @@ class Registry:
     """Handlers registered once by name; front doors look them up here."""
 
     commands: dict[str, CommandSpec] = field(default_factory=dict)
-    actions: dict[str, tuple[ActionHandler, frozenset[str]]] = field(default_factory=dict)
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
     forms: dict[str, FormSpec] = field(default_factory=dict)
     threads: dict[str, ThreadHandler] = field(default_factory=dict)
     jobs: dict[str, JobHandler] = field(default_factory=dict)
@@ -109,20 +119,28 @@ class Registry:
         params: tuple[Param, ...] = (),
         roles: tuple[str, ...] = (),
         details: str = "",
+        slow: bool = False,
     ) -> Callable[[CommandHandler], CommandHandler]:
-        """Register a command; ``roles`` lists the roles of which the caller needs one (admins pass all)."""
+        """Register a command; ``roles`` lists the roles of which the caller needs one (admins pass all).
+
+        ``slow`` commands (they call GitHub, scan a repository...) get a placeholder at once from the front
+        doors, which then replace it in place with the outcome.
+        """
 
         def register(fn: CommandHandler) -> CommandHandler:
             self._unique(self.commands, name)
-            self.commands[name] = CommandSpec(name, summary, fn, params, frozenset(roles), details)
+            self.commands[name] = CommandSpec(name, summary, fn, params, frozenset(roles), details, slow)
             return fn
 
         return register
 
-    def action(self, action_id: str, *, roles: tuple[str, ...] = ()) -> Callable[[ActionHandler], ActionHandler]:
+    def action(self, action_id: str, *, roles: tuple[str, ...] = (), slow: bool = False,
+               ) -> Callable[[ActionHandler], ActionHandler]:
+        """Register a button or select handler; ``slow`` as for commands."""
+
         def register(fn: ActionHandler) -> ActionHandler:
             self._unique(self.actions, action_id)
-            self.actions[action_id] = (fn, frozenset(roles))
+            self.actions[action_id] = ActionSpec(fn, frozenset(roles), slow)
             return fn
 
         return register

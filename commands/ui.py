@@ -58,7 +58,19 @@ class Select:
     (a Slack external select); front doors call it with what the user typed and ``value``."""
 
 
-Control = Button | Select
+@dataclass(frozen=True)
+class SearchBox:
+    """A text box on a message; submitting it dispatches ``action_id`` with ``value`` and the text typed as
+    the only ``selected`` entry (Slack: an input that dispatches; Discord: a button opening a one-field form)."""
+
+    action_id: str
+    label: str = "Search"
+    placeholder: str = "Type part of a name"
+    value: str = ""
+    initial: str = ""
+
+
+Control = Button | Select | SearchBox
 
 
 @dataclass(frozen=True)

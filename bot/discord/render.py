@@ -17,7 +17,7 @@ import discord
 
 from bot.discord import ids
 from bot.discord.text import shorten, split_text, to_discord
-from commands.ui import Attachment, Button, Card, Control, Reply, Select
+from commands.ui import Attachment, Button, Card, Control, Reply, SearchBox, Select
 
 CONTENT_MAX, EMBEDS_MAX, EMBED_TOTAL, FILES_MAX, ROWS_MAX = 2000, 10, 6000, 10, 5
 TITLE_MAX, DESCRIPTION_MAX, FIELDS_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 4096, 25, 256, 1024
@@ -245,6 +245,8 @@ def control_rows(controls: tuple[Control, ...], unique: ids.UniqueIds) -> list[R
                 rows.append(buttons)
                 buttons = []
             buttons.append(button_spec(control, unique))
+        elif isinstance(control, SearchBox):
+            continue  # not yet supported: skipped
         else:
             if buttons:
                 rows.append(buttons)

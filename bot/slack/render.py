@@ -14,7 +14,7 @@ from bot.slack import elements, limits, suggestions
 from bot.slack.elements import Json, plain_text
 from bot.slack.modals import errors_response, form_metadata, form_values, render_form
 from bot.slack.mrkdwn import shorten, split_text, to_mrkdwn
-from commands.ui import Attachment, Button, Card, Control, Field, Reply
+from commands.ui import Attachment, Button, Card, Control, Field, Reply, SearchBox
 
 __all__ = ["Rendered", "errors_response", "form_metadata", "form_values", "render_form", "render_reply"]
 
@@ -167,6 +167,8 @@ def actions_blocks(controls: Sequence[Control]) -> list[Json]:
         if isinstance(control, Button):
             built.append(elements.button(control, elements.encode_action_id(control.action_id, index)))
             continue
+        if isinstance(control, SearchBox):
+            continue  # rendered as its own input block (not yet supported: skipped)
         if not control.options:
             notes.append(f"_{control.placeholder or 'This list'}: no choices are available._")
             continue
