@@ -16,6 +16,7 @@ from core.conversations import ConversationRef
 from core.identity import Caller
 from core.roles import require_any
 from core.services import Services
+from storage.db import Database
 from storage.models import User
 
 
@@ -31,6 +32,8 @@ class Context:
     registry: Registry
     now: datetime
     services: Services
+    db: Database
+    """For slow handlers only: short units of work of their own around network calls (e.g. a scan)."""
 
     @property
     def platform(self) -> str:

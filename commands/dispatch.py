@@ -25,7 +25,7 @@ from core.identity import Caller, IdentityKey, resolve_caller
 from core.roles import has_any, require_any
 from core.services import Services
 from storage.db import Database
-from storage.models import Delivery, utcnow
+from storage.models import Delivery, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Dispatcher:
             args = parse_args(spec, rest, caller, self.slash)
             return self._invoke(ctx, spec.name, args)
 
-        return self._run(caller, where, delivery, f"command:{text[:40]}", body)
+        return self._run(caller, where, delivery, f"command:{text[:40]}", body, slow=self.is_slow_command(text))
 
     def run_command(self, caller: Caller, name: str, args: Mapping[str, str | int | IdentityKey | None], *,
                     where: ConversationRef | None = None, delivery: str | None = None) -> Outcome | None:
@@ -92,7 +92,7 @@ class Dispatcher:
                     checked[param.name] = convert(param, raw, caller)
             return self._invoke(ctx, name, checked)
 
-        return self._run(caller, where, delivery, f"command:{name}", body)
+        return self._run(caller, where, delivery, f"command:{name}", body, slow=self.is_slow_command(name))
 
     def run_action(self, caller: Caller, event: ActionEvent, *, where: ConversationRef | None = None,
                    delivery: str | None = None) -> Outcome | None:
@@ -105,7 +105,8 @@ class Dispatcher:
             self._authorise(ctx, entry.roles, "use this button")
             return entry.handler(ctx, event)
 
-        return self._run(caller, where, delivery, f"action:{event.action_id}", body)
+        return self._run(caller, where, delivery, f"action:{event.action_id}", body,
+                         slow=self.is_slow_action(event.action_id))
 
     def submit_form(self, caller: Caller, form_id: str, values: Mapping[str, FormValue], state: str = "", *,
                     where: ConversationRef | None = None, delivery: str | None = None) -> Outcome | None:
@@ -117,7 +118,7 @@ class Dispatcher:
             self._authorise(ctx, entry.roles, "submit this form")
             return entry.handler(ctx, values, state)
 
-        return self._run(caller, where, delivery, f"form:{form_id}", body)
+        return self._run(caller, where, delivery, f"form:{form_id}", body, slow=self.is_slow_form(form_id))
 
     def is_slow_command(self, text_or_name: str) -> bool:
         """Whether a command (typed text, or its name) is slow: answer with a placeholder, then replace it."""
@@ -175,8 +176,13 @@ class Dispatcher:
         require_any(ctx.actor, roles, what)
 
     def _run(self, caller: Caller, where: ConversationRef | None, delivery: str | None, label: str,
-             body: Callable[[Context], T]) -> T | Reply | None:
-        """One unit of work: drop a seen delivery, resolve the caller, run ``body``, turn errors into replies."""
+             body: Callable[[Context], T], *, slow: bool = False) -> T | Reply | None:
+        """Drop a seen delivery, resolve the caller, run ``body``, turn errors into replies.
+
+        Normally all of it is one unit of work. A ``slow`` body (it calls GitHub, scans a repository) must
+        not hold a transaction over its network calls: the delivery and the caller are committed first, and
+        the body gets a fresh session that begins only when it first touches the database.
+        """
         kind = label.split(":", 1)[0]
         started = time.perf_counter()
         outcome = "ok"
@@ -187,9 +193,11 @@ class Dispatcher:
                     outcome = "duplicate"
                     return None
                 actor = resolve_caller(session, caller, self.config.admins)
-                ctx = Context(session=session, actor=actor, caller=caller, where=where, config=self.config,
-                              registry=self.registry, now=self.clock(), services=self.services)
-                return self._guarded(ctx, body, label)
+                if not slow:
+                    return self._guarded(self._context(session, actor, caller, where), body, label)
+            with self.db.unit_of_work() as session:
+                attached = session.merge(actor, load=False)  # no SQL: the transaction begins at first use
+                return self._guarded_slow(self._context(session, attached, caller, where), body, label)
         except RadError as error:
             outcome = "refused"
             return error_reply(error)
@@ -206,6 +214,10 @@ class Dispatcher:
             REQUESTS.labels(kind, outcome).inc()
             LATENCY.labels(kind).observe(time.perf_counter() - started)
 
+    def _context(self, session: Session, actor: User, caller: Caller, where: ConversationRef | None) -> Context:
+        return Context(session=session, actor=actor, caller=caller, where=where, config=self.config,
+                       registry=self.registry, now=self.clock(), services=self.services, db=self.db)
+
     @staticmethod
     def _guarded(ctx: Context, body: Callable[[Context], T], label: str) -> T | Reply:
         """Run the handler in a savepoint: a user error undoes the handler's changes only.
@@ -219,6 +231,19 @@ class Dispatcher:
             ctx.audit("access.denied", target=label, outcome="denied", reason=refusal.message)
             return error_reply(refusal)
         except RadError as error:
+            return error_reply(error)
+
+    @staticmethod
+    def _guarded_slow(ctx: Context, body: Callable[[Context], T], label: str) -> T | Reply:
+        """As ``_guarded``, without a savepoint (it would begin the transaction before the network calls)."""
+        try:
+            return body(ctx)
+        except NotAllowed as refusal:
+            ctx.session.rollback()
+            ctx.audit("access.denied", target=label, outcome="denied", reason=refusal.message)
+            return error_reply(refusal)
+        except RadError as error:
+            ctx.session.rollback()
             return error_reply(error)
 
 

@@ -11,7 +11,7 @@ import logging
 import math
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -138,6 +138,10 @@ class GitHubClient:
         name = _full_name(full_name)
         with self._github(token, f"read {name}", name) as gh:
             return _summary(gh.get_repo(name).raw_data)
+
+    def session(self, token: str, doing: str, repo: str = "") -> AbstractContextManager[Github]:
+        """A PyGithub client for several calls (a scan); GitHub's failures come out as ``RadError``."""
+        return self._github(token, doing, repo)
 
     @contextmanager
     def _github(self, token: str, doing: str, repo: str = "") -> Iterator[Github]:
