@@ -68,7 +68,10 @@ def parse_args(spec: CommandSpec, tokens: list[str], caller: Caller, slash: str)
     """Arguments by parameter name, checked against the command's parameters."""
     args: dict[str, ArgValue] = {}
     rest = list(tokens)
-    for param in spec.params:
+    for index, param in enumerate(spec.params):
+        if skippable(param, rest, spec.params[index + 1:]):
+            args[param.name] = None  # `modules vpc`: not a tab, so it is the search text that follows
+            continue
         if not rest:
             if param.required:
                 raise InvalidInput(f"`{param.name}` is missing.", hint=f"Usage: `{slash} {spec.usage}`")
@@ -82,6 +85,12 @@ def parse_args(spec: CommandSpec, tokens: list[str], caller: Caller, slash: str)
     if rest:
         raise InvalidInput(f"I did not expect `{' '.join(rest)}`.", hint=f"Usage: `{slash} {spec.usage}`")
     return args
+
+
+def skippable(param: Param, rest: list[str], later: tuple[Param, ...]) -> bool:
+    """An optional choice whose word is not one of its choices, when free text may follow."""
+    return (param.kind == "choice" and not param.required and bool(rest)
+            and rest[0].lower() not in param.choices and any(p.kind == "text" for p in later))
 
 
 def convert(param: Param, raw: str | int | IdentityKey, caller: Caller) -> ArgValue:

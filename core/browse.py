@@ -1,0 +1,99 @@
+"""Who sees which module, browsing the catalog, and per-user pins.
+
+Platform modules: everyone. Partner modules: their owner and admins, plus everyone when the module sets
+``public_access``. An invisible module is reported exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.catalog import PARTNER, PLATFORM
+from core.errors import Conflict, NotFound
+from core.roles import ADMIN
+from storage.models import Module, ModulePin, User
+
+Tab = Literal["all", "platform", "partner", "pinned"]
+TABS: tuple[Tab, ...] = ("platform", "partner", "pinned", "all")
+
+
+def visible_to(user: User) -> ColumnElement[bool]:
+    """The SQL condition for modules ``user`` may see."""
+    if ADMIN in user.role_names:
+        return Module.id.is_not(None)
+    return or_(Module.source == PLATFORM,
+               and_(Module.source == PARTNER, or_(Module.owner_id == user.id, Module.public_access.is_(True))))
+
+
+@dataclass(frozen=True)
+class ModuleRow:
+    """A module as a list shows it."""
+
+    module: Module
+    pinned: bool
+
+    @property
+    def rating(self) -> Decimal | None:
+        m = self.module
+        return (Decimal(m.rating_sum) / m.rating_count).quantize(Decimal("0.1")) if m.rating_count else None
+
+
+def browse(session: Session, user: User, tab: Tab = "all", query: str = "") -> list[ModuleRow]:
+    """Visible modules of a tab matching ``query``: pinned first, then by deployments, rating and name."""
+    pinned_ids = set(session.scalars(select(ModulePin.module_id).where(ModulePin.user_id == user.id)))
+    stmt = select(Module).where(visible_to(user))
+    if tab in (PLATFORM, PARTNER):
+        stmt = stmt.where(Module.source == tab)
+    if tab == "pinned":
+        stmt = stmt.where(Module.id.in_(pinned_ids or {-1}))
+    if query.strip():
+        stmt = stmt.where(func.lower(Module.name).contains(query.strip().lower()))
+    rows = [ModuleRow(m, m.id in pinned_ids) for m in session.scalars(stmt)]
+    rows.sort(key=lambda r: (not r.pinned, -r.module.deployment_count, -(r.rating or Decimal(-1)),
+                             r.module.name.lower()))
+    return rows
+
+
+def find_visible(session: Session, user: User, name: str) -> Module:
+    """The module called ``name`` if ``user`` may see it; NotFound otherwise (existence is not revealed)."""
+    module = session.scalars(select(Module).where(func.lower(Module.name) == name.strip().lower(),
+                                                  visible_to(user))).one_or_none()
+    if module is None:
+        names = list(session.scalars(select(Module.name).where(visible_to(user))))
+        close = difflib.get_close_matches(name.strip(), names, n=3, cutoff=0.6)
+        hint = ("Did you mean " + " or ".join(f"`{c}`" for c in close) + "?") if close else \
+            "Run `/rad modules` to see the catalog."
+        raise NotFound(f"There is no module `{name.strip()}`.", hint=hint)
+    return module
+
+
+def is_pinned(session: Session, user: User, module: Module) -> bool:
+    return session.scalars(select(ModulePin.id).where(ModulePin.user_id == user.id,
+                                                      ModulePin.module_id == module.id)).first() is not None
+
+
+def pin(session: Session, user: User, module: Module, now: datetime) -> None:
+    """Pin ``module`` for ``user``; a second pin is refused, never doubled."""
+    try:
+        with session.begin_nested():
+            session.add(ModulePin(user_id=user.id, module_id=module.id, pinned_at=now))
+    except IntegrityError:
+        raise Conflict(f"`{module.name}` is already pinned.") from None
+    audit.record(session, user, "module.pin", target=module.name)
+
+
+def unpin(session: Session, user: User, module: Module) -> None:
+    result = session.execute(delete(ModulePin).where(ModulePin.user_id == user.id,
+                                                      ModulePin.module_id == module.id))
+    if not getattr(result, "rowcount", 0):
+        raise Conflict(f"`{module.name}` is not pinned.")
+    audit.record(session, user, "module.unpin", target=module.name)
