@@ -65,9 +65,8 @@ def console(config: Config, identity: str, *, demo: bool, files: Path | None) ->
     runtime = build_runtime(config)
     caller = console_caller(identity)
     if demo:
-        with runtime.db.unit_of_work() as session:
-            for line in demo_seed.seed(session, caller):
-                print(f"demo: {line}")
+        for line in demo_seed.seed(runtime.db, runtime.dispatcher.services, caller):
+            print(f"demo: {line}")
     Console(runtime.dispatcher, caller, files or config.data_dir / "console-files").loop()
     return 0
 

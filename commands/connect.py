@@ -26,8 +26,8 @@ JULES_HELP = ("From jules.google.com → Settings → API keys. It is checked wi
 INSTALL_JULES = ("Install the Jules GitHub app on it (jules.google.com → connect GitHub → choose the repository), "
                  "then run `{slash} connect jules` again to check.")
 def repository_param(scope: str) -> Param:
-    return Param("repository", "word", "owner/name, when choosing the repository", required=False,
-                 options="connect:repos", options_value=scope)
+    about = "owner/name when choosing the repository" + (", or a folder with `local`" if scope == PLATFORM else "")
+    return Param("repository", "word", about, required=False, options="connect:repos", options_value=scope)
 
 
 def owner_for(ctx: Context, scope: str) -> User | None:
@@ -62,6 +62,12 @@ def run_connect(ctx: Context, scope: str, args: Args) -> Reply | Form:
     target = str(args.get("target") or ("repo" if repository else "github"))
     if target == "status":
         return status_reply(ctx, scope)
+    if target == "local":
+        if scope != PLATFORM or not repository:
+            raise InvalidInput("Which folder?", hint=f"`{ctx.slash} admin connect local /path/to/modules`")
+        conn = connections.connect_local(ctx.session, ctx.actor, repository, ctx.now)
+        return Reply(text=f":white_check_mark: The platform repository is the folder `{conn.full_name}`. "
+                          f"Publish from it with `{ctx.slash} admin publish`.")
     if target == "repo":
         if not repository:
             raise InvalidInput("Which repository?", hint=f"`{ctx.slash} connect repo <owner/name>`")
@@ -85,9 +91,11 @@ def connect(ctx: Context, args: Args) -> Reply | Form:
 
 
 @command("admin connect", "Connect the platform repository (platform modules are published from it)",
-         params=(Param("target", "choice", "What to do", required=False, choices=("github", "status", "repo")),
+         params=(Param("target", "choice", "What to do", required=False,
+                       choices=("github", "status", "repo", "local")),
                  repository_param(PLATFORM)),
-         roles=(ADMIN,))
+         roles=(ADMIN,),
+         details="`admin connect local <folder>` uses a folder on the bot's machine instead of GitHub.")
 def admin_connect(ctx: Context, args: Args) -> Reply | Form:
     return run_connect(ctx, PLATFORM, args)
 

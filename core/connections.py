@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import InvalidInput, NotFound
+from core.repo_reader import LOCAL_PREFIX
 from core.secrets import reveal, store
 from core.services import Services
 from storage.models import JulesConnection, RepoConnection, StoredSecret, User
@@ -125,6 +127,24 @@ def choose_repository(session: Session, services: Services, actor: User, owner: 
     audit.record(session, actor, "connect.github.repository", target=describe_owner(owner),
                  repository=summary.full_name, branch=summary.default_branch, previous=previous or None)
     return summary, previous
+
+
+def connect_local(session: Session, actor: User, path: str, now: datetime) -> RepoConnection:
+    """Use a folder on the bot's machine as the platform repository (admins only: it reads local files)."""
+    root = Path(path.strip()).expanduser().resolve()
+    if not root.is_dir():
+        raise NotFound(f"There is no folder {root} on the bot's machine.", hint="Give the folder's full path.")
+    conn = find_repo(session, None)
+    if conn is None:
+        conn = RepoConnection(owner_key=owner_key(None), owner_id=None)
+        session.add(conn)
+    _forget_secret(session, conn, "token_secret_id")
+    conn.provider, conn.full_name, conn.default_branch = "local", f"{LOCAL_PREFIX}{root}", "local"
+    conn.html_url, conn.token_login, conn.token_kind, conn.token_scopes, conn.choices = "", "", "", [], []
+    conn.repo_checked_at = now
+    session.flush()
+    audit.record(session, actor, "connect.local", target=describe_owner(None), path=str(root))
+    return conn
 
 
 def search(names: list[str] | tuple[str, ...], query: str, limit: int) -> list[str]:

@@ -13,13 +13,15 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from github import Github
-
 from core.errors import InvalidInput, NotFound
-from core.github_client import GitHubClient
+
+if TYPE_CHECKING:  # PyGithub is imported when GitHub is first used, not by every process
+    from github import Github
+
+    from core.github_client import GitHubClient
 
 LOCAL_PREFIX = "local:"
 

@@ -77,13 +77,14 @@ def test_attachments_are_written_to_the_folder(dispatcher: Dispatcher, tmp_path:
 
 def test_demo_seed_is_idempotent_and_makes_an_admin(dispatcher: Dispatcher, db: Database) -> None:
     caller = console_caller("newcomer")
-    with db.unit_of_work() as s:
-        first = seed(s, caller)
-    with db.unit_of_work() as s:
-        assert seed(s, caller) == []
+    first = seed(db, dispatcher.services, caller)
+    assert seed(db, dispatcher.services, caller) == []
     assert "console:newcomer is now admin" in first
+    assert "published budget-alerts, data-bucket, ml-notebook, network-plan, static-site" in first
     reply = dispatcher.run_text(caller, "admin users")
     assert isinstance(reply, Reply) and "Pat Partner" in reply.text
+    catalog = dispatcher.run_text(caller, "modules platform")
+    assert isinstance(catalog, Reply) and len(catalog.cards) == 5
 
 
 def test_every_command_through_the_console(dispatcher: Dispatcher, db: Database, tmp_path: Path) -> None:
@@ -94,8 +95,7 @@ def test_every_command_through_the_console(dispatcher: Dispatcher, db: Database,
         "profile", "Ada", "", "", "adminn users", "quit",
     ]
     console, out, _ = make_console(dispatcher, tmp_path, script, identity="console:ada")
-    with db.unit_of_work() as s:
-        seed(s, console.caller)
+    seed(db, dispatcher.services, console.caller)
     console.loop()
     text = out.getvalue()
     for expected in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -227,3 +228,30 @@ def test_browse_visibility_pins_and_details(dispatcher: Dispatcher, github: GitH
     assert tabbed.replace_original and [c.title for c in tabbed.cards] == ["base-net"]
     assert "unpinned" in reply(dispatcher.run_text(USER, "unpin pat-public")).text
     assert [o.value for o in dispatcher.suggest(USER, "modules:names", "pat")] == ["pat-public"]
+
+
+def test_a_local_folder_as_the_platform_repository(dispatcher: Dispatcher, tmp_path: Path) -> None:
+    for name, body in module_files("local-net").items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    pat_local = reply(dispatcher.run_text(PAT, f"connect local {tmp_path}"))
+    assert "`local` is not a valid target" in pat_local.text  # partners never read the bot's own files
+    assert "is the folder" in reply(dispatcher.run_text(ADMIN, f"admin connect local {tmp_path}")).text
+    assert "no folder" in reply(dispatcher.run_text(ADMIN, f"admin connect local {tmp_path}/nope")).text
+    _, token = open_publish(dispatcher, ADMIN, "admin publish")
+    tick(dispatcher, ADMIN, token, ("local-net",))
+    assert "*Published:* `local-net`" in apply(dispatcher, ADMIN, token).text
+    again, _ = open_publish(dispatcher, ADMIN, "admin publish")
+    assert states(again)["local-net"].startswith("✅ published")
+
+
+def test_two_thousand_directories(dispatcher: Dispatcher, github: GitHubEmulator) -> None:
+    files = {f"m{n:04}/main.tf": f'variable "v{n}" {{\n  default = {n}\n}}\n' for n in range(2000)}
+    connect(dispatcher, github, PAT, "pat", "pat/big", files)
+    answer, token = open_publish(dispatcher, PAT)
+    assert "*2000 module folder(s)*" in answer.text and "page 1 of 250" in answer.text
+    last = reply(dispatcher.run_action(PAT, ActionEvent("publish:page", f"{token}:250")))
+    assert [c.title for c in last.cards][-1] == "m1999"
+    before = github.count()
+    open_publish(dispatcher, PAT)
+    assert github.count() - before == 1  # unchanged: one conditional request
