@@ -1,0 +1,117 @@
+"""Scan cost: API calls and time for a 200-module repository in the GitHub emulator, against a naive scan.
+
+Run: ``python bench/scan.py [--modules N]``. Prints, measured in one run: the first scan, a rescan with no
+change (goal: at most 2 calls), a rescan after one module changed (goal: at most 2 + the changed files),
+modules parsed per second (goal: at least 200 on one core), and a naive scan that lists every directory
+and fetches every file through the contents API, as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import requests
+
+from core import connections, scanner
+from core.config import Config
+from core.hcl_bench import bench_parse
+from core.identity import IdentityKey, create_user
+from core.services import Services
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import utcnow
+from tests.emulators.github import GitHubEmulator, running
+
+
+def module_files(n: int, cost: int = 10) -> dict[str, str]:
+    """A typical module: 3 files, a few inputs with metadata and UIMeta tags."""
+    return {
+        f"module-{n:03}/variables.tf": (
+            f'variable "module_description" {{\n  default = "Module {n}"\n}}\n'
+            f'variable "credit_cost" {{\n  default = {cost}\n}}\n'
+            'variable "region" {\n  type = string\n  default = "europe-west1"\n'
+            '  description = "Where it runs {{UIMeta group=1 order=1}}"\n'
+            '  validation {\n    condition = contains(["europe-west1", "us-central1"], var.region)\n'
+            '    error_message = "Pick a supported region."\n  }\n}\n'
+            'variable "size" {\n  type = number\n  description = "How big {{UIMeta group=1 order=2}}"\n}\n'
+            'variable "labels" {\n  type = map(string)\n  default = {}\n}\n'
+        ),
+        f"module-{n:03}/main.tf": 'locals {\n  name = "${var.region}-${var.size}"\n}\n',
+        f"module-{n:03}/outputs.tf": 'output "name" {\n  value = local.name\n}\n',
+    }
+
+
+def timed_scan(db: Database, services: Services, connection_id: int, github: GitHubEmulator,
+               ) -> tuple[int, float, int]:
+    before = github.count()
+    started = time.perf_counter()
+    result = scanner.scan(db, services, connection_id, utcnow())
+    return github.count() - before, time.perf_counter() - started, result.parsed_files
+
+
+def naive_scan(github: GitHubEmulator, token: str, full_name: str) -> tuple[int, float]:
+    """List the root, then every directory, then fetch every .tf file: what a scan without trees costs."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {token}"
+    before, started = github.count(), time.perf_counter()
+    base = f"{github.url}/repos/{full_name}/contents"
+    for entry in session.get(base, timeout=30).json():
+        if entry["type"] != "dir":
+            continue
+        for item in session.get(f"{base}/{entry['path']}", timeout=30).json():
+            if item["name"].endswith(".tf"):
+                blob = session.get(f"{base}/{item['path']}", timeout=30).json()
+                base64.b64decode(blob["content"])
+    return github.count() - before, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--modules", type=int, default=200)
+    args = parser.parse_args()
+    files: dict[str, str] = {}
+    for n in range(args.modules):
+        files.update(module_files(n))
+    with tempfile.TemporaryDirectory() as tmp, running() as github:
+        db = Database(f"sqlite:///{tmp}/bench.db")
+        upgrade(db.engine)
+        repo = github.add_repo("bench/modules", files)
+        token = github.add_token("bench")
+        services = Services(Config(data_dir=Path(tmp), github_api_url=github.url),
+                            github_options={"throttle": None})
+        with db.unit_of_work() as session:
+            partner = create_user(session, IdentityKey("console", "", "bench"), "bench")
+            connections.connect_token(session, services, partner, partner, token, utcnow())
+            connections.choose_repository(session, services, partner, partner, "bench/modules", utcnow())
+            connection_id = connections.find_repo(session, partner).id  # type: ignore[union-attr]
+        first = timed_scan(db, services, connection_id, github)
+        unchanged = timed_scan(db, services, connection_id, github)
+        repo.commit(dict([next(iter(module_files(0, cost=20).items()))]), "Change one module")
+        changed = timed_scan(db, services, connection_id, github)
+        naive = naive_scan(github, token, "bench/modules")
+    fast = max(bench_parse(200) for _ in range(3))
+    reference = max(bench_parse(40, reference=True) for _ in range(2))
+    print(f"Scan of a {args.modules}-module repository (3 files each) in the GitHub emulator, SQLite cache")
+    print(f"{'':34}{'API calls':>10}{'seconds':>10}{'files parsed':>14}")
+    for label, (calls, seconds, parsed) in (("first scan", first), ("rescan, nothing changed", unchanged),
+                                            ("rescan, one module changed", changed)):
+        print(f"{label:34}{calls:>10}{seconds:>10.3f}{parsed:>14}")
+    print(f"{'naive scan (contents API)':34}{naive[0]:>10}{naive[1]:>10.3f}")
+    print(f"ratio naive / first scan:  calls {naive[0] / first[0]:.1f}x, time {naive[1] / first[1]:.1f}x")
+    print(f"ratio naive / rescan:      calls {naive[0] / max(1, unchanged[0]):.0f}x, "
+          f"time {naive[1] / unchanged[1]:.0f}x")
+    print(f"goals: unchanged rescan <= 2 calls: {unchanged[0]}; changed rescan <= 2 + 1 file: {changed[0]}")
+    print(f"modules parsed per second, one core: {fast:.0f} (fast reader), {reference:.0f} (python-hcl2 alone); "
+          "goal >= 200")
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()
