@@ -11,7 +11,7 @@ from datetime import datetime
 from commands.context import Context
 from commands.registry import ActionEvent, Args, Param, action, command, form, options_provider
 from commands.ui import Button, Card, Confirm, Field, Form, FormValue, Input, Option, Reply, Select
-from core import connections
+from core import catalog, connections
 from core.errors import InvalidInput, RadError
 from core.roles import ADMIN, PARTNER, has_any, require_any
 from storage.models import RepoConnection, User
@@ -160,6 +160,10 @@ def chosen_reply(ctx: Context, scope: str, full_name: str) -> Reply:
             f"Modules are the top-level folders holding `.tf` files.")
     if previous and previous != summary.full_name:
         text += f"\nThe repository changed from *{previous}*."
+        published = catalog.published_by(ctx.session, owner)
+        if published:
+            text += (f" {len(published)} published module(s) came from it: `{ctx.slash} publish` shows those "
+                     "missing here, and publishing removes them.")
     if scope == PARTNER_SCOPE:
         text += "\n" + jules_line(ctx, summary.full_name)
     return Reply(text=text)

@@ -124,3 +124,24 @@ def test_long_selects_are_searched(dispatcher: Dispatcher, db: Database, tmp_pat
     assert prompts[0].startswith("50 choices")
     shown = out.getvalue()
     assert "colour 14" in shown and "colour 3\n" not in shown
+
+
+def test_publish_and_browse_through_the_console(dispatcher: Dispatcher, db: Database, tmp_path: Path) -> None:
+    """An admin connects a local folder, ticks modules by number, publishes, then browses and pins."""
+    from bot.demo import EXAMPLES
+
+    script = [
+        f"admin connect local {EXAMPLES}", "admin publish",
+        "1", "1,2",          # choose the tick box, tick the first two modules on the page
+        "3",                 # on the refreshed page, press Publish (2 selected)
+        "modules platform", "2", "",  # pin the first card (its second button), then leave
+        "module data-bucket", "",
+        "quit",
+    ]
+    console, out, _ = make_console(dispatcher, tmp_path, script, identity="slack:T1:UADMIN")
+    console.loop()
+    text = out.getvalue()
+    assert "The platform repository is the folder" in text and "*5 module folder(s)*" in text
+    assert "*Published:* `budget-alerts`, `data-bucket`" in text
+    assert "[3] Publish (2 selected)" in text
+    assert "── 📌 budget-alerts" in text and "Pinned to commit" in text
