@@ -74,7 +74,8 @@ def row_card(row: ModuleRow, view: str) -> Card:
     pin = Button("Unpin" if row.pinned else "📌 Pin", "modules:pin", f"{m.id}|{view}")
     details = Button("Details", "modules:show", str(m.id))
     title = ("📌 " if row.pinned else "") + m.name
-    return Card(title, text=m.description, fields=fields, actions=(details, pin))
+    text = m.description + ("\n⚠️ _No longer in its repository: the next publish removes it._" if m.missing else "")
+    return Card(title, text=text, fields=fields, actions=(details, pin))
 
 
 @action("modules:tab")

@@ -53,6 +53,7 @@ def start(ctx: Context, scope: str, query: str) -> Reply:
             raise NotFound("No repository is connected.", hint=f"Run `{ctx.slash} {command_name}` first.")
         connection_id = conn.id
     result = scanner.scan(ctx.db, ctx.services, connection_id, ctx.now)
+    catalog.mark_missing(ctx.session, owner, result)
     views = catalog.describe_candidates(ctx.session, owner, result)
     draft = PublishDraft(token=secrets.token_urlsafe(8), user_id=ctx.actor.id, connection_id=connection_id,
                          commit=result.commit, query=query[:QUERY_MAX],

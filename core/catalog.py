@@ -74,6 +74,17 @@ def describe_candidates(session: Session, owner: User | None, result: ScanResult
     return views
 
 
+def mark_missing(session: Session, owner: User | None, result: ScanResult) -> list[str]:
+    """Flag the owner's published modules the scanned repository no longer has (and unflag the others)."""
+    gone = []
+    for name, module in published_by(session, owner).items():
+        module.missing = result.candidate(name) is None
+        if module.missing:
+            gone.append(name)
+    session.flush()
+    return gone
+
+
 def taken_reason(module: Module) -> str:
     whose = "a platform module" if module.source == PLATFORM else "another partner's module"
     return f"the name `{module.name}` is taken by {whose}"

@@ -103,7 +103,12 @@ def test_scan_publish_update_remove(dispatcher: Dispatcher, github: GitHubEmulat
     changed, token = open_publish(dispatcher, PAT)
     assert github.count() - before <= 2 + 1  # ref, tree, and the one changed file
     assert states(changed)["web"].startswith("✏️ changed")
-    tick(dispatcher, PAT, token, ("web",))  # network unticked: removed
+    repo.commit({"network/variables.tf": None, "network/outputs.tf": None}, "Drop network")
+    gone, token = open_publish(dispatcher, PAT)
+    assert states(gone)["network"].startswith("🗑 gone") and states(gone)["web"].startswith("✏️ changed")
+    listed = reply(dispatcher.run_text(PAT, "modules partner"))
+    assert "No longer in its repository" in next(c.text for c in listed.cards if c.title == "network")
+    tick(dispatcher, PAT, token, ("web",))  # network is gone: removed
     result = apply(dispatcher, PAT, token)
     assert "*Updated:* `web`" in result.text and "*Removed:* `network`" in result.text
     with db.unit_of_work() as s:
