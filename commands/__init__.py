@@ -8,7 +8,7 @@ from commands.registry import REGISTRY, Registry
 
 HANDLER_MODULES = (
     "commands.help", "commands.account", "commands.profile", "commands.admin", "commands.connect",
-    "commands.publish", "commands.modules",
+    "commands.publish", "commands.modules", "commands.credits",
 )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import audit, settings
+from core import audit, credits, settings
 from core.errors import InvalidInput, NotAllowed, NotFound
 from core.roles import USER, grant_role
 from storage.models import ChatIdentity, User
@@ -97,6 +97,7 @@ def create_user(session: Session, key: IdentityKey, display_name: str, *, by: Us
     session.flush()
     audit.record(session, by or user, "user.register", target=user_label(user), platform=key.platform,
                  identity=str(key))
+    credits.grant_signup(session, user)
     return user
 
 

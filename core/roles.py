@@ -27,11 +27,14 @@ def has_any(user: User, roles: Iterable[str]) -> bool:
     return not wanted or ADMIN in held or bool(wanted & held)
 
 
+PEOPLE = {USER: "users", PARTNER: "partners", FINANCE: "finance", ADMIN: "admins"}
+
+
 def require_any(user: User, roles: Iterable[str], what: str) -> None:
     wanted = sorted(frozenset(roles))
     if not has_any(user, wanted):
         raise NotAllowed(
-            f"Only {' or '.join(r + 's' for r in wanted)} can {what}.",
+            f"Only {' or '.join(PEOPLE.get(r, r) for r in wanted)} can {what}.",
             hint="Ask an admin for the role if you need it.",
         )
 
