@@ -163,7 +163,7 @@ def test_bad_credit_input_is_refused_clearly(dispatcher: Dispatcher, db: Databas
 def test_only_admins_and_finance_grant_credits_and_refusals_are_audited(dispatcher: Dispatcher,
                                                                        db: Database) -> None:
     reply = text(dispatcher.run_text(BOB, "admin credits <@UBOB> award 100"))
-    assert "Only admins or finances can run `/rad admin credits`" in reply
+    assert "Only admins or finance can run `/rad admin credits`" in reply
     denied = audits(db, "access.denied")
     assert len(denied) == 1 and "admin credits" in denied[0].target and denied[0].outcome == "denied"
     assert rows(db) == []
