@@ -7,6 +7,7 @@ exactly as the gateway would. discord.py is pinned (~=2.7.1) for this reason.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -112,12 +113,13 @@ class Harness:
                                          application_id=self.emulator.application_id, user_data=self.user(user_id),
                                          channel_id=CHANNEL_ID, guild_id=GUILD_ID, message_data=message))
 
-    def submit(self, custom_id: str, values: Mapping[str, str | list[str] | bool], *,
-               user_id: str = ADMIN_ID) -> dict[str, Any]:
-        """A modal submission with values by input custom id."""
+    def submit(self, custom_id: str, values: Mapping[str, str | list[str] | bool], *, user_id: str = ADMIN_ID,
+               message: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A modal submission with values by input custom id; ``message`` when the modal was opened from a
+        component of that message (Discord then sends the message along)."""
         return self.feed(obj.interaction(5, obj.modal_data(custom_id, values),
                                          application_id=self.emulator.application_id, user_data=self.user(user_id),
-                                         channel_id=CHANNEL_ID, guild_id=GUILD_ID))
+                                         channel_id=CHANNEL_ID, guild_id=GUILD_ID, message_data=message))
 
     def guild(self, threads: Sequence[dict[str, Any]] = ()) -> None:
         """GUILD_CREATE for the test guild with its channel and ``threads``, cached like on a real gateway."""
@@ -137,6 +139,19 @@ class Harness:
         """The interaction callbacks so far (at least ``count``), each validated against the spec."""
         calls = await self.emulator.wait_for("POST", r"/interactions/\d+/[^/]+/callback", count=count,
                                              timeout=timeout)
+        for call in calls:
+            validate_call(call)
+        return calls
+
+    async def original_edits(self, interaction: Mapping[str, Any], count: int = 1,
+                             timeout: float = 3.0) -> list[Call]:
+        """The edits of ``interaction``'s original response (at least ``count``), validated.
+
+        Matched by the interaction's token, not counted among all edits: an edit may already be recorded
+        when the test sees the deferral that precedes it.
+        """
+        path = rf"/webhooks/\d+/{re.escape(str(interaction['token']))}/messages/@original"
+        calls = await self.emulator.wait_for("PATCH", path, count=count, timeout=timeout)
         for call in calls:
             validate_call(call)
         return calls

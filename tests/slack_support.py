@@ -139,6 +139,15 @@ class Harness:
                 "channel": {"id": CHANNEL, "name": "general"}, "response_url": self.emulator.webhook_url(hook),
                 "actions": [action]}
 
+    def search_body(self, action_id: str, typed: str, **kwargs: Any) -> dict[str, Any]:
+        """Enter pressed in a search box (an input block that dispatches): the text is the action's value."""
+        body = self.action_body(action_id, typed, **kwargs)
+        action = {"type": "plain_text_input", "block_id": "Xq1", "action_id": action_id, "value": typed,
+                  "action_ts": body["actions"][0]["action_ts"]}
+        body["actions"] = [action]
+        body["state"] = {"values": {"Xq1": {action_id: {"type": "plain_text_input", "value": typed}}}}
+        return body
+
     def interact(self, payload: dict[str, Any], **kwargs: Any) -> Answer:
         """A signed interactivity request (``payload=<json>``)."""
         body = "payload=" + urllib.parse.quote(json.dumps(payload))

@@ -18,14 +18,13 @@ from core.services import Services
 from storage.db import Database
 from storage.models import Base, RepoConnection, StoredSecret
 from tests.discord_harness import ADMIN_ID, USER_ID, USER_OPTION, Harness, components_of, custom_id_of, running_bot
-from tests.discord_spec import validate_call, validate_schema
+from tests.discord_spec import validate_schema
 from tests.emulators import discord_objects as obj
 from tests.emulators.discord import Call
 from tests.emulators.github import GitHubEmulator
 from tests.emulators.jules import JulesEmulator
 
 EPHEMERAL = 64
-ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"
 MODULES = {"network/main.tf": 'variable "cidr" {}\n', "README.md": "# modules\n"}
 
 
@@ -52,13 +51,6 @@ async def callback(bot: Harness, number: int) -> dict[str, Any]:
     return body
 
 
-async def edit(bot: Harness, number: int) -> Call:
-    """The ``number``-th edit of a deferred response, validated."""
-    calls = await bot.emulator.wait_for("PATCH", ORIGINAL, count=number, timeout=10)
-    validate_call(calls[number - 1])
-    return calls[number - 1]
-
-
 def secret_input(modal: dict[str, Any], name: str) -> dict[str, Any]:
     assert modal["type"] == 9, modal
     validate_schema(modal, "ModalInteractionCallbackRequest")
@@ -79,9 +71,10 @@ async def open_form(bot: Harness, words: str, options: dict[str, Any], number: i
 async def submit_secret(bot: Harness, form_id: str, name: str, value: str, number: int,
                         user_id: str = USER_ID) -> Call:
     """Submit a slow form: deferred at once (ephemeral, thinking), then the answer replaces the wait."""
-    bot.submit(form_id, {name: value}, user_id=user_id)
+    submitted = bot.submit(form_id, {name: value}, user_id=user_id)
     assert await callback(bot, number) == {"type": 5, "data": {"flags": EPHEMERAL}}
-    return await edit(bot, len(bot.emulator.find("PATCH", ORIGINAL)) + 1)
+    [answer] = await bot.original_edits(submitted, timeout=10)
+    return answer
 
 
 def select_of(body: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -12,9 +13,10 @@ from bot.discord import ids
 from bot.discord.drafts import Draft
 from bot.discord.forms import build_modal, steps
 from bot.discord.render import OutMessage, render_reply
+from bot.discord.search import search_modal, typed_text
 from bot.discord.text import split_text, to_discord
 from bot.discord.tree import choices
-from commands.ui import Attachment, Button, Card, Confirm, Field, Form, Input, Option, Reply, Select
+from commands.ui import Attachment, Button, Card, Confirm, Field, Form, Input, Option, Reply, SearchBox, Select
 from tests.discord_spec import check_message_limits, embed_chars, validate_schema
 
 
@@ -147,6 +149,38 @@ def test_a_confirm_button_asks_first_and_styles_map() -> None:
     first, second = body["components"][0]["components"]
     assert (first["custom_id"], first["style"]) == ("radc|module:delete|7", discord.ButtonStyle.danger.value)
     assert (second["custom_id"], second["style"]) == ("rad|noop|", discord.ButtonStyle.secondary.value)
+
+
+def test_a_search_box_is_a_button_whose_id_carries_its_value_and_the_text_to_prefill() -> None:
+    box = SearchBox("modules:search", "Search modules", value="conn7", initial="net")
+    odd = SearchBox("q", "L" * 100, initial="a|b " * 40)
+    [body] = valid(render_reply(Reply(text="Browse", actions=(Button("Deploy", "deploy", "m1"), box, box, odd))))
+    buttons = body["components"][0]["components"]
+    assert [b["custom_id"] for b in buttons[1:3]] == ["radq|modules:search|conn7||net",
+                                                       "radq|modules:search|conn7|1|net"]
+    assert buttons[1]["emoji"]["name"] == "🔍" and buttons[1]["label"] == "Search modules"
+    long = buttons[3]
+    assert len(long["custom_id"]) == ids.MAX_CUSTOM_ID and len(long["label"]) == 80
+    found = re.fullmatch(ids.SEARCH_TEMPLATE, long["custom_id"])
+    assert found is not None and found["a"] == "q" and ("a|b " * 40).startswith(found["text"])
+    assert ids.decode(long["custom_id"]) == ids.CustomId("radq", "q", "")
+    [plain] = valid(render_reply(Reply(actions=(SearchBox("q", "🔍 Search"),))))
+    assert plain["components"][0]["components"][0]["label"] == "Search", "the magnifier shows once, as the emoji"
+    with pytest.raises(ValueError, match="longer than 100"):
+        render_reply(Reply(actions=(SearchBox("a" * 60, value="b" * 40),)))
+
+
+def test_the_search_modal_is_valid_prefilled_and_read_back() -> None:
+    modal = search_modal("modules:search", "conn7", "Search all the modules of the platform catalog", "net")
+    data = modal.to_dict()
+    validate_schema({"type": 9, "data": data}, "ModalInteractionCallbackRequest")
+    assert data["custom_id"] == "radqs|modules:search|conn7" and len(data["title"]) <= 45
+    [label] = data["components"]
+    assert {k: v for k, v in label["component"].items() if v is not None} == {
+        "type": 4, "custom_id": "query", "style": 1, "required": False, "max_length": 4000, "value": "net"}
+    assert "value" not in search_modal("q", "", "Search").to_dict()["components"][0]["component"]
+    submitted = [{"type": 18, "id": 1, "component": {"type": 4, "custom_id": "query", "value": " db  "}}]
+    assert typed_text(submitted) == "db" and typed_text([]) == ""
 
 
 def test_attachments_go_with_the_card_that_shows_them() -> None:

@@ -15,7 +15,7 @@ from bot.slack.mrkdwn import split_text, to_mrkdwn
 from bot.slack.payloads import action_event, suggestion_request
 from bot.slack.render import errors_response, form_metadata, form_values, render_form, render_reply
 from bot.slack.suggestions import decode_block_id, options_answer
-from commands.ui import Button, Card, Confirm, Field, Form, FormErrors, Input, Option, Reply, Select
+from commands.ui import Button, Card, Confirm, Field, Form, FormErrors, Input, Option, Reply, SearchBox, Select
 
 
 def check_message(payload: dict[str, Any]) -> None:
@@ -174,6 +174,27 @@ def test_suggestion_requests_and_external_choices_read_back() -> None:
     several = action_event({"type": "multi_external_select", "action_id": "tags#1",
                             "selected_options": [{"value": "a"}, {"value": "b"}]})
     assert several.selected == ("a", "b")
+
+
+def test_a_search_box_is_an_input_block_between_the_actions_blocks_around_it() -> None:
+    box = SearchBox("modules:search", "🔍 Search modules", "Type part of a name", value="conn7", initial="n" * 3100)
+    card = Card("Modules", actions=(Button("Deploy", "deploy", "m1"), box, Button("Pin", "pin", "m1")))
+    (message,) = rendered(Reply(text="Browse", cards=(card,), actions=(SearchBox("q"),)))
+    kinds = [b["type"] for b in message["blocks"]]
+    assert kinds == ["section", "divider", "header", "actions", "input", "actions", "input"]
+    first, second = (b for b in message["blocks"] if b["type"] == "input")
+    assert first["dispatch_action"] is True and first["label"]["text"] == "🔍 Search modules"
+    element = first["element"]
+    assert element["type"] == "plain_text_input" and element["placeholder"]["text"] == "Type part of a name"
+    assert element["initial_value"] == "n" * limits.TEXT_INPUT_LENGTH
+    assert element["dispatch_action_config"] == {"trigger_actions_on": ["on_enter_pressed"]}
+    assert decode_action_id(element["action_id"]) == ("modules:search", "conn7")
+    assert decode_action_id(second["element"]["action_id"]) == ("q", "") and "initial_value" not in second["element"]
+    typed = action_event({"type": "plain_text_input", "block_id": "x", "action_id": element["action_id"],
+                          "value": "net"})
+    assert (typed.action_id, typed.value, typed.selected) == ("modules:search", "conn7", ("net",))
+    empty = action_event({"type": "plain_text_input", "action_id": "q#0", "value": None})
+    assert empty.selected == ("",)
 
 
 def test_many_buttons_fill_several_actions_blocks_with_unique_ids() -> None:

@@ -26,7 +26,7 @@ from discord.http import Route
 
 from bot.discord.drafts import DraftStore
 from bot.discord.front import Front, front_of
-from bot.discord.items import ActionButton, ActionSelect
+from bot.discord.items import ActionButton, ActionSelect, SearchButton
 from bot.discord.render import notice
 from bot.discord.tree import build_group
 from bot.runtime import Runtime
@@ -79,7 +79,7 @@ class RadDiscordClient(discord.Client):
         self._parents: OrderedDict[int, asyncio.Future[int | None]] = OrderedDict()
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(ActionButton, ActionSelect)
+        self.add_dynamic_items(ActionButton, ActionSelect, SearchButton)
         await self._locate_gateway()
         if self.sync_commands:
             await self.tree.sync()

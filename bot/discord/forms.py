@@ -15,8 +15,9 @@ from typing import Any
 import discord
 
 from bot.discord import ids
+from bot.discord.controls import OPTIONS_MAX, ButtonSpec, select_option
 from bot.discord.drafts import Draft
-from bot.discord.render import CONTENT_MAX, OPTIONS_MAX, ButtonSpec, OutMessage, notice, select_option
+from bot.discord.render import CONTENT_MAX, OutMessage, notice
 from bot.discord.text import shorten, to_discord
 from commands.ui import Form, FormValue, Input
 

@@ -2,16 +2,17 @@
 
 The dispatcher is synchronous: it runs in a worker thread (``asyncio.to_thread``). When it takes longer
 than ``defer_after`` seconds the interaction is deferred first, so Discord's 3-second limit holds, and
-the answer follows by editing the deferred response. A slow form (its handler calls GitHub or Jules) is
-deferred at once. The interaction id is the delivery key, so an interaction delivered twice runs once
-(in memory here, and in the database across restarts).
+the answer follows by editing the deferred response. Slow commands, actions and forms (their handlers
+call GitHub or Jules) are deferred at once: a command or form privately ("thinking…"), a click (or a
+search typed in the modal of a search button) as a deferred update of its message, which the outcome
+then edits. The interaction id is the delivery key, so an interaction delivered twice runs once (in
+memory here, and in the database across restarts).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -19,10 +20,12 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.discord import ids
+from bot.discord import answer, ids
+from bot.discord.controls import ButtonSpec
 from bot.discord.drafts import Draft, DraftStore
 from bot.discord.forms import build_modal, convert, errors_notice, next_step_notice, read_components, steps
-from bot.discord.render import ButtonSpec, OutMessage, notice, render_reply
+from bot.discord.render import notice, render_reply
+from bot.discord.search import search_modal, typed_text
 from bot.discord.tree import CHOICES_MAX, choices
 from bot.runtime import Runtime
 from commands.registry import ActionEvent
@@ -69,6 +72,9 @@ def option_value(value: Any) -> str | int | IdentityKey | None:
 class Front:
     """The Discord front door's behaviour, shared by the command tree, dynamic items and events."""
 
+    send = staticmethod(answer.send)
+    fail = staticmethod(answer.fail)
+
     def __init__(self, runtime: Runtime, drafts: DraftStore, *, defer_after: float = 2.0) -> None:
         self.runtime = runtime
         self.dispatcher = runtime.dispatcher
@@ -94,6 +100,8 @@ class Front:
             return
         args = {k: option_value(v) for k, v in options.items()}
         caller, where = caller_of(interaction.user), where_of(interaction)
+        if self.dispatcher.is_slow_command(name):
+            await answer.defer(interaction, component=False)
         outcome = await self._call(interaction, "command", lambda: self.dispatcher.run_command(
             caller, name, args, where=where, delivery=delivery(interaction)))
         await self.respond(interaction, outcome, component=False)
@@ -130,11 +138,22 @@ class Front:
         if self.claim(interaction):
             await self.action(interaction, ActionEvent(action_id, value, tuple(chosen)))
 
+    async def search(self, interaction: discord.Interaction, action_id: str, value: str, text: str,
+                     label: str) -> None:
+        """A click on a search button: the one-field modal, prefilled with the last search."""
+        if self.claim(interaction):
+            await interaction.response.send_modal(search_modal(action_id, value, label, text))
+
     async def action(self, interaction: discord.Interaction, event: ActionEvent) -> None:
+        """Run an action; its outcome may replace the message it came from."""
         caller, where = caller_of(interaction.user), where_of(interaction)
-        outcome = await self._call(interaction, "component", lambda: self.dispatcher.run_action(
-            caller, event, where=where, delivery=delivery(interaction)))
-        await self.respond(interaction, outcome, component=True)
+        on_message = interaction.message is not None
+        if self.dispatcher.is_slow_action(event.action_id):
+            await answer.defer(interaction, component=on_message)
+        outcome = await self._call(interaction, "component" if on_message else "modal",
+                                   lambda: self.dispatcher.run_action(caller, event, where=where,
+                                                                      delivery=delivery(interaction)))
+        await self.respond(interaction, outcome, component=on_message)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """What the tree and the dynamic items do not handle: modal submissions and stale custom ids."""
@@ -144,6 +163,11 @@ class Front:
             parsed = ids.decode(custom_id)
             if parsed is not None and parsed.kind == ids.FORM:
                 await self.submit(interaction, parsed.a, int(parsed.b), data.get("components") or [])
+                return
+            if parsed is not None and parsed.kind == ids.SEARCH_FORM:
+                if self.claim(interaction):
+                    typed = typed_text(data.get("components") or [])
+                    await self.action(interaction, ActionEvent(parsed.a, parsed.b, (typed,)))
                 return
         elif interaction.type != discord.InteractionType.component or ids.is_ours(custom_id):
             return
@@ -186,11 +210,9 @@ class Front:
         complete = {i.name: draft.values.get(i.name) for i in form.inputs}
         slow = self.dispatcher.is_slow_form(form.action_id)
         if slow:  # it calls GitHub or Jules: never risk Discord's 3 seconds
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await answer.defer(interaction, component=False)
         outcome = await self._call(interaction, "modal", lambda: self.dispatcher.submit_form(
             caller, form.action_id, complete, form.state, where=where, delivery=delivery(interaction)))
-        if outcome is None and slow:
-            await interaction.delete_original_response()
         if isinstance(outcome, FormErrors):
             await asyncio.to_thread(self.drafts.save, draft)
             await self.send(interaction, [errors_notice(draft, outcome.errors)], ephemeral=True)
@@ -234,15 +256,13 @@ class Front:
         try:
             return await asyncio.wait_for(asyncio.shield(task), self.defer_after)
         except TimeoutError:
-            if mode == "component":
-                await interaction.response.defer()
-            else:
-                await interaction.response.defer(ephemeral=True, thinking=True)
+            await answer.defer(interaction, component=mode == "component")
             return await task
 
     async def respond(self, interaction: discord.Interaction, outcome: Outcome | None, *, component: bool) -> None:
         """Show a dispatcher outcome; None (a re-delivery) shows nothing."""
         if outcome is None:
+            await answer.settle(interaction)
             return
         if isinstance(outcome, Form):
             await self.open_form(interaction, outcome)
@@ -251,36 +271,6 @@ class Front:
             outcome = Reply(text=":warning: " + " ".join(outcome.errors.values()))
         await self.send(interaction, render_reply(outcome), ephemeral=outcome.ephemeral,
                         replace=component and outcome.replace_original)
-
-    async def send(self, interaction: discord.Interaction, messages: list[OutMessage], *, ephemeral: bool,
-                   replace: bool = False) -> None:
-        """Answer the interaction with the first message (or edit the original), then follow up."""
-        first, rest = messages[0], messages[1:]
-        response = interaction.response
-        if not response.is_done():
-            if replace:
-                await response.edit_message(**first.edit_kwargs())
-            else:
-                await response.send_message(**first.send_kwargs(ephemeral=ephemeral))
-        elif replace or (response.type == discord.InteractionResponseType.deferred_channel_message and ephemeral):
-            await interaction.edit_original_response(**first.edit_kwargs())
-        elif response.type == discord.InteractionResponseType.deferred_channel_message:
-            await interaction.edit_original_response(content="✅ Done.", embeds=[], view=None)
-            rest = messages
-        else:
-            rest = messages
-        for message in rest:
-            await interaction.followup.send(**message.send_kwargs(ephemeral=ephemeral))
-
-    async def fail(self, interaction: discord.Interaction, error: BaseException) -> None:
-        """An unexpected error: logged with an id the user sees, never a traceback."""
-        error_id = uuid.uuid4().hex[:8]
-        log.error("discord interaction failed", exc_info=error, extra={"error_id": error_id})
-        text = f":boom: Something went wrong on our side (error id `{error_id}`). Please try again."
-        try:
-            await self.send(interaction, [notice(text)], ephemeral=True)
-        except discord.HTTPException:
-            log.warning("could not report the error", extra={"error_id": error_id})
 
 
 def front_of(client: discord.Client) -> Front:

@@ -4,21 +4,26 @@ Buttons: ``rad|<action>|<value>`` (run), ``radc|…`` (ask to confirm first), ``
 ``radn|<draft>|<step>`` (open a form step), ``radr|<draft>|<step>`` (reopen a form after errors).
 Selects: ``rads|<action>|<value>``. Modals: ``radf|<draft>|<step>``. A trailing ``|<n>`` keeps two
 equal ids in one message apart. Discord allows 100 characters; longer ids fail loudly.
+Search boxes: a button ``radq|<action>|<value>|<n>|<text to prefill>`` (the text, which may hold any
+character, is cut to fit) opening a modal ``radqs|<action>|<value>``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 MAX_CUSTOM_ID = 100
 RUN, CONFIRM, CANCEL, NEXT_STEP, RETRY = "rad", "radc", "radx", "radn", "radr"
-SELECT, FORM = "rads", "radf"
+SELECT, FORM, SEARCH, SEARCH_FORM = "rads", "radf", "radq", "radqs"
 BUTTON_TEMPLATE = r"(?P<kind>rad[cxnr]?)\|(?P<a>[^|]*)\|(?P<b>[^|]*)(?:\|\d+)?"
 SELECT_TEMPLATE = r"(?P<kind>rads)\|(?P<a>[^|]*)\|(?P<b>[^|]*)(?:\|\d+)?"
 FORM_TEMPLATE = r"(?P<kind>radf)\|(?P<a>[0-9a-f]+)\|(?P<b>\d+)"
-_ANY = re.compile("|".join(f"(?:{t})" for t in (BUTTON_TEMPLATE, SELECT_TEMPLATE, FORM_TEMPLATE))
-                  .replace("?P<kind>", "").replace("?P<a>", "").replace("?P<b>", ""))
+SEARCH_TEMPLATE = r"(?P<kind>radq)\|(?P<a>[^|]*)\|(?P<b>[^|]*)\|\d*\|(?P<text>[\s\S]*)"
+SEARCH_FORM_TEMPLATE = r"(?P<kind>radqs)\|(?P<a>[^|]*)\|(?P<b>[^|]*)"
+TEMPLATES = tuple(re.compile(t) for t in (BUTTON_TEMPLATE, SELECT_TEMPLATE, FORM_TEMPLATE, SEARCH_TEMPLATE,
+                                          SEARCH_FORM_TEMPLATE))
 
 
 @dataclass(frozen=True)
@@ -40,17 +45,25 @@ def encode(kind: str, a: str, b: str = "", dup: int = 0) -> str:
     return custom_id
 
 
+def encode_search(a: str, b: str, text: str = "", dup: int = 0) -> str:
+    """A search box's button: its action and value, and the text to prefill, cut to fit in 100 characters."""
+    head = encode(SEARCH, a, b) + f"|{dup or ''}|"
+    if len(head) > MAX_CUSTOM_ID:
+        raise ValueError(f"custom id longer than {MAX_CUSTOM_ID} characters: {head!r}")
+    return head + text[: MAX_CUSTOM_ID - len(head)]
+
+
 def decode(custom_id: str) -> CustomId | None:
-    """The parts of one of our custom ids, or None for anything else (an old or foreign id)."""
-    for template in (BUTTON_TEMPLATE, SELECT_TEMPLATE, FORM_TEMPLATE):
-        found = re.fullmatch(template, custom_id)
+    """The kind and id parts of one of our custom ids, or None for anything else (an old or foreign id)."""
+    for template in TEMPLATES:
+        found = template.fullmatch(custom_id)
         if found:
             return CustomId(found["kind"], found["a"], found["b"])
     return None
 
 
 def is_ours(custom_id: str) -> bool:
-    return _ANY.fullmatch(custom_id) is not None
+    return decode(custom_id) is not None
 
 
 class UniqueIds:
@@ -60,10 +73,16 @@ class UniqueIds:
         self._seen: set[str] = set()
 
     def make(self, kind: str, a: str, b: str = "") -> str:
+        return self._unique(lambda dup: encode(kind, a, b, dup))
+
+    def make_search(self, a: str, b: str, text: str) -> str:
+        return self._unique(lambda dup: encode_search(a, b, text, dup))
+
+    def _unique(self, build: Callable[[int], str]) -> str:
         dup = 0
-        custom_id = encode(kind, a, b)
+        custom_id = build(dup)
         while custom_id in self._seen:
             dup += 1
-            custom_id = encode(kind, a, b, dup)
+            custom_id = build(dup)
         self._seen.add(custom_id)
         return custom_id

@@ -54,3 +54,24 @@ class ActionSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=ids.
             await front.select(interaction, self.action_id, self.value, list(self.item.values))
         except Exception as error:
             await front.fail(interaction, error)
+
+
+class SearchButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ids.SEARCH_TEMPLATE):
+    """A search box's 🔍 button: ``radq|<action>|<value>|<n>|<text>`` opens a modal to type the search in."""
+
+    def __init__(self, item: discord.ui.Button[Any], action_id: str, value: str, text: str) -> None:
+        super().__init__(item)
+        self.action_id, self.value, self.text = action_id, value, text
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> SearchButton:
+        assert isinstance(item, discord.ui.Button)
+        return cls(item, match["a"], match["b"], match["text"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        front = front_of(interaction.client)
+        try:
+            await front.search(interaction, self.action_id, self.value, self.text, self.item.label or "")
+        except Exception as error:
+            await front.fail(interaction, error)

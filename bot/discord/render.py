@@ -5,6 +5,7 @@ embeds, 6000 embed characters, 5 action rows, 10 files; per embed title 256, des
 fields of 256/1024. What does not fit goes into follow-up messages; text longer than three messages
 is attached as ``message.txt``. Nothing is cut silently: only labels and titles are shortened, with "…";
 a select with an options provider shows its first 25 options and says how to search the others.
+The controls' components come from ``bot.discord.controls``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,14 @@ from typing import Any
 import discord
 
 from bot.discord import ids
+from bot.discord.controls import ButtonSpec, Row, SelectSpec, control_rows, search_notes
 from bot.discord.text import shorten, split_text, to_discord
-from commands.ui import Attachment, Button, Card, Control, Reply, SearchBox, Select
+from commands.ui import Attachment, Card, Reply
 
 CONTENT_MAX, EMBEDS_MAX, EMBED_TOTAL, FILES_MAX, ROWS_MAX = 2000, 10, 6000, 10, 5
 TITLE_MAX, DESCRIPTION_MAX, FIELDS_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 4096, 25, 256, 1024
-BUTTONS_PER_ROW, OPTIONS_MAX, OPTION_TEXT_MAX, BUTTON_LABEL_MAX, PLACEHOLDER_MAX = 5, 25, 100, 80, 150
 TEXT_MESSAGES_MAX = 3
 COLOUR = discord.Colour(0x5865F2)
-STYLES = {"default": discord.ButtonStyle.secondary, "primary": discord.ButtonStyle.primary,
-          "danger": discord.ButtonStyle.danger}
 
 
 class StatelessView(discord.ui.View):
@@ -39,23 +38,6 @@ class StatelessView(discord.ui.View):
         return True
 
 
-@dataclass(frozen=True)
-class ButtonSpec:
-    label: str
-    custom_id: str
-    style: discord.ButtonStyle = discord.ButtonStyle.secondary
-
-
-@dataclass(frozen=True)
-class SelectSpec:
-    custom_id: str
-    placeholder: str
-    options: tuple[discord.SelectOption, ...]
-    min_values: int = 1
-    max_values: int = 1
-
-
-Row = list[ButtonSpec | SelectSpec]
 
 
 @dataclass
@@ -119,7 +101,8 @@ class OutMessage:
 
 def _item(spec: ButtonSpec | SelectSpec, row: int) -> discord.ui.Item[Any]:
     if isinstance(spec, ButtonSpec):
-        return discord.ui.Button(label=spec.label, custom_id=spec.custom_id, style=spec.style, row=row)
+        return discord.ui.Button(label=spec.label, custom_id=spec.custom_id, style=spec.style, row=row,
+                                 emoji=spec.emoji or None)
     return discord.ui.Select(custom_id=spec.custom_id, placeholder=spec.placeholder, options=list(spec.options),
                              min_values=spec.min_values, max_values=spec.max_values, row=row)
 
@@ -233,73 +216,3 @@ def card_embeds(card: Card, image: str = "") -> list[discord.Embed]:
     if image:
         embeds[0].set_image(url=image)
     return embeds
-
-
-def control_rows(controls: tuple[Control, ...], unique: ids.UniqueIds) -> list[Row]:
-    """Buttons five to a row; each select in its own row, split in selects of 25 options."""
-    rows: list[Row] = []
-    buttons: Row = []
-    for control in controls:
-        if isinstance(control, Button):
-            if len(buttons) == BUTTONS_PER_ROW:
-                rows.append(buttons)
-                buttons = []
-            buttons.append(button_spec(control, unique))
-        elif isinstance(control, SearchBox):
-            continue  # not yet supported: skipped
-        else:
-            if buttons:
-                rows.append(buttons)
-                buttons = []
-            rows += [[spec] for spec in select_specs(control, unique)]
-    if buttons:
-        rows.append(buttons)
-    return rows
-
-
-def button_spec(button: Button, unique: ids.UniqueIds) -> ButtonSpec:
-    kind = ids.CONFIRM if button.confirm is not None else ids.RUN
-    return ButtonSpec(shorten(button.label or "•", BUTTON_LABEL_MAX), unique.make(kind, button.action_id, button.value),
-                      STYLES[button.style])
-
-
-def searchable(select: Select) -> bool:
-    """A select with more options than Discord shows, whose options the user can search by typing."""
-    return bool(select.options_source) and len(select.options) > OPTIONS_MAX
-
-
-def search_notes(reply: Reply) -> list[str]:
-    """For each searchable select, how to pick one of the options it does not list."""
-    controls = [*reply.actions, *(c for card in reply.cards for c in card.actions)]
-    return [f"_The list below shows the first {OPTIONS_MAX} of {len(c.options)}; to pick another, type the "
-            "command and start typing the name: Discord suggests matches._"
-            for c in controls if isinstance(c, Select) and searchable(c)]
-
-
-def select_specs(select: Select, unique: ids.UniqueIds) -> list[SelectSpec]:
-    """Selects of 25 options; a searchable one shows its first 25 (``search_notes`` tells about the rest)."""
-    specs = []
-    shown = select.options
-    if searchable(select):  # the pre-selected options first, so that they stay selected
-        chosen = [o for o in shown if o.value in select.selected]
-        shown = tuple(chosen + [o for o in shown if o.value not in select.selected])[:OPTIONS_MAX]
-    parts = [shown[i:i + OPTIONS_MAX] for i in range(0, len(shown), OPTIONS_MAX)]
-    for number, part in enumerate(parts):
-        options = tuple(select_option(o.label, o.value, o.description, o.value in select.selected) for o in part)
-        placeholder = select.placeholder
-        if searchable(select):
-            placeholder += f" (first {OPTIONS_MAX} of {len(select.options)})"
-        elif len(parts) > 1:
-            placeholder += f" ({number * OPTIONS_MAX + 1}–{number * OPTIONS_MAX + len(part)})"
-        specs.append(SelectSpec(unique.make(ids.SELECT, select.action_id, select.value),
-                                shorten(placeholder, PLACEHOLDER_MAX), options,
-                                min_values=1, max_values=max(1, len(options)) if select.multi else 1))
-    return specs
-
-
-def select_option(label: str, value: str, description: str = "", default: bool = False) -> discord.SelectOption:
-    """An option; a value (an id) over 100 characters is a bug and raises ValueError."""
-    if len(value) > OPTION_TEXT_MAX:
-        raise ValueError(f"select option value longer than {OPTION_TEXT_MAX} characters: {value!r}")
-    return discord.SelectOption(label=shorten(label or value, OPTION_TEXT_MAX), value=value,
-                                description=shorten(description, OPTION_TEXT_MAX) or None, default=default)

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import limits
+from bot.slack import limits, slow
 from bot.slack.elements import Json
 from bot.slack.render import Rendered, context, render_reply
+from bot.slack.slow import Placeholder, Respond
 from commands.ui import Attachment, Reply
 
 log = logging.getLogger(__name__)
-
-Respond = Callable[..., Any]
-"""Bolt's ``respond`` (posts to the request's ``response_url``)."""
 
 DM_NOTE = "_The files are in our direct messages: replies only you can see cannot carry files._"
 CHANNEL_REFUSED = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived",
@@ -36,18 +33,39 @@ class Destination:
     respond: Respond | None = None
     in_thread: bool = False
     """Always answer in ``thread`` (replies to thread messages), not only when the Reply asks."""
+    placeholder: Placeholder | None = None
+    """A slow request's "working on it" message, which the first reply replaces (or clears)."""
+
+    def held(self) -> Placeholder | None:
+        """The placeholder still waiting for the outcome, when there is a ``response_url`` to replace it."""
+        held = self.placeholder
+        return held if held is not None and held.active and self.respond is not None else None
+
+    def settle(self) -> None:
+        """Take the placeholder away before something else than a reply answers (a modal, nothing)."""
+        held = self.held()
+        if held is not None and self.respond is not None:
+            slow.clear(held, self.respond)
 
 
 def send_reply(client: WebClient, to: Destination, reply: Reply) -> None:
-    """Post ``reply``: ephemeral or public, replacing the original when asked, files uploaded after."""
+    """Post ``reply``: ephemeral or public, replacing the original (or a placeholder) when it can, files after."""
     rendered = render_reply(reply)
     messages = list(rendered.messages)
     if rendered.files and reply.ephemeral:
         messages = with_note(messages, DM_NOTE)
     thread = to.thread if (reply.in_thread or to.in_thread) else ""
+    replace, spent = reply.replace_original, 0
+    held = to.held()
+    if held is not None:
+        replace = slow.takes_place(held, ephemeral=reply.ephemeral, replace_original=reply.replace_original)
+        if not replace:
+            to.settle()
+        held.settled = True
+        spent = held.uses
     for index, payload in enumerate(messages):
-        if to.respond is not None and index < limits.RESPONSE_URL_USES:
-            _respond(to.respond, payload, reply, first=index == 0, thread=thread)
+        if to.respond is not None and spent + index < limits.RESPONSE_URL_USES:
+            _respond(to.respond, payload, reply, replace=replace and index == 0, thread=thread)
         else:
             post(client, to, payload, ephemeral=reply.ephemeral, thread=thread)
     if rendered.files:
@@ -62,9 +80,9 @@ def with_note(messages: list[Json], note: str) -> list[Json]:
     return [*messages, {"text": note, "blocks": [context(note)]}]
 
 
-def _respond(respond: Respond, payload: Json, reply: Reply, *, first: bool, thread: str) -> None:
+def _respond(respond: Respond, payload: Json, reply: Reply, *, replace: bool, thread: str) -> None:
     body = dict(payload)
-    if reply.replace_original and first:
+    if replace:
         body["replace_original"] = True
     else:
         body["response_type"] = "ephemeral" if reply.ephemeral else "in_channel"

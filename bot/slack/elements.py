@@ -1,4 +1,5 @@
-"""Block Kit elements for the neutral controls: buttons, selects, options, confirm dialogs, action ids."""
+"""Block Kit elements for the neutral controls: buttons, selects, search boxes, options, confirm dialogs,
+action ids."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from bot.slack import limits
 from bot.slack.mrkdwn import fit
-from commands.ui import Button, Confirm, Option, Select
+from commands.ui import Button, Confirm, Option, SearchBox, Select
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,21 @@ def choice_element(options: Sequence[Option], selected: Sequence[str], *, multi:
 def select(control: Select, action_id: str) -> tuple[Json, int]:
     return choice_element(control.options, control.selected, multi=control.multi, action_id=action_id,
                           placeholder=control.placeholder)
+
+
+def search_input(box: SearchBox, action_id: str) -> Json:
+    """An ``input`` block whose text box dispatches a block action when the user presses Enter.
+
+    The typed text arrives as the action's ``value``; the box's own value travels in ``action_id``.
+    """
+    element: Json = {"type": "plain_text_input", "action_id": action_id,
+                     "dispatch_action_config": {"trigger_actions_on": ["on_enter_pressed"]}}
+    if box.placeholder.strip():
+        element["placeholder"] = plain_text(box.placeholder, limits.PLACEHOLDER)
+    if box.initial:
+        element["initial_value"] = box.initial[: limits.TEXT_INPUT_LENGTH]
+    return {"type": "input", "dispatch_action": True, "label": plain_text(box.label, limits.INPUT_LABEL),
+            "element": element}
 
 
 def more_note(hidden: int) -> str:

@@ -13,9 +13,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime import Runtime
-from bot.slack import limits, payloads, suggestions
-from bot.slack.deliver import Destination, Respond, send_reply
+from bot.slack import limits, payloads, slow, suggestions
+from bot.slack.deliver import Destination, send_reply
 from bot.slack.modals import FormMeta, errors_response, form_metadata, form_values, render_form
+from bot.slack.slow import Respond
 from commands.ui import Form, FormErrors, Option, Outcome, Reply
 from core.conversations import ConversationRef
 from core.identity import Caller
@@ -72,11 +73,16 @@ class SlackFrontDoor:
         ack()
 
     def run_command(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        """Lazy half: run the command; a slow one shows a placeholder first, which the outcome replaces."""
         caller, where = payloads.command_caller(body), payloads.command_where(body)
-        to = Destination(channel=where.channel, user=caller.key.external_id, respond=respond)
+        text, placeholder = str(body.get("text", "")), slow.for_command()
+        to = Destination(channel=where.channel, user=caller.key.external_id, respond=respond,
+                         placeholder=placeholder)
         trigger = str(body.get("trigger_id") or "")
         with self.guarded(client, to, "command"):
-            outcome = self.dispatcher.run_text(caller, str(body.get("text", "")), where=where,
+            if self.dispatcher.is_slow_command(text):
+                slow.show(placeholder, respond)
+            outcome = self.dispatcher.run_text(caller, text, where=where,
                                                delivery=f"slack:command:{trigger}" if trigger else None)
             self.deliver(client, to, outcome, where=where, trigger_id=trigger)
 
@@ -86,11 +92,16 @@ class SlackFrontDoor:
         ack()
 
     def run_action(self, body: dict[str, Any], respond: Respond | None, client: WebClient) -> None:
+        """Lazy half: run a click, a choice or a search; a slow one first replaces the message by a placeholder."""
         caller, where = payloads.interaction_caller(body), payloads.interaction_where(body)
-        to = Destination(channel=where.channel, user=caller.key.external_id, thread=where.thread, respond=respond)
+        placeholder = slow.for_action(body)
+        to = Destination(channel=where.channel, user=caller.key.external_id, thread=where.thread, respond=respond,
+                         placeholder=placeholder)
         with self.guarded(client, to, "action"):
             action = body["actions"][0]
             event = payloads.action_event(action)
+            if respond is not None and self.dispatcher.is_slow_action(event.action_id):
+                slow.show(placeholder, respond)
             stamp = action.get("action_ts") or body.get("trigger_id")
             delivery = f"slack:action:{stamp}:{caller.key.external_id}" if stamp else None
             outcome = self.dispatcher.run_action(caller, event, where=where, delivery=delivery)
@@ -184,18 +195,24 @@ class SlackFrontDoor:
 
     def deliver(self, client: WebClient, to: Destination, outcome: Outcome | None, *, where: ConversationRef,
                 trigger_id: str = "") -> None:
-        """Show an outcome: post a Reply, open a Form as a modal."""
+        """Show an outcome: post a Reply, open a Form as a modal; a slow request's placeholder gives way."""
+        held = to.held()
         if isinstance(outcome, Reply):
             send_reply(client, to, outcome)
         elif isinstance(outcome, Form):
-            if trigger_id:
+            if trigger_id and (held is None or held.trigger_fresh):
                 client.views_open(trigger_id=trigger_id,
                                   view=render_form(outcome, channel=where.channel, thread=where.thread))
+                to.settle()
+            elif trigger_id:
+                send_reply(client, to, Reply(text=slow.STALE_FORM.format(title=outcome.title)))
             else:
                 send_reply(client, to, Reply(text=f"_{outcome.title}_ opens a form; run "
                                                   f"`{self.dispatcher.slash} help` to find its command."))
         elif isinstance(outcome, FormErrors):
             send_reply(client, to, errors_reply(outcome))
+        else:
+            to.settle()  # nothing to show (a repeated delivery): the placeholder goes
 
     @contextmanager
     def guarded(self, client: WebClient, to: Destination, label: str) -> Iterator[None]:

@@ -52,9 +52,11 @@ def interaction_where(body: Body) -> ConversationRef:
 
 
 def action_event(action: Mapping[str, Any]) -> ActionEvent:
-    """A button click or a select choice, with our ``#n`` suffix removed from the action id."""
+    """A button click, a select choice or a search box's text, with our ``#n`` suffix removed from the action id."""
     action_id, select_value = decode_action_id(str(action.get("action_id", "")))
     kind = action.get("type")
+    if kind == "plain_text_input":  # a search box: Enter was pressed in it
+        return ActionEvent(action_id, select_value, (str(action.get("value") or ""),))
     if kind in ("static_select", "external_select"):
         chosen = (action.get("selected_option") or {}).get("value")
         return ActionEvent(action_id, select_value, (str(chosen),) if chosen else ())

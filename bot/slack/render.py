@@ -144,6 +144,7 @@ def actions_blocks(controls: Sequence[Control]) -> list[Json]:
     """Actions blocks of at most 25 elements, action ids made unique per block, with notes for cut selects.
 
     A select searched through an options provider names it in its block's id, so a block holds one provider.
+    A search box is an ``input`` block of its own, between the actions blocks around it.
     """
     blocks: list[Json] = []
     notes: list[str] = []
@@ -160,6 +161,11 @@ def actions_blocks(controls: Sequence[Control]) -> list[Json]:
         built, source = [], ""
 
     for control in controls:
+        if isinstance(control, SearchBox):
+            close()
+            blocks.append(elements.search_input(control, elements.encode_action_id(control.action_id, 0,
+                                                                                    control.value)))
+            continue
         searched = suggestions.options_source(control)
         if len(built) == limits.ACTIONS_ELEMENTS or (searched and source and searched != source):
             close()
@@ -167,8 +173,6 @@ def actions_blocks(controls: Sequence[Control]) -> list[Json]:
         if isinstance(control, Button):
             built.append(elements.button(control, elements.encode_action_id(control.action_id, index)))
             continue
-        if isinstance(control, SearchBox):
-            continue  # rendered as its own input block (not yet supported: skipped)
         if not control.options:
             notes.append(f"_{control.placeholder or 'This list'}: no choices are available._")
             continue

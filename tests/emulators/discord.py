@@ -53,6 +53,8 @@ class Call:
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     response: Any = None
+    at: float = field(default_factory=time.monotonic)
+    """When the emulator received the call (``time.monotonic``)."""
 
     @property
     def message(self) -> dict[str, Any] | None:
