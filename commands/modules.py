@@ -10,6 +10,7 @@ from commands.registry import ActionEvent, Args, Param, action, command, options
 from commands.ui import Button, Card, Control, Field, Option, Reply
 from core import browse
 from core.browse import TABS, ModuleRow, Tab
+from core.credit_amounts import format_credits
 from core.errors import InvalidInput
 from storage.models import Module
 
@@ -69,7 +70,7 @@ def listing(ctx: Context, tab: Tab, query: str, number: int, *, replace: bool = 
 def row_card(row: ModuleRow, view: str) -> Card:
     m = row.module
     rating = f"{row.rating} ★ ({m.rating_count})" if row.rating is not None else "not rated"
-    fields = (Field("Credit cost", str(m.credit_cost.normalize())), Field("Deployments", str(m.deployment_count)),
+    fields = (Field("Credit cost", format_credits(m.credit_cost)), Field("Deployments", str(m.deployment_count)),
               Field("Rating", rating), Field("Source", m.source))
     pin = Button("Unpin" if row.pinned else "📌 Pin", "modules:pin", f"{m.id}|{view}")
     details = Button("Details", "modules:show", str(m.id))
@@ -117,7 +118,7 @@ def details(ctx: Context, m: Module) -> Reply:
     about = Card(m.name, text=m.description, fields=tuple(f for f in (
         Field("Source", f"{m.source} · {m.repository}"),
         Field("Pinned to commit", f"`{m.commit[:12]}`"),
-        Field("Credit cost", str(m.credit_cost.normalize())
+        Field("Credit cost", format_credits(m.credit_cost)
               + (" (purchased credits only)" if m.require_credit_purchases else "")),
         Field("Visibility", "everyone" if m.source == "platform" or m.public_access else "its partner and admins"),
         Field("Depends on", ", ".join(f"`{d}`" for d in m.dependencies) or "nothing"),

@@ -35,6 +35,7 @@ class Config:
     jules_api_url: str = DEFAULT_JULES_API_URL
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     terraform_bin: str = ""
+    deploy_timeout: float = 1800.0
     port: int = 3000
 
     @property
@@ -69,6 +70,9 @@ class Config:
         port = get("PORT", "3000")
         if not port.isdigit():
             raise ValueError(f"PORT must be a number, not {port!r}")
+        timeout = get("RAD_DEPLOY_TIMEOUT", "1800")
+        if not timeout.isdigit() or int(timeout) < 10:
+            raise ValueError(f"RAD_DEPLOY_TIMEOUT must be a number of seconds (at least 10), not {timeout!r}")
         return cls(
             data_dir=Path(get("RAD_DATA_DIR", ".rad")),
             database_url=get("DATABASE_URL"),
@@ -85,5 +89,6 @@ class Config:
             jules_api_url=get("JULES_API_URL", DEFAULT_JULES_API_URL).rstrip("/"),
             secret_keys=listed("RAD_SECRET_KEY"),
             terraform_bin=get("RAD_TERRAFORM_BIN"),
+            deploy_timeout=float(timeout),
             port=int(port),
         )

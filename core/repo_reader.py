@@ -83,9 +83,9 @@ class GitHubReader(AbstractContextManager["GitHubReader"]):
         self._gh: Github = self._stack.enter_context(client.session(token, f"read {full_name}", full_name))
         self._base = f"/repos/{quote(full_name)}"
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         """Close the client; a GitHub failure inside the ``with`` comes out as the client's ``RadError``."""
-        return bool(self._stack.__exit__(exc_type, exc, tb))
+        self._stack.__exit__(exc_type, exc, tb)
 
     def _get(self, path: str, *, etag: str = "", **params: Any) -> tuple[dict[str, Any], Any]:
         self.calls += 1

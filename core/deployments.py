@@ -1,0 +1,325 @@
+"""Deployments: create (with a credit hold), update, destroy, cancel, purge, rate, and the runs workers claim.
+
+Deploying checks dependencies and credits, then reserves the cost as a hold. A successful CREATE turns the
+hold into a SPEND exactly once; failure, timeout or cancel releases it. Updates and destroys are not
+charged. Runs are rows: a worker claims one with ``FOR UPDATE SKIP LOCKED`` and beats a heartbeat while it
+runs, so a run whose worker died is failed (INTERNAL_ERROR), never left WORKING.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets as random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit, credits
+from core.credit_settings import credits_enabled
+from core.credits import Balance
+from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from core.roles import ADMIN, FINANCE
+from core.secrets import SecretBox, reveal, store
+from storage.models import Deployment, DeploymentRun, Module, StoredSecret, User
+
+QUEUED, WORKING, SUCCESS, FAILURE, TIMEOUT = "QUEUED", "WORKING", "SUCCESS", "FAILURE", "TIMEOUT"
+INTERNAL_ERROR, CANCELLED, DELETING, DELETED = "INTERNAL_ERROR", "CANCELLED", "DELETING", "DELETED"
+ACTIVE = (QUEUED, WORKING, DELETING)
+CREATE, UPDATE, DESTROY = "CREATE", "UPDATE", "DESTROY"
+SHORT_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+HEARTBEAT_LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    satisfied: bool
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What deploying a module costs this user, and whether they can afford it."""
+
+    cost: Decimal
+    purchased_only: bool
+    balance: Balance
+    free_reason: str
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance.available_purchased if self.purchased_only else self.balance.available_total
+
+    @property
+    def enough(self) -> bool:
+        return self.cost <= self.available
+
+    @property
+    def shortage_code(self) -> str:
+        return "INSUFFICIENT_PURCHASED_CREDITS" if self.purchased_only else "INSUFFICIENT_TOTAL_CREDITS"
+
+
+def dependencies(session: Session, user: User, module: Module) -> list[Dependency]:
+    """Each ``module_dependency`` and whether the user has a successful deployment of it."""
+    done = set(session.scalars(select(Deployment.module_name).where(Deployment.owner_id == user.id,
+                                                                    Deployment.status == SUCCESS)))
+    return [Dependency(name, name in done) for name in module.dependencies]
+
+
+def quote(session: Session, user: User, module: Module) -> Quote:
+    """The cost (0 for a partner's own module, or with credits off) and the balance that pays it."""
+    free = ("your own module" if module.owner_id == user.id else
+            "credits are off" if not credits_enabled(session) else "")
+    cost = Decimal(0) if free else Decimal(module.credit_cost)
+    return Quote(cost, module.require_credit_purchases, credits.balance(session, user), free)
+
+
+def new_short_id(session: Session) -> str:
+    """A 4-character id no deployment has (longer if four are crowded)."""
+    for length in (4, 4, 4, 4, 6, 8):
+        candidate = "".join(random.choice(SHORT_ALPHABET) for _ in range(length))
+        if session.scalars(select(Deployment.id).where(Deployment.short_id == candidate)).first() is None:
+            return candidate
+    raise Conflict("Could not find a free deployment id.", hint="Try again.")
+
+
+def create(session: Session, box: SecretBox, actor: User, module: Module, values: Mapping[str, Any],
+           sensitive: Mapping[str, Any], key: str, now: datetime, where: Mapping[str, str] | None = None,
+           ) -> Deployment:
+    """Check dependencies, hold the cost and queue the CREATE run; ``key`` makes a double confirm one deployment."""
+    existing = session.scalars(select(Deployment).where(Deployment.hold_key == f"deploy:{key}")).one_or_none()
+    if existing is not None:
+        return existing
+    missing = [d.name for d in dependencies(session, actor, module) if not d.satisfied]
+    if missing:
+        raise Conflict(f"`{module.name}` needs " + ", ".join(f"`{m}`" for m in missing) + " deployed first.",
+                       hint="Deploy the dependencies, then try again.")
+    price = quote(session, actor, module)
+    short = new_short_id(session)
+    held = credits.hold(session, actor, price.cost, purchased_only=module.require_credit_purchases,
+                        key=f"deploy:{key}", deployment=short, module=module.name)
+    deployment = Deployment(short_id=short, module_id=module.id, module_name=module.name, owner_id=actor.id,
+                            status=QUEUED, action=CREATE, commit=module.commit, inputs=dict(values),
+                            credit_cost=price.cost, hold_key=held.key, created_at=now, **_chat(where))
+    _seal_inputs(session, box, deployment, sensitive, actor, now)
+    session.add(deployment)
+    session.flush()
+    session.add(DeploymentRun(deployment_id=deployment.id, action=CREATE, status=QUEUED, created_at=now))
+    audit.record(session, actor, "deployment.create", target=short, module=module.name, cost=str(price.cost))
+    return deployment
+
+
+def _chat(where: Mapping[str, str] | None) -> dict[str, str]:
+    where = where or {}
+    return {f"chat_{k}": where.get(k, "") for k in ("platform", "workspace", "channel", "thread")}
+
+
+def _seal_inputs(session: Session, box: SecretBox, deployment: Deployment, sensitive: Mapping[str, Any],
+                 actor: User, now: datetime) -> None:
+    if deployment.secret_inputs_id is not None:
+        old = session.get(StoredSecret, deployment.secret_inputs_id)
+        deployment.secret_inputs_id = None
+        session.flush()
+        if old is not None:
+            session.delete(old)
+    if sensitive:
+        row = store(session, box, kind="deployment_inputs", plaintext=json.dumps(dict(sensitive)),
+                    owner_id=actor.id, now=now)
+        deployment.secret_inputs_id = row.id
+
+
+def sensitive_inputs(session: Session, box: SecretBox, deployment: Deployment) -> dict[str, Any]:
+    """The sealed inputs, opened for a run; never log or show them."""
+    row = session.get(StoredSecret, deployment.secret_inputs_id) if deployment.secret_inputs_id else None
+    return dict(json.loads(reveal(box, row))) if row is not None else {}
+
+
+def visible(session: Session, user: User, *, everyone: bool = False) -> list[Deployment]:
+    """The user's deployments, newest first; admins and finance may ask for everyone's."""
+    query = select(Deployment).order_by(Deployment.id.desc())
+    if not (everyone and {ADMIN, FINANCE} & user.role_names):
+        query = query.where(Deployment.owner_id == user.id)
+    return list(session.scalars(query))
+
+
+def find(session: Session, user: User, short_id: str) -> Deployment:
+    """A deployment the user may see (theirs; any for admins and finance)."""
+    deployment = session.scalars(select(Deployment).where(Deployment.short_id == short_id.strip().lower())
+                                 ).one_or_none()
+    if deployment is None or (deployment.owner_id != user.id and not {ADMIN, FINANCE} & user.role_names):
+        raise NotFound(f"There is no deployment `{short_id.strip()}`.", hint="Run `/rad deployments`.")
+    return deployment
+
+
+def require_manager(user: User, deployment: Deployment, what: str) -> None:
+    if deployment.owner_id != user.id and ADMIN not in user.role_names:
+        raise NotAllowed(f"Only the owner or an admin can {what} this deployment.")
+
+
+def _queue(session: Session, deployment: Deployment, action: str, now: datetime) -> DeploymentRun:
+    if deployment.status in ACTIVE:
+        raise Conflict(f"Deployment `{deployment.short_id}` is {deployment.status.lower()} right now.",
+                       hint="Wait for it to finish.")
+    if deployment.status in (DELETED, CANCELLED):
+        raise Conflict(f"Deployment `{deployment.short_id}` is {deployment.status.lower()}.")
+    deployment.status = DELETING if action == DESTROY else QUEUED
+    deployment.action = action
+    run = DeploymentRun(deployment_id=deployment.id, action=action, status=QUEUED, created_at=now)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def queue_update(session: Session, box: SecretBox, actor: User, deployment: Deployment, values: Mapping[str, Any],
+                 sensitive: Mapping[str, Any], now: datetime) -> DeploymentRun:
+    """Re-run with new inputs at the module's current commit; not charged."""
+    require_manager(actor, deployment, "update")
+    run = _queue(session, deployment, UPDATE, now)
+    module = session.get(Module, deployment.module_id) if deployment.module_id else None
+    if module is None:
+        raise NotFound(f"The module `{deployment.module_name}` is no longer published.")
+    deployment.inputs, deployment.commit = dict(values), module.commit
+    _seal_inputs(session, box, deployment, sensitive, actor, now)
+    audit.record(session, actor, "deployment.update", target=deployment.short_id)
+    return run
+
+
+def queue_destroy(session: Session, actor: User, deployment: Deployment, now: datetime) -> DeploymentRun:
+    """Run ``destroy``; the record is kept (status DELETED) once it succeeds."""
+    require_manager(actor, deployment, "destroy")
+    run = _queue(session, deployment, DESTROY, now)
+    audit.record(session, actor, "deployment.destroy", target=deployment.short_id)
+    return run
+
+
+def cancel(session: Session, actor: User, deployment: Deployment, now: datetime) -> None:
+    """Cancel a deployment still waiting in the queue; its hold is released."""
+    require_manager(actor, deployment, "cancel")
+    runs = session.scalars(select(DeploymentRun).where(DeploymentRun.deployment_id == deployment.id,
+                                                       DeploymentRun.status == QUEUED).with_for_update()).all()
+    if deployment.status != QUEUED or not runs:
+        raise Conflict(f"Only a queued deployment can be cancelled; `{deployment.short_id}` is "
+                       f"{deployment.status.lower()}.")
+    for run in runs:
+        run.status, run.finished_at = CANCELLED, now
+    deployment.status = CANCELLED
+    _settle(session, deployment, spend=False)
+    audit.record(session, actor, "deployment.cancel", target=deployment.short_id)
+
+
+def purge(session: Session, actor: User, deployment: Deployment) -> None:
+    """Remove the record (not the resources); refused while a run is working."""
+    require_manager(actor, deployment, "purge")
+    if deployment.status == WORKING:
+        raise Conflict(f"Deployment `{deployment.short_id}` is running.", hint="Wait for it, or cancel it first.")
+    _settle(session, deployment, spend=False)
+    audit.record(session, actor, "deployment.purge", target=deployment.short_id, module=deployment.module_name)
+    session.delete(deployment)
+    session.flush()
+
+
+def rate(session: Session, actor: User, deployment: Deployment, stars: int) -> Module | None:
+    """Rate 1–5 (owner only); the module keeps an exact sum and count, a changed rating replaces the old one."""
+    if deployment.owner_id != actor.id:
+        raise NotAllowed("Only the deployment's owner can rate it.")
+    if not 1 <= stars <= 5:
+        raise InvalidInput("A rating is 1 to 5 stars.")
+    module = session.get(Module, deployment.module_id, with_for_update=True) if deployment.module_id else None
+    if module is not None:
+        if deployment.rating is None:
+            module.rating_count += 1
+            module.rating_sum += stars
+        else:
+            module.rating_sum += stars - deployment.rating
+    deployment.rating = stars
+    audit.record(session, actor, "deployment.rate", target=deployment.short_id, stars=stars)
+    return module
+
+
+def _settle(session: Session, deployment: Deployment, *, spend: bool) -> None:
+    """Spend or release the deployment's hold, once (the ledger ignores a second settlement)."""
+    if not deployment.hold_key or deployment.charged:
+        return
+    if spend:
+        credits.spend(session, deployment.hold_key)
+        deployment.charged = True
+    else:
+        credits.release(session, deployment.hold_key)
+
+
+# -- the worker's side ----------------------------------------------------------------------------------
+
+
+def claim_run(session: Session, worker: str, now: datetime) -> DeploymentRun | None:
+    """The oldest queued run, now WORKING for ``worker``; None when the queue is empty."""
+    run = session.scalars(select(DeploymentRun).where(DeploymentRun.status == QUEUED).order_by(DeploymentRun.id)
+                          .limit(1).with_for_update(skip_locked=True)).first()
+    if run is None:
+        return None
+    run.status, run.claimed_by, run.started_at, run.heartbeat_at = WORKING, worker, now, now
+    deployment = session.get_one(Deployment, run.deployment_id)
+    deployment.status = DELETING if run.action == DESTROY else WORKING
+    session.flush()
+    return run
+
+
+def beat(session: Session, run_id: int, now: datetime) -> None:
+    run = session.get(DeploymentRun, run_id)
+    if run is not None and run.status == WORKING:
+        run.heartbeat_at = now
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a run ended with, as the worker reports it."""
+
+    status: str
+    plan: str = ""
+    outputs: Mapping[str, Any] | None = None
+    error: str = ""
+    log: str = ""
+
+
+def finish_run(session: Session, run_id: int, result: Finished, now: datetime) -> Deployment:
+    """Record a run's end: statuses, outputs, and the hold spent (CREATE + SUCCESS) or released."""
+    run = session.get_one(DeploymentRun, run_id, with_for_update=True)
+    deployment = session.get_one(Deployment, run.deployment_id, with_for_update=True)
+    if run.status != WORKING:
+        return deployment  # already finished (e.g. failed as abandoned): never settle twice
+    run.status, run.finished_at = result.status, now
+    run.plan_summary, run.error, run.log = result.plan[:200], result.error, result.log[-200_000:]
+    ok = result.status == SUCCESS
+    if run.action == DESTROY:
+        deployment.status = DELETED if ok else result.status
+        deployment.deleted_at = now if ok else None
+        if ok:
+            deployment.outputs = {}
+    else:
+        deployment.status = result.status
+        if ok and result.outputs is not None:
+            deployment.outputs = dict(result.outputs)
+    if run.action == CREATE:
+        _settle(session, deployment, spend=ok)
+        if ok and deployment.module_id:
+            module = session.get(Module, deployment.module_id, with_for_update=True)
+            if module is not None:
+                module.deployment_count += 1
+    session.flush()
+    return deployment
+
+
+def fail_abandoned(session: Session, now: datetime) -> list[str]:
+    """Runs whose worker stopped beating: INTERNAL_ERROR, holds released. Returns the deployments' short ids."""
+    stale = session.scalars(select(DeploymentRun).where(DeploymentRun.status == WORKING,
+                                                        DeploymentRun.heartbeat_at < now - HEARTBEAT_LEASE)
+                            .with_for_update(skip_locked=True)).all()
+    failed = []
+    for run in stale:
+        deployment = finish_run(session, run.id, Finished(INTERNAL_ERROR, error="the worker running it stopped"),
+                                now)
+        failed.append(deployment.short_id)
+    return failed

@@ -1,0 +1,157 @@
+"""Deploying through the dispatcher, run by the real worker with the embedded Terraform engine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from bot.demo import seed
+from bot.deploy_worker import DeployWorker
+from bot.runtime import Runtime
+from commands.dispatch import Dispatcher
+from commands.registry import ActionEvent
+from commands.ui import Button, Form, Reply
+from core import credits, deployments
+from core.config import Config
+from core.identity import Caller, IdentityKey
+from core.terraform_engine import EmbeddedEngine
+from storage.db import Database
+from storage.models import CreditTransaction, Deployment, DeploymentRun, Module, User, utcnow
+
+ADMIN = Caller(IdentityKey("slack", "T1", "UADMIN"), "Ada")
+UMA = Caller(IdentityKey("slack", "T1", "UUMA"), "Uma")
+
+
+@pytest.fixture
+def platform(dispatcher: Dispatcher, db: Database) -> Dispatcher:
+    """The example modules published as platform modules, and Uma with 100 awarded credits."""
+    seed(db, dispatcher.services, Caller(IdentityKey("console", "", "demo-admin"), "demo"))
+    dispatcher.run_text(UMA, "whoami")
+    dispatcher.run_text(ADMIN, "admin credits <@UUMA> award 100 welcome")
+    return dispatcher
+
+
+@pytest.fixture
+def worker(platform: Dispatcher, config: Config, monkeypatch: pytest.MonkeyPatch) -> DeployWorker:
+    """A deploy worker using the embedded engine (whatever Terraform this machine has on PATH)."""
+    monkeypatch.setattr("bot.deploy_worker.find_engine", lambda cfg: EmbeddedEngine(cfg.data_dir / "plugins"))
+    runtime = Runtime(config, platform.db, platform.registry, platform)
+    return DeployWorker(runtime, {}, name="test-worker")
+
+
+def fill(dispatcher: Dispatcher, caller: Caller, outcome: object, answers: dict[str, str]) -> Reply:
+    """Submit every step of a deploy form with the defaults, overridden by ``answers``."""
+    while isinstance(outcome, Form):
+        values = {i.name: answers.get(i.name, i.default) for i in outcome.inputs}
+        outcome = dispatcher.submit_form(caller, outcome.action_id, values, outcome.state)
+    assert isinstance(outcome, Reply), outcome
+    return outcome
+
+
+def confirm_button(reply: Reply) -> Button | None:
+    return next((a for a in reply.actions if isinstance(a, Button) and a.action_id == "deploy:confirm"), None)
+
+
+def available(db: Database, name: str = "Uma") -> Decimal:
+    with db.unit_of_work() as s:
+        user = s.scalars(select(User).where(User.display_name == name)).one()
+        return credits.balance(s, user).available_total
+
+
+def test_deploy_confirm_run_and_charge_once(platform: Dispatcher, worker: DeployWorker, db: Database) -> None:
+    form = platform.run_text(UMA, "deploy network-plan")
+    assert isinstance(form, Form) and form.state.endswith(":0") and form.submit_label == "Next"
+    review = fill(platform, UMA, form, {"network_name": "lab"})
+    assert "Cost" in str(review.cards[0].fields) and "50 credits" in str(review.cards[0].fields)
+    button = confirm_button(review)
+    assert button is not None
+    queued = platform.run_action(UMA, ActionEvent("deploy:confirm", button.value))
+    again = platform.run_action(UMA, ActionEvent("deploy:confirm", button.value))  # a double click
+    assert isinstance(queued, Reply) and isinstance(again, Reply) and queued.text == again.text
+    assert available(db) == Decimal(50)  # held
+    assert worker.run_once() and not worker.run_once()
+    with db.unit_of_work() as s:
+        deployment = s.scalars(select(Deployment)).one()
+        assert deployment.status == "SUCCESS" and deployment.charged and deployment.outputs
+        assert s.scalars(select(Module).where(Module.name == "network-plan")).one().deployment_count == 1
+        kinds = [t.kind for t in s.scalars(select(CreditTransaction).order_by(CreditTransaction.id))]
+        assert kinds.count("HOLD") == 1 and kinds.count("SPEND") == 1
+        short = deployment.short_id
+    assert available(db) == Decimal(50)
+    shown = platform.run_text(UMA, f"deployment {short}")
+    assert isinstance(shown, Reply) and "success" in str(shown.cards[0].fields[0])
+
+
+def test_short_credits_and_missing_dependencies_block_confirm(platform: Dispatcher) -> None:
+    review = fill(platform, UMA, platform.run_text(UMA, "deploy static-site"), {"site_name": "blog"})
+    assert confirm_button(review) is None
+    assert "Deploy `network-plan` first" in review.text
+    poor = Caller(IdentityKey("slack", "T1", "UPOOR"), "Poor")
+    review = fill(platform, poor, platform.run_text(poor, "deploy network-plan"), {})
+    assert confirm_button(review) is None and "INSUFFICIENT_TOTAL_CREDITS" in review.text
+
+
+def test_bad_values_stay_on_the_field(platform: Dispatcher) -> None:
+    form = platform.run_text(UMA, "deploy network-plan")
+    assert isinstance(form, Form)
+    values = {i.name: i.default for i in form.inputs}
+    values["region"] = "mars-north1"
+    errors = platform.submit_form(UMA, form.action_id, values, form.state)
+    assert "must be one of" in str(errors)
+
+
+def test_a_failed_run_releases_the_hold(platform: Dispatcher, worker: DeployWorker, db: Database) -> None:
+    review = fill(platform, UMA, platform.run_text(UMA, "deploy network-plan"), {"cidr_block": "not-a-cidr"})
+    button = confirm_button(review)
+    assert button is not None
+    platform.run_action(UMA, ActionEvent("deploy:confirm", button.value))
+    worker.run_once()
+    with db.unit_of_work() as s:
+        deployment = s.scalars(select(Deployment)).one()
+        run = s.scalars(select(DeploymentRun)).one()
+        assert deployment.status == "FAILURE" and not deployment.charged and run.error
+    assert available(db) == Decimal(100)
+
+
+def test_destroy_cancel_purge_and_rate(platform: Dispatcher, worker: DeployWorker, db: Database) -> None:
+    for _ in range(2):
+        review = fill(platform, UMA, platform.run_text(UMA, "deploy budget-alerts"), {})
+        platform.run_action(UMA, ActionEvent("deploy:confirm", confirm_button(review).value))  # type: ignore[union-attr]
+    with db.unit_of_work() as s:
+        first, second = (d.short_id for d in s.scalars(select(Deployment).order_by(Deployment.id)))
+    assert worker.run_once()  # the first runs; the second is still queued
+    cancelled = platform.run_action(UMA, ActionEvent("deployment:cancel", second))
+    assert isinstance(cancelled, Reply) and "cancelled" in cancelled.text
+    rated = platform.run_action(UMA, ActionEvent("deployment:rate", first, ("4",)))
+    assert isinstance(rated, Reply) and "averages 4.0" in rated.text
+    platform.run_action(UMA, ActionEvent("deployment:rate", first, ("2",)))
+    with db.unit_of_work() as s:
+        module = s.scalars(select(Module).where(Module.name == "budget-alerts")).one()
+        assert (module.rating_sum, module.rating_count) == (2, 1)  # a changed rating replaces the old one
+    other = Caller(IdentityKey("slack", "T1", "UOTHER"), "Other")
+    refused = platform.run_action(other, ActionEvent("deployment:destroy", first))
+    assert isinstance(refused, Reply) and "There is no deployment" in refused.text
+    platform.run_action(UMA, ActionEvent("deployment:destroy", first))
+    assert worker.run_once()
+    with db.unit_of_work() as s:
+        assert s.scalars(select(Deployment).where(Deployment.short_id == first)).one().status == "DELETED"
+    platform.run_action(UMA, ActionEvent("deployment:purge", first))
+    with db.unit_of_work() as s:
+        assert [d.short_id for d in s.scalars(select(Deployment))] == [second]
+
+
+def test_a_run_whose_worker_died_becomes_an_internal_error(platform: Dispatcher, worker: DeployWorker,
+                                                           db: Database) -> None:
+    review = fill(platform, UMA, platform.run_text(UMA, "deploy network-plan"), {})
+    platform.run_action(UMA, ActionEvent("deploy:confirm", confirm_button(review).value))  # type: ignore[union-attr]
+    with db.unit_of_work() as s:
+        run = deployments.claim_run(s, "dead-worker", utcnow() - timedelta(minutes=10))
+        assert run is not None
+    with db.unit_of_work() as s:
+        assert deployments.fail_abandoned(s, utcnow())
+    with db.unit_of_work() as s:
+        assert s.scalars(select(Deployment)).one().status == "INTERNAL_ERROR"
+    assert available(db) == Decimal(100)
