@@ -7,6 +7,7 @@ without echo), attachments are written to a folder and their paths printed.
 from __future__ import annotations
 
 import getpass
+import itertools
 import re
 import sys
 from collections.abc import Callable
@@ -90,7 +91,7 @@ class Console:
             for name, message in outcome.errors.items():
                 self.say(f"  {name}: {message}")
 
-    def show_reply(self, reply: Reply) -> None:
+    def show_reply(self, reply: Reply, *, interactive: bool = True) -> None:
         if reply.text:
             self.say(reply.text)
         controls: list[Control] = []
@@ -103,7 +104,7 @@ class Console:
             path = self.files_dir / Path(attachment.filename).name
             path.write_bytes(attachment.content)
             self.say(f"  📎 {attachment.title or attachment.filename}: {path}")
-        if controls:
+        if controls and interactive:
             self.choose(controls)
 
     def show_card(self, card: Card) -> None:
@@ -210,3 +211,21 @@ def _as_tuple(value: FormValue) -> tuple[str, ...]:
     if isinstance(value, tuple):
         return value
     return (str(value),) if value else ()
+
+
+class ConsoleMessenger:
+    """The Messenger of the console: background work (a deployment's progress) is printed as it happens."""
+
+    platform = "console"
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._count = itertools.count(1)
+
+    def post(self, where: ConversationRef, reply: Reply) -> ConversationRef:
+        self.console.say()
+        self.console.show_reply(reply, interactive=False)
+        return replace(where, message=str(next(self._count)))
+
+    def edit(self, where: ConversationRef, reply: Reply) -> None:
+        self.console.show_reply(reply, interactive=False)

@@ -67,16 +67,30 @@ def console(config: Config, identity: str, *, demo: bool, files: Path | None) ->
     if demo:
         for line in demo_seed.seed(runtime.db, runtime.dispatcher.services, caller):
             print(f"demo: {line}")
-    Console(runtime.dispatcher, caller, files or config.data_dir / "console-files").loop()
+    from bot.console import ConsoleMessenger
+    from bot.deploy_worker import start_deploy_workers
+
+    terminal = Console(runtime.dispatcher, caller, files or config.data_dir / "console-files")
+    stop = threading.Event()
+    start_deploy_workers(runtime, {"console": ConsoleMessenger(terminal)}, stop)
+    try:
+        terminal.loop()
+    finally:
+        stop.set()
     return 0
 
 
 def worker(config: Config, *, threads: int) -> int:
+    """Background jobs and deployment runs, ``threads`` loops of each."""
+    from bot.deploy_worker import start_deploy_workers
     from bot.worker import start_workers
 
     runtime = build_runtime(config)
     stop = stop_event()
-    for thread in start_workers(runtime, messengers(runtime), stop, count=max(1, threads)):
+    found = messengers(runtime)
+    loops = start_workers(runtime, found, stop, count=max(1, threads))
+    loops += start_deploy_workers(runtime, found, stop, count=max(1, threads))
+    for thread in loops:
         thread.join()
     return 0
 
@@ -136,6 +150,7 @@ def slack(config: Config, *, http: bool) -> int:
 
 def run(config: Config) -> int:
     """Every configured front door, the HTTP server, a worker and the scheduler, in one process."""
+    from bot.deploy_worker import start_deploy_workers
     from bot.scheduler import build_scheduler
     from bot.web import start_background
     from bot.worker import start_workers
@@ -169,6 +184,7 @@ def run(config: Config) -> int:
             runner.start()
             found["discord"] = DiscordMessenger(config, runner.current)
         start_workers(runtime, found, stop)
+        start_deploy_workers(runtime, found, stop)
         scheduler = build_scheduler(runtime)
         scheduler.start()
         stops.append(("clock", lambda: scheduler.shutdown(wait=False)))
