@@ -71,6 +71,8 @@ def start(ctx: Context, module: Module, deployment: Deployment | None = None) ->
                         deployment_id=deployment.id if deployment else None, commit=module.commit, values=values)
     ctx.session.add(draft)
     ctx.session.flush()
+    if deployment is not None:  # an update keeps the sealed values the user leaves empty
+        seal(ctx, draft, deployments.sensitive_inputs(ctx.session, ctx.services.secrets, deployment))
     if not deployable_inputs(module.spec or {}):
         return confirmation(ctx, draft, module)
     return step_form(draft, module, 0)
@@ -113,7 +115,7 @@ def load_draft(ctx: Context, token: str, *, lock: bool = False) -> tuple[DeployD
         raise NotFound("This deploy form has expired.", hint=f"Run `{ctx.slash} deploy` again.")
     if draft.user_id != ctx.actor.id:
         raise NotAllowed("This deploy form belongs to someone else.")
-    module = ctx.session.get(Module, draft.module_id)
+    module = ctx.session.get(Module, draft.module_id) if draft.module_id else None
     if module is None:
         raise NotFound("That module was removed from the catalog.", hint=f"Run `{ctx.slash} modules`.")
     browse.find_visible(ctx.session, ctx.actor, module.name)  # still allowed to see it?

@@ -155,3 +155,98 @@ def test_a_run_whose_worker_died_becomes_an_internal_error(platform: Dispatcher,
     with db.unit_of_work() as s:
         assert s.scalars(select(Deployment)).one().status == "INTERNAL_ERROR"
     assert available(db) == Decimal(100)
+
+
+def deploy_button(platform: Dispatcher, caller: Caller, module: str, answers: dict[str, str] | None = None) -> str:
+    review = fill(platform, caller, platform.run_text(caller, f"deploy {module}"), answers or {})
+    button = confirm_button(review)
+    assert button is not None, review.text
+    return button.value
+
+
+def test_update_is_not_charged_and_keeps_sensitive_values(platform: Dispatcher, worker: DeployWorker,
+                                                          db: Database) -> None:
+    platform.run_text(ADMIN, "admin credits <@UUMA> award 400 more")
+    token = deploy_button(platform, UMA, "budget-alerts", {"webhook_secret": "hook-s3cret-value"})
+    platform.run_action(UMA, ActionEvent("deploy:confirm", token))
+    assert worker.run_once()
+    with db.unit_of_work() as s:
+        short = s.scalars(select(Deployment)).one().short_id
+    form = platform.run_action(UMA, ActionEvent("deployment:update", short))
+    assert isinstance(form, Form) and form.title.startswith("Update")
+    review = fill(platform, UMA, form, {"monthly_budget": "250"})  # the secret is left empty: kept
+    assert "updates are not charged" in str(review.cards[0].fields)
+    before = available(db)
+    platform.run_action(UMA, ActionEvent("deploy:confirm", confirm_button(review).value))  # type: ignore[union-attr]
+    assert worker.run_once()
+    with db.unit_of_work() as s:
+        deployment = s.scalars(select(Deployment)).one()
+        runs = [(r.action, r.status) for r in s.scalars(select(DeploymentRun).order_by(DeploymentRun.id))]
+        assert runs == [("CREATE", "SUCCESS"), ("UPDATE", "SUCCESS")] and deployment.inputs["monthly_budget"] == 250
+        box = platform.services.secrets
+        assert deployments.sensitive_inputs(s, box, deployment) == {"webhook_secret": "hook-s3cret-value"}
+        dump = repr([repr(r) for r in s.scalars(select(DeploymentRun))]) + repr(deployment.inputs)
+        assert "hook-s3cret-value" not in dump
+    assert available(db) == before
+
+
+def test_confirm_after_the_module_was_removed(platform: Dispatcher, db: Database) -> None:
+    token = deploy_button(platform, UMA, "network-plan")
+    with db.unit_of_work() as s:
+        s.delete(s.scalars(select(Module).where(Module.name == "network-plan")).one())
+    answer = platform.run_action(UMA, ActionEvent("deploy:confirm", token))
+    assert isinstance(answer, Reply) and "That module was removed from the catalog" in answer.text
+
+
+def test_credits_gone_by_confirm_time(platform: Dispatcher, db: Database) -> None:
+    first, second = deploy_button(platform, UMA, "network-plan"), deploy_button(platform, UMA, "network-plan")
+    platform.run_action(UMA, ActionEvent("deploy:confirm", first))
+    platform.run_text(UMA, "whoami")
+    third = deploy_button(platform, UMA, "network-plan")  # still affordable: 50 left
+    platform.run_action(UMA, ActionEvent("deploy:confirm", third))
+    refused = platform.run_action(UMA, ActionEvent("deploy:confirm", second))
+    assert isinstance(refused, Reply) and "INSUFFICIENT_TOTAL_CREDITS" in refused.text
+    with db.unit_of_work() as s:
+        assert len(s.scalars(select(Deployment)).all()) == 2
+
+
+def test_concurrent_confirms_never_overdraw(platform: Dispatcher, db: Database) -> None:
+    import threading
+
+    tokens = [deploy_button(platform, UMA, "network-plan") for _ in range(6)]
+    answers: list[str] = []
+
+    def press(token: str) -> None:
+        outcome = platform.run_action(UMA, ActionEvent("deploy:confirm", token))
+        answers.append(outcome.text if isinstance(outcome, Reply) else "")
+
+    threads = [threading.Thread(target=press, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum("is queued" in a for a in answers) == 2  # 100 credits, 50 each
+    assert sum("INSUFFICIENT_TOTAL_CREDITS" in a for a in answers) == 4
+    assert available(db) == 0
+
+
+def test_a_run_past_its_timeout_is_stopped_and_released(platform: Dispatcher, config: Config, db: Database,
+                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
+    import dataclasses
+    import sys
+
+    from core.terraform_engine import BinaryEngine
+
+    script = tmp_path_factory.mktemp("engine") / "slow-terraform"
+    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    script.chmod(0o755)
+    slow = dataclasses.replace(config, deploy_timeout=2.0)
+    runtime = Runtime(slow, platform.db, platform.registry, platform)
+    worker = DeployWorker(runtime, {}, name="slow")
+    pytest.MonkeyPatch().setattr("bot.deploy_worker.find_engine",
+                                 lambda cfg: BinaryEngine(script, cfg.data_dir / "plugins"))
+    platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "network-plan")))
+    assert worker.run_once()
+    with db.unit_of_work() as s:
+        assert s.scalars(select(Deployment)).one().status == "TIMEOUT"
+    assert available(db) == Decimal(100)
