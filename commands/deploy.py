@@ -6,7 +6,6 @@ button carries only the draft's token. Confirming twice makes one deployment and
 
 from __future__ import annotations
 
-import json
 import secrets as random
 from collections.abc import Mapping
 from typing import Any
@@ -21,8 +20,8 @@ from core.credit_amounts import format_credits
 from core.deploy_inputs import InputSpec, check_values, deployable_inputs, shown, steps
 from core.errors import Conflict, NotAllowed, NotFound
 from core.roles import USER
-from core.secrets import reveal, store
-from storage.models import DeployDraft, Deployment, Module, StoredSecret
+from core.secrets import open_json, replace_json
+from storage.models import DeployDraft, Deployment, Module
 
 PICKER_SIZE = 25
 KINDS: dict[str, InputKind] = {"text": "text", "number": "number", "bool": "bool", "choice": "choice",
@@ -148,20 +147,13 @@ def submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Form
 
 
 def sealed(ctx: Context, draft: DeployDraft) -> dict[str, Any]:
-    row = ctx.session.get(StoredSecret, draft.secret_id) if draft.secret_id else None
-    return dict(json.loads(reveal(ctx.services.secrets, row))) if row is not None else {}
+    return open_json(ctx.session, ctx.services.secrets, draft.secret_id)
 
 
 def seal(ctx: Context, draft: DeployDraft, secret: Mapping[str, Any]) -> None:
-    old = ctx.session.get(StoredSecret, draft.secret_id) if draft.secret_id else None
-    draft.secret_id = None
+    draft.secret_id = replace_json(ctx.session, ctx.services.secrets, draft.secret_id, secret, kind="deploy_draft",
+                                   owner_id=ctx.actor.id, now=ctx.now)
     ctx.session.flush()
-    if old is not None:
-        ctx.session.delete(old)
-    if secret:
-        row = store(ctx.session, ctx.services.secrets, kind="deploy_draft", plaintext=json.dumps(dict(secret)),
-                    owner_id=ctx.actor.id, now=ctx.now)
-        draft.secret_id = row.id
 
 
 def confirmation(ctx: Context, draft: DeployDraft, module: Module) -> Reply:

@@ -8,7 +8,6 @@ runs, so a run whose worker died is failed (INTERNAL_ERROR), never left WORKING.
 
 from __future__ import annotations
 
-import json
 import secrets as random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ from core.credit_settings import credits_enabled
 from core.credits import Balance
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from core.roles import ADMIN, FINANCE
-from core.secrets import SecretBox, reveal, store
-from storage.models import Deployment, DeploymentRun, Module, StoredSecret, User
+from core.secrets import SecretBox, open_json, replace_json
+from storage.models import Deployment, DeploymentRun, Module, User
 
 QUEUED, WORKING, SUCCESS, FAILURE, TIMEOUT = "QUEUED", "WORKING", "SUCCESS", "FAILURE", "TIMEOUT"
 INTERNAL_ERROR, CANCELLED, DELETING, DELETED = "INTERNAL_ERROR", "CANCELLED", "DELETING", "DELETED"
@@ -120,22 +119,13 @@ def _chat(where: Mapping[str, str] | None) -> dict[str, str]:
 
 def _seal_inputs(session: Session, box: SecretBox, deployment: Deployment, sensitive: Mapping[str, Any],
                  actor: User, now: datetime) -> None:
-    if deployment.secret_inputs_id is not None:
-        old = session.get(StoredSecret, deployment.secret_inputs_id)
-        deployment.secret_inputs_id = None
-        session.flush()
-        if old is not None:
-            session.delete(old)
-    if sensitive:
-        row = store(session, box, kind="deployment_inputs", plaintext=json.dumps(dict(sensitive)),
-                    owner_id=actor.id, now=now)
-        deployment.secret_inputs_id = row.id
+    deployment.secret_inputs_id = replace_json(session, box, deployment.secret_inputs_id, sensitive,
+                                               kind="deployment_inputs", owner_id=actor.id, now=now)
 
 
 def sensitive_inputs(session: Session, box: SecretBox, deployment: Deployment) -> dict[str, Any]:
     """The sealed inputs, opened for a run; never log or show them."""
-    row = session.get(StoredSecret, deployment.secret_inputs_id) if deployment.secret_inputs_id else None
-    return dict(json.loads(reveal(box, row))) if row is not None else {}
+    return open_json(session, box, deployment.secret_inputs_id)
 
 
 def visible(session: Session, user: User, *, everyone: bool = False) -> list[Deployment]:

@@ -7,10 +7,12 @@ only ciphertext and a short fingerprint that identifies a secret without reveali
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
@@ -115,3 +117,24 @@ def rotate_all(session: Session, box: SecretBox) -> int:
         row.ciphertext = box.rotate(row.ciphertext)
     session.flush()
     return len(rows)
+
+
+def replace_json(session: Session, box: SecretBox, current_id: int | None, data: Mapping[str, Any], *, kind: str,
+                 owner_id: int | None, now: datetime) -> int | None:
+    """Seal ``data`` as JSON instead of the secret ``current_id``; returns the new id (None when ``data`` is empty).
+
+    The new row is written before the old one is deleted, so a reused row id never looks unchanged.
+    """
+    new_id = store(session, box, kind=kind, plaintext=json.dumps(dict(data)), owner_id=owner_id, now=now).id \
+        if data else None
+    old = session.get(StoredSecret, current_id) if current_id is not None else None
+    if old is not None:
+        session.delete(old)
+        session.flush()
+    return new_id
+
+
+def open_json(session: Session, box: SecretBox, secret_id: int | None) -> dict[str, Any]:
+    """The JSON object sealed as ``secret_id`` (empty when there is none); never log what this returns."""
+    row = session.get(StoredSecret, secret_id) if secret_id is not None else None
+    return dict(json.loads(reveal(box, row))) if row is not None else {}
