@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from commands.context import Context
 from commands.deploy import start
 from commands.deploy_messages import ICONS, manage_buttons, shown, status_line
@@ -47,8 +49,8 @@ def details(ctx: Context, d: Deployment) -> Reply:
     sensitive = {v["name"] for v in ((module.spec if module else {}) or {}).get("inputs", []) if v.get("sensitive")}
     inputs = "\n".join(f"• `{k}` = {shown(v)}" for k, v in sorted(d.inputs.items()) if k not in sensitive)
     inputs += "".join(f"\n• `{k}` = ••••••" for k in sorted(sensitive))
-    runs = list(ctx.session.query(DeploymentRun).filter(DeploymentRun.deployment_id == d.id)
-                .order_by(DeploymentRun.id.desc()).limit(5))
+    runs = list(ctx.session.scalars(select(DeploymentRun).where(DeploymentRun.deployment_id == d.id)
+                                    .order_by(DeploymentRun.id.desc()).limit(5)))
     run_lines = [f"{r.action.lower()}: {r.status.lower()}" + (f" – {r.plan_summary}" if r.plan_summary else "")
                  + (f" – {r.error.splitlines()[0][:150]}" if r.error else "") for r in runs]
     cards = [
