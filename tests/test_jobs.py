@@ -120,3 +120,27 @@ def test_scheduler_holds_the_housekeeping_schedule(dispatcher: Dispatcher, confi
         assert job is not None and job.trigger.interval == timedelta(hours=1)
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_housekeeping_drops_stale_drafts_and_their_secrets(dispatcher: Dispatcher, config: Config,
+                                                           db: Database) -> None:
+    from core import secrets
+    from storage.models import DeployDraft, Module, StoredSecret, User
+
+    runtime, _ = runtime_with(dispatcher, config)
+    old = utcnow() - timedelta(days=2)
+    with db.unit_of_work() as s:
+        user = User(display_name="x")
+        module = Module(name="m", source="platform", commit="c")
+        s.add_all([user, module])
+        s.flush()
+        sealed = secrets.store(s, dispatcher.services.secrets, kind="deploy_draft", plaintext="{}",
+                               owner_id=user.id, now=old)
+        s.add(DeployDraft(token="old", user_id=user.id, module_id=module.id, commit="c", secret_id=sealed.id,
+                          created_at=old))
+        s.add(DeployDraft(token="new", user_id=user.id, module_id=module.id, commit="c"))
+    counts = run_housekeeping(runtime)
+    assert counts["deploy_drafts"] == 1 and counts["draft_secrets"] == 1
+    with db.unit_of_work() as s:
+        assert [d.token for d in s.scalars(select(DeployDraft))] == ["new"]
+        assert s.scalars(select(StoredSecret)).all() == []
