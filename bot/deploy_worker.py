@@ -45,6 +45,8 @@ class Job:
     module_id: int
     values: dict[str, Any]
     sensitive_names: set[str]
+    where: ConversationRef | None = None
+    """The status message once posted (else its channel): every later step edits it."""
 
 
 class DeployWorker:
@@ -60,10 +62,10 @@ class DeployWorker:
         job = self._claim()
         if job is None:
             return False
-        where = self._post_status(job, "starting")
+        self._post_status(job, "starting")
         stop_beating = self._heartbeat(job.run_id)
         try:
-            finished = self._execute(job, where)
+            finished = self._execute(job)
         finally:
             stop_beating.set()
         with self.runtime.db.unit_of_work() as session:
@@ -71,7 +73,8 @@ class DeployWorker:
             reply = result_reply(deployment, self._mention(session, deployment), finished.error,
                                  "\n".join(finished.log.splitlines()[-40:]), finished.log)
             final = status_reply(deployment, self._mention(session, deployment), plan=finished.plan)
-        self._send(where, final, edit=True)
+        self._show(job, final)
+        where = job.where
         if where is not None:
             self._send(where.in_thread(where.thread or where.message), reply, edit=False)
         return True
@@ -92,10 +95,12 @@ class DeployWorker:
                 return None
             sensitive = deployments.sensitive_inputs(session, box, deployment)
             names = {v["name"] for v in (module.spec or {}).get("inputs", []) if v.get("sensitive")}
+            where = ConversationRef(deployment.chat_platform, deployment.chat_workspace, deployment.chat_channel,
+                                    deployment.chat_thread, deployment.chat_message)
             return Job(claimed.id, claimed.action, deployment.id, module.id, {**deployment.inputs, **sensitive},
-                       names | set(sensitive))
+                       names | set(sensitive), where)
 
-    def _execute(self, job: Job, where: ConversationRef | None) -> Finished:
+    def _execute(self, job: Job) -> Finished:
         runtime = self.runtime
         try:
             files = module_files(runtime.db, runtime.dispatcher.services, job.module_id)
@@ -105,7 +110,7 @@ class DeployWorker:
             workdir = prepare_workdir(runtime.config.data_dir, short, files)
             action = cast(Action, job.action.lower())
             result = run(engine, workdir, action, job.values, job.sensitive_names, runtime.config.deploy_timeout,
-                         on_progress=lambda p: self._progress(job, where, p))
+                         on_progress=lambda p: self._progress(job, p))
             return Finished(str(result.status), plan=str(result.plan or ""), outputs=result.outputs,
                             error=result.error, log=result.log)
         except RadError as error:
@@ -115,26 +120,27 @@ class DeployWorker:
             log.exception("deployment run failed unexpectedly", extra={"error_id": error_id, "run": job.run_id})
             return Finished("INTERNAL_ERROR", error=f"An internal error stopped the run (error id {error_id}).")
 
-    def _progress(self, job: Job, where: ConversationRef | None, progress: Progress) -> None:
-        self._post_status(job, f"{progress.step}: {progress.state}", where=where)
+    def _progress(self, job: Job, progress: Progress) -> None:
+        self._post_status(job, f"{progress.step}: {progress.state}")
 
-    def _post_status(self, job: Job, step: str, where: ConversationRef | None = None) -> ConversationRef | None:
-        """Post the status message (first call) or edit it; returns its reference."""
+    def _post_status(self, job: Job, step: str) -> None:
+        """Show the status message with ``step`` as what the run is doing now."""
         with self.runtime.db.unit_of_work() as session:
             deployment = session.get_one(Deployment, job.deployment_id)
             reply = status_reply(deployment, self._mention(session, deployment), progress=step)
-            if where is None:
-                where = ConversationRef(deployment.chat_platform, deployment.chat_workspace,
-                                        deployment.chat_channel, deployment.chat_thread, deployment.chat_message)
-        if where.message:
+        self._show(job, reply)
+
+    def _show(self, job: Job, reply: Reply) -> None:
+        """Edit the status message; post it first when it is not there yet (also after a failed post)."""
+        where = job.where
+        if where is None or where.message:
             self._send(where, reply, edit=True)
-            return where
+            return
         posted = self._send(where, reply, edit=False)
         if posted is not None and posted.message:
             with self.runtime.db.unit_of_work() as session:
                 session.get_one(Deployment, job.deployment_id).chat_message = posted.message
-            return posted
-        return where
+            job.where = posted
 
     def _send(self, where: ConversationRef | None, reply: Reply, *, edit: bool) -> ConversationRef | None:
         messenger = self.messengers.get(where.platform) if where is not None else None

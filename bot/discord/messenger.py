@@ -5,26 +5,37 @@ client, or a function returning the current one, e.g. ``DiscordRunner.current``)
 scheduled onto the client's loop with ``asyncio.run_coroutine_threadsafe`` and share its HTTP session
 and rate-limit buckets. Otherwise (a worker or clock process, or the gateway is down) the messenger
 logs in a plain discord.py ``HTTPClient`` on its own small loop thread: REST only, no gateway.
+
+A reference whose ``thread`` is a message of ``channel`` (a reply "in the thread" of a message, as the
+deploy worker makes) is a thread started from that message: Discord gives it the message's id. The
+messenger starts it on first use (``POST /channels/{c}/messages/{m}/threads``) and then posts in it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import discord
 from discord.http import HTTPClient, handle_message_parameters
 
 from bot.discord.client import configure_endpoints
 from bot.discord.render import OutMessage, render_reply
+from bot.discord.text import shorten
 from commands.ui import Reply
 from core.config import Config
 from core.conversations import ConversationRef
 
 T = TypeVar("T")
 TIMEOUT = 60.0
+THREAD_NAME_MAX = 100
+THREAD_ARCHIVE_MINUTES: Final = 1440
+THREAD_EXISTS = 160004
+"""Discord's error code for "a thread has already been created for this message"."""
+_MARKUP = re.compile(r"<[@#][!&]?\d+>|[*_`~|>]")
 
 
 class DiscordMessenger:
@@ -39,12 +50,17 @@ class DiscordMessenger:
         self._own_loop: asyncio.AbstractEventLoop | None = None
         self._own_http: HTTPClient | None = None
         self._lock = threading.Lock()
+        self._threads: set[str] = set()
 
     def post(self, where: ConversationRef, reply: Reply) -> ConversationRef:
         """Post ``reply`` (several messages if it does not fit in one); the reference names the first."""
-        channel = int(where.thread or where.channel)
         messages = render_reply(reply)
-        ids = self._run(lambda http: _post(http, channel, messages))
+
+        async def work(http: HTTPClient) -> list[str]:
+            channel = await self._target(http, where, reply)
+            return await _post(http, channel, messages)
+
+        ids = self._run(work)
         return ConversationRef("discord", where.workspace, where.channel, where.thread, ids[0])
 
     def edit(self, where: ConversationRef, reply: Reply) -> None:
@@ -64,6 +80,23 @@ class DiscordMessenger:
         self._own_loop = self._own_http = None
 
     # -- machinery ----------------------------------------------------------------------------------
+
+    async def _target(self, http: HTTPClient, where: ConversationRef, reply: Reply) -> int:
+        """The channel to post in: ``where.thread`` (started from its message when there is none yet), else the
+        channel."""
+        if not where.thread or where.thread == where.channel or where.thread in self._threads:
+            return int(where.thread or where.channel)
+        try:
+            await http.get_channel(int(where.thread))
+        except discord.NotFound:
+            try:
+                await http.start_thread_with_message(int(where.channel), int(where.thread), name=thread_name(reply),
+                                                     auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+            except discord.HTTPException as error:
+                if error.code != THREAD_EXISTS:  # another post started it meanwhile
+                    raise
+        self._threads.add(where.thread)
+        return int(where.thread)
 
     def _live_client(self) -> discord.Client | None:
         client = self._client if isinstance(self._client, discord.Client) or self._client is None else self._client()
@@ -110,6 +143,15 @@ async def _post(http: HTTPClient, channel: int, messages: list[OutMessage]) -> l
 async def _edit(http: HTTPClient, channel: int, message_id: int, message: OutMessage) -> None:
     with handle_message_parameters(**message.edit_kwargs()) as params:
         await http.edit_message(channel, message_id, params=params)
+
+
+def thread_name(reply: Reply) -> str:
+    """A thread's name from the reply that starts it: its first line without mentions or markup."""
+    first = next((line for line in (reply.text or "").splitlines() if line.strip()), "")
+    if not first and reply.cards:
+        first = reply.cards[0].title
+    name = " ".join(_MARKUP.sub("", first).split())
+    return shorten(name or "Details", THREAD_NAME_MAX)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
