@@ -36,12 +36,20 @@ def tab_of(text: str) -> Tab:
 
 
 def view_value(tab: Tab, page: int, query: str) -> str:
-    return f"{tab}|{page}|{query[:QUERY_MAX]}"
+    """``tab:page:query``; ``:`` because Discord custom ids reserve ``|``."""
+    return f"{tab}:{page}:{query.replace('|', ' ')[:QUERY_MAX]}"
+
+
+def split_value(value: str) -> tuple[str, str]:
+    """The head and the rest of a value, split at its first ``:`` (or ``|``, which older buttons used)."""
+    separator = next((c for c in value if c in ":|"), ":")
+    head, _, rest = value.partition(separator)
+    return head, rest
 
 
 def parse_view(value: str) -> tuple[Tab, int, str]:
-    tab, _, rest = value.partition("|")
-    page, _, query = rest.partition("|")
+    tab, rest = split_value(value)
+    page, query = split_value(rest)
     return tab_of(tab or "all"), int(page) if page.isdigit() else 1, query
 
 
@@ -72,7 +80,7 @@ def row_card(row: ModuleRow, view: str) -> Card:
     rating = f"{row.rating} ★ ({m.rating_count})" if row.rating is not None else "not rated"
     fields = (Field("Credit cost", format_credits(m.credit_cost)), Field("Deployments", str(m.deployment_count)),
               Field("Rating", rating), Field("Source", m.source))
-    pin = Button("Unpin" if row.pinned else "📌 Pin", "modules:pin", f"{m.id}|{view}")
+    pin = Button("Unpin" if row.pinned else "📌 Pin", "modules:pin", f"{m.id}:{view}")
     details = Button("Details", "modules:show", str(m.id))
     title = ("📌 " if row.pinned else "") + m.name
     text = m.description + ("\n⚠️ _No longer in its repository: the next publish removes it._" if m.missing else "")
@@ -87,7 +95,7 @@ def switch(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("modules:pin")
 def toggle_pin(ctx: Context, event: ActionEvent) -> Reply:
-    module_id, _, view = event.value.partition("|")
+    module_id, view = split_value(event.value)
     module = visible_by_id(ctx, module_id)
     if browse.is_pinned(ctx.session, ctx.actor, module):
         browse.unpin(ctx.session, ctx.actor, module)
@@ -123,7 +131,7 @@ def details(ctx: Context, m: Module) -> Reply:
         Field("Visibility", "everyone" if m.source == "platform" or m.public_access else "its partner and admins"),
         Field("Depends on", ", ".join(f"`{d}`" for d in m.dependencies) or "nothing"),
         Field("Documentation", m.documentation) if m.documentation else None,
-    ) if f is not None), actions=(Button("Unpin" if pinned else "📌 Pin", "modules:pin", f"{m.id}|all|1|"),))
+    ) if f is not None), actions=(Button("Unpin" if pinned else "📌 Pin", "modules:pin", f"{m.id}:all:1:"),))
     inputs = [input_line(v) for v in spec.get("inputs") or []]
     outputs = [f"• `{o['name']}`" + (" (sensitive)" if o.get("sensitive") else "")
                + (f" – {o['description']}" if o.get("description") else "") for o in spec.get("outputs") or []]

@@ -107,7 +107,8 @@ def select_specs(select: Select, unique: ids.UniqueIds) -> list[SelectSpec]:
             placeholder += f" ({number * OPTIONS_MAX + 1}–{number * OPTIONS_MAX + len(part)})"
         specs.append(SelectSpec(unique.make(ids.SELECT, select.action_id, select.value),
                                 shorten(placeholder, PLACEHOLDER_MAX), options,
-                                min_values=1, max_values=max(1, len(options)) if select.multi else 1))
+                                min_values=0 if select.multi else 1,
+                                max_values=max(1, len(options)) if select.multi else 1))
     return specs
 
 
