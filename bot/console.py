@@ -229,3 +229,7 @@ class ConsoleMessenger:
 
     def edit(self, where: ConversationRef, reply: Reply) -> None:
         self.console.show_reply(reply, interactive=False)
+
+    def notify(self, user: IdentityKey, reply: Reply) -> None:
+        self.console.say(f"\n📬 To @{user.external_id}:")
+        self.console.show_reply(reply, interactive=False)

@@ -9,6 +9,7 @@ from commands.registry import REGISTRY, Registry
 HANDLER_MODULES = (
     "commands.help", "commands.account", "commands.profile", "commands.admin", "commands.connect",
     "commands.publish", "commands.modules", "commands.deploy", "commands.deployments", "commands.credits",
+    "commands.notify",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from commands.context import Context
+from commands.notify import notify_later
 from commands.registry import Args, Param, command
 from commands.ui import Card, Field, Reply
 from core import credit_settings, credits
@@ -53,10 +54,13 @@ def admin_credits(ctx: Context, args: Args) -> Reply:
     verb = "Awarded" if kind == "award" else "Added"
     bucket = "" if kind == "award" else " purchased"
     because = f" ({reason})" if reason else ""
+    notify_later(ctx.session, user, f":moneybag: {ctx.actor.display_name} {verb.lower()} {format_credits(amount)}"
+                                    f"{bucket} credits to you{because}. You have {format_credits(now.available_total)}"
+                                    f" available; see `{ctx.slash} credits`.")
     return Reply(text=f":white_check_mark: {verb} {format_credits(amount)}{bucket} credits to {describe(key)}"
                       f"{because}. Their balance: {format_credits(now.awarded)} awarded, "
                       f"{format_credits(now.purchased)} purchased, {format_credits(now.available_total)} available.\n"
-                      f"They will see it in `{ctx.slash} credits`.")
+                      "They are told in a direct message.")
 
 
 @command("admin settings", "Show the platform settings, or change one",

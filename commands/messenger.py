@@ -6,6 +6,7 @@ from typing import Protocol
 
 from commands.ui import Reply
 from core.conversations import ConversationRef
+from core.identity import IdentityKey
 
 
 class Messenger(Protocol):
@@ -19,4 +20,8 @@ class Messenger(Protocol):
 
     def edit(self, where: ConversationRef, reply: Reply) -> None:
         """Replace the message ``where.message`` with ``reply``."""
+        ...
+
+    def notify(self, user: IdentityKey, reply: Reply) -> None:
+        """Tell one user privately (a direct message)."""
         ...

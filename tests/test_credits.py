@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from commands.dispatch import Dispatcher
 from commands.ui import Reply
 from core import credit_settings, credits
+from core.config import Config
 from core.credit_amounts import check_amount, format_credits, parse_amount
 from core.credit_ledger import check_balances
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -126,7 +127,7 @@ def test_admin_awards_and_finance_purchases(dispatcher: Dispatcher, db: Database
     dispatcher.run_text(ADMIN, "admin grant <@UFIN> finance")
     reply = text(dispatcher.run_text(ADMIN, "admin credits <@UBOB> award 25 welcome aboard"))
     assert reply.startswith(":white_check_mark: Awarded 25 credits to <@UBOB> (welcome aboard).")
-    assert "They will see it in `/rad credits`" in reply
+    assert "They are told in a direct message." in reply
     reply = text(dispatcher.run_text(FIN, "admin credits <@UBOB> purchase 12.5"))
     assert "Added 12.5 purchased credits" in reply and "25 awarded, 12.5 purchased, 37.5 available" in reply
     mine = text(dispatcher.run_text(BOB, "credits"))
@@ -448,3 +449,23 @@ def test_amounts_are_exact_decimals() -> None:
             check_amount(bad)
     assert [format_credits(D(v)) for v in ("1250.5000", "1E+3", "-0.0000", "0.0001")] == ["1,250.5", "1,000",
                                                                                           "0", "0.0001"]
+
+
+def test_the_user_is_told_in_a_direct_message(dispatcher: Dispatcher, config: Config, db: Database) -> None:
+    """The award queues a notice; the worker sends it through the Slack messenger as a direct message."""
+    from bot.runtime import Runtime
+    from bot.slack.app import make_client
+    from bot.slack.messenger import SlackMessenger
+    from bot.worker import Worker
+    from tests.emulators.slack import SlackEmulator
+    from tests.slack_support import slack_config
+
+    dispatcher.run_text(BOB, "whoami")
+    dispatcher.run_text(ADMIN, "admin credits <@UBOB> award 25 welcome aboard")
+    with SlackEmulator() as slack:
+        runtime = Runtime(config, db, dispatcher.registry, dispatcher)
+        messenger = SlackMessenger(make_client(slack_config(config, slack)))
+        assert Worker(runtime, {"slack": messenger}).run_once()
+        [sent] = slack.wait_for("/chat.postMessage")
+    assert sent.body["channel"] == "UBOB"
+    assert "Ada awarded 25 credits to you (welcome aboard)" in str(sent.body) and "25 available" in str(sent.body)

@@ -22,6 +22,7 @@ from commands.messenger import Messenger
 from commands.ui import Button, Reply
 from core.config import Config
 from core.conversations import ConversationRef
+from core.identity import IdentityKey
 from storage.db import Database
 from tests.discord_harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, discord_config, make_runtime
 from tests.discord_spec import validate_call
@@ -164,4 +165,19 @@ def test_run_discord_is_a_process_that_stops_on_sigterm(db: Database, config: Co
     finally:
         if process.poll() is None:
             process.kill()
+        emulator.stop_thread()
+
+
+def test_the_messenger_sends_direct_messages(db: Database, config: Config) -> None:
+    emulator = DiscordEmulator().start_in_thread()
+    messenger = DiscordMessenger(discord_config(config, emulator))
+    try:
+        messenger.notify(IdentityKey("discord", "", "300000000000000042"), Reply(text="You got 25 credits."))
+        [opened] = emulator.wait_for_sync("POST", "/users/@me/channels")
+        assert str(opened.json["recipient_id"]) == "300000000000000042"
+        [sent] = emulator.wait_for_sync("POST", rf"/channels/{opened.response['id']}/messages")
+        assert sent.json["content"] == "You got 25 credits."
+        validate_call(sent)
+    finally:
+        messenger.close()
         emulator.stop_thread()

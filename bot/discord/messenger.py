@@ -28,6 +28,7 @@ from bot.discord.text import shorten
 from commands.ui import Reply
 from core.config import Config
 from core.conversations import ConversationRef
+from core.identity import IdentityKey
 
 T = TypeVar("T")
 TIMEOUT = 60.0
@@ -62,6 +63,16 @@ class DiscordMessenger:
 
         ids = self._run(work)
         return ConversationRef("discord", where.workspace, where.channel, where.thread, ids[0])
+
+    def notify(self, user: IdentityKey, reply: Reply) -> None:
+        """A direct message: the DM channel with the user is opened (or found), then posted in."""
+        messages = render_reply(reply)
+
+        async def work(http: HTTPClient) -> list[str]:
+            channel = await http.start_private_message(int(user.external_id))
+            return await _post(http, int(channel["id"]), messages)
+
+        self._run(work)
 
     def edit(self, where: ConversationRef, reply: Reply) -> None:
         """Replace ``where.message``; what does not fit in it is posted after it."""

@@ -10,6 +10,7 @@ from bot.slack.deliver import Destination, upload
 from bot.slack.render import render_reply
 from commands.ui import Reply
 from core.conversations import ConversationRef
+from core.identity import IdentityKey
 
 log = logging.getLogger(__name__)
 
@@ -52,3 +53,7 @@ class SlackMessenger:
             upload(self.client, Destination(where.channel, ""), rendered, ephemeral=False, thread=thread)
         if rest:
             log.info("edited message continued in its thread", extra={"extra_messages": len(rest)})
+
+    def notify(self, user: IdentityKey, reply: Reply) -> None:
+        """A direct message: posting to a user id writes in the app's conversation with them."""
+        self.post(ConversationRef("slack", user.workspace, channel=user.external_id), reply)

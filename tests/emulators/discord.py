@@ -120,6 +120,7 @@ class DiscordEmulator:
             ("POST", re.compile(r"/channels/(\d+)/messages/(\d+)/threads"), self._create_thread),
             ("POST", re.compile(r"/channels/(\d+)/threads"), self._create_thread),
             ("GET", re.compile(r"/channels/(\d+)"), self._get_channel),
+            ("POST", re.compile(r"/users/@me/channels"), self._open_dm),
         ]
 
     # -- addresses ----------------------------------------------------------------------------------
@@ -383,6 +384,16 @@ class DiscordEmulator:
                                       for f in call.files]
         message["edited_timestamp"] = obj.now_iso()
         return message
+
+    def _open_dm(self, call: Call, match: re.Match[str]) -> tuple[int, Any]:
+        """The DM channel with a user (one per user, like Discord)."""
+        recipient = str((call.json or {}).get("recipient_id", ""))
+        if not recipient.isdigit():
+            return 400, {"message": "Invalid Form Body", "code": 50035}
+        channel = str(900_000_000_000_000_000 + int(recipient) % 10**17)
+        return 200, {"id": channel, "type": 1, "last_message_id": None,
+                     "recipients": [{"id": recipient, "username": f"user{recipient[-4:]}", "discriminator": "0",
+                                     "avatar": None, "global_name": None}]}
 
     def _create_message(self, call: Call, match: re.Match[str]) -> tuple[int, Any]:
         return 200, self._new_message(match.group(1), call.json or {}, call, webhook=False)
