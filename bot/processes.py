@@ -69,10 +69,13 @@ def console(config: Config, identity: str, *, demo: bool, files: Path | None) ->
             print(f"demo: {line}")
     from bot.console import ConsoleMessenger
     from bot.deploy_worker import start_deploy_workers
+    from bot.worker import start_workers
 
     terminal = Console(runtime.dispatcher, caller, files or config.data_dir / "console-files")
     stop = threading.Event()
-    start_deploy_workers(runtime, {"console": ConsoleMessenger(terminal)}, stop)
+    printed: dict[str, Messenger] = {"console": ConsoleMessenger(terminal)}
+    start_workers(runtime, printed, stop)
+    start_deploy_workers(runtime, printed, stop)
     try:
         terminal.loop()
     finally:
