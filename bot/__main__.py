@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +41,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    configure_logging()
+    quiet = args.role == "console" and not os.environ.get("RAD_LOG_LEVEL")
+    configure_logging("WARNING" if quiet else None)  # the console's screen is for the conversation
     try:
         config = Config.from_env()
         return run_role(args, config)
