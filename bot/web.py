@@ -124,7 +124,11 @@ class BackgroundServer:
             for channel in list(self.server._map.values()):
                 channel.close()
 
-        self.server.trigger.pull_trigger(close_all)
+        try:
+            self.server.trigger.pull_trigger(close_all)
+        except OSError:  # the wake-up pipe is already closed: close from here, the loop sees it within 1 s
+            log.warning("the HTTP server's wake-up pipe was closed; closing its sockets directly")
+            close_all()
         self.thread.join(timeout)
         self.server.task_dispatcher.shutdown(timeout=timeout)
 
