@@ -23,6 +23,7 @@ from commands.messenger import Messenger
 from commands.ui import Reply
 from core import deployments
 from core.conversations import ConversationRef
+from core.deploy_inputs import sensitive_names
 from core.deployments import Finished
 from core.errors import RadError
 from core.identity import IdentityKey, describe
@@ -94,7 +95,7 @@ class DeployWorker:
                     "FAILURE", error=f"The module `{deployment.module_name}` is no longer published."), self.clock())
                 return None
             sensitive = deployments.sensitive_inputs(session, box, deployment)
-            names = {v["name"] for v in (module.spec or {}).get("inputs", []) if v.get("sensitive")}
+            names = sensitive_names(module.spec or {})
             where = ConversationRef(deployment.chat_platform, deployment.chat_workspace, deployment.chat_channel,
                                     deployment.chat_thread, deployment.chat_message)
             return Job(claimed.id, claimed.action, deployment.id, module.id, {**deployment.inputs, **sensitive},

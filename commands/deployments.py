@@ -11,6 +11,7 @@ from commands.registry import ActionEvent, Args, Param, action, command
 from commands.ui import Attachment, Card, Control, Field, Form, Option, Reply, Select
 from core import deployments
 from core.credit_amounts import format_credits
+from core.deploy_inputs import sensitive_names
 from core.errors import InvalidInput, NotFound
 from core.roles import USER
 from storage.models import Deployment, DeploymentRun, Module
@@ -46,7 +47,7 @@ def show_action(ctx: Context, event: ActionEvent) -> Reply:
 
 def details(ctx: Context, d: Deployment) -> Reply:
     module = ctx.session.get(Module, d.module_id) if d.module_id else None
-    sensitive = {v["name"] for v in ((module.spec if module else {}) or {}).get("inputs", []) if v.get("sensitive")}
+    sensitive = sensitive_names(module.spec or {}) if module else set()
     inputs = "\n".join(f"• `{k}` = {shown(v)}" for k, v in sorted(d.inputs.items()) if k not in sensitive)
     inputs += "".join(f"\n• `{k}` = ••••••" for k in sorted(sensitive))
     runs = list(ctx.session.scalars(select(DeploymentRun).where(DeploymentRun.deployment_id == d.id)

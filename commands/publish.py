@@ -79,19 +79,34 @@ def draft_owner(ctx: Context, draft: PublishDraft) -> User | None:
     return owner_for(ctx, PLATFORM if conn.owner_id is None else PARTNER_SCOPE)
 
 
-def draft_views(ctx: Context, draft: PublishDraft) -> list[CandidateView]:
+def draft_scan(ctx: Context, draft: PublishDraft) -> scanner.ScanResult:
+    """The scan the draft was made from; refused when the repository was scanned at another commit since."""
     result = scanner.last_result(ctx.session, draft.connection_id)
     if result is None or result.commit != draft.commit:
         raise Conflict("The repository changed since this list was made.", hint=f"Run `{ctx.slash} publish` again.")
-    return catalog.describe_candidates(ctx.session, draft_owner(ctx, draft), result)
+    return result
+
+
+def draft_views(ctx: Context, draft: PublishDraft) -> list[CandidateView]:
+    return catalog.describe_candidates(ctx.session, draft_owner(ctx, draft), draft_scan(ctx, draft))
+
+
+def page_slice(draft: PublishDraft, views: list[CandidateView], number: int,
+               ) -> tuple[list[CandidateView], int, int, int]:
+    """The views on page ``number`` (clamped) of those matching the draft's search, the page, pages, matches."""
+    shown = [v for v in views if draft.query.lower() in v.name.lower()]
+    pages = max(1, math.ceil(len(shown) / PAGE_SIZE))
+    number = min(max(1, number), pages)
+    return shown[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], number, pages, len(shown)
+
+
+def page_number(text: str) -> int:
+    return int(text) if text.isdigit() else 1
 
 
 def page(ctx: Context, draft: PublishDraft, views: list[CandidateView], number: int, note: str = "") -> Reply:
     """One page of cards, the tick box for its modules, search, paging and the Publish button."""
-    shown = [v for v in views if draft.query.lower() in v.name.lower()]
-    pages = max(1, math.ceil(len(shown) / PAGE_SIZE))
-    number = min(max(1, number), pages)
-    here = shown[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+    here, number, pages, matching = page_slice(draft, views, number)
     chosen = set(draft.selected)
     cards = tuple(card(v, v.name in chosen) for v in here)
     controls: list[Control] = []
@@ -110,7 +125,7 @@ def page(ctx: Context, draft: PublishDraft, views: list[CandidateView], number: 
     label = "Update" if chosen & published else "Publish"
     controls.append(Button(f"{label} ({len(chosen)} selected)", "publish:apply", draft.token, style="primary"))
     lines = [f"*{len(views)} module folder(s)* at `{draft.commit[:7]}`"
-             + (f", {len(shown)} matching `{draft.query}`" if draft.query else "") + f" – page {number} of {pages}.",
+             + (f", {matching} matching `{draft.query}`" if draft.query else "") + f" – page {number} of {pages}.",
              "Tick the modules to publish; published modules left unticked are removed when you press "
              f"{label}."]
     if note:
@@ -133,12 +148,11 @@ def tick(ctx: Context, event: ActionEvent) -> Reply:
     token, _, number = event.value.partition(":")
     draft = load_draft(ctx, token)
     views = draft_views(ctx, draft)
-    shown = [v for v in views if draft.query.lower() in v.name.lower()]
-    start_at = (max(1, int(number or 1)) - 1) * PAGE_SIZE
-    on_page = {v.name for v in shown[start_at:start_at + PAGE_SIZE] if v.selectable}
+    here, at, _, _ = page_slice(draft, views, page_number(number))
+    on_page = {v.name for v in here if v.selectable}
     picked = {name for name in event.selected if name in on_page}
     draft.selected = sorted((set(draft.selected) - on_page) | picked)
-    return replaced(page(ctx, draft, views, int(number or 1)))
+    return replaced(page(ctx, draft, views, at))
 
 
 @action("publish:page", roles=(PARTNER,))
@@ -147,7 +161,7 @@ def turn(ctx: Context, event: ActionEvent) -> Reply:
     if not number.isdigit():
         raise InvalidInput("That page does not exist.")
     draft = load_draft(ctx, token)
-    return replaced(page(ctx, draft, draft_views(ctx, draft), int(number)))
+    return replaced(page(ctx, draft, draft_views(ctx, draft), page_number(number)))
 
 
 @action("publish:search", roles=(PARTNER,))
@@ -162,11 +176,7 @@ def apply(ctx: Context, event: ActionEvent) -> Reply:
     """Apply the draft once; a second click (or a retry) shows the same result."""
     draft = load_draft(ctx, event.value, lock=True)
     if draft.status != "applied":
-        owner = draft_owner(ctx, draft)
-        result = scanner.last_result(ctx.session, draft.connection_id)
-        if result is None or result.commit != draft.commit:
-            raise Conflict("The repository changed since this list was made.",
-                           hint=f"Run `{ctx.slash} publish` again.")
+        owner, result = draft_owner(ctx, draft), draft_scan(ctx, draft)
         conn = ctx.session.get_one(RepoConnection, draft.connection_id)
         outcome = catalog.sync(ctx.session, ctx.actor, owner, result, draft.selected, conn.full_name, ctx.now)
         draft.status, draft.result = "applied", outcome.to_json()

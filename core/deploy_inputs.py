@@ -62,6 +62,11 @@ def deployable_inputs(spec: Mapping[str, Any]) -> list[InputSpec]:
     return sorted(inputs, key=lambda i: (i.group if i.group > 0 else 10**6, i.order or 10**6, i.name))
 
 
+def sensitive_names(spec: Mapping[str, Any]) -> set[str]:
+    """The names of the module's sensitive inputs: their values are sealed, masked and never shown."""
+    return {str(i["name"]) for i in spec.get("inputs") or [] if i.get("sensitive")}
+
+
 def steps(inputs: list[InputSpec]) -> list[list[InputSpec]]:
     """Inputs split into steps, one per UIMeta group (untagged inputs form the last step)."""
     grouped: dict[int, list[InputSpec]] = {}
