@@ -40,16 +40,9 @@ def view_value(tab: Tab, page: int, query: str) -> str:
     return f"{tab}:{page}:{query.replace('|', ' ')[:QUERY_MAX]}"
 
 
-def split_value(value: str) -> tuple[str, str]:
-    """The head and the rest of a value, split at its first ``:`` (or ``|``, which older buttons used)."""
-    separator = next((c for c in value if c in ":|"), ":")
-    head, _, rest = value.partition(separator)
-    return head, rest
-
-
 def parse_view(value: str) -> tuple[Tab, int, str]:
-    tab, rest = split_value(value)
-    page, query = split_value(rest)
+    tab, _, rest = value.partition(":")
+    page, _, query = rest.partition(":")
     return tab_of(tab or "all"), int(page) if page.isdigit() else 1, query
 
 
@@ -95,7 +88,7 @@ def switch(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("modules:pin")
 def toggle_pin(ctx: Context, event: ActionEvent) -> Reply:
-    module_id, view = split_value(event.value)
+    module_id, _, view = event.value.partition(":")
     module = visible_by_id(ctx, module_id)
     if browse.is_pinned(ctx.session, ctx.actor, module):
         browse.unpin(ctx.session, ctx.actor, module)
