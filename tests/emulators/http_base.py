@@ -60,6 +60,24 @@ class QuietHandler(BaseHTTPRequestHandler):
         """Quiet: tests read the recorded calls instead."""
 
 
+def serve_in_thread(server: ThreadingHTTPServer, emulator: object, name: str) -> threading.Thread:
+    """Serve ``server`` for ``emulator`` (handlers find it as ``server.emulator``) in a daemon thread."""
+    server.daemon_threads = True
+    server.emulator = emulator  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_serving(server: ThreadingHTTPServer | None, thread: threading.Thread | None) -> None:
+    """Shut a server down and wait for its thread."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
+
+
 @dataclass
 class HttpEmulator(Generic[CallT, FaultT]):
     """``start()`` serves in a daemon thread, ``stop()`` shuts it down; also a context manager."""
@@ -79,21 +97,13 @@ class HttpEmulator(Generic[CallT, FaultT]):
 
     def start(self) -> Self:
         server = ThreadingHTTPServer((self.host, self.port), self.handler_class)
-        server.daemon_threads = True
-        server.emulator = self  # type: ignore[attr-defined]
         self._server, self.port = server, server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=self.thread_name, daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(server, self, self.thread_name)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._server, self._thread)
+        self._server = None
 
     def __enter__(self) -> Self:
         return self.start()

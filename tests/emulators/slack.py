@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.emulators import slack_socket
+from tests.emulators.http_base import serve_in_thread, stop_serving
 from tests.emulators.slack_answers import RESPONDERS, Answer
 
 JSON_FIELDS = ("blocks", "view", "files", "attachments", "metadata", "users")
@@ -71,21 +72,13 @@ class SlackEmulator:
 
     def start(self) -> SlackEmulator:
         server = _Server((self.host, self.port), _Handler)
-        server.daemon_threads = True
-        server.emulator = self  # type: ignore[attr-defined]
         self._server, self.port = server, server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="slack-emulator",
-                                        daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(server, self, "slack-emulator")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._server, self._thread)
+        self._server = None
 
     def __enter__(self) -> SlackEmulator:
         return self.start()
