@@ -19,6 +19,7 @@ from bot.slack.elements import decode_action_id
 from storage.db import Database
 from storage.models import AuditEvent, Module
 from tests.emulators.github import GitHubEmulator
+from tests.sample_repository import BROKEN, repository_files
 from tests.slack_support import Answer, Harness, emulator, harness, slack_runtime, texts, typed
 from tests.test_slack_render import check_message
 
@@ -26,27 +27,7 @@ __all__ = ["emulator", "harness", "slack_runtime"]
 
 PAT: dict[str, Any] = {"user": "UPAT", "name": "pat"}
 WORKING = "Working on it"
-BROKEN = "mod-03"
 Json = dict[str, Any]
-
-
-def module_files(name: str, cost: int) -> dict[str, str]:
-    """A valid module: metadata variables, a required input, an output."""
-    return {
-        f"{name}/variables.tf": (f'variable "module_description" {{\n  default = "The {name} module"\n}}\n'
-                                 f'variable "credit_cost" {{\n  default = {cost}\n}}\n'
-                                 'variable "size" {\n  type = number\n}\n'),
-        f"{name}/outputs.tf": 'output "size" {\n  value = var.size\n}\n',
-    }
-
-
-def repository_files() -> dict[str, str]:
-    """20 module folders; ``mod-03`` does not parse (line 2 of its main.tf)."""
-    files = {"README.md": "# Pat's modules\n", f"{BROKEN}/main.tf": 'variable "x" {\n  type = \n'}
-    for n in range(20):
-        if f"mod-{n:02}" != BROKEN:
-            files.update(module_files(f"mod-{n:02}", n))
-    return files
 
 
 # -- reading messages --------------------------------------------------------------------------------
