@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import itertools
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from commands.dispatch import Dispatcher
+from commands.markup import emojify
 from commands.registry import ActionEvent
 from commands.ui import (
     Button,
@@ -35,8 +35,6 @@ from core.identity import Caller, IdentityKey
 
 EXIT_WORDS = {"quit", "exit", ":q"}
 SEARCH_ABOVE = 20
-SLACK_EMOJI = re.compile(r":([a-z_]+):")
-EMOJI = {"warning": "⚠", "white_check_mark": "✔", "link": "🔗", "boom": "✖", "grey_question": "?"}
 
 
 def console_caller(identity: str) -> Caller:
@@ -58,7 +56,7 @@ class Console:
     where: ConversationRef = field(default_factory=lambda: ConversationRef("console", channel="terminal"))
 
     def say(self, text: str = "") -> None:
-        print(SLACK_EMOJI.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), text), file=self.out)
+        print(emojify(text), file=self.out)
 
     def loop(self) -> None:
         slash = self.dispatcher.slash

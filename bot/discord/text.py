@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import re
 
-EMOJI = {
-    "warning": "⚠️", "white_check_mark": "✅", "x": "❌", "boom": "💥", "link": "🔗", "grey_question": "❔",
-    "question": "❓", "information_source": "ℹ️", "tada": "🎉", "hourglass": "⌛", "hourglass_flowing_sand": "⏳",
-    "lock": "🔒", "key": "🔑", "rocket": "🚀", "moneybag": "💰", "chart_with_upwards_trend": "📈",
-    "page_facing_up": "📄", "wastebasket": "🗑️", "pencil": "📝", "memo": "📝", "bell": "🔔", "robot_face": "🤖",
-    "arrows_counterclockwise": "🔄", "heavy_check_mark": "✔️", "no_entry": "⛔", "star": "⭐", "package": "📦",
-}
-_SHORTCODE = re.compile(r":([a-z0-9_+-]+):")
+from commands.markup import emojify
+
 _BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
 _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
 
@@ -21,7 +15,7 @@ def to_discord(text: str) -> str:
     parts = _CODE.split(text)
     for i in range(0, len(parts), 2):
         converted = _BOLD.sub(r"**\1**", parts[i])
-        parts[i] = _SHORTCODE.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), converted)
+        parts[i] = emojify(converted)
     return "".join(parts)
 
 
