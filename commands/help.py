@@ -7,6 +7,7 @@ from commands.parsing import UnknownCommand, find_command, suggest, tokenize
 from commands.registry import Args, CommandSpec, Param, command
 from commands.ui import Reply
 from core.roles import has_any
+from core.suggestions import did_you_mean
 
 
 def usable(ctx: Context) -> list[CommandSpec]:
@@ -50,6 +51,5 @@ def unknown_command_reply(ctx: Context, unknown: UnknownCommand) -> Reply:
     close = [n for n in (unknown.suggestions or suggest(unknown.words, allowed)) if n in allowed]
     lead = f":grey_question: There is no command `{unknown.words}`."
     if close:
-        shown = [f"`{ctx.slash} {n}`" for n in close]
-        lead += " Did you mean " + (", ".join(shown[:-1]) + " or " if len(shown) > 1 else "") + shown[-1] + "?"
+        lead += " " + did_you_mean([f"`{ctx.slash} {n}`" for n in close])
     return Reply(text=f"{lead}\n\n*Commands you can use*\n{command_list(ctx)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 from collections.abc import Iterable
@@ -10,6 +9,7 @@ from collections.abc import Iterable
 from commands.registry import ArgValue, CommandSpec, Param, Registry
 from core.errors import InvalidInput
 from core.identity import Caller, IdentityKey
+from core.suggestions import closest, did_you_mean
 
 MENTION = re.compile(r"^<@!?([A-Za-z0-9_.-]+)(?:\|[^>]*)?>$")
 
@@ -45,8 +45,8 @@ def suggest(words: str, names: Iterable[str]) -> list[str]:
     """Close command names, best first."""
     names = list(names)
     first = words.split()[0] if words.split() else words
-    matches = difflib.get_close_matches(words, names, n=3, cutoff=0.5)
-    matches += [n for n in difflib.get_close_matches(first, names, n=3, cutoff=0.6) if n not in matches]
+    matches = closest(words, names, cutoff=0.5)
+    matches += [n for n in closest(first, names) if n not in matches]
     matches += [n for n in names if n.startswith(first + " ") and n not in matches]
     return matches[:3]
 
@@ -107,10 +107,9 @@ def convert(param: Param, raw: str | int | IdentityKey, caller: Caller) -> ArgVa
     if param.kind == "choice":
         lowered = text.lower()
         if lowered not in param.choices:
-            close = difflib.get_close_matches(lowered, param.choices, n=1)
-            hint = f"Did you mean `{close[0]}`? " if close else ""
+            hint = did_you_mean([f"`{c}`" for c in closest(lowered, param.choices, 1)])
             raise InvalidInput(f"`{text}` is not a valid {param.name}.",
-                               hint=f"{hint}Choose one of {', '.join(param.choices)}.")
+                               hint=f"{hint} Choose one of {', '.join(param.choices)}.".strip())
         return lowered
     if not text and param.required:
         raise InvalidInput(f"`{param.name}` is missing.")

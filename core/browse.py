@@ -6,7 +6,6 @@ Platform modules: everyone. Partner modules: their owner and admins, plus everyo
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +19,7 @@ from core import audit
 from core.catalog import PARTNER, PLATFORM
 from core.errors import Conflict, NotFound
 from core.roles import ADMIN
+from core.suggestions import closest, did_you_mean
 from storage.models import Module, ModulePin, User
 
 Tab = Literal["all", "platform", "partner", "pinned"]
@@ -69,8 +69,7 @@ def find_visible(session: Session, user: User, name: str) -> Module:
                                                   visible_to(user))).one_or_none()
     if module is None:
         names = list(session.scalars(select(Module.name).where(visible_to(user))))
-        close = difflib.get_close_matches(name.strip(), names, n=3, cutoff=0.6)
-        hint = ("Did you mean " + " or ".join(f"`{c}`" for c in close) + "?") if close else \
+        hint = did_you_mean([f"`{c}`" for c in closest(name.strip(), names)]) or \
             "Run `/rad modules` to see the catalog."
         raise NotFound(f"There is no module `{name.strip()}`.", hint=hint)
     return module

@@ -6,7 +6,6 @@ GitHub or Jules. Audit events name what changed, never a secret.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from core.errors import InvalidInput, NotFound
 from core.repo_reader import LOCAL_PREFIX
 from core.secrets import reveal, store
 from core.services import Services
+from core.suggestions import closest, did_you_mean
 from storage.models import JulesConnection, RepoConnection, StoredSecret, User
 
 if TYPE_CHECKING:
@@ -114,8 +114,8 @@ def choose_repository(session: Session, services: Services, actor: User, owner: 
     wanted = full_name.strip().strip("/")
     known = {name.lower(): name for name in conn.choices}
     if conn.choices and wanted.lower() not in known:
-        close = difflib.get_close_matches(wanted, conn.choices, n=3, cutoff=0.6) or search(conn.choices, wanted, 3)
-        hint = ("Did you mean " + " or ".join(f"`{c}`" for c in close) + "?") if close else \
+        close = closest(wanted, conn.choices) or search(conn.choices, wanted, 3)
+        hint = did_you_mean([f"`{c}`" for c in close]) or \
             "Run `/rad connect` again if you gave the token access to it since."
         raise NotFound(f"The connected token cannot reach `{wanted}`.", hint=hint)
     summary = services.github().check_repository_access(repository_token(session, services, conn),
