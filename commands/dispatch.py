@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 from commands.context import Context
 from commands.help import unknown_command_reply
 from commands.metrics import LATENCY, REQUESTS
-from commands.parsing import UnknownCommand, convert, find_command, parse_args, tokenize
+from commands.parsing import UnknownCommand, check_args, find_command, parse_args, tokenize
 from commands.registry import ActionEvent, ArgValue, Registry, ThreadMessage
 from commands.ui import FormValue, Option, Outcome, Reply
 from core.config import Config
 from core.conversations import ConversationRef, find_binding
-from core.errors import InvalidInput, NotAllowed, NotFound, RadError
+from core.errors import NotAllowed, NotFound, RadError
 from core.identity import Caller, IdentityKey, resolve_caller
 from core.roles import has_any, require_any
 from core.services import Services
@@ -81,16 +81,7 @@ class Dispatcher:
             spec = self.registry.commands.get(name)
             if spec is None:
                 return unknown_command_reply(ctx, UnknownCommand(name, []))
-            checked: dict[str, ArgValue] = {}
-            for param in spec.params:
-                raw = args.get(param.name)
-                if raw is None or raw == "":
-                    if param.required:
-                        raise_missing(param.name, f"{self.slash} {spec.usage}")
-                    checked[param.name] = None
-                else:
-                    checked[param.name] = convert(param, raw, caller)
-            return self._invoke(ctx, name, checked)
+            return self._invoke(ctx, name, check_args(spec, args, caller, self.slash))
 
         return self._run(caller, where, delivery, f"command:{name}", body, slow=self.is_slow_command(name))
 
@@ -245,10 +236,6 @@ class Dispatcher:
         except RadError as error:
             ctx.session.rollback()
             return error_reply(error)
-
-
-def raise_missing(name: str, usage: str) -> None:
-    raise InvalidInput(f"`{name}` is missing.", hint=f"Usage: `{usage}`")
 
 
 def claim_delivery(session: Session, key: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from commands.registry import ArgValue, CommandSpec, Param, Registry
 from core.errors import InvalidInput
@@ -73,9 +73,7 @@ def parse_args(spec: CommandSpec, tokens: list[str], caller: Caller, slash: str)
             args[param.name] = None  # `modules vpc`: not a tab, so it is the search text that follows
             continue
         if not rest:
-            if param.required:
-                raise InvalidInput(f"`{param.name}` is missing.", hint=f"Usage: `{slash} {spec.usage}`")
-            args[param.name] = None
+            args[param.name] = absent(spec, param, slash)
             continue
         if param.kind == "text":
             args[param.name] = " ".join(rest)
@@ -85,6 +83,23 @@ def parse_args(spec: CommandSpec, tokens: list[str], caller: Caller, slash: str)
     if rest:
         raise InvalidInput(f"I did not expect `{' '.join(rest)}`.", hint=f"Usage: `{slash} {spec.usage}`")
     return args
+
+
+def check_args(spec: CommandSpec, given: Mapping[str, ArgValue], caller: Caller, slash: str,
+               ) -> dict[str, ArgValue]:
+    """Structured arguments (Discord options) checked like typed ones."""
+    args: dict[str, ArgValue] = {}
+    for param in spec.params:
+        raw = given.get(param.name)
+        args[param.name] = absent(spec, param, slash) if raw is None or raw == "" else convert(param, raw, caller)
+    return args
+
+
+def absent(spec: CommandSpec, param: Param, slash: str) -> ArgValue:
+    """An argument not given: None when optional, a usage error when required."""
+    if param.required:
+        raise InvalidInput(f"`{param.name}` is missing.", hint=f"Usage: `{slash} {spec.usage}`")
+    return None
 
 
 def skippable(param: Param, rest: list[str], later: tuple[Param, ...]) -> bool:
