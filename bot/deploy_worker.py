@@ -96,8 +96,7 @@ class DeployWorker:
                 return None
             sensitive = deployments.sensitive_inputs(session, box, deployment)
             names = sensitive_names(module.spec or {})
-            where = ConversationRef(deployment.chat_platform, deployment.chat_workspace, deployment.chat_channel,
-                                    deployment.chat_thread, deployment.chat_message)
+            where = deployments.chat_ref(deployment)
             return Job(claimed.id, claimed.action, deployment.id, module.id, {**deployment.inputs, **sensitive},
                        names | set(sensitive), where)
 

@@ -199,8 +199,6 @@ def confirm(ctx: Context, event: ActionEvent) -> Reply:
         if done is not None:
             return Reply(text=queued_text(done), replace_original=True)
     secret = sealed(ctx, draft)
-    where = ({"platform": ctx.where.platform, "workspace": ctx.where.workspace, "channel": ctx.where.channel,
-              "thread": ctx.where.thread} if ctx.where else None)
     if draft.deployment_id is not None:
         deployment = deployments.find(ctx.session, ctx.actor, ctx.session.get_one(Deployment,
                                                                                   draft.deployment_id).short_id)
@@ -208,7 +206,7 @@ def confirm(ctx: Context, event: ActionEvent) -> Reply:
                                  ctx.now)
     else:
         deployment = deployments.create(ctx.session, ctx.services.secrets, ctx.actor, module, draft.values, secret,
-                                        draft.token, ctx.now, where)
+                                        draft.token, ctx.now, ctx.where)
     draft.status, draft.deployment_id = "done", deployment.id
     seal(ctx, draft, {})
     return Reply(text=queued_text(deployment), replace_original=True)

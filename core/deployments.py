@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit, credits
+from core.conversations import ConversationRef
 from core.credit_settings import credits_enabled
 from core.credits import Balance
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -87,7 +88,7 @@ def new_short_id(session: Session) -> str:
 
 
 def create(session: Session, box: SecretBox, actor: User, module: Module, values: Mapping[str, Any],
-           sensitive: Mapping[str, Any], key: str, now: datetime, where: Mapping[str, str] | None = None,
+           sensitive: Mapping[str, Any], key: str, now: datetime, where: ConversationRef | None = None,
            ) -> Deployment:
     """Check dependencies, hold the cost and queue the CREATE run; ``key`` makes a double confirm one deployment."""
     existing = session.scalars(select(Deployment).where(Deployment.hold_key == f"deploy:{key}")).one_or_none()
@@ -103,7 +104,7 @@ def create(session: Session, box: SecretBox, actor: User, module: Module, values
                         key=f"deploy:{key}", deployment=short, module=module.name)
     deployment = Deployment(short_id=short, module_id=module.id, module_name=module.name, owner_id=actor.id,
                             status=QUEUED, action=CREATE, commit=module.commit, inputs=dict(values),
-                            credit_cost=price.cost, hold_key=held.key, created_at=now, **_chat(where))
+                            credit_cost=price.cost, hold_key=held.key, created_at=now, **_chat_columns(where))
     _seal_inputs(session, box, deployment, sensitive, actor, now)
     session.add(deployment)
     session.flush()
@@ -112,9 +113,18 @@ def create(session: Session, box: SecretBox, actor: User, module: Module, values
     return deployment
 
 
-def _chat(where: Mapping[str, str] | None) -> dict[str, str]:
-    where = where or {}
-    return {f"chat_{k}": where.get(k, "") for k in ("platform", "workspace", "channel", "thread")}
+def _chat_columns(where: ConversationRef | None) -> dict[str, str]:
+    """Where the deployment's status message goes (its message id is added once it is posted)."""
+    if where is None:
+        return {}
+    return {"chat_platform": where.platform, "chat_workspace": where.workspace, "chat_channel": where.channel,
+            "chat_thread": where.thread}
+
+
+def chat_ref(deployment: Deployment) -> ConversationRef:
+    """The deployment's status message (or, before it is posted, the conversation it goes to)."""
+    return ConversationRef(deployment.chat_platform, deployment.chat_workspace, deployment.chat_channel,
+                           deployment.chat_thread, deployment.chat_message)
 
 
 def _seal_inputs(session: Session, box: SecretBox, deployment: Deployment, sensitive: Mapping[str, Any],
