@@ -54,7 +54,7 @@ def users_page_action(ctx: Context, event: ActionEvent) -> Reply:
     if not event.value.isdigit():
         raise InvalidInput("That page does not exist.")
     reply = users_page(ctx, int(event.value))
-    return Reply(text=reply.text, actions=reply.actions, replace_original=True)
+    return reply.replacing()
 
 
 def users_page(ctx: Context, page: int) -> Reply:

@@ -150,7 +150,7 @@ def repository_chosen(ctx: Context, event: ActionEvent) -> Reply:
     if not event.selected:
         raise InvalidInput("Choose a repository.")
     reply = chosen_reply(ctx, event.value, event.selected[0])
-    return Reply(text=reply.text, replace_original=True)
+    return reply.replacing()
 
 
 def chosen_reply(ctx: Context, scope: str, full_name: str) -> Reply:

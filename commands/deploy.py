@@ -53,7 +53,7 @@ def picker(ctx: Context, tab: browse.Tab) -> Reply:
 def switch_tab(ctx: Context, event: ActionEvent) -> Reply:
     tab = event.value if event.value in browse.TABS else "all"
     reply = picker(ctx, tab)
-    return Reply(text=reply.text, actions=reply.actions, replace_original=True)
+    return reply.replacing()
 
 
 @action("deploy:pick", roles=(USER,))

@@ -152,7 +152,7 @@ def tick(ctx: Context, event: ActionEvent) -> Reply:
     on_page = {v.name for v in here if v.selectable}
     picked = {name for name in event.selected if name in on_page}
     draft.selected = sorted((set(draft.selected) - on_page) | picked)
-    return replaced(page(ctx, draft, views, at))
+    return page(ctx, draft, views, at).replacing()
 
 
 @action("publish:page", roles=(PARTNER,))
@@ -161,14 +161,14 @@ def turn(ctx: Context, event: ActionEvent) -> Reply:
     if not number.isdigit():
         raise InvalidInput("That page does not exist.")
     draft = load_draft(ctx, token)
-    return replaced(page(ctx, draft, draft_views(ctx, draft), page_number(number)))
+    return page(ctx, draft, draft_views(ctx, draft), page_number(number)).replacing()
 
 
 @action("publish:search", roles=(PARTNER,))
 def search(ctx: Context, event: ActionEvent) -> Reply:
     draft = load_draft(ctx, event.value)
     draft.query = (event.selected[0] if event.selected else "").strip()[:QUERY_MAX]
-    return replaced(page(ctx, draft, draft_views(ctx, draft), 1))
+    return page(ctx, draft, draft_views(ctx, draft), 1).replacing()
 
 
 @action("publish:apply", roles=(PARTNER,))
@@ -194,7 +194,3 @@ def summary(result: dict[str, object]) -> str:
     if isinstance(refused, dict):
         lines += [f":warning: `{name}` was not published: {why}." for name, why in refused.items()]
     return "\n".join(lines) or "Nothing to publish: no module was selected and none was published."
-
-
-def replaced(reply: Reply) -> Reply:
-    return Reply(text=reply.text, cards=reply.cards, actions=reply.actions, replace_original=True)

@@ -7,7 +7,7 @@ Action ids and values carry only ids; the state lives in the database.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Style = Literal["default", "primary", "danger"]
@@ -111,6 +111,10 @@ class Reply:
     ephemeral: bool = True
     replace_original: bool = False
     in_thread: bool = False
+
+    def replacing(self) -> Reply:
+        """The same reply, shown in place of the message whose button was clicked."""
+        return replace(self, replace_original=True)
 
 
 @dataclass(frozen=True)
