@@ -11,6 +11,8 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_JULES_API_URL = "https://jules.googleapis.com/v1alpha"
+SANDBOX_MODES = ("bwrap", "off")
+_SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,17 @@ class Config:
     terraform_bin: str = ""
     deploy_timeout: float = 1800.0
     port: int = 3000
+    sandbox: str = "bwrap"
+    """``RAD_SANDBOX``: ``bwrap`` (every Terraform command in a bubblewrap sandbox) or ``off``."""
+    sandbox_network: bool = True
+    """``RAD_SANDBOX_NETWORK``: whether a sandboxed run may reach the network (providers, clouds)."""
+    terraform_env: tuple[str, ...] = ()
+    """``RAD_TERRAFORM_ENV``: names of environment variables passed into Terraform runs (cloud credentials)."""
+    metrics_token: str = field(default="", repr=False)
+    """``RAD_METRICS_TOKEN``: when set, ``GET /metrics`` needs ``Authorization: Bearer <token>``."""
+    stripe_api_key: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)
+    stripe_api_url: str = ""
 
     @property
     def effective_database_url(self) -> str:
@@ -73,6 +86,12 @@ class Config:
         timeout = get("RAD_DEPLOY_TIMEOUT", "1800")
         if not timeout.isdigit() or int(timeout) < 10:
             raise ValueError(f"RAD_DEPLOY_TIMEOUT must be a number of seconds (at least 10), not {timeout!r}")
+        sandbox = get("RAD_SANDBOX", "bwrap").lower()
+        if sandbox not in SANDBOX_MODES:
+            raise ValueError(f"RAD_SANDBOX must be one of {', '.join(SANDBOX_MODES)}, not {sandbox!r}")
+        network = get("RAD_SANDBOX_NETWORK", "on").lower()
+        if network not in _SWITCH:
+            raise ValueError(f"RAD_SANDBOX_NETWORK must be on or off, not {network!r}")
         return cls(
             data_dir=Path(get("RAD_DATA_DIR", ".rad")),
             database_url=get("DATABASE_URL"),
@@ -91,4 +110,11 @@ class Config:
             terraform_bin=get("RAD_TERRAFORM_BIN"),
             deploy_timeout=float(timeout),
             port=int(port),
+            sandbox=sandbox,
+            sandbox_network=_SWITCH[network],
+            terraform_env=listed("RAD_TERRAFORM_ENV"),
+            metrics_token=get("RAD_METRICS_TOKEN"),
+            stripe_api_key=get("STRIPE_API_KEY"),
+            stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),
+            stripe_api_url=get("STRIPE_API_URL").rstrip("/"),
         )

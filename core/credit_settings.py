@@ -94,6 +94,8 @@ SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in (
     SettingSpec("partner_revenue_share", "decimal", Decimal(0), "the partners' share of true revenue",
                 Decimal(0), Decimal(100), 2, "%"),
     SettingSpec("private_mode", "bool", False, "whether only users an admin added may use RAD"),
+    SettingSpec("allow_provisioners", "bool", False,
+                "whether partner modules may use local-exec and remote-exec provisioners"),
 )}
 
 
@@ -118,6 +120,11 @@ def change(session: Session, actor: User, key: str, text: str, *, platform: str 
     audit.record(session, actor, "settings.change", target=f"setting:{spec.key}", platform=platform,
                  old=spec.show(old), new=spec.show(new))
     return old, new
+
+
+def provisioners_allowed(session: Session) -> bool:
+    """Whether partner modules may hold ``local-exec`` / ``remote-exec`` provisioners (platform modules may)."""
+    return bool(value(session, "allow_provisioners"))
 
 
 def credits_enabled(session: Session) -> bool:
