@@ -12,7 +12,7 @@ from core.hcl_fast import literal_value
 from core.hcl_lexer import LexError
 from core.hcl_tree import JsonValue
 
-PARSER_VERSION = 1  # bump when a parse of the same file would change; cached parses of other versions are refused
+PARSER_VERSION = 2  # bump when a parse of the same file would change (2: policy findings); others are re-parsed
 KINDS = ("text", "number", "bool", "choice", "json")
 _SCALAR_KINDS: dict[type, str] = {str: "text", bool: "bool", int: "number", float: "number"}
 _TYPE_HEAD = re.compile(r"[a-z]+")
@@ -39,6 +39,30 @@ class ParseProblem:
     def from_json(cls, data: dict[str, Any]) -> ParseProblem:
         """Rebuild from ``to_json()``."""
         return cls(data["file"], data["line"], data["reason"])
+
+
+@dataclass(frozen=True)
+class PolicyFinding:
+    """Something in a file the module policy refuses: the rule it breaks, where, and why (one sentence).
+
+    ``rule`` is ``state`` (a backend or cloud block), ``module`` (a module call), ``provisioner`` or ``path`` (a
+    file function reading outside the module); ``line`` is 1-based. See :mod:`core.module_policy`.
+    """
+
+    rule: str
+    file: str
+    line: int
+    reason: str
+
+    def to_json(self) -> list[Any]:
+        """A JSON-compatible list (see ``from_json``)."""
+        return [self.rule, self.file, self.line, self.reason]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> PolicyFinding:
+        """Rebuild from ``to_json()``."""
+        rule, file, line, reason = data
+        return cls(str(rule), str(file), int(line), str(reason))
 
 
 @dataclass(frozen=True)
@@ -175,12 +199,13 @@ class Output:
 
 @dataclass(frozen=True)
 class FileParse:
-    """One ``.tf`` file: its variables and outputs in source order, or the problem that stopped it."""
+    """One ``.tf`` file: variables, outputs and policy findings in source order, or the problem that stopped it."""
 
     filename: str
     variables: tuple[Variable, ...] = ()
     outputs: tuple[Output, ...] = ()
     problem: ParseProblem | None = None
+    findings: tuple[PolicyFinding, ...] = ()
 
     def with_filename(self, filename: str) -> FileParse:
         """The same parse under another file name (a cached blob may sit under several names)."""
@@ -191,6 +216,7 @@ class FileParse:
             tuple(replace(variable, file=filename) for variable in self.variables),
             tuple(replace(output, file=filename) for output in self.outputs),
             replace(self.problem, file=filename) if self.problem else None,
+            tuple(replace(finding, file=filename) for finding in self.findings),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -200,6 +226,7 @@ class FileParse:
             "variables": [variable.to_json() for variable in self.variables],
             "outputs": [output.to_json() for output in self.outputs],
             "problem": self.problem.to_json() if self.problem else None,
+            "findings": [finding.to_json() for finding in self.findings],
         }
 
     @classmethod
@@ -218,6 +245,7 @@ class FileParse:
             tuple(Variable.from_json(item) for item in data["variables"]),
             tuple(Output.from_json(item) for item in data["outputs"]),
             ParseProblem.from_json(problem) if problem else None,
+            tuple(PolicyFinding.from_json(item) for item in data["findings"]),
         )
 
 

@@ -9,37 +9,40 @@ does not accept is read again by python-hcl2, which decides validity and error l
 from __future__ import annotations
 
 import logging
-import unicodedata
+import re
 from collections.abc import Mapping
 
 from core.hcl_fast import parse_fast
 from core.hcl_lexer import LexError
 from core.hcl_metadata import METADATA_NAMES, MetadataError, read_metadata
 from core.hcl_model import (
+    PARSER_VERSION,
     FileParse,
     InvalidModule,
     ModuleSpec,
     Output,
     ParseProblem,
+    PolicyFinding,
     Validation,
     Variable,
     module_from_json,
 )
+from core.hcl_policy import policy_findings
 from core.hcl_reference import parse_reference
 from core.hcl_tree import Body, HclSyntaxError
 from core.hcl_variables import read_declarations
 
 __all__ = [
-    "MAX_FILE_BYTES", "MAX_NAME_LENGTH", "METADATA_NAMES", "FileParse", "InvalidModule", "ModuleSpec", "Output",
-    "ParseProblem", "Validation", "Variable", "assemble", "module_from_json", "parse_file", "parse_module",
-    "read_body", "too_large", "valid_name",
+    "MAX_FILE_BYTES", "MAX_NAME_LENGTH", "METADATA_NAMES", "PARSER_VERSION", "FileParse", "InvalidModule",
+    "ModuleSpec", "Output", "ParseProblem", "PolicyFinding", "Validation", "Variable", "assemble", "module_from_json",
+    "parse_file", "parse_module", "read_body", "too_large", "valid_name",
 ]
 
 logger = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 1 << 20
 MAX_NAME_LENGTH = 64
-_NAME_PUNCTUATION = frozenset("-_ ")
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 def read_body(text: str) -> Body:
@@ -76,13 +79,15 @@ def parse_file(filename: str, content: bytes) -> FileParse:
         return problem(None, "not a text file (not UTF-8)")
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     try:
-        variables, outputs = read_declarations(filename, read_body(text))
+        body = read_body(text)
+        variables, outputs = read_declarations(filename, body)
+        findings = policy_findings(filename, body)
     except HclSyntaxError as error:
         return problem(error.line, error.reason)
     except Exception:  # a parser bug must not break a scan: the file is reported instead
         logger.exception("HCL parser failed on %s", filename)
         return problem(None, "could not be read (an internal parser error was logged)")
-    return FileParse(filename, variables, outputs)
+    return FileParse(filename, variables, outputs, findings=findings)
 
 
 def parse_module(name: str, files: Mapping[str, bytes]) -> ModuleSpec | InvalidModule:
@@ -144,21 +149,19 @@ def _duplicates(kind: str, items: list[Variable] | list[Output]) -> list[ParsePr
 def valid_name(name: str) -> str | None:
     """Why a directory name cannot be a catalog name, or None when it can.
 
-    Allowed: 1 to 64 characters of letters and digits of any script, ``-``, ``_`` and inner spaces, starting
-    with a letter or digit (so never ``.``-hidden, never read as a command option). Combining marks may follow
-    a letter, so decomposed accents (as macOS writes them) are fine. The name is never rewritten.
+    Allowed: 1 to 64 ASCII letters, digits, ``-`` and ``_``, starting with a letter or a digit (so never
+    ``.``-hidden, never read as a command option). Case is kept as written; uniqueness ignores it (and counts
+    ``_`` and ``-`` as the same), see ``Module.key_for``.
     """
     if not name.strip():
         return "the name is empty"
     if name.startswith("."):
         return "names starting with '.' are hidden directories"
-    if name != name.strip():
-        return "the name starts or ends with a space"
     if len(name) > MAX_NAME_LENGTH:
         return f"the name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
-    if unicodedata.category(name[0])[0] not in "LN":
-        return "the name must start with a letter or a digit"
-    for char in name:
-        if char not in _NAME_PUNCTUATION and unicodedata.category(char)[0] not in "LNM":
-            return f"the name contains {char!r}; use letters, digits, '-', '_' or spaces"
-    return None
+    if NAME_PATTERN.fullmatch(name.lower()) and name.isascii():
+        return None
+    if not name[0].isascii() or not name[0].isalnum():
+        return "the name must start with an ASCII letter or a digit"
+    bad = next(char for char in name if not (char.isascii() and (char.isalnum() or char in "-_")))
+    return f"the name contains {bad!r}; use only ASCII letters, digits, '-' and '_'"

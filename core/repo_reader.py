@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from core.errors import InvalidInput, NotFound
+from core.module_parser import MAX_FILE_BYTES
 
 if TYPE_CHECKING:  # PyGithub is imported when GitHub is first used, not by every process
     from github import Github
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # PyGithub is imported when GitHub is first used, not by ever
     from core.github_client import GitHubClient
 
 LOCAL_PREFIX = "local:"
+LISTED_UNREAD_BYTES = MAX_FILE_BYTES  # a local file larger than any module may hold is listed, never read
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,11 @@ class GitHubReader(AbstractContextManager["GitHubReader"]):
 
 
 class LocalReader:
-    """Reads a folder on this machine as a repository (demos, tests, an admin's local platform modules)."""
+    """Reads a folder on this machine as a repository (demos, tests, an admin's local platform modules).
+
+    A file over :data:`LISTED_UNREAD_BYTES` is listed by its size and a stand-in SHA, never read: no module can
+    use it, and a 50 MB file should not be read to say so.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -134,8 +140,7 @@ class LocalReader:
         files = []
         for directory in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             for path in sorted(p for p in directory.iterdir() if p.is_file()):
-                content = path.read_bytes()
-                files.append(TreeFile(f"{directory.name}/{path.name}", git_blob_sha(content), len(content)))
+                files.append(_local_file(path, f"{directory.name}/{path.name}"))
         commit = hashlib.sha1("\n".join(f"{f.path} {f.sha}" for f in files).encode(),
                               usedforsecurity=False).hexdigest()
         if commit == etag:
@@ -147,3 +152,13 @@ class LocalReader:
         if self.root not in path.parents:
             raise InvalidInput(f"{file.path} is outside the repository folder.")
         return path.read_bytes()
+
+
+def _local_file(path: Path, name: str) -> TreeFile:
+    """A local file as a tree entry: its git blob SHA, or for a file too large to use, a stand-in from its stat."""
+    stat = path.stat()
+    if stat.st_size > LISTED_UNREAD_BYTES:
+        stand_in = hashlib.sha1(f"unread {name} {stat.st_size} {stat.st_mtime_ns}".encode(),
+                                usedforsecurity=False).hexdigest()
+        return TreeFile(name, stand_in, stat.st_size)
+    return TreeFile(name, git_blob_sha(path.read_bytes()), stat.st_size)
