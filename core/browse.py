@@ -1,7 +1,8 @@
 """Who sees which module, browsing the catalog, and per-user pins.
 
 Platform modules: everyone. Partner modules: their owner and admins, plus everyone when the module sets
-``public_access``. An invisible module is reported exactly like a missing one.
+``public_access``. An invisible module is reported exactly like a missing one. Names are looked up by their
+catalog key (``Module.key_for``: any case, ``_`` or ``-``); a name no module could have is simply not found.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from storage.models import Module, ModulePin, User
 
 Tab = Literal["all", "platform", "partner", "pinned"]
 TABS: tuple[Tab, ...] = ("platform", "partner", "pinned", "all")
+LONGEST_NAME = 100  # the name column's width: a longer word names no module
 
 
 def visible_to(user: User) -> ColumnElement[bool]:
@@ -55,8 +57,9 @@ def browse(session: Session, user: User, tab: Tab = "all", query: str = "") -> l
         stmt = stmt.where(Module.source == tab)
     if tab == "pinned":
         stmt = stmt.where(Module.id.in_(pinned_ids or {-1}))
-    if query.strip():
-        stmt = stmt.where(func.lower(Module.name).contains(query.strip().lower()))
+    words = printable(query)
+    if words:
+        stmt = stmt.where(Module.name_key.contains(Module.key_for(words), autoescape=True))
     rows = [ModuleRow(m, m.id in pinned_ids) for m in session.scalars(stmt)]
     rows.sort(key=lambda r: (not r.pinned, -r.module.deployment_count, -(r.rating or Decimal(-1)),
                              r.module.name.lower()))
@@ -65,14 +68,24 @@ def browse(session: Session, user: User, tab: Tab = "all", query: str = "") -> l
 
 def find_visible(session: Session, user: User, name: str) -> Module:
     """The module called ``name`` if ``user`` may see it; NotFound otherwise (existence is not revealed)."""
-    module = session.scalars(select(Module).where(func.lower(Module.name) == name.strip().lower(),
-                                                  visible_to(user))).one_or_none()
+    wanted = printable(name)
+    module = None
+    if wanted and len(wanted) <= LONGEST_NAME:
+        module = session.scalars(
+            select(Module).where(or_(Module.name_key == Module.key_for(wanted), Module.name == wanted),
+                                 visible_to(user))
+            .order_by((Module.name == wanted).desc(), Module.id).limit(1)).first()
     if module is None:
         names = list(session.scalars(select(Module.name).where(visible_to(user))))
-        hint = did_you_mean([f"`{c}`" for c in closest(name.strip(), names)]) or \
+        hint = did_you_mean([f"`{c}`" for c in closest(wanted[:LONGEST_NAME], names)]) or \
             "Run `/rad modules` to see the catalog."
-        raise NotFound(f"There is no module `{name.strip()}`.", hint=hint)
+        raise NotFound(f"There is no module `{wanted[:LONGEST_NAME]}`.", hint=hint)
     return module
+
+
+def printable(text: str) -> str:
+    """``text`` stripped, without control characters (which no name holds and some databases refuse)."""
+    return "".join(char for char in text if char.isprintable()).strip()
 
 
 def is_pinned(session: Session, user: User, module: Module) -> bool:

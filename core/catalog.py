@@ -1,7 +1,9 @@
 """The module catalog: what a scan's candidates mean for the published modules, and the publish sync.
 
-A module name is unique across the whole catalog: a partner can never shadow a platform module or another
-partner's. Publishing pins a module to the scanned commit.
+A module name is unique across the whole catalog, without regard to case and with ``_`` read as ``-``
+(``Module.key_for``, a unique index): a partner can never shadow a platform module or another partner's, nor
+publish a look-alike of one. Publishing pins a module to the scanned commit. A candidate the scan found
+invalid, or a partner module with provisioners while the ``allow_provisioners`` setting is off, is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.credit_settings import provisioners_allowed
 from core.scanner import Candidate, ScanResult
 from storage.models import Module, User
 
@@ -54,24 +57,59 @@ class CandidateView:
 def describe_candidates(session: Session, owner: User | None, result: ScanResult) -> list[CandidateView]:
     """Each candidate's state, plus the published modules the repository no longer has."""
     mine = published_by(session, owner)
-    names = [c.name for c in result.candidates]
-    others = {m.name: m for m in session.scalars(select(Module).where(Module.name.in_(names)))} if names else {}
+    allowed = provisioners_allowed(session)
+    keys = {Module.key_for(c.name) for c in result.candidates}
+    others = {m.name_key: m for m in session.scalars(select(Module).where(Module.name_key.in_(keys)))} if keys else {}
+    leaders = _leading_names(result, mine)
     views = []
     for candidate in result.candidates:
         module = mine.get(candidate.name)
-        if not candidate.valid:
-            views.append(CandidateView(candidate.name, "invalid", candidate.problem, candidate, module))
+        key = Module.key_for(candidate.name)
+        reason = refusal(candidate, owner, allowed=allowed)
+        taken = others.get(key)
+        if reason:
+            views.append(CandidateView(candidate.name, "invalid", reason, candidate, module))
         elif module is not None:
             state: State = "published" if module.files == candidate.files else "changed"
             views.append(CandidateView(candidate.name, state, "", candidate, module))
-        elif candidate.name in others:
-            views.append(CandidateView(candidate.name, "taken", taken_reason(others[candidate.name]), candidate))
+        elif leaders.get(key, candidate.name) != candidate.name:
+            views.append(CandidateView(candidate.name, "taken", _twin_reason(candidate.name, leaders[key]), candidate))
+        elif taken is not None and not _leaving(taken, mine, result):
+            views.append(CandidateView(candidate.name, "taken", taken_reason(taken, candidate.name), candidate))
         else:
             views.append(CandidateView(candidate.name, "new", "", candidate))
     for name, module in sorted(mine.items()):
         if result.candidate(name) is None:
             views.append(CandidateView(name, "missing", "no longer in the repository", None, module))
     return views
+
+
+def refusal(candidate: Candidate, owner: User | None, *, allowed: bool) -> str:
+    """Why a candidate cannot be published now ('' when it can): its problems, and its provisioners when it is
+    a partner module and ``allow_provisioners`` is off."""
+    reasons = [] if candidate.valid else [candidate.problem or "it cannot be read"]
+    if owner is not None and not allowed:
+        reasons += candidate.provisioners
+    return "\n".join(reasons)
+
+
+def _leading_names(result: ScanResult, mine: dict[str, Module]) -> dict[str, str]:
+    """For each key shared by look-alike folders of one repository, the one that keeps it: the published one,
+    else the first in name order."""
+    groups: dict[str, list[str]] = {}
+    for candidate in result.candidates:
+        groups.setdefault(Module.key_for(candidate.name), []).append(candidate.name)
+    return {key: next((n for n in names if n in mine), min(names)) for key, names in groups.items() if len(names) > 1}
+
+
+def _leaving(module: Module, mine: dict[str, Module], result: ScanResult) -> bool:
+    """Whether ``module`` is the owner's own and gone from the repository (the next publish removes it)."""
+    return mine.get(module.name) is module and result.candidate(module.name) is None
+
+
+def _twin_reason(name: str, leader: str) -> str:
+    return (f"`{name}` looks like `{leader}` in the same repository: names may not differ only in case or in "
+            "`_` versus `-`; rename one folder")
 
 
 def mark_missing(session: Session, owner: User | None, result: ScanResult) -> list[str]:
@@ -85,9 +123,13 @@ def mark_missing(session: Session, owner: User | None, result: ScanResult) -> li
     return gone
 
 
-def taken_reason(module: Module) -> str:
+def taken_reason(module: Module, name: str = "") -> str:
+    """Why ``name`` (default: the module's own name) cannot be published: ``module`` holds it or its look-alike."""
     whose = "a platform module" if module.source == PLATFORM else "another partner's module"
-    return f"the name `{module.name}` is taken by {whose}"
+    if not name or name == module.name:
+        return f"the name `{module.name}` is taken by {whose}"
+    return (f"the name `{name}` is too close to `{module.name}`, {whose}: names may not differ only in case or in "
+            "`_` versus `-`")
 
 
 @dataclass
@@ -108,24 +150,31 @@ class SyncResult:
 def sync(session: Session, actor: User, owner: User | None, result: ScanResult, selected: Iterable[str],
          repository: str, now: datetime) -> SyncResult:
     """Make the published set equal the selection: publish new ones, update selected ones to the scanned
-    commit, remove published ones not selected (or gone from the repository). Collisions are refused."""
+    commit, remove published ones not selected (or gone from the repository, or refused). Removals come first,
+    so a renamed folder (``net_plan`` to ``net-plan``) can take over its own old name. Collisions are refused."""
     wanted = set(selected)
     outcome = SyncResult()
     mine = published_by(session, owner)
+    allowed = provisioners_allowed(session)
+    ready: list[Candidate] = []
     for name in sorted(wanted, key=str.lower):
         candidate = result.candidate(name)
         if candidate is None:
             outcome.refused[name] = "it is not in the repository any more"
-        elif not candidate.valid:
-            outcome.refused[name] = candidate.problem
-        elif name in mine:
-            _update(mine[name], candidate, result.commit, now, outcome)
+        elif reason := refusal(candidate, owner, allowed=allowed):
+            outcome.refused[name] = reason
         else:
-            _publish(session, actor, owner, candidate, result.commit, repository, now, outcome)
+            ready.append(candidate)
     for name, module in sorted(mine.items()):
         if name not in wanted or name in outcome.refused:
             session.delete(module)
             outcome.removed.append(name)
+    session.flush()
+    for candidate in ready:
+        if candidate.name in mine:
+            _update(mine[candidate.name], candidate, result.commit, now, outcome)
+        else:
+            _publish(session, actor, owner, candidate, result.commit, repository, now, outcome)
     session.flush()
     audit.record(session, actor, "catalog.sync", target=f"{source_of(owner)}:{repository}", commit=result.commit,
                  changes={k: v for k, v in outcome.to_json().items() if v})
@@ -143,15 +192,21 @@ def _update(module: Module, candidate: Candidate, commit: str, now: datetime, ou
 
 def _publish(session: Session, actor: User, owner: User | None, candidate: Candidate, commit: str,
              repository: str, now: datetime, outcome: SyncResult) -> None:
+    key = Module.key_for(candidate.name)
+    holder = session.scalars(select(Module).where(Module.name_key == key)).one_or_none()
+    if holder is not None:
+        outcome.refused[candidate.name] = taken_reason(holder, candidate.name)
+        return
     module = Module(name=candidate.name, source=source_of(owner), owner_id=owner.id if owner else None,
                     repository=repository, published_by_id=actor.id, published_at=now)
     _fill(module, candidate, commit)
     try:
         with session.begin_nested():
             session.add(module)
-    except IntegrityError:  # the same name was published elsewhere a moment ago: exactly one wins
-        taken = session.scalars(select(Module).where(Module.name == candidate.name)).one_or_none()
-        outcome.refused[candidate.name] = taken_reason(taken) if taken else "the name was taken a moment ago"
+    except IntegrityError:  # the same name (or a look-alike) was published elsewhere a moment ago: one wins
+        taken = session.scalars(select(Module).where(Module.name_key == key)).one_or_none()
+        outcome.refused[candidate.name] = taken_reason(taken, candidate.name) if taken else \
+            "the name was taken a moment ago"
         return
     outcome.published.append(candidate.name)
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 
@@ -285,12 +285,17 @@ class RepoScan(Base):
 
 
 class Module(Base):
-    """A published module: a directory of a connected repository pinned to a commit. Names are unique."""
+    """A published module: a directory of a connected repository pinned to a commit.
+
+    Names keep their case; ``name_key`` (see :meth:`key_for`) is unique, so no two modules differ only in case
+    or in ``_`` versus ``-``, and lookups by name go through it.
+    """
 
     __tablename__ = "modules"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    name_key: Mapped[str] = mapped_column(String(100), unique=True, index=True)
     source: Mapped[str] = mapped_column(String(16))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     repository: Mapped[str] = mapped_column(String(300), default="")
@@ -310,6 +315,16 @@ class Module(Base):
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    @staticmethod
+    def key_for(name: str) -> str:
+        """The catalog key of a name: lower case, ``_`` read as ``-`` (``Net_Plan`` and ``net-plan`` are one)."""
+        return name.strip().lower().replace("_", "-")
+
+    @validates("name")
+    def _keep_name_key(self, _field: str, name: str) -> str:
+        self.name_key = self.key_for(name)
+        return name
 
 
 class ModulePin(Base):
