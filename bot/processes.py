@@ -115,7 +115,8 @@ HOST = "0.0.0.0"
 
 
 def web(config: Config) -> int:
-    """The HTTP server: ``/healthz``, ``/metrics``, and ``/slack/events`` when Slack is configured."""
+    """The HTTP server: ``/healthz``, ``/metrics``, ``/slack/events`` when Slack is configured, and
+    ``/stripe/webhook`` when ``STRIPE_WEBHOOK_SECRET`` is set."""
     from bot.slack.app import build_app
     from bot.web import start_background
 
@@ -123,7 +124,9 @@ def web(config: Config) -> int:
     stop = stop_event()
     slack_app = build_app(runtime) if config.slack_bot_token else None
     server = start_background(runtime, slack_app, HOST, config.port)
-    log.info("web serving", extra={"port": server.port, "slack": slack_app is not None})
+    log.info("web serving", extra={"port": server.port, "slack": slack_app is not None,
+                                   "stripe_webhook": bool(config.stripe_webhook_secret),
+                                   "metrics_protected": bool(config.metrics_token)})
     stop.wait()
     server.stop()
     return 0

@@ -1,12 +1,15 @@
-"""The HTTP front: Slack events, health and metrics on one small WSGI app served by waitress.
+"""The HTTP front: Slack events, Stripe webhooks, health and metrics on one small WSGI app served by waitress.
 
-Routes: ``POST /slack/events`` (Bolt), ``GET /healthz``, ``GET /metrics``; ``add_route`` leaves room for
-``POST /stripe/webhook``. ``serve`` blocks; ``start_background`` runs the same server in a thread.
+Routes: ``POST /slack/events`` (when a Slack app is given), ``POST /stripe/webhook`` (when
+``STRIPE_WEBHOOK_SECRET`` is set), ``GET /healthz``, ``GET /metrics`` (behind a bearer token when
+``RAD_METRICS_TOKEN`` is set). waitress refuses any body over ``MAX_BODY_BYTES`` (413) while reading it, before
+the app runs; the routes check the limit again. ``serve`` blocks; ``start_background`` runs the same server in a
+thread.
 """
 
 from __future__ import annotations
 
-import json
+import hmac
 import logging
 import threading
 import time
@@ -17,11 +20,13 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import prometheus_client
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import text
 from waitress.server import create_server
 
 from bot.runtime import Runtime
+from bot.slack.http import SlackHttpHandler
+from bot.stripe_webhook import STRIPE_WEBHOOK_PATH, StripeEventHandlers, StripeWebhook, stripe_event_handlers
+from bot.wsgi import MAX_BODY_BYTES, respond_json
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +43,20 @@ LATENCY = prometheus_client.Histogram(
 class WebApp:
     """A WSGI app with an exact (method, path) route table."""
 
-    def __init__(self, runtime: Runtime, slack_app: App | None = None) -> None:
+    def __init__(self, runtime: Runtime, slack_app: App | None = None,
+                 stripe_handlers: StripeEventHandlers | None = None) -> None:
+        config = runtime.config
         self.runtime = runtime
+        self._metrics_token = config.metrics_token.encode()
         self.routes: dict[tuple[str, str], WSGIApplication] = {
             ("GET", "/healthz"): self.healthz,
             ("GET", "/metrics"): self.metrics,
         }
         if slack_app is not None:
-            self.add_route("POST", SLACK_EVENTS_PATH, SlackRequestHandler(slack_app, path=SLACK_EVENTS_PATH))
+            self.add_route("POST", SLACK_EVENTS_PATH, SlackHttpHandler(slack_app, config.slack_signing_secret))
+        if config.stripe_webhook_secret:
+            handlers = stripe_event_handlers(runtime) if stripe_handlers is None else stripe_handlers
+            self.add_route("POST", STRIPE_WEBHOOK_PATH, StripeWebhook(config.stripe_webhook_secret, handlers))
 
     def add_route(self, method: str, path: str, handler: WSGIApplication) -> None:
         """Serve ``handler`` for ``method path`` (e.g. ``POST /stripe/webhook``)."""
@@ -80,25 +91,35 @@ class WebApp:
             return respond_json(start_response, "503 Service Unavailable", {"status": "error", "database": "error"})
         return respond_json(start_response, "200 OK", {"status": "ok", "database": "ok"})
 
-    @staticmethod
-    def metrics(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    def metrics(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Prometheus metrics; with ``RAD_METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``."""
+        if self._metrics_token and not bearer_matches(environ, self._metrics_token):
+            log.warning("metrics refused: missing or wrong bearer token")
+            return respond_json(start_response, "401 Unauthorized", {"error": "a bearer token is required"},
+                                [("WWW-Authenticate", 'Bearer realm="metrics"')])
         body = prometheus_client.generate_latest()
         start_response("200 OK", [("Content-Type", prometheus_client.CONTENT_TYPE_LATEST),
                                   ("Content-Length", str(len(body)))])
         return [body]
 
 
-def respond_json(start_response: StartResponse, status: str, data: object) -> list[bytes]:
-    body = json.dumps(data).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+def bearer_matches(environ: WSGIEnvironment, token: bytes) -> bool:
+    """Whether the request's ``Authorization`` header is ``Bearer <token>`` (compared in constant time)."""
+    scheme, _, given = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode("utf-8", "replace"), token)
+
+
+def make_server(runtime: Runtime, slack_app: App | None, host: str, port: int,
+                stripe_handlers: StripeEventHandlers | None = None) -> Any:
+    """A waitress server for the WebApp; waitress refuses bodies over ``MAX_BODY_BYTES`` as it reads them."""
+    return create_server(WebApp(runtime, slack_app, stripe_handlers), host=host, port=port, threads=SERVER_THREADS,
+                         ident="rad", max_request_body_size=MAX_BODY_BYTES + 1)  # it refuses sizes >= its limit
 
 
 def serve(runtime: Runtime, slack_app: App | None, host: str = "0.0.0.0", port: int | None = None) -> None:
     """Serve until interrupted (blocking)."""
-    server = create_server(WebApp(runtime, slack_app), host=host, port=runtime.config.port if port is None else port,
-                           threads=SERVER_THREADS, ident="rad")
-    log.info("serving HTTP", extra={"host": host, "port": server.effective_port})  # type: ignore[union-attr]
+    server = make_server(runtime, slack_app, host, runtime.config.port if port is None else port)
+    log.info("serving HTTP", extra={"host": host, "port": server.effective_port})
     server.run()
 
 
@@ -133,10 +154,10 @@ class BackgroundServer:
         self.server.task_dispatcher.shutdown(timeout=timeout)
 
 
-def start_background(runtime: Runtime, slack_app: App | None, host: str = "127.0.0.1",
-                     port: int = 0) -> BackgroundServer:
+def start_background(runtime: Runtime, slack_app: App | None, host: str = "127.0.0.1", port: int = 0,
+                     stripe_handlers: StripeEventHandlers | None = None) -> BackgroundServer:
     """Start serving in a thread (port 0 picks a free port) and return a handle to stop it."""
-    server = create_server(WebApp(runtime, slack_app), host=host, port=port, threads=SERVER_THREADS, ident="rad")
+    server = make_server(runtime, slack_app, host, port, stripe_handlers)
     thread = threading.Thread(target=server.run, name="rad-web", daemon=True)
     thread.start()
     return BackgroundServer(server, thread, host)

@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.runtime import Runtime
 from bot.slack.listeners import SlackFrontDoor
+from bot.slack.shapes import MalformedPayload, check_payload
 from core.config import Config
 
 log = logging.getLogger(__name__)
@@ -35,17 +37,17 @@ def build_app(
     runtime: Runtime,
     *,
     client: WebClient | None = None,
-    signing_secret: str | None = None,
     token_verification: bool = True,
     listener_executor: Executor | None = None,
 ) -> App:
     """The production Bolt app; tests pass ``client=`` pointed at the Slack emulator.
 
     Without a signing secret (Socket Mode only) a random one is used, so signed HTTP requests can never
-    pass verification by accident.
+    pass verification by accident. HTTP requests reach it through ``bot.slack.http``, which checks them first;
+    Socket Mode payloads are checked by the ``refuse_malformed`` middleware.
     """
     config = runtime.config
-    secret = config.slack_signing_secret if signing_secret is None else signing_secret
+    secret = config.slack_signing_secret
     if not secret:
         log.info("no Slack signing secret: HTTP requests will be refused, Socket Mode still works")
         secret = secrets.token_hex(32)
@@ -56,6 +58,7 @@ def build_app(
         token_verification_enabled=token_verification,
         listener_executor=listener_executor or ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack"),
     )
+    app.use(refuse_malformed)
     door = SlackFrontDoor(runtime)
     app.command(f"/{config.command}")(ack=door.ack_command, lazy=[door.run_command])
     app.action(ANY)(ack=door.ack_action, lazy=[door.run_action])
@@ -64,3 +67,14 @@ def build_app(
     app.event("message")(door.on_message)
     app.error(door.on_error)
     return app
+
+
+def refuse_malformed(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse:
+    """A Socket Mode payload no listener can read is answered 400, in one log line (HTTP ones never get here)."""
+    if req.mode == "socket_mode":
+        try:
+            check_payload(req.body)
+        except MalformedPayload as error:
+            log.warning("malformed Slack payload refused", extra={"reason": str(error)})
+            return BoltResponse(status=400, body={"error": "malformed payload"})
+    return next()
