@@ -52,6 +52,7 @@ from tests.emulators.github_git import (
     Commit,
     Entry,
     GitStore,
+    LargeFile,
     PullRequest,
     Repository,
     Signature,
@@ -65,9 +66,9 @@ from tests.emulators.http_base import HttpEmulator, Json, QuietHandler
 
 __all__ = [
     "DOCS", "EXEC_MODE", "FILE_MODE", "NOT_ACCESSIBLE", "PRIMARY_DOCS", "ROLES", "SECONDARY_DOCS", "TREE_MODE",
-    "Answer", "Call", "Commit", "Entry", "GitHubEmulator", "GitStore", "Handler", "HttpError", "Json", "PullRequest",
-    "RateBucket", "Repository", "Request", "Signature", "Token", "User", "executables", "main", "object_sha",
-    "read_folder", "route", "running",
+    "Answer", "Call", "Commit", "Entry", "GitHubEmulator", "GitStore", "Handler", "HttpError", "Json", "LargeFile",
+    "PullRequest", "RateBucket", "Repository", "Request", "Signature", "Token", "User", "executables", "main",
+    "object_sha", "read_folder", "route", "running",
 ]
 
 PRIMARY_DOCS = f"{DOCS}/overview/rate-limits-for-the-rest-api#about-primary-rate-limits"
@@ -192,7 +193,7 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
         with self._lock:
             self._tokens[token].revoked = True
 
-    def add_repo(self, full_name: str, files: Mapping[str, bytes | str] | str | Path | None = None, *,
+    def add_repo(self, full_name: str, files: Mapping[str, bytes | str | LargeFile] | str | Path | None = None, *,
                  private: bool = True, default_branch: str = "main", description: str | None = None,
                  collaborators: Mapping[str, str] | None = None) -> Repository:
         """A repository whose default branch holds ``files`` (a dict or a folder on disk) in one commit."""
@@ -235,9 +236,20 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
 
     def exhaust_rate_limit(self, login: str | None, reset_in: float = 3600) -> None:
         """Use up ``login``'s primary rate limit; it resets ``reset_in`` seconds from now."""
+        self.exhaust_rate_limit_after(login, 0, reset_in)
+
+    def exhaust_rate_limit_after(self, login: str | None, requests: int, reset_in: float = 3600) -> None:
+        """Let ``login`` make ``requests`` more counted requests, then hit the primary rate limit until it resets
+        ``reset_in`` seconds from now (a long scan running out half-way)."""
         with self._lock:
             bucket = self.bucket(login)
-            bucket.used, bucket.reset = bucket.limit, int(time.time() + reset_in)
+            bucket.used, bucket.reset = max(0, bucket.limit - requests), int(time.time() + reset_in)
+
+    def reset_rate_limit(self, login: str | None) -> None:
+        """Start ``login``'s rate-limit hour afresh, as GitHub does at the reset time."""
+        with self._lock:
+            bucket = self.bucket(login)
+            bucket.used, bucket.reset = 0, int(time.time() + 3600)
 
     # -- recorded calls -----------------------------------------------------------------------------
 

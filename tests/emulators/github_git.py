@@ -35,6 +35,23 @@ def iso(when: datetime) -> str:
 # -- git objects -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class LargeFile:
+    """A file of ``size`` zero bytes, committed by its SHA and size without being held in memory."""
+
+    size: int
+
+
+def zeros_sha(size: int) -> str:
+    """The git blob SHA of ``size`` zero bytes, hashed in chunks (nothing of that size is allocated)."""
+    digest = hashlib.sha1(f"blob {size}\0".encode())
+    chunk = bytes(min(size, 1 << 20))
+    for _ in range(size // len(chunk) if chunk else 0):
+        digest.update(chunk)
+    digest.update(bytes(size % len(chunk)) if chunk else b"")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
 class Entry:
     """One entry of a git tree."""
 
@@ -82,6 +99,7 @@ class GitStore:
 
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
+        self.large: dict[str, int] = {}  # blobs of zero bytes, by SHA: only their size is kept
         self.trees: dict[str, tuple[Entry, ...]] = {}
         self.commits: dict[str, Commit] = {}
 
@@ -90,6 +108,22 @@ class GitStore:
         sha = object_sha("blob", data)
         self.blobs[sha] = data
         return sha
+
+    def put_large(self, file: LargeFile) -> str:
+        """Store a large blob of zero bytes by its size alone; returns its SHA."""
+        sha = zeros_sha(file.size)
+        self.large[sha] = file.size
+        return sha
+
+    def size(self, sha: str) -> int:
+        """A blob's size in bytes."""
+        return self.large[sha] if sha in self.large else len(self.blobs[sha])
+
+    def data(self, sha: str) -> bytes | None:
+        """A blob's content (a large one is made only now), or None for an unknown SHA."""
+        if sha in self.large:
+            return bytes(self.large[sha])
+        return self.blobs.get(sha)
 
     def put_tree(self, entries: list[Entry]) -> str:
         """Store a tree (entries in git's order); returns its SHA."""
@@ -228,10 +262,13 @@ class Repository:
             tree = self.store.commits[sha].tree
             return {path: self.store.blobs[e.sha] for path, e in self.store.files(tree).items()}
 
-    def commit(self, changes: Mapping[str, bytes | str | None], message: str = "Update files",
+    def commit(self, changes: Mapping[str, bytes | str | LargeFile | None], message: str = "Update files",
                branch: str | None = None, *, author: tuple[str, str] = ("RAD Tester", "tester@example.com"),
                extra_parents: tuple[str, ...] = (), executable: tuple[str, ...] = ()) -> str:
-        """Push one commit to ``branch`` (created from the default branch if new); ``None`` deletes a path."""
+        """Push one commit to ``branch`` (created from the default branch if new); ``None`` deletes a path.
+
+        A :class:`LargeFile` value commits a file of that many zero bytes that is listed but never held.
+        """
         with self.lock:
             branch = branch or self.default_branch
             parent = self.branches.get(branch) or self.branches.get(self.default_branch)
@@ -243,6 +280,8 @@ class Repository:
                 path = path.strip("/")
                 if content is None:
                     current.pop(path, None)
+                elif isinstance(content, LargeFile):
+                    current[path] = (current.get(path, (FILE_MODE, ""))[0], self.store.put_large(content))
                 else:
                     data = content.encode() if isinstance(content, str) else content
                     mode = EXEC_MODE if path in executable else current.get(path, (FILE_MODE, ""))[0]

@@ -127,9 +127,9 @@ def _get_contents(emu: GitHubEmulator, req: Request, params: dict[str, str]) -> 
         listing = [emu.content_json(repo, f"{path}/{e.name}".lstrip("/"), e, ref, sha)
                    for e in repo.store.trees[entry.sha]]
         return Answer(200, listing)
-    data = repo.store.blobs[entry.sha]
+    too_big = repo.store.size(entry.sha) > 1024 * 1024
+    data = b"" if too_big else repo.store.blobs[entry.sha]
     body = emu.content_json(repo, path, entry, ref, sha)
-    too_big = len(data) > 1024 * 1024
     body |= {"content": "" if too_big else b64(data), "encoding": "none" if too_big else "base64"}
     return Answer(200, body)
 
@@ -182,7 +182,7 @@ def _get_tree(emu: GitHubEmulator, req: Request, params: dict[str, str]) -> Answ
     for path, e in entries[:emu.max_tree_entries]:
         item: Json = {"path": path, "mode": e.mode, "type": e.type, "sha": e.sha}
         if e.type == "blob":
-            item["size"] = len(repo.store.blobs[e.sha])
+            item["size"] = repo.store.size(e.sha)
         listing.append(item | {"url": f"{api}/git/{e.type}s/{e.sha}"})
     return Answer(200, {"sha": tree, "url": f"{api}/git/trees/{tree}", "tree": listing,
                         "truncated": len(entries) > emu.max_tree_entries})
@@ -191,7 +191,7 @@ def _get_tree(emu: GitHubEmulator, req: Request, params: dict[str, str]) -> Answ
 @route("GET", _REPO + "/git/blobs/{sha}")
 def _get_blob(emu: GitHubEmulator, req: Request, params: dict[str, str]) -> Answer:
     repo = emu.access(req, params["owner"], params["repo"], "contents")
-    data = repo.store.blobs.get(params["sha"])
+    data = repo.store.data(params["sha"])
     if data is None:
         raise not_found()
     sha = params["sha"]

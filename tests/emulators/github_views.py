@@ -156,7 +156,7 @@ class GitHubViews:
         """A contents entry (file or dir) without the file content itself."""
         api, web = self.repo_url(repo), f"{self.web_url}/{repo.full_name}"
         kind = "dir" if entry.type == "tree" else "file"
-        size = len(repo.store.blobs[entry.sha]) if kind == "file" else 0
+        size = repo.store.size(entry.sha) if kind == "file" else 0
         self_url = f"{api}/contents/{quote(path)}?ref={quote(ref, safe='')}"
         git_url = f"{api}/git/{'trees' if kind == 'dir' else 'blobs'}/{entry.sha}"
         html_url = f"{web}/{'tree' if kind == 'dir' else 'blob'}/{quote(ref)}/{quote(path)}"
