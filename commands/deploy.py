@@ -1,7 +1,9 @@
 """``/rad deploy [module]``: pick a module, fill its inputs step by step, confirm the cost, deploy.
 
 The form's values live in a deploy draft (sensitive ones sealed), so steps survive restarts and the confirm
-button carries only the draft's token. Confirming twice makes one deployment and one hold.
+button carries only the draft's token. Confirming twice makes one deployment and one hold. A draft may also
+apply an existing deployment again: an update (free) once it was created, else a retry of its CREATE, which
+shows the cost and holds it anew.
 """
 
 from __future__ import annotations
@@ -65,23 +67,45 @@ def picked(ctx: Context, event: ActionEvent) -> Form | Reply:
 
 def start(ctx: Context, module: Module, deployment: Deployment | None = None) -> Form | Reply:
     """A new draft for ``module`` (an update of ``deployment`` when given) and its first step."""
+    draft = new_draft(ctx, module, deployment)
+    if not deployable_inputs(module.spec or {}):
+        return confirmation(ctx, draft, module)
+    return step_form(ctx, draft, module, 0)
+
+
+def retry(ctx: Context, module: Module, deployment: Deployment) -> Reply:
+    """Deploy a never-created deployment again with its inputs: straight to the confirmation (cost, balance)."""
+    if not deployments.require_applier(ctx.session, ctx.actor, deployment):
+        raise Conflict(f"Deployment `{deployment.short_id}` was created; change it with Update.",
+                       hint=f"Run `{ctx.slash} deployment {deployment.short_id}`.")
+    return confirmation(ctx, new_draft(ctx, module, deployment), module)
+
+
+def new_draft(ctx: Context, module: Module, deployment: Deployment | None) -> DeployDraft:
+    """A draft of a new deployment, or of ``deployment`` applied again (its inputs, sealed ones included)."""
     values = dict(deployment.inputs) if deployment is not None else {}
     draft = DeployDraft(token=random.token_urlsafe(8), user_id=ctx.actor.id, module_id=module.id,
                         deployment_id=deployment.id if deployment else None, commit=module.commit, values=values)
     ctx.session.add(draft)
     ctx.session.flush()
-    if deployment is not None:  # an update keeps the sealed values the user leaves empty
+    if deployment is not None:  # applying again keeps the sealed values the user leaves empty
         seal(ctx, draft, deployments.sensitive_inputs(ctx.session, ctx.services.secrets, deployment))
-    if not deployable_inputs(module.spec or {}):
-        return confirmation(ctx, draft, module)
-    return step_form(draft, module, 0)
+    return draft
 
 
-def step_form(draft: DeployDraft, module: Module, step: int) -> Form:
+def verb(ctx: Context, draft: DeployDraft) -> str:
+    """What confirming the draft does: Deploy (a new deployment), Retry (a CREATE again) or Update."""
+    target = ctx.session.get(Deployment, draft.deployment_id) if draft.deployment_id is not None else None
+    if target is None:
+        return "Deploy"
+    return "Update" if deployments.created(ctx.session, target) else "Retry"
+
+
+def step_form(ctx: Context, draft: DeployDraft, module: Module, step: int) -> Form:
     groups = steps(deployable_inputs(module.spec or {}))
     updating = draft.deployment_id is not None
     inputs = tuple(form_input(item, draft.values, updating) for item in groups[step])
-    title = f"{'Update' if updating else 'Deploy'} {module.name}"
+    title = f"{verb(ctx, draft)} {module.name}"
     part = f" (step {step + 1} of {len(groups)})" if len(groups) > 1 else ""
     return Form(title=title, action_id="deploy:step", inputs=inputs, state=f"{draft.token}:{step}",
                 submit_label="Next" if step + 1 < len(groups) else "Review", intro=f"{module.description}{part}")
@@ -142,7 +166,7 @@ def submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Form
     seal(ctx, draft, secret)
     if step + 1 < len(groups):
         draft.step = step + 1
-        return step_form(draft, module, step + 1)
+        return step_form(ctx, draft, module, step + 1)
     return confirmation(ctx, draft, module)
 
 
@@ -157,37 +181,48 @@ def seal(ctx: Context, draft: DeployDraft, secret: Mapping[str, Any]) -> None:
 
 
 def confirmation(ctx: Context, draft: DeployDraft, module: Module) -> Reply:
-    """Module, inputs (sensitive masked), cost, the balance that pays it, dependencies; Confirm when possible."""
+    """Module, inputs (sensitive masked), cost, the balance that pays it, dependencies; Confirm when possible.
+
+    An update of a created deployment is free; a new deployment and a retried CREATE show the cost.
+    """
     items = deployable_inputs(module.spec or {})
     secret = sealed(ctx, draft)
     lines = [f"• `{i.name}` = {shown(i, secret.get(i.name) if i.sensitive else draft.values.get(i.name))}"
              for i in items]
-    updating = draft.deployment_id is not None
+    doing = verb(ctx, draft)
     fields = [Field("Module", f"{module.name} (`{module.commit[:7]}`)")]
-    blockers = []
-    if not updating:
-        price = deployments.quote(ctx.session, ctx.actor, module)
-        bucket = "purchased credits" if price.purchased_only else "credits"
-        fields.append(Field("Cost", f"{format_credits(price.cost)} credits" + (f" ({price.free_reason})"
-                                                                           if price.free_reason else "")))
-        fields.append(Field("Available", f"{format_credits(price.available)} {bucket}"))
-        if not price.enough:
-            blockers.append(f"{price.shortage_code}: this needs {format_credits(price.cost)} {bucket} and you have "
-                            f"{format_credits(price.available)}. Top up, or ask an admin with `{ctx.slash} credits`.")
-        deps = deployments.dependencies(ctx.session, ctx.actor, module)
-        if deps:
-            fields.append(Field("Depends on", ", ".join(f"{'✅' if d.satisfied else '❌'} {d.name}" for d in deps)))
-        blockers += [f"Deploy `{d.name}` first." for d in deps if not d.satisfied]
-    else:
+    target = ctx.session.get(Deployment, draft.deployment_id) if draft.deployment_id is not None else None
+    if target is not None:
+        fields.append(Field("Deployment", f"`{target.short_id}`"))
+    blockers: list[str] = []
+    if doing == "Update":
         fields.append(Field("Cost", "updates are not charged"))
-    card = Card(f"{'Update' if updating else 'Deploy'} {module.name}?", text="\n".join(lines) or "No inputs.",
-                fields=tuple(fields))
+    else:
+        blockers = price_fields(ctx, module, fields)
+    card = Card(f"{doing} {module.name}?", text="\n".join(lines) or "No inputs.", fields=tuple(fields))
     controls: list[Button] = []
     if not blockers:
         controls.append(Button("Confirm", "deploy:confirm", draft.token, style="primary"))
     controls.append(Button("Cancel", "deploy:discard", draft.token))
     text = "\n".join(f":no_entry: {b}" for b in blockers) if blockers else "Check the inputs, then confirm."
     return Reply(text=text, cards=(card,), actions=tuple(controls))
+
+
+def price_fields(ctx: Context, module: Module, fields: list[Field]) -> list[str]:
+    """Add the cost, the balance that pays it and the dependencies to ``fields``; what blocks confirming."""
+    price = deployments.quote(ctx.session, ctx.actor, module)
+    bucket = "purchased credits" if price.purchased_only else "credits"
+    fields.append(Field("Cost", f"{format_credits(price.cost)} credits" + (f" ({price.free_reason})"
+                                                                       if price.free_reason else "")))
+    fields.append(Field("Available", f"{format_credits(price.available)} {bucket}"))
+    blockers = []
+    if not price.enough:
+        blockers.append(f"{price.shortage_code}: this needs {format_credits(price.cost)} {bucket} and you have "
+                        f"{format_credits(price.available)}. Top up, or ask an admin with `{ctx.slash} credits`.")
+    deps = deployments.dependencies(ctx.session, ctx.actor, module)
+    if deps:
+        fields.append(Field("Depends on", ", ".join(f"{'✅' if d.satisfied else '❌'} {d.name}" for d in deps)))
+    return blockers + [f"Deploy `{d.name}` first." for d in deps if not d.satisfied]
 
 
 @action("deploy:confirm", roles=(USER,))
@@ -203,7 +238,7 @@ def confirm(ctx: Context, event: ActionEvent) -> Reply:
         deployment = deployments.find(ctx.session, ctx.actor, ctx.session.get_one(Deployment,
                                                                                   draft.deployment_id).short_id)
         deployments.queue_update(ctx.session, ctx.services.secrets, ctx.actor, deployment, draft.values, secret,
-                                 ctx.now)
+                                 draft.token, ctx.now)
     else:
         deployment = deployments.create(ctx.session, ctx.services.secrets, ctx.actor, module, draft.values, secret,
                                         draft.token, ctx.now, ctx.where)

@@ -12,6 +12,8 @@ from storage.models import Deployment
 ICONS = {"QUEUED": "⏳", "WORKING": "⚙️", "SUCCESS": "✅", "FAILURE": "❌", "TIMEOUT": "⌛", "INTERNAL_ERROR": "💥",
          "CANCELLED": "🚫", "DELETING": "🧹", "DELETED": "🗑"}
 ACTION_WORDS = {"CREATE": "Deploying", "UPDATE": "Updating", "DESTROY": "Destroying"}
+ENDED = ("SUCCESS", "FAILURE", "TIMEOUT", "INTERNAL_ERROR")
+FAILED = ("FAILURE", "TIMEOUT", "INTERNAL_ERROR")
 
 
 def status_line(deployment: Deployment) -> str:
@@ -43,21 +45,28 @@ def result_reply(deployment: Deployment, mention: str, error: str, tail: str, lo
         cards.append(Card("What went wrong", text=text))
     attachment = Attachment(f"deployment-{deployment.short_id}.log", log.encode(), "text/plain",
                             title=f"Terraform log of {deployment.short_id}")
-    return Reply(text=lead, cards=tuple(cards), attachments=(attachment,) if log else (), ephemeral=False,
-                 in_thread=True)
+    return Reply(text=lead, cards=tuple(cards), actions=retry_buttons(deployment),
+                 attachments=(attachment,) if log else (), ephemeral=False, in_thread=True)
 
 
 def shown(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def retry_buttons(deployment: Deployment) -> tuple[Button, ...]:
+    """Retry, when the deployment's CREATE failed: it was never created, so applying it again is a charged CREATE."""
+    if deployment.action == "CREATE" and deployment.status in FAILED:
+        return (Button("Retry", "deployment:retry", deployment.short_id, style="primary"),)
+    return ()
+
+
 def manage_buttons(deployment: Deployment) -> tuple[Button, ...]:
     """What can be done to a deployment now (re-authorised on click)."""
     ref = deployment.short_id
-    buttons = []
+    buttons = list(retry_buttons(deployment))
     if deployment.status == "QUEUED":
         buttons.append(Button("Cancel", "deployment:cancel", ref, style="danger"))
-    if deployment.status in ("SUCCESS", "FAILURE", "TIMEOUT", "INTERNAL_ERROR"):
+    if deployment.status in ENDED:
         buttons.append(Button("Update", "deployment:update", ref))
         buttons.append(Button("Destroy", "deployment:destroy", ref, style="danger", confirm=Confirm(
             f"Destroy {ref}?", "Terraform destroys what this deployment created. The record is kept.",

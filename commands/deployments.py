@@ -1,11 +1,11 @@
-"""``/rad deployments [all]`` and ``/rad deployment <id>`` with Update, Destroy, Purge, Cancel and Rate."""
+"""``/rad deployments [all]`` and ``/rad deployment <id>`` with Retry, Update, Destroy, Purge, Cancel and Rate."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from commands.context import Context
-from commands.deploy import start
+from commands.deploy import retry, start
 from commands.deploy_messages import ICONS, manage_buttons, shown, status_line
 from commands.registry import ActionEvent, Args, Param, action, command
 from commands.ui import Attachment, Card, Control, Field, Form, Option, Reply, Select
@@ -104,12 +104,24 @@ def purge(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("deployment:update", roles=(USER,))
 def update(ctx: Context, event: ActionEvent) -> Form | Reply:
+    """The form, pre-filled; a deployment never created is deployed (and charged) again, not updated."""
     d = target(ctx, event)
-    deployments.require_manager(ctx.actor, d, "update")
+    deployments.require_applier(ctx.session, ctx.actor, d)
+    return start(ctx, published(ctx, d), d)
+
+
+@action("deployment:retry", roles=(USER,))
+def retry_create(ctx: Context, event: ActionEvent) -> Reply:
+    """A failed CREATE again, with the same inputs: the confirmation shows the cost and the balance."""
+    d = target(ctx, event)
+    return retry(ctx, published(ctx, d), d)
+
+
+def published(ctx: Context, d: Deployment) -> Module:
     module = ctx.session.get(Module, d.module_id) if d.module_id else None
     if module is None:
         raise NotFound(f"The module `{d.module_name}` is no longer published.")
-    return start(ctx, module, d)
+    return module
 
 
 @action("deployment:rate", roles=(USER,))

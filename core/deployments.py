@@ -1,9 +1,11 @@
 """Deployments: create (with a credit hold), update, destroy, cancel, purge, rate, and the runs workers claim.
 
 Deploying checks dependencies and credits, then reserves the cost as a hold. A successful CREATE turns the
-hold into a SPEND exactly once; failure, timeout or cancel releases it. Updates and destroys are not
-charged. Runs are rows: a worker claims one with ``FOR UPDATE SKIP LOCKED`` and beats a heartbeat while it
-runs, so a run whose worker died is failed (INTERNAL_ERROR), never left WORKING.
+hold into a SPEND exactly once; failure, timeout or cancel releases it. A CREATE that never succeeded stays a
+create: applying that deployment again (Update or Retry) takes a new hold and queues a CREATE. Updates of a
+created deployment and destroys are not charged. Runs are rows: a worker claims one with ``FOR UPDATE SKIP
+LOCKED`` (never a second run of a deployment that has one WORKING) and beats a heartbeat while it runs, so a
+run whose worker died is failed (INTERNAL_ERROR), never left WORKING.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from core import audit, credits
 from core.conversations import ConversationRef
+from core.credit_ledger import find_by_key
 from core.credit_settings import credits_enabled
 from core.credits import Balance
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -33,6 +36,8 @@ ACTIVE = (QUEUED, WORKING, DELETING)
 CREATE, UPDATE, DESTROY = "CREATE", "UPDATE", "DESTROY"
 SHORT_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 HEARTBEAT_LEASE = timedelta(minutes=2)
+CLAIM_TRIES = 5
+"""Queued runs a worker looks at per claim before it leaves the rest to the next poll."""
 
 
 @dataclass(frozen=True)
@@ -91,17 +96,12 @@ def create(session: Session, box: SecretBox, actor: User, module: Module, values
            sensitive: Mapping[str, Any], key: str, now: datetime, where: ConversationRef | None = None,
            ) -> Deployment:
     """Check dependencies, hold the cost and queue the CREATE run; ``key`` makes a double confirm one deployment."""
-    existing = session.scalars(select(Deployment).where(Deployment.hold_key == f"deploy:{key}")).one_or_none()
+    existing = session.scalars(select(Deployment).where(Deployment.hold_key == _hold_key(key))).one_or_none()
     if existing is not None:
         return existing
-    missing = [d.name for d in dependencies(session, actor, module) if not d.satisfied]
-    if missing:
-        raise Conflict(f"`{module.name}` needs " + ", ".join(f"`{m}`" for m in missing) + " deployed first.",
-                       hint="Deploy the dependencies, then try again.")
-    price = quote(session, actor, module)
+    _require_fresh(session, key)
     short = new_short_id(session)
-    held = credits.hold(session, actor, price.cost, purchased_only=module.require_credit_purchases,
-                        key=f"deploy:{key}", deployment=short, module=module.name)
+    held, price = _hold_cost(session, actor, module, key, short)
     deployment = Deployment(short_id=short, module_id=module.id, module_name=module.name, owner_id=actor.id,
                             status=QUEUED, action=CREATE, commit=module.commit, inputs=dict(values),
                             credit_cost=price.cost, hold_key=held.key, created_at=now, **_chat_columns(where))
@@ -111,6 +111,28 @@ def create(session: Session, box: SecretBox, actor: User, module: Module, values
     session.add(DeploymentRun(deployment_id=deployment.id, action=CREATE, status=QUEUED, created_at=now))
     audit.record(session, actor, "deployment.create", target=short, module=module.name, cost=str(price.cost))
     return deployment
+
+
+def _hold_key(key: str) -> str:
+    return f"deploy:{key}"
+
+
+def _hold_cost(session: Session, actor: User, module: Module, key: str, short: str) -> tuple[credits.Hold, Quote]:
+    """Refuse missing dependencies, then hold what deploying ``module`` costs ``actor`` (under ``key``)."""
+    missing = [d.name for d in dependencies(session, actor, module) if not d.satisfied]
+    if missing:
+        raise Conflict(f"`{module.name}` needs " + ", ".join(f"`{m}`" for m in missing) + " deployed first.",
+                       hint="Deploy the dependencies, then try again.")
+    price = quote(session, actor, module)
+    held = credits.hold(session, actor, price.cost, purchased_only=module.require_credit_purchases,
+                        key=_hold_key(key), deployment=short, module=module.name)
+    return held, price
+
+
+def _require_fresh(session: Session, key: str) -> None:
+    """Refuse a confirmation whose hold exists while no deployment holds it (deployed again since)."""
+    if find_by_key(session, _hold_key(key)) is not None:
+        raise Conflict("This confirmation was already used.", hint="Open the deployment to retry it.")
 
 
 def _chat_columns(where: ConversationRef | None) -> dict[str, str]:
@@ -160,8 +182,36 @@ def require_manager(user: User, deployment: Deployment, what: str) -> None:
         raise NotAllowed(f"Only the owner or an admin can {what} this deployment.")
 
 
+def require_applier(session: Session, user: User, deployment: Deployment) -> bool:
+    """Check ``user`` may apply the deployment again; True when that is a (charged) CREATE.
+
+    A deployment never created is charged to its owner, so only the owner may deploy it again.
+    """
+    require_manager(user, deployment, "update")
+    if created(session, deployment):
+        return False
+    if deployment.owner_id != user.id:
+        raise NotAllowed(f"Deployment `{deployment.short_id}` was never created; only its owner can deploy it "
+                         "again, since it is charged to them.")
+    return True
+
+
+def created(session: Session, deployment: Deployment) -> bool:
+    """Whether a CREATE run of the deployment ever succeeded (only then are its updates free)."""
+    return session.scalar(select(exists().where(DeploymentRun.deployment_id == deployment.id,
+                                                DeploymentRun.action == CREATE,
+                                                DeploymentRun.status == SUCCESS))) or False
+
+
+def _lock(session: Session, deployment: Deployment) -> None:
+    """Reload the deployment locked, so concurrent confirms on it queue one after another."""
+    session.refresh(deployment, with_for_update=True)
+
+
 def _queue(session: Session, deployment: Deployment, action: str, now: datetime) -> DeploymentRun:
-    if deployment.status in ACTIVE:
+    busy = session.scalar(select(exists().where(DeploymentRun.deployment_id == deployment.id,
+                                                DeploymentRun.status.in_((QUEUED, WORKING)))))
+    if deployment.status in ACTIVE or busy:
         raise Conflict(f"Deployment `{deployment.short_id}` is {deployment.status.lower()} right now.",
                        hint="Wait for it to finish.")
     if deployment.status in (DELETED, CANCELLED):
@@ -175,22 +225,49 @@ def _queue(session: Session, deployment: Deployment, action: str, now: datetime)
 
 
 def queue_update(session: Session, box: SecretBox, actor: User, deployment: Deployment, values: Mapping[str, Any],
-                 sensitive: Mapping[str, Any], now: datetime) -> DeploymentRun:
-    """Re-run with new inputs at the module's current commit; not charged."""
+                 sensitive: Mapping[str, Any], key: str, now: datetime) -> DeploymentRun:
+    """Re-run with new inputs at the module's current commit.
+
+    A created deployment is updated, not charged. One whose CREATE never succeeded is created again: its
+    owner's credits are held anew (under ``key``, so a double confirm is one hold and one run) and spent
+    once that CREATE succeeds.
+    """
     require_manager(actor, deployment, "update")
-    run = _queue(session, deployment, UPDATE, now)
+    _lock(session, deployment)
+    again = require_applier(session, actor, deployment)
     module = session.get(Module, deployment.module_id) if deployment.module_id else None
     if module is None:
         raise NotFound(f"The module `{deployment.module_name}` is no longer published.")
+    if deployment.hold_key == _hold_key(key):  # this confirm already queued the CREATE again
+        return _latest_run(session, deployment)
+    run = _create_again(session, actor, deployment, module, key, now) if again else \
+        _queue(session, deployment, UPDATE, now)
     deployment.inputs, deployment.commit = dict(values), module.commit
     _seal_inputs(session, box, deployment, sensitive, actor, now)
-    audit.record(session, actor, "deployment.update", target=deployment.short_id)
+    audit.record(session, actor, "deployment.update", target=deployment.short_id, run=run.action)
     return run
+
+
+def _create_again(session: Session, actor: User, deployment: Deployment, module: Module, key: str,
+                  now: datetime) -> DeploymentRun:
+    """Queue the CREATE of a deployment that was never created, holding its cost anew."""
+    _require_fresh(session, key)
+    run = _queue(session, deployment, CREATE, now)
+    _settle(session, deployment, spend=False)  # the failed attempt's hold (already released when it ended)
+    held, price = _hold_cost(session, actor, module, key, deployment.short_id)
+    deployment.hold_key, deployment.credit_cost = held.key, price.cost
+    return run
+
+
+def _latest_run(session: Session, deployment: Deployment) -> DeploymentRun:
+    return session.scalars(select(DeploymentRun).where(DeploymentRun.deployment_id == deployment.id)
+                           .order_by(DeploymentRun.id.desc()).limit(1)).one()
 
 
 def queue_destroy(session: Session, actor: User, deployment: Deployment, now: datetime) -> DeploymentRun:
     """Run ``destroy``; the record is kept (status DELETED) once it succeeds."""
     require_manager(actor, deployment, "destroy")
+    _lock(session, deployment)
     run = _queue(session, deployment, DESTROY, now)
     audit.record(session, actor, "deployment.destroy", target=deployment.short_id)
     return run
@@ -255,22 +332,43 @@ def _settle(session: Session, deployment: Deployment, *, spend: bool) -> None:
 
 
 def claim_run(session: Session, worker: str, now: datetime) -> DeploymentRun | None:
-    """The oldest queued run, now WORKING for ``worker``; None when the queue is empty."""
-    run = session.scalars(select(DeploymentRun).where(DeploymentRun.status == QUEUED).order_by(DeploymentRun.id)
-                          .limit(1).with_for_update(skip_locked=True)).first()
-    if run is None:
-        return None
-    run.status, run.claimed_by, run.started_at, run.heartbeat_at = WORKING, worker, now, now
-    deployment = session.get_one(Deployment, run.deployment_id)
-    deployment.status = DELETING if run.action == DESTROY else WORKING
-    session.flush()
-    return run
+    """The oldest queued run, now WORKING for ``worker``; None when nothing can be claimed.
+
+    A run whose deployment has a WORKING run (or whose deployment another transaction holds) is left
+    queued: one run at a time per deployment, also between workers claiming at the same moment.
+    """
+    passed: list[int] = []
+    for _ in range(CLAIM_TRIES):
+        run = session.scalars(select(DeploymentRun).where(DeploymentRun.status == QUEUED,
+                                                          DeploymentRun.id.not_in(passed))
+                              .order_by(DeploymentRun.id).limit(1).with_for_update(skip_locked=True)).first()
+        if run is None:
+            return None
+        deployment = session.scalars(select(Deployment).where(Deployment.id == run.deployment_id)
+                                     .with_for_update(skip_locked=True)
+                                     .execution_options(populate_existing=True)).one_or_none()
+        if deployment is None or _working(session, deployment.id):
+            passed.append(run.id)
+            continue
+        run.status, run.claimed_by, run.started_at, run.heartbeat_at = WORKING, worker, now, now
+        deployment.status = DELETING if run.action == DESTROY else WORKING
+        session.flush()
+        return run
+    return None
 
 
-def beat(session: Session, run_id: int, now: datetime) -> None:
-    run = session.get(DeploymentRun, run_id)
-    if run is not None and run.status == WORKING:
-        run.heartbeat_at = now
+def _working(session: Session, deployment_id: int) -> bool:
+    return session.scalar(select(exists().where(DeploymentRun.deployment_id == deployment_id,
+                                                DeploymentRun.status == WORKING))) or False
+
+
+def beat(session: Session, run_id: int, worker: str, now: datetime) -> bool:
+    """Renew the run's lease; False when the run is no longer ``worker``'s (finished, or failed as abandoned)."""
+    run = session.get(DeploymentRun, run_id, with_for_update=True, populate_existing=True)
+    if run is None or run.status != WORKING or run.claimed_by != worker:
+        return False
+    run.heartbeat_at = now
+    return True
 
 
 @dataclass(frozen=True)

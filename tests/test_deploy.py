@@ -233,20 +233,80 @@ def test_concurrent_confirms_never_overdraw(platform: Dispatcher, db: Database) 
 def test_a_run_past_its_timeout_is_stopped_and_released(platform: Dispatcher, config: Config, db: Database,
                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
     import dataclasses
+    import os
     import sys
 
     from core.terraform_engine import BinaryEngine
+    from core.terraform_launch import terraform_for
 
-    script = tmp_path_factory.mktemp("engine") / "slow-terraform"
-    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    script = tmp_path_factory.mktemp("engine") / "slow-terraform"  # hangs in the sandbox, at its first command
+    script.write_text(f"#!{os.path.realpath(sys.executable)} -I\nimport time\ntime.sleep(60)\n")
     script.chmod(0o755)
     slow = dataclasses.replace(config, deploy_timeout=2.0)
     runtime = Runtime(slow, platform.db, platform.registry, platform)
-    worker = DeployWorker(runtime, {}, name="slow")
-    pytest.MonkeyPatch().setattr("bot.deploy_worker.find_engine",
-                                 lambda cfg: BinaryEngine(script, cfg.data_dir / "plugins"))
+    worker = DeployWorker(runtime, {}, name="slow", terraform=lambda cfg: terraform_for(
+        cfg, engine=BinaryEngine(str(script), cfg.data_dir / "plugins")))
     platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "network-plan")))
     assert worker.run_once()
     with db.unit_of_work() as s:
         assert s.scalars(select(Deployment)).one().status == "TIMEOUT"
     assert available(db) == Decimal(100)
+
+
+def second_queued_run(db: Database) -> int:
+    """A second queued run of the only deployment (written straight to the table: queueing refuses it, so this
+    is the state a bug or a race could leave); the deployment's id."""
+    with db.unit_of_work() as s:
+        deployment = s.scalars(select(Deployment)).one()
+        s.add(DeploymentRun(deployment_id=deployment.id, action="UPDATE", status="QUEUED", created_at=utcnow()))
+        return deployment.id
+
+
+def working_per_deployment(db: Database) -> dict[int, int]:
+    with db.unit_of_work() as s:
+        rows = s.scalars(select(DeploymentRun).where(DeploymentRun.status == "WORKING")).all()
+        return {d: sum(r.deployment_id == d for r in rows) for d in {r.deployment_id for r in rows}}
+
+
+def test_a_deployment_with_a_working_run_is_never_claimed_again(platform: Dispatcher, db: Database) -> None:
+    platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "budget-alerts")))
+    busy = second_queued_run(db)
+    with db.unit_of_work() as s:
+        first = deployments.claim_run(s, "worker-a", utcnow())
+        assert first is not None and first.deployment_id == busy
+    with db.unit_of_work() as s:
+        assert deployments.claim_run(s, "worker-b", utcnow()) is None  # its other run waits
+    with db.unit_of_work() as s:
+        deployments.finish_run(s, first.id, deployments.Finished("SUCCESS"), utcnow())
+    with db.unit_of_work() as s:
+        second = deployments.claim_run(s, "worker-b", utcnow())
+        assert second is not None and (second.deployment_id, second.action) == (busy, "UPDATE")
+
+
+def test_two_claimers_at_once_take_different_deployments(platform: Dispatcher, db: Database) -> None:
+    import threading
+    import time
+
+    platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "budget-alerts")))
+    busy = second_queued_run(db)  # queued before the other deployment's run: B meets it first
+    platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "network-plan")))
+    claimed: dict[str, int | None] = {}
+
+    def claim(worker: str) -> None:
+        with db.unit_of_work() as s:
+            run = deployments.claim_run(s, worker, utcnow())
+            claimed[worker] = run.deployment_id if run else None
+
+    with db.unit_of_work() as s:  # worker A holds its claim open while worker B claims
+        first = deployments.claim_run(s, "worker-a", utcnow())
+        assert first is not None and first.deployment_id == busy
+        other = threading.Thread(target=claim, args=("worker-b",))
+        other.start()
+        time.sleep(0.5)  # PostgreSQL: B claims now, past A's locks; SQLite: B waits for A's write lock
+    other.join(30)
+    with db.unit_of_work() as s:
+        elsewhere = s.scalars(select(Deployment.id).where(Deployment.id != busy)).one()
+    assert claimed == {"worker-b": elsewhere}
+    claim("worker-c")
+    assert claimed["worker-c"] is None  # what is left is the second run of A's deployment
+    assert working_per_deployment(db) == {busy: 1, elsewhere: 1}
