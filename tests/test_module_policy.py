@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from commands.dispatch import Dispatcher
 from commands.registry import ActionEvent
+from commands.ui import Select
 from core import catalog, scanner
 from core.hcl_model import PARSER_VERSION, FileParse
 from core.hcl_policy import MAX_FINDINGS
@@ -167,7 +168,7 @@ def test_hostile_modules_are_listed_invalid_with_the_reason_and_never_published(
     assert "run.tf line 2: provisioner \"local-exec\"" in cards["runs-commands"].text
     giant_sha = repo.blob_sha("giant/blob.tf")
     assert not [c for c in github.calls() if c.path.endswith(f"/git/blobs/{giant_sha}")]  # judged by its size
-    picker = next(a for a in page.actions if getattr(a, "action_id", "") == "publish:select")
+    picker = next(a for a in page.actions if isinstance(a, Select))
     assert [o.value for o in picker.options] == ["fine"]  # only the clean module on this page can be ticked
     with db.unit_of_work() as s:  # even a forged selection is refused at sync
         conn = s.scalars(select(RepoConnection).where(RepoConnection.full_name == "pat/modules")).one()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from commands.ui import Form, Reply, SearchBox, Select
 from core.identity import Caller, IdentityKey
 from storage.db import Database
 from storage.models import AuditEvent, Module, ParsedBlob
-from tests.emulators.github import GitHubEmulator, Repository
+from tests.emulators.github import GitHubEmulator, LargeFile, Repository
 
 ADMIN = Caller(IdentityKey("slack", "T1", "UADMIN"), "Ada")
 PAT = Caller(IdentityKey("slack", "T1", "UPAT"), "Pat")
@@ -41,7 +42,7 @@ def reply(outcome: object) -> Reply:
 
 
 def connect(dispatcher: Dispatcher, github: GitHubEmulator, caller: Caller, login: str, repo: str,
-            files: dict[str, str]) -> tuple[Repository, str]:
+            files: Mapping[str, str | LargeFile]) -> tuple[Repository, str]:
     role = "admin" if caller is ADMIN else "partner"
     if caller is not ADMIN:
         dispatcher.run_text(ADMIN, f"admin grant <@{caller.key.external_id}> {role}")
