@@ -2,7 +2,8 @@
 
 The status message is posted when the run starts and edited in place at each step; when the run ends, a
 reply carries the outputs (or the error and the log's tail), the full log as a file, and mentions the owner.
-A heartbeat marks the run alive; runs whose worker died are failed by ``fail_abandoned``.
+A heartbeat marks the run alive, retrying through a database outage; runs whose worker died are failed by
+``fail_abandoned`` once their lease expired, and a run taken away that way is told to stop (``Job.cancel``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -21,15 +22,20 @@ from bot.runtime import Runtime
 from commands.deploy_messages import result_reply, status_reply
 from commands.messenger import Messenger
 from commands.ui import Reply
-from core import deployments
+from core import deployments, module_policy
+from core.config import Config
 from core.conversations import ConversationRef
+from core.credit_settings import provisioners_allowed
 from core.deploy_inputs import sensitive_names
+from core.deployment_state import DatabaseStateStore, import_legacy_state
 from core.deployments import Finished
 from core.errors import RadError
 from core.identity import IdentityKey, describe
-from core.module_source import module_files
+from core.module_source import pinned_files
 from core.terraform_engine import find_engine
-from core.terraform_runner import Action, Progress, prepare_workdir, run
+from core.terraform_launch import Terraform, terraform_for
+from core.terraform_runner import Action, Progress, run
+from core.terraform_workdir import remove_abandoned, run_directory
 from storage.models import Deployment, Module, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,20 +49,33 @@ class Job:
     run_id: int
     action: str
     deployment_id: int
-    module_id: int
+    short_id: str
     values: dict[str, Any]
     sensitive_names: set[str]
+    allow_provisioners: bool
     where: ConversationRef | None = None
     """The status message once posted (else its channel): every later step edits it."""
+    cancel: threading.Event = field(default_factory=threading.Event)
+    """Set by the heartbeat when the run is no longer this worker's: the Terraform command must stop."""
+
+
+def default_terraform(config: Config) -> Terraform:
+    """How runs start Terraform: the configured engine in the configured sandbox."""
+    return terraform_for(config, engine=find_engine(config))
 
 
 class DeployWorker:
     """One claiming loop over deployment runs; several can share a database."""
 
+    beat_seconds: float = BEAT_SECONDS
+    """How often a running run's lease is renewed (well inside ``deployments.HEARTBEAT_LEASE``)."""
+
     def __init__(self, runtime: Runtime, messengers: dict[str, Messenger], *, name: str = "",
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 terraform: Callable[[Config], Terraform] | None = None) -> None:
         self.runtime, self.messengers, self.clock = runtime, messengers, clock
         self.name = name or f"deploy-{uuid.uuid4().hex[:8]}"
+        self.terraform = terraform or default_terraform
 
     def run_once(self) -> bool:
         """Claim and run one queued run; False when none was queued."""
@@ -64,7 +83,7 @@ class DeployWorker:
         if job is None:
             return False
         self._post_status(job, "starting")
-        stop_beating = self._heartbeat(job.run_id)
+        stop_beating, job.cancel = self._heartbeat(job.run_id)
         try:
             finished = self._execute(job)
         finally:
@@ -90,27 +109,30 @@ class DeployWorker:
                 return None
             deployment = session.get_one(Deployment, claimed.deployment_id)
             module = session.get(Module, deployment.module_id) if deployment.module_id else None
-            if module is None:
-                deployments.finish_run(session, claimed.id, Finished(
-                    "FAILURE", error=f"The module `{deployment.module_name}` is no longer published."), self.clock())
-                return None
             sensitive = deployments.sensitive_inputs(session, box, deployment)
-            names = sensitive_names(module.spec or {})
-            where = deployments.chat_ref(deployment)
-            return Job(claimed.id, claimed.action, deployment.id, module.id, {**deployment.inputs, **sensitive},
-                       names | set(sensitive), where)
+            names = sensitive_names(module.spec or {}) if module is not None else set()
+            allowed = deployment.source_platform or provisioners_allowed(session)
+            return Job(claimed.id, claimed.action, deployment.id, deployment.short_id,
+                       {**deployment.inputs, **sensitive}, names | set(sensitive), allowed,
+                       deployments.chat_ref(deployment))
 
     def _execute(self, job: Job) -> Finished:
         runtime = self.runtime
         try:
-            files = module_files(runtime.db, runtime.dispatcher.services, job.module_id)
-            engine = find_engine(runtime.config)
-            with runtime.db.unit_of_work() as session:
-                short = session.get_one(Deployment, job.deployment_id).short_id
-            workdir = prepare_workdir(runtime.config.data_dir, short, files)
+            files = pinned_files(runtime.db, runtime.dispatcher.services, job.deployment_id)
+            refused = module_policy.check_files(files, allow_provisioners=job.allow_provisioners)
+            if refused:
+                return Finished("FAILURE", error="This module may not run here:\n"
+                                + "\n".join(f"• {violation}" for violation in refused))
+            terraform = self.terraform(runtime.config)
+            terraform.check()
+            state = DatabaseStateStore(runtime.db, runtime.dispatcher.services.secrets, job.deployment_id)
+            import_legacy_state(state, runtime.config.data_dir, job.short_id)
             action = cast(Action, job.action.lower())
-            result = run(engine, workdir, action, job.values, job.sensitive_names, runtime.config.deploy_timeout,
-                         on_progress=lambda p: self._progress(job, p))
+            with run_directory(runtime.config.data_dir, f"{job.short_id}-{job.run_id}", files) as workdir:
+                result = run(terraform, workdir, action, job.values, job.sensitive_names,
+                             runtime.config.deploy_timeout, on_progress=lambda p: self._progress(job, p),
+                             state=state, cancel=job.cancel)
             return Finished(str(result.status), plan=str(result.plan or ""), outputs=result.outputs,
                             error=result.error, log=result.log)
         except RadError as error:
@@ -164,16 +186,35 @@ class DeployWorker:
             return describe(IdentityKey(same[0].platform, same[0].workspace, same[0].external_id))
         return owner.display_name
 
-    def _heartbeat(self, run_id: int) -> threading.Event:
-        stop = threading.Event()
+    def _heartbeat(self, run_id: int) -> tuple[threading.Event, threading.Event]:
+        """Renew the run's lease until the first event is set; the second is set when the run is lost.
+
+        A database error is logged (its kind only) and retried with backoff: the lease outlasts a short
+        outage, and only another worker's ``fail_abandoned`` after it really expired takes the run away.
+        When a beat finds the run is no longer ours, the lost event tells the Terraform command to stop.
+        """
+        stop, lost = threading.Event(), threading.Event()
 
         def beat() -> None:
-            while not stop.wait(BEAT_SECONDS):
-                with self.runtime.db.unit_of_work() as session:
-                    deployments.beat(session, run_id, self.clock())
+            failures, wait = 0, self.beat_seconds
+            while not stop.wait(wait):
+                try:
+                    with self.runtime.db.unit_of_work() as session:
+                        ours = deployments.beat(session, run_id, self.name, self.clock())
+                except Exception as error:  # any database error: keep beating
+                    failures += 1
+                    wait = min(self.beat_seconds, self.beat_seconds / 8 * 2 ** (failures - 1))
+                    log.warning("deployment heartbeat failed; retrying", extra={
+                        "run": run_id, "error": type(error).__name__, "attempt": failures, "retry_in": wait})
+                    continue
+                if not ours and not stop.is_set():
+                    log.warning("deployment run lost its lease; stopping it", extra={"run": run_id})
+                    lost.set()
+                    return
+                failures, wait = 0, self.beat_seconds
 
         threading.Thread(target=beat, name=f"beat-{run_id}", daemon=True).start()
-        return stop
+        return stop, lost
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         while not stop.is_set():
@@ -188,6 +229,10 @@ class DeployWorker:
 
 def start_deploy_workers(runtime: Runtime, messengers: dict[str, Messenger], stop: threading.Event,
                          count: int = 1) -> list[threading.Thread]:
+    """Start ``count`` claiming loops, after removing what runs of a killed predecessor left on disk."""
+    left = remove_abandoned(runtime.config.data_dir)
+    if left:
+        log.warning("removed the working directories of runs whose worker died", extra={"runs": len(left)})
     threads = []
     for index in range(count):
         worker = DeployWorker(runtime, messengers, name=f"deploy-{index}-{uuid.uuid4().hex[:6]}")

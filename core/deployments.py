@@ -104,6 +104,7 @@ def create(session: Session, box: SecretBox, actor: User, module: Module, values
     held, price = _hold_cost(session, actor, module, key, short)
     deployment = Deployment(short_id=short, module_id=module.id, module_name=module.name, owner_id=actor.id,
                             status=QUEUED, action=CREATE, commit=module.commit, inputs=dict(values),
+                            source_files=dict(module.files), source_platform=module.source == "platform",
                             credit_cost=price.cost, hold_key=held.key, created_at=now, **_chat_columns(where))
     _seal_inputs(session, box, deployment, sensitive, actor, now)
     session.add(deployment)
@@ -243,6 +244,7 @@ def queue_update(session: Session, box: SecretBox, actor: User, deployment: Depl
     run = _create_again(session, actor, deployment, module, key, now) if again else \
         _queue(session, deployment, UPDATE, now)
     deployment.inputs, deployment.commit = dict(values), module.commit
+    deployment.source_files, deployment.source_platform = dict(module.files), module.source == "platform"
     _seal_inputs(session, box, deployment, sensitive, actor, now)
     audit.record(session, actor, "deployment.update", target=deployment.short_id, run=run.action)
     return run

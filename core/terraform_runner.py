@@ -1,15 +1,20 @@
 """The Terraform runner: one deployment action (create, update, destroy) as init → plan → apply or init → destroy.
 
-Pure core: no database, no chat. The caller prepares the working directory (:func:`prepare_workdir`), picks an
-engine (:func:`core.terraform_engine.find_engine`) and gets a :class:`RunResult` back: a status, the plan
-summary, the outputs, the error and a log in which every sensitive value is masked. Progress callbacks let a
-chat message follow the run step by step.
+Pure core: no database, no chat. The caller prepares a fresh working directory (:func:`prepare_workdir`), says
+how Terraform runs (:class:`core.terraform_launch.Terraform`: engine, sandbox, limits) and where the state is
+kept (a :class:`core.terraform_state.StateStore`), and gets a :class:`RunResult` back: a status, the plan
+summary, the outputs, the error and a log in which every sensitive value is masked. Terraform reads and writes
+the state through its ``http`` backend, served for this run only (see :mod:`core.terraform_state`). Progress
+callbacks let a chat message follow the run step by step.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,10 +26,29 @@ from typing import Any, Literal
 
 from core.errors import InvalidInput
 from core.module_parser import ModuleSpec
-from core.terraform_engine import INIT_ARGS, OUTPUT_ARGS, Engine, apply_args, destroy_args, plan_args
+from core.terraform_engine import (
+    INIT_ARGS,
+    INTERNAL_EXIT,
+    OUTPUT_ARGS,
+    VERSION_ARGS,
+    apply_args,
+    destroy_args,
+    plan_args,
+)
+from core.terraform_launch import Terraform
 from core.terraform_process import ProcessResult
+from core.terraform_sandbox import INSIDE_STATE
+from core.terraform_state import SOCKET_NAME, StateServer, StateStore
 from core.terraform_text import Masker, PlanSummary, error_text, parse_plan_summary, tail
-from core.terraform_workdir import PLAN_FILE, VAR_FILE, prepare_workdir, write_var_file
+from core.terraform_workdir import (
+    BACKEND_FILE,
+    ERRORED_STATE,
+    PLAN_FILE,
+    VAR_FILE,
+    prepare_workdir,
+    write_backend_file,
+    write_var_file,
+)
 
 __all__ = [
     "ACTIONS", "TAIL_LINES", "Action", "PlanSummary", "Progress", "RunResult", "RunStatus", "StepRecord",
@@ -36,6 +60,9 @@ logger = logging.getLogger(__name__)
 Action = Literal["create", "update", "destroy"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "destroy")
 TAIL_LINES = 40
+PRIVATE_STATE_PORT = 40080
+"""The state relay's port inside a sandbox with a network namespace of its own (no other process is there)."""
+_VERSION_LINE = re.compile(r"^(OpenTofu|Terraform) v?(\S+)", re.MULTILINE)
 
 
 class RunStatus(StrEnum):
@@ -104,18 +131,22 @@ def sensitive_inputs(spec: ModuleSpec) -> set[str]:
 
 
 def run(
-    engine: Engine,
+    terraform: Terraform,
     workdir: Path,
     action: Action,
     values: Mapping[str, Any],
     sensitive: Iterable[str],
     timeout: float,
     on_progress: Callable[[Progress], None] | None = None,
+    *,
+    state: StateStore,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
     """Run ``action`` in ``workdir`` with the variable ``values``, all steps within ``timeout`` seconds.
 
-    ``sensitive`` names the variables whose values are masked everywhere. The var file and the saved plan
-    are removed afterwards; the state stays for the next run.
+    ``sensitive`` names the variables whose values are masked everywhere. The state is read from and written
+    to ``state`` as Terraform goes; ``cancel`` stops the command that is running. The var file and the saved
+    plan are removed afterwards.
 
     Raises:
         InvalidInput: an unknown action or a value that cannot be written to the var file.
@@ -124,16 +155,22 @@ def run(
         raise InvalidInput(f"Unknown Terraform action {action!r}.", hint="Use create, update or destroy.")
     secret_names = set(sensitive)
     masker = Masker.of_values(value for name, value in values.items() if name in secret_names)
-    session = _Session(engine, workdir, action, timeout, masker, on_progress)
     write_var_file(workdir, values)
+    write_backend_file(workdir)
+    server = StateServer(state)
+    session = _Session(terraform, workdir, action, timeout, masker.adding([server.password]), on_progress,
+                       server, state, cancel)
     try:
+        server.start()
+        terraform.prepare_control(server.directory)
         return session.perform()
     except Exception:  # a bug or an OS failure: reported as INTERNAL_ERROR with an id, never raised to chat
         incident = uuid.uuid4().hex[:8]
-        logger.exception("Terraform run failed unexpectedly", extra={"incident": incident, "workdir": str(workdir)})
+        logger.exception("Terraform run failed unexpectedly", extra={"incident": incident})
         return session.finish(RunStatus.INTERNAL_ERROR, f"The Terraform run failed unexpectedly (incident {incident}).")
     finally:
-        for name in (VAR_FILE, PLAN_FILE):
+        server.stop()
+        for name in (VAR_FILE, PLAN_FILE, BACKEND_FILE):
             (workdir / name).unlink(missing_ok=True)
 
 
@@ -149,10 +186,12 @@ class _Outcome:
 class _Session:
     """The mutable state of one run: deadline, log, step records, what is masked."""
 
-    def __init__(self, engine: Engine, workdir: Path, action: Action, timeout: float, masker: Masker,
-                 on_progress: Callable[[Progress], None] | None) -> None:
-        self.engine, self.workdir, self.action, self.timeout = engine, workdir, action, timeout
+    def __init__(self, terraform: Terraform, workdir: Path, action: Action, timeout: float, masker: Masker,
+                 on_progress: Callable[[Progress], None] | None, server: StateServer, state: StateStore,
+                 cancel: threading.Event | None) -> None:
+        self.terraform, self.workdir, self.action, self.timeout = terraform, workdir, action, timeout
         self.masker, self.on_progress = masker, on_progress
+        self.server, self.state, self.cancel = server, state, cancel
         self.started = time.monotonic()
         self.deadline = self.started + timeout
         self.description = ""
@@ -163,8 +202,14 @@ class _Session:
         self.sensitive_outputs: tuple[str, ...] = ()
 
     def perform(self) -> RunResult:
-        self.description = self.engine.describe()
-        self.log.append(f"# {self.action} with {self.description}")
+        self.description = self.terraform.describe()
+        version = self.step("version", VERSION_ARGS, quiet=True)
+        if version.status is not None:
+            return self.finish(version.status, version.error)
+        found = _VERSION_LINE.search(version.result.stdout)
+        if found:
+            self.description = f"{found.group(1)} {found.group(2)} ({self.description})"
+        self.log.insert(0, f"# {self.action} with {self.description}")
         main = (("destroy", destroy_args(VAR_FILE)),) if self.action == "destroy" else (
             ("plan", plan_args(VAR_FILE, PLAN_FILE)), ("apply", apply_args(PLAN_FILE)))
         for name, args in (("init", INIT_ARGS), *main):
@@ -187,7 +232,9 @@ class _Session:
         if remaining <= 0:
             result = ProcessResult(None, "", "", 0.0, timed_out=True)
         else:
-            result = self.engine.execute(args, cwd=self.workdir, timeout=remaining)
+            result = self.terraform.execute(args, workdir=self.workdir, control=self.server.directory,
+                                            timeout=remaining, extra_env=self.state_environment(), cancel=self.cancel)
+        self.keep_errored_state()
         self.steps.append(StepRecord(name, command, result.returncode, result.duration, result.timed_out))
         self.log.append(f"$ {command}")
         self.log.extend(text.rstrip("\n") for text in ("" if quiet else result.stdout, result.stderr) if text)
@@ -197,7 +244,30 @@ class _Session:
             self.notify(name, "failed", outcome.error.splitlines()[0] if outcome.error else "")
         return outcome
 
+    def state_environment(self) -> dict[str, str]:
+        """How this command reaches the state backend: the relay's port, the socket, the password."""
+        port = PRIVATE_STATE_PORT if self.terraform.private_network else _free_port()
+        socket_path = f"{self.terraform.inside_path(INSIDE_STATE, self.workdir, self.server.directory)}/{SOCKET_NAME}"
+        return {**self.server.environment(port), "RAD_STATE_SOCKET": socket_path, "RAD_STATE_PORT": str(port)}
+
+    def keep_errored_state(self) -> None:
+        """Store the state Terraform could not write to the backend (it saves it as ``errored.tfstate``)."""
+        errored = self.workdir / ERRORED_STATE
+        if not errored.is_file():
+            return
+        try:
+            self.state.save(errored.read_bytes())
+            self.log.append("# Terraform could not write its state to the bot; the bot stored errored.tfstate")
+        except Exception:
+            logger.exception("could not store errored.tfstate")
+            self.log.append("# Terraform could not write its state, and neither could the bot")
+        finally:
+            errored.unlink(missing_ok=True)
+
     def judge(self, name: str, result: ProcessResult) -> _Outcome:
+        if result.cancelled:
+            return _Outcome(result, RunStatus.INTERNAL_ERROR,
+                            f"Terraform {name} was stopped: this worker no longer holds the run.")
         if result.start_error:
             return _Outcome(result, RunStatus.INTERNAL_ERROR, f"Terraform could not be started: {result.start_error}")
         if result.timed_out:
@@ -206,6 +276,8 @@ class _Session:
         if result.returncode == 0:
             return _Outcome(result)
         message = error_text(result.stderr, result.stdout)
+        if result.returncode == INTERNAL_EXIT:
+            return _Outcome(result, RunStatus.INTERNAL_ERROR, f"Terraform could not be started: {message}")
         if result.returncode == 1:
             return _Outcome(result, RunStatus.FAILURE, message or f"Terraform {name} failed.")
         return _Outcome(result, RunStatus.INTERNAL_ERROR,
@@ -216,6 +288,10 @@ class _Session:
         outcome = self.step("output", OUTPUT_ARGS, quiet=True)
         if outcome.status is not None:
             self.log.append("# the outputs could not be read; the apply itself succeeded")
+            return
+        if outcome.result.truncated:
+            limit = self.terraform.limits.output_bytes
+            self.log.append(f"# the outputs are larger than the {limit} bytes the bot reads; they are not shown")
             return
         try:
             raw: dict[str, Any] = json.loads(outcome.result.stdout or "{}")
@@ -247,7 +323,16 @@ class _Session:
         )
 
 
+def _free_port() -> int:
+    """A port free on this host's loopback now (for a relay that shares the host's network)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _ending(result: ProcessResult) -> str:
+    if result.cancelled:
+        return "stopped"
     if result.start_error:
         return "not started"
     return "timed out" if result.timed_out else f"exit {result.returncode}"

@@ -6,7 +6,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
@@ -437,6 +449,12 @@ class Deployment(Base):
     chat_channel: Mapped[str] = mapped_column(String(64), default="")
     chat_thread: Mapped[str] = mapped_column(String(64), default="")
     chat_message: Mapped[str] = mapped_column(String(64), default="")
+    source_files: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    """The module's files pinned at confirm (name -> git blob SHA); their contents are in ``source_blobs``."""
+    source_platform: Mapped[bool] = mapped_column(default=False)
+    """Whether the pinned source is a platform module (platform modules may use provisioners)."""
+    state_secret_id: Mapped[int | None] = mapped_column(ForeignKey("stored_secrets.id", ondelete="SET NULL"))
+    """Terraform's state, sealed like every secret; written by the run's state backend as Terraform goes."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -478,3 +496,13 @@ class DeployDraft(Base):
     secret_id: Mapped[int | None] = mapped_column(ForeignKey("stored_secrets.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default="filling")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SourceBlob(Base):
+    """A module file's content by git blob SHA: what deployments run, kept after the module changes or goes."""
+
+    __tablename__ = "source_blobs"
+
+    sha: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

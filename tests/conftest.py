@@ -76,12 +76,15 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def config(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Config:
-    """The test configuration; GitHub and Jules point at their emulators when a test uses them."""
+    """The test configuration; GitHub and Jules point at their emulators when a test uses them.
+
+    Terraform runs in the real bubblewrap sandbox, without network (no test reaches the network).
+    """
     github_url = request.getfixturevalue("github").url if "github" in request.fixturenames else ""
     jules_url = request.getfixturevalue("jules").url if "jules" in request.fixturenames else ""
     return Config(data_dir=tmp_path / "data", database_url=database_url, admins=(ADMIN,),
                   github_api_url=github_url or "http://127.0.0.1:9/github-not-started",
-                  jules_api_url=jules_url or "http://127.0.0.1:9/jules-not-started")
+                  jules_api_url=jules_url or "http://127.0.0.1:9/jules-not-started", sandbox_network=False)
 
 
 @pytest.fixture

