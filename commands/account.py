@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from commands.context import Context
-from commands.registry import Args, Param, command
-from commands.ui import Card, Field, Reply
+from commands.registry import ActionEvent, Args, Param, action, command
+from commands.ui import Button, Card, Field, Reply
 from core import linking
 from core.identity import IdentityKey, describe
 from storage.models import ChatIdentity, User
@@ -41,7 +41,8 @@ def whoami(ctx: Context, args: Args) -> Reply:
     "link",
     "Link your Slack and Discord accounts with a one-time code",
     params=(Param("code", "word", "The code you got from `link` on the other platform", required=False),),
-    details="Run it without a code on one platform, then with the code on the other within 15 minutes.",
+    details="Run it without a code on one platform, then with the code on the other within 15 minutes. "
+            "When linking would change anyone's roles, it says how and asks first.",
 )
 def link(ctx: Context, args: Args) -> Reply:
     code = args.get("code")
@@ -49,6 +50,70 @@ def link(ctx: Context, args: Args) -> Reply:
         issued = linking.issue_code(ctx.session, ctx.actor, ctx.platform, ctx.now)
         return Reply(text=f"Your link code is `{issued}`. Within 15 minutes, run "
                           f"`{ctx.slash} link {issued}` on the other platform to join the two accounts.")
+    plan = linking.plan_link(ctx.session, ctx.actor, ctx.caller.key, str(code), ctx.now)
+    if plan.moves_roles:
+        return ask_to_link(ctx, plan, linking.hold_link(ctx.session, plan, ctx.caller.key))
+    merged = plan.merged.id
     user = linking.redeem_code(ctx.session, ctx.actor, ctx.caller.key, str(code), ctx.now)
+    return linked_reply(ctx, user, merged)
+
+
+@action("link:confirm")
+def confirm_link(ctx: Context, event: ActionEvent) -> Reply:
+    """The confirm button of a link that moves roles: re-checked, then carried out once."""
+    done = linking.confirm_link(ctx.session, ctx.actor, ctx.caller.key, event.value, ctx.now)
+    if done.plan is not None and done.changed:
+        return ask_to_link(ctx, done.plan, event.value, changed=True).replacing()
+    assert done.user is not None
+    if done.already_done:
+        return Reply(text=f":link: Already linked. {accounts_text(ctx, done.user)}", replace_original=True)
+    merged = done.plan.merged.id if done.plan is not None else None
+    return linked_reply(ctx, done.user, merged).replacing()
+
+
+@action("link:cancel")
+def cancel_link(ctx: Context, event: ActionEvent) -> Reply:
+    linking.drop_link(ctx.session, ctx.caller.key, event.value)
+    return Reply(text="Nothing was linked. Your code still works until it expires.", replace_original=True)
+
+
+def ask_to_link(ctx: Context, plan: linking.LinkPlan, token: str, *, changed: bool = False) -> Reply:
+    """Say which account survives, which disappears and which roles move; Link or Cancel."""
+    survivor, merged = account_name(plan.survivor), account_name(plan.merged)
+    lines = [":warning: The roles changed since you were asked; here is what linking does now."] if changed else []
+    lines += [
+        f"Linking joins your accounts into {survivor}, which issued the code on "
+        f"{PLATFORM_NAMES.get(plan.issued_on, plan.issued_on)}.",
+        f"• {merged} (your account here) *disappears*: its chat accounts move to {survivor}; its credits, "
+        "deployments and connections stay behind with it.",
+    ]
+    if plan.survivor_gains:
+        lines.append(f"• {survivor} *gains* {role_list(plan.survivor_gains)} from {merged}.")
+    if plan.redeemer_gains:
+        here = ", ".join(identity_text(ctx, i) for i in plan.merged.identities)
+        lines.append(f"• {here} will act with {role_list(plan.redeemer_gains)}, which {merged} does not have.")
+    lines.append(f"• Afterwards {survivor} has the roles: {', '.join(sorted(plan.roles_after))}.")
+    lines.append("Link them?")
+    return Reply(text="\n".join(lines), actions=(
+        Button("Link and move roles", "link:confirm", token, style="danger"),
+        Button("Cancel", "link:cancel", token),
+    ))
+
+
+def linked_reply(ctx: Context, user: User, merged: int | None) -> Reply:
+    gone = f" Your former RAD user {merged} was merged into it." if merged is not None else ""
+    return Reply(text=f":link: Linked.{gone} {accounts_text(ctx, user)}")
+
+
+def accounts_text(ctx: Context, user: User) -> str:
     linked = ", ".join(identity_text(ctx, i) for i in user.identities)
-    return Reply(text=f":link: Linked. Your RAD user now has these accounts: {linked}.")
+    return f"Your RAD user {user.id} has these accounts: {linked}; roles: {roles_text(user)}."
+
+
+def account_name(user: User) -> str:
+    return f"*RAD user {user.id}* ({user.display_name}, {roles_text(user)})"
+
+
+def role_list(roles: frozenset[str]) -> str:
+    names = sorted(roles)
+    return ("the role " if len(names) == 1 else "the roles ") + ", ".join(f"*{r}*" for r in names)
