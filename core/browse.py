@@ -68,18 +68,18 @@ def browse(session: Session, user: User, tab: Tab = "all", query: str = "") -> l
 
 def find_visible(session: Session, user: User, name: str) -> Module:
     """The module called ``name`` if ``user`` may see it; NotFound otherwise (existence is not revealed)."""
-    wanted = printable(name)
+    wanted = name.strip()
     module = None
-    if wanted and len(wanted) <= LONGEST_NAME:
+    if wanted and len(wanted) <= LONGEST_NAME and printable(wanted) == wanted:
         module = session.scalars(
             select(Module).where(or_(Module.name_key == Module.key_for(wanted), Module.name == wanted),
                                  visible_to(user))
             .order_by((Module.name == wanted).desc(), Module.id).limit(1)).first()
     if module is None:
         names = list(session.scalars(select(Module.name).where(visible_to(user))))
-        hint = did_you_mean([f"`{c}`" for c in closest(wanted[:LONGEST_NAME], names)]) or \
-            "Run `/rad modules` to see the catalog."
-        raise NotFound(f"There is no module `{wanted[:LONGEST_NAME]}`.", hint=hint)
+        shown = printable(wanted)[:LONGEST_NAME]
+        hint = did_you_mean([f"`{c}`" for c in closest(shown, names)]) or "Run `/rad modules` to see the catalog."
+        raise NotFound(f"There is no module `{shown}`.", hint=hint)
     return module
 
 

@@ -72,10 +72,10 @@ def describe_candidates(session: Session, owner: User | None, result: ScanResult
         elif module is not None:
             state: State = "published" if module.files == candidate.files else "changed"
             views.append(CandidateView(candidate.name, state, "", candidate, module))
+        elif taken is not None and mine.get(taken.name) is not taken:
+            views.append(CandidateView(candidate.name, "taken", taken_reason(taken, candidate.name), candidate))
         elif leaders.get(key, candidate.name) != candidate.name:
             views.append(CandidateView(candidate.name, "taken", _twin_reason(candidate.name, leaders[key]), candidate))
-        elif taken is not None and not _leaving(taken, mine, result):
-            views.append(CandidateView(candidate.name, "taken", taken_reason(taken, candidate.name), candidate))
         else:
             views.append(CandidateView(candidate.name, "new", "", candidate))
     for name, module in sorted(mine.items()):
@@ -100,11 +100,6 @@ def _leading_names(result: ScanResult, mine: dict[str, Module]) -> dict[str, str
     for candidate in result.candidates:
         groups.setdefault(Module.key_for(candidate.name), []).append(candidate.name)
     return {key: next((n for n in names if n in mine), min(names)) for key, names in groups.items() if len(names) > 1}
-
-
-def _leaving(module: Module, mine: dict[str, Module], result: ScanResult) -> bool:
-    """Whether ``module`` is the owner's own and gone from the repository (the next publish removes it)."""
-    return mine.get(module.name) is module and result.candidate(module.name) is None
 
 
 def _twin_reason(name: str, leader: str) -> str:
