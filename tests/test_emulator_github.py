@@ -20,7 +20,7 @@ from github.Repository import Repository
 from core.config import Config
 from core.errors import InvalidInput, NotFound, RadError
 from core.github_client import GitHubClient, GitHubUnavailable, TokenInfo
-from tests.emulators.github import GitHubEmulator, object_sha, running
+from tests.emulators.github import GitHubEmulator, LargeFile, object_sha, running
 
 FILES = {"vpc/main.tf": b'resource "aws_vpc" "this" {}\n', "vpc/variables.tf": b'variable "cidr" {}\n',
          "README.md": b"# modules\n"}
@@ -157,6 +157,33 @@ def test_tree_with_blobs_read_back_with_matching_shas(github: GitHubEmulator, tm
 
     github.max_tree_entries = 2
     assert repo.get_git_tree("main", recursive=True).raw_data["truncated"] is True
+
+
+def test_a_large_file_is_listed_with_its_real_size_and_sha_without_being_held(github: GitHubEmulator,
+                                                                            token: str) -> None:
+    remote = github.repo("octo/modules")
+    remote.commit({"vpc/huge.tf": LargeFile(3 << 20), "vpc/empty.tf": LargeFile(0)}, "Add large files")
+    repo = pygithub(github, token).get_repo("octo/modules")
+    entries = {e.path: e for e in repo.get_git_tree("main", recursive=True).tree}
+    assert entries["vpc/huge.tf"].size == 3 << 20 and entries["vpc/empty.tf"].size == 0
+    assert entries["vpc/huge.tf"].sha == git_blob_sha(bytes(3 << 20))
+    assert entries["vpc/empty.tf"].sha == git_blob_sha(b"")
+    assert entries["vpc/huge.tf"].sha not in remote.store.blobs  # only its size is kept
+    assert base64.b64decode(repo.get_git_blob(entries["vpc/huge.tf"].sha).content) == bytes(3 << 20)
+    contents = repo.get_contents("vpc/huge.tf")
+    assert isinstance(contents, ContentFile) and contents.size == 3 << 20 and contents.encoding == "none"
+
+
+def test_a_rate_limit_that_runs_out_after_some_requests(github: GitHubEmulator, token: str) -> None:
+    github.exhaust_rate_limit_after("octo", 2, reset_in=600)
+    answers = [requests.get(f"{github.url}/repos/octo/modules", headers={"Authorization": f"token {token}"},
+                            timeout=5) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 403]
+    assert answers[1].headers["X-RateLimit-Remaining"] == "0" and "rate limit exceeded" in answers[2].text
+    assert int(answers[2].headers["X-RateLimit-Reset"]) - time.time() > 590
+    github.reset_rate_limit("octo")
+    again = requests.get(f"{github.url}/repos/octo/modules", headers={"Authorization": f"token {token}"}, timeout=5)
+    assert again.status_code == 200 and again.headers["X-RateLimit-Remaining"] == str(github.rate_limit - 1)
 
 
 def test_commit_moves_the_branch_head(github: GitHubEmulator, token: str) -> None:
