@@ -8,6 +8,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,15 +18,16 @@ from bot.demo import seed
 from bot.deploy_worker import DeployWorker
 from bot.discord.messenger import DiscordMessenger
 from core.config import Config
+from core.deployment_state import DatabaseStateStore
 from core.identity import Caller, IdentityKey
 from core.services import Services
 from core.terraform_engine import EmbeddedEngine, plugin_cache_dir
-from core.terraform_workdir import workdir_path
 from storage.db import Database
 from storage.models import Base, CreditTransaction, Deployment
 from tests.discord_harness import CHANNEL_ID, USER_ID, USER_OPTION, Harness, components_of, running_bot
 from tests.emulators import discord_objects as obj
 from tests.emulators.discord import Call
+from tests.test_deploy_retry import Seen, retry_scenario
 
 EPHEMERAL = 64
 
@@ -197,8 +199,11 @@ async def test_a_sensitive_input_never_reaches_discord_logs_or_the_database(
         deployment = s.scalars(select(Deployment)).one()
         assert deployment.status == "SUCCESS" and deployment.secret_inputs_id is not None
         short = deployment.short_id
-    state = (workdir_path(bot.runtime.config.data_dir, short) / "terraform.tfstate").read_text()
-    assert hashlib.sha256(f"{secret}:100".encode()).hexdigest() in state  # Terraform did get the secret
+        deployment_id = deployment.id
+    state = DatabaseStateStore(db, bot.runtime.dispatcher.services.secrets, deployment_id).load()
+    signature = hashlib.sha256(f"{secret}:100".encode()).hexdigest()
+    assert state is not None and signature.encode() in state  # Terraform did get the secret; its state is kept
+    assert not list((Path(bot.runtime.config.data_dir) / "runs").iterdir())  # and nothing of the run on disk
     logs = "\n".join(f"{r.getMessage()} {vars(r)!r}" for r in caplog.records)
     sent = "\n".join(f"{c.method} {c.path} {c.query!r} {c.json!r} {c.files!r} {c.headers!r}"
                      for c in bot.emulator.calls)
@@ -207,4 +212,51 @@ async def test_a_sensitive_input_never_reaches_discord_logs_or_the_database(
     assert "deployment_inputs" in dump and f"deployment-{short}.log" in sent
     for name, haystack in (("logs", logs), ("Discord calls", sent), ("database", dump)):
         assert secret not in haystack, f"the secret reached the {name}"
+    assert signature not in dump  # the state is sealed in the database
+    bot.validate_all()
+
+
+def seen(call: Call) -> Seen:
+    """What a callback or a channel message shows, with its buttons (clicked on the message Discord stored)."""
+    body = call.json.get("data", call.json) if call.json.get("type") in (4, 7) else call.json
+    embeds = body.get("embeds") or []
+    text = "\n".join([str(body.get("content") or "")] + [
+        f"{e.get('title', '')}\n{e.get('description', '')}\n" + "\n".join(
+            f"{f['name']}: {f['value']}" for f in e.get("fields") or []) for e in embeds])
+    found = {str(c["custom_id"]).split("|")[1]: (call.message, str(c["custom_id"]))
+             for c in components_of(call.json) if str(c.get("custom_id", "")).count("|")}
+    return Seen(text, found)
+
+
+class DiscordDoor:
+    """The retry scenario's front door: interactions fed to the real discord.py client, the user clicking."""
+
+    def __init__(self, bot: Harness) -> None:
+        self.bot = bot
+
+    async def deploy(self, module: str, answers: dict[str, str]) -> Seen:
+        self.bot.validate_all()  # what was sent so far; then the form's callbacks count from one again
+        self.bot.emulator.clear()
+        return seen(await deploy_to_confirmation(self.bot, module, answers=answers))
+
+    async def click(self, shown: Seen, action_id: str, times: int = 1) -> list[Seen]:
+        message, custom_id = shown.buttons[action_id]
+        return [seen(c) for c in await click(self.bot, message, custom_id, times=times)]
+
+    async def show(self, short: str) -> Seen:
+        before = len(await self.bot.callbacks(0))
+        self.bot.slash("deployment", {"id": short}, user_id=USER_ID)
+        return seen((await self.bot.callbacks(before + 1, timeout=10))[before])
+
+    async def run_worker(self) -> Seen:
+        before = len(self.bot.emulator.find("POST", r"/channels/\d+/messages"))
+        await run_worker(self.bot)
+        posts = self.bot.emulator.find("POST", r"/channels/\d+/messages")[before:]
+        *_, result = posts
+        assert result.path != f"/channels/{CHANNEL_ID}/messages"  # in the status message's thread
+        return seen(result)
+
+
+async def test_retry_a_failed_create(bot: Harness, db: Database) -> None:
+    await retry_scenario(DiscordDoor(bot), db)
     bot.validate_all()

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,13 +19,14 @@ from bot.deploy_worker import DeployWorker
 from bot.slack.app import make_client
 from bot.slack.elements import decode_action_id
 from bot.slack.messenger import SlackMessenger
+from core.deployment_state import DatabaseStateStore
 from core.identity import Caller, IdentityKey
 from core.terraform_engine import EmbeddedEngine, plugin_cache_dir
-from core.terraform_workdir import workdir_path
 from storage.db import Database
 from storage.models import Base, CreditTransaction, Deployment, StoredSecret
 from tests.emulators.slack import Call
 from tests.slack_support import Harness, emulator, harness, slack_runtime, texts
+from tests.test_deploy_retry import Seen, retry_scenario
 
 __all__ = ["emulator", "harness", "slack_runtime"]
 
@@ -208,9 +210,11 @@ def test_a_sensitive_input_never_reaches_slack_logs_or_the_database(
         deployment = s.scalars(select(Deployment)).one()
         assert deployment.status == "SUCCESS" and deployment.secret_inputs_id is not None
         assert s.get(StoredSecret, deployment.secret_inputs_id) is not None
-        short = deployment.short_id
-    state = (workdir_path(platform.runtime.config.data_dir, short) / "terraform.tfstate").read_text()
-    assert hashlib.sha256(f"{secret}:100".encode()).hexdigest() in state  # Terraform did get the secret
+        deployment_id = deployment.id
+    state = DatabaseStateStore(db, platform.runtime.dispatcher.services.secrets, deployment_id).load()
+    signature = hashlib.sha256(f"{secret}:100".encode()).hexdigest()
+    assert state is not None and signature.encode() in state  # Terraform did get the secret; its state is kept
+    assert not list((Path(platform.runtime.config.data_dir) / "runs").iterdir())  # and nothing of the run on disk
 
     logs = "\n".join(r.getMessage() + repr(vars(r)) for r in caplog.records)
     slack = "\n".join(recorded(c) for c in platform.emulator.calls())
@@ -219,6 +223,7 @@ def test_a_sensitive_input_never_reaches_slack_logs_or_the_database(
     assert "chat.update" in slack and "files.completeUploadExternal" in slack and "deployment_inputs" in dump
     for name, haystack in (("logs", logs), ("Slack calls", slack), ("database", dump)):
         assert secret not in haystack, f"the secret reached the {name}"
+    assert signature not in dump  # the state is sealed in the database
 
 
 def test_a_status_message_slack_refused_at_first_is_posted_once_then_edited(platform: Harness) -> None:
@@ -233,3 +238,37 @@ def test_a_status_message_slack_refused_at_first_is_posted_once_then_edited(plat
     ts = updates[0].body["ts"]
     assert {u.body["ts"] for u in updates} == {ts} and "success" in texts(updates[-1].body)
     assert reply.body["thread_ts"] == ts and "<@UUMA>" in texts(reply.body)
+
+
+class SlackDoor:
+    """The retry scenario's front door: signed requests to the real Bolt app, Uma clicking in ``ROOM``."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+
+    @staticmethod
+    def seen(message: dict[str, Any]) -> Seen:
+        return Seen(texts(message), {name: message for name in buttons(message)})
+
+    async def deploy(self, module: str, answers: dict[str, str]) -> Seen:
+        return self.seen(fill(self.harness, open_modal(self.harness, f"deploy {module}", UMA), UMA, answers))
+
+    async def click(self, seen: Seen, action_id: str, times: int = 1) -> list[Seen]:
+        message = seen.buttons[action_id]
+        answers = [click(self.harness, message, action_id, UMA, stamp=f"{time.time():.6f}{n}") for n in range(times)]
+        return [self.seen({**self.harness.reply(a), "channel": ROOM}) for a in answers]
+
+    async def show(self, short: str) -> Seen:
+        return self.seen({**self.harness.reply(self.harness.command(f"deployment {short}", channel=ROOM, **UMA)),
+                          "channel": ROOM})
+
+    async def run_worker(self) -> Seen:
+        mark = time.monotonic()
+        assert worker(self.harness).run_once()
+        *_, result = since(self.harness, mark, "chat.postMessage")
+        assert result.body["thread_ts"]  # in the deployment's thread
+        return self.seen(result.body)
+
+
+async def test_retry_a_failed_create(platform: Harness, db: Database) -> None:
+    await retry_scenario(SlackDoor(platform), db)
