@@ -42,5 +42,8 @@ def build_runtime(config: Config, *, registry: Registry | None = None, check_sch
             else:
                 db.dispose()
                 raise NotMigrated(at, head)
+    if config.sandbox == "off":
+        log.warning("RAD_SANDBOX=off: Terraform runs without a sandbox, as this process's user; a module can read "
+                    "the bot's secrets. Use it only where every module author is trusted.")
     registry = registry or load_registry()
     return Runtime(config=config, db=db, registry=registry, dispatcher=Dispatcher(registry, db, config))

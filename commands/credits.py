@@ -71,13 +71,22 @@ def admin_settings(ctx: Context, args: Args) -> Reply:
     key, value = args.get("key"), args.get("value")
     if key is None:
         lines = ["*Platform settings*", *(setting_line(ctx, k) for k in credit_settings.SPECS),
-                 f"Change one with `{ctx.slash} admin settings <key> <value>`."]
+                 f"Change one with `{ctx.slash} admin settings <key> <value>`.", sandbox_line(ctx)]
         return Reply(text="\n".join(lines))
     spec = credit_settings.spec_for(str(key))
     if value is None:
         return Reply(text=setting_line(ctx, spec.key))
     old, new = credit_settings.change(ctx.session, ctx.actor, spec.key, str(value), platform=ctx.platform)
     return Reply(text=f":white_check_mark: `{spec.key}` is now {spec.show(new)} (was {spec.show(old)}).")
+
+
+def sandbox_line(ctx: Context) -> str:
+    """How Terraform runs on this host (``RAD_SANDBOX``, ``RAD_SANDBOX_NETWORK``), set in the environment."""
+    if ctx.config.sandbox == "off":
+        return (":warning: *Terraform sandbox: off* (`RAD_SANDBOX=off`): modules run as the bot's own user and "
+                "can read its secrets. Set `RAD_SANDBOX=bwrap` unless every module author is trusted.")
+    network = "with network" if ctx.config.sandbox_network else "without network"
+    return f":lock: Terraform sandbox: bubblewrap, {network} (`RAD_SANDBOX`, `RAD_SANDBOX_NETWORK`)."
 
 
 def setting_line(ctx: Context, key: str) -> str:

@@ -8,7 +8,9 @@ anywhere but the bot's store.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import re
 import threading
@@ -19,11 +21,18 @@ from typing import ClassVar
 
 import pytest
 
+from bot.runtime import build_runtime
+from commands import load_registry
+from commands.dispatch import Dispatcher
+from commands.ui import Reply
+from core.config import Config
+from core.identity import Caller, IdentityKey
 from core.terraform_engine import EmbeddedEngine, plugin_cache_dir
 from core.terraform_launch import Terraform
 from core.terraform_runner import RunResult, RunStatus, prepare_workdir, run
 from core.terraform_sandbox import Limits, SandboxUnavailable, make_sandbox
 from core.terraform_state import MemoryStateStore
+from storage.db import Database
 
 BOT_SECRET = "xoxb-bot-secret-that-must-stay-home"
 KEY_TEXT = "fernet-key-that-must-stay-home="
@@ -178,3 +187,17 @@ def test_the_bots_python_runs_the_child_without_its_environment(bot_home: Path) 
     finally:
         del os.environ["PYTHONSTARTUP"]
     assert result.ok and result.outputs == {"x": 1}
+
+
+def test_an_unsandboxed_host_warns_at_start_and_in_admin_settings(
+    db: Database, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = Caller(IdentityKey("slack", "T1", "UADMIN"), "Ada")
+    shown = Dispatcher(load_registry(), db, config).run_text(admin, "admin settings")
+    assert isinstance(shown, Reply) and "Terraform sandbox: bubblewrap, without network" in shown.text
+    off = dataclasses.replace(config, sandbox="off")
+    with caplog.at_level(logging.WARNING):
+        runtime = build_runtime(off, check_schema=False)
+    assert any("RAD_SANDBOX=off" in record.getMessage() for record in caplog.records)
+    reply = runtime.dispatcher.run_text(admin, "admin settings")
+    assert isinstance(reply, Reply) and "Terraform sandbox: off" in reply.text and "RAD_SANDBOX=bwrap" in reply.text
