@@ -2,21 +2,27 @@
 
 Runs are claimed and finished with the worker's own core calls (``claim_run``, ``finish_run``), so these
 tests hold whatever engine runs Terraform; ``test_retry_through_the_worker`` runs the real worker too.
+``retry_scenario`` is the end-to-end story each front door runs (tests/test_slack_deploy.py and
+tests/test_discord_deploy.py give it a ``Door``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any, Protocol
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bot.deploy_worker import DeployWorker
 from commands.deploy_messages import result_reply
 from commands.dispatch import Dispatcher
 from commands.registry import ActionEvent
 from commands.ui import Button, Form, Reply
-from core import deployments
+from core import credits, deployments
 from core.credit_ledger import check_balances
 from core.deployments import Finished
 from core.errors import Conflict
@@ -46,11 +52,14 @@ def deployed_and_failed(platform: Dispatcher, db: Database, module: str = "netwo
 def ledger(db: Database, name: str = "Uma") -> list[str]:
     """The user's transactions (``"HOLD 50"``), oldest first, after checking the balance equals their sum."""
     with db.unit_of_work() as s:
-        user = s.scalars(select(User).where(User.display_name == name)).one()
-        assert check_balances(s, user.id) == []
-        rows = s.scalars(select(CreditTransaction).where(CreditTransaction.user_id == user.id)
-                         .order_by(CreditTransaction.id))
-        return [f"{r.kind} {r.amount.normalize():f}" for r in rows]
+        return ledger_of(s, s.scalars(select(User).where(User.display_name == name)).one())
+
+
+def ledger_of(s: Session, user: User) -> list[str]:
+    assert check_balances(s, user.id) == []
+    rows = s.scalars(select(CreditTransaction).where(CreditTransaction.user_id == user.id)
+                     .order_by(CreditTransaction.id))
+    return [f"{r.kind} {r.amount.normalize():f}" for r in rows]
 
 
 def button(reply: object, action_id: str) -> Button | None:
@@ -225,3 +234,79 @@ def test_retry_through_the_worker(platform: Dispatcher, worker: DeployWorker, db
     assert worker.run_once()
     assert runs(db, short) == [("CREATE", "FAILURE"), ("CREATE", "SUCCESS")]
     assert ledger(db) == ["AWARD 100", "HOLD 50", "RELEASE 50", "HOLD 50", "SPEND 50"]
+
+
+# -- the end-to-end story, run by each front door ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A message the bot sent, as the scenario reads it: its visible text and its buttons by action id
+    (each with whatever its front door needs to click it)."""
+
+    text: str
+    buttons: dict[str, Any] = field(default_factory=dict)
+
+
+class Door(Protocol):
+    """One front door driven like its platform does, by the deployment's owner."""
+
+    async def deploy(self, module: str, answers: dict[str, str]) -> Seen:
+        """``deploy <module>`` with every form step submitted; the confirmation."""
+
+    async def click(self, seen: Seen, action_id: str, times: int = 1) -> list[Seen]:
+        """Click the button ``action_id`` of ``seen`` ``times`` in a row; what each click answered."""
+
+    async def show(self, short: str) -> Seen:
+        """``deployment <short>``."""
+
+    async def run_worker(self) -> Seen:
+        """Run one queued run with the real worker; the result it posted in the deployment's thread."""
+
+
+def owner_ledger(db: Database) -> tuple[list[str], Decimal]:
+    """The deployments' owner's transactions and what they have available."""
+    with db.unit_of_work() as s:
+        owner = s.get_one(User, s.scalars(select(Deployment.owner_id)).first())
+        return ledger_of(s, owner), credits.balance(s, owner).available_total
+
+
+def abandon(db: Database) -> str:
+    """The queued run is claimed by a worker that dies; another worker fails it once its lease expired."""
+    with db.unit_of_work() as s:
+        run = deployments.claim_run(s, "dead-worker", utcnow() - timedelta(minutes=10))
+        assert run is not None
+        short = s.get_one(Deployment, run.deployment_id).short_id
+    with db.unit_of_work() as s:
+        assert deployments.fail_abandoned(s, utcnow()) == [short]
+    return short
+
+
+async def retry_scenario(door: Door, db: Database) -> None:
+    """Retry from the result of a failed create and from the card of one whose worker died: a confirmation
+    with the cost, one hold per confirm (double clicks too), released on failure, spent once on success."""
+    [queued] = await door.click(await door.deploy("network-plan", {"cidr_block": "not-a-cidr"}), "deploy:confirm")
+    assert "is queued" in queued.text
+    failed = await door.run_worker()
+    assert "failure" in failed.text and "deployment:retry" in failed.buttons, failed
+    assert owner_ledger(db) == (["AWARD 100", "HOLD 50", "RELEASE 50"], Decimal(100))
+
+    [review] = await door.click(failed, "deployment:retry")
+    assert "Retry network-plan?" in review.text and "50 credits" in review.text and "100 credits" in review.text
+    first, second = await door.click(review, "deploy:confirm", times=2)
+    assert first.text == second.text and "is queued (create)" in first.text
+    assert owner_ledger(db)[1] == Decimal(50)  # one new hold for the two clicks
+    again = await door.run_worker()  # the same bad input: failed again, released again
+    assert "failure" in again.text and "deployment:retry" in again.buttons
+
+    [queued] = await door.click(await door.deploy("network-plan", {}), "deploy:confirm")
+    assert "is queued (create)" in queued.text
+    short = abandon(db)
+    card = await door.show(short)
+    assert "internal error" in card.text and {"deployment:retry", "deployment:update"} <= set(card.buttons), card
+    [review] = await door.click(card, "deployment:retry")
+    await door.click(review, "deploy:confirm")
+    done = await door.run_worker()
+    assert "success" in done.text and "deployment:retry" not in done.buttons, done
+    rows, left = owner_ledger(db)
+    assert rows == ["AWARD 100"] + ["HOLD 50", "RELEASE 50"] * 3 + ["HOLD 50", "SPEND 50"] and left == Decimal(50)
