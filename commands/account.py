@@ -54,21 +54,18 @@ def link(ctx: Context, args: Args) -> Reply:
     if plan.moves_roles:
         return ask_to_link(ctx, plan, linking.hold_link(ctx.session, plan, ctx.caller.key))
     merged = plan.merged.id
-    user = linking.redeem_code(ctx.session, ctx.actor, ctx.caller.key, str(code), ctx.now)
-    return linked_reply(ctx, user, merged)
+    return linked_reply(ctx, linking.redeem_code(ctx.session, ctx.actor, ctx.caller.key, str(code), ctx.now), merged)
 
 
 @action("link:confirm")
 def confirm_link(ctx: Context, event: ActionEvent) -> Reply:
     """The confirm button of a link that moves roles: re-checked, then carried out once."""
-    done = linking.confirm_link(ctx.session, ctx.actor, ctx.caller.key, event.value, ctx.now)
-    if done.plan is not None and done.changed:
-        return ask_to_link(ctx, done.plan, event.value, changed=True).replacing()
-    assert done.user is not None
-    if done.already_done:
-        return Reply(text=f":link: Already linked. {accounts_text(ctx, done.user)}", replace_original=True)
-    merged = done.plan.merged.id if done.plan is not None else None
-    return linked_reply(ctx, done.user, merged).replacing()
+    outcome = linking.confirm_link(ctx.session, ctx.actor, ctx.caller.key, event.value, ctx.now)
+    if isinstance(outcome, linking.LinkPlan):  # the roles changed since the question: ask again
+        return ask_to_link(ctx, outcome, event.value, changed=True).replacing()
+    if outcome.merged_id is None:
+        return Reply(text=f":link: Already linked. {accounts_text(ctx, outcome.user)}", replace_original=True)
+    return linked_reply(ctx, outcome.user, outcome.merged_id).replacing()
 
 
 @action("link:cancel")
@@ -100,9 +97,8 @@ def ask_to_link(ctx: Context, plan: linking.LinkPlan, token: str, *, changed: bo
     ))
 
 
-def linked_reply(ctx: Context, user: User, merged: int | None) -> Reply:
-    gone = f" Your former RAD user {merged} was merged into it." if merged is not None else ""
-    return Reply(text=f":link: Linked.{gone} {accounts_text(ctx, user)}")
+def linked_reply(ctx: Context, user: User, merged: int) -> Reply:
+    return Reply(text=f":link: Linked. Your former RAD user {merged} was merged into it. {accounts_text(ctx, user)}")
 
 
 def accounts_text(ctx: Context, user: User) -> str:

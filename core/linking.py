@@ -109,20 +109,14 @@ def hold_link(session: Session, plan: LinkPlan, key: IdentityKey) -> str:
 
 
 @dataclass(frozen=True)
-class Confirmation:
-    """The outcome of a confirm click: linked now, linked before (a repeated click), or a changed plan."""
+class Linked:
+    """A confirmed link: the surviving user, and the account merged into it (None: linked by an earlier click)."""
 
-    plan: LinkPlan | None
-    user: User | None
-    already_done: bool = False
-
-    @property
-    def changed(self) -> bool:
-        """The roles changed since the user was asked: nothing was merged; ask again with ``plan``."""
-        return self.user is None
+    user: User
+    merged_id: int | None
 
 
-def confirm_link(session: Session, caller: User, key: IdentityKey, token: str, now: datetime) -> Confirmation:
+def confirm_link(session: Session, caller: User, key: IdentityKey, token: str, now: datetime) -> Linked | LinkPlan:
     """Carry out a held link request, for the identity that asked only, while its code is still valid.
 
     Idempotent: a repeated click answers that the accounts are linked. When the roles involved changed since
@@ -131,19 +125,18 @@ def confirm_link(session: Session, caller: User, key: IdentityKey, token: str, n
     hold = _held(session, key, token)
     payload = dict(hold.payload)
     if payload["done"]:
-        return Confirmation(None, session.get_one(User, payload["survivor_id"]), already_done=True)
+        return Linked(session.get_one(User, payload["survivor_id"]), None)
     if caller.id != payload["caller_id"]:
         raise Conflict("Your account changed since you were asked.", hint="Run `/rad link <code>` again.")
     row = session.scalars(select(LinkCode).where(LinkCode.id == payload["code_id"]).with_for_update()).one_or_none()
     plan = _plan(session, _usable(row, key, now), caller, key)
-    if (sorted(plan.survivor_roles), sorted(plan.merged_roles)) != (payload["survivor_roles"],
-                                                                    payload["merged_roles"]):
-        hold.payload = {**payload, "survivor_roles": sorted(plan.survivor_roles),
-                        "merged_roles": sorted(plan.merged_roles)}
-        return Confirmation(plan, None)
+    roles = {"survivor_roles": sorted(plan.survivor_roles), "merged_roles": sorted(plan.merged_roles)}
+    if roles != {name: payload[name] for name in roles}:
+        hold.payload = {**payload, **roles}
+        return plan
     user = _carry_out(session, plan, key, now)
     hold.payload = {**payload, "done": True}
-    return Confirmation(plan, user)
+    return Linked(user, plan.merged.id)
 
 
 def drop_link(session: Session, key: IdentityKey, token: str) -> None:

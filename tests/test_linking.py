@@ -132,11 +132,11 @@ def test_a_held_link_is_carried_out_once_by_the_identity_that_asked(db: Database
         linking.confirm_link(s, s.get_one(User, slack_id), ADA_SLACK, token, NOW)
     with db.unit_of_work() as s:
         done = linking.confirm_link(s, s.get_one(User, discord_id), ADA_DISCORD, token, NOW)
-        assert done.user is not None and done.user.id == slack_id and not done.already_done
+        assert isinstance(done, linking.Linked) and (done.user.id, done.merged_id) == (slack_id, discord_id)
     assert owner_of(db, ADA_DISCORD).id == slack_id
     with db.unit_of_work() as s:
         again = linking.confirm_link(s, s.get_one(User, slack_id), ADA_DISCORD, token, NOW)
-        assert again.already_done and again.user is not None and again.user.id == slack_id
+        assert isinstance(again, linking.Linked) and (again.user.id, again.merged_id) == (slack_id, None)
         merged = s.get_one(User, discord_id)
         assert (merged.active, merged.merged_into_id) == (False, slack_id)
         assert len(s.scalars(select(AuditEvent).where(AuditEvent.action == "link.redeem")).all()) == 1
@@ -161,11 +161,11 @@ def test_roles_that_changed_since_the_question_are_asked_again(db: Database) -> 
         grant_role(s, s.get_one(User, slack_id), "admin")  # granted while the question was open
     with db.unit_of_work() as s:
         changed = linking.confirm_link(s, s.get_one(User, discord_id), ADA_DISCORD, token, NOW)
-        assert changed.changed and changed.plan is not None and changed.plan.redeemer_gains == {"partner", "admin"}
+        assert isinstance(changed, linking.LinkPlan) and changed.redeemer_gains == {"partner", "admin"}
     assert owner_of(db, ADA_DISCORD).id == discord_id
     with db.unit_of_work() as s:
         done = linking.confirm_link(s, s.get_one(User, discord_id), ADA_DISCORD, token, NOW)
-        assert done.user is not None and done.user.id == slack_id
+        assert isinstance(done, linking.Linked) and done.user.id == slack_id
 
 
 def test_cancel_forgets_the_question_and_the_code_still_works(dispatcher: Dispatcher, db: Database) -> None:
