@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import random
 import statistics
 import sys
@@ -247,11 +248,11 @@ def build(tmp: Path, url: str, engine: str, emulator: SlackEmulator, count: int)
     """Migrate, seed the example modules, give Uma credits for every deployment of the run."""
     fake = tmp / "bin" / "tofu"
     fake.parent.mkdir()
-    fake.write_text(FAKE_ENGINE.format(python=sys.executable))
+    fake.write_text(FAKE_ENGINE.format(python=os.path.realpath(sys.executable)))  # visible in the sandbox
     fake.chmod(0o755)
     config = Config(data_dir=tmp / "data", database_url=url, admins=("slack:T1:UADMIN",),
                     slack_bot_token="xoxb-bench", slack_api_url=emulator.url,
-                    terraform_bin=str(fake) if engine == "fake" else "")
+                    terraform_bin=str(fake) if engine == "fake" else "", sandbox_network=False)
     db = Database(url)
     upgrade(db.engine)
     services = Services(config)
