@@ -124,6 +124,9 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     state_server: StateServer
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.exception("state backend: a request failed")
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -156,7 +159,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if not self._allowed():
             return
-        state = self.server.state_server.store.load()
+        try:
+            state = self.server.state_server.store.load()
+        except Exception as error:
+            log.warning("state backend: could not read the state", extra={"error": type(error).__name__})
+            self._answer(HTTPStatus.SERVICE_UNAVAILABLE)
+            return
         if state is None:
             self._answer(HTTPStatus.NOT_FOUND)
         else:
