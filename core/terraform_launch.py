@@ -134,7 +134,8 @@ class Terraform:
         argv = self.sandbox.wrap([self.python, "-I", "-S", child, _json_args(args)], mounts, network=self.network)
         cwd = workdir
         return run_process(argv, cwd=cwd, env=self.environment(mounts, extra_env or {}), timeout=timeout,
-                           limit=self.limits.output_bytes, cancel=cancel, preexec=self.sandbox.preexec(self.limits))
+                           limit=self.limits.output_bytes, cancel=cancel, preexec=self.sandbox.preexec(self.limits),
+                           stop_grace=self.limits.stop_grace_seconds)
 
 
 def _json_args(args: Sequence[str]) -> str:

@@ -20,6 +20,8 @@ from typing import IO
 
 KILL_GRACE = 5.0
 """Seconds to collect what a killed process group wrote before giving up on its pipes."""
+STOP_REQUEST = b"stop\n"
+"""Written to a command's standard input to ask it to stop gracefully (see :mod:`core.terraform_child`)."""
 DEFAULT_LIMIT = 4 * 1024 * 1024
 _CHUNK = 65536
 _POLL = 0.1
@@ -78,12 +80,16 @@ def _drain(pipe: IO[bytes], into: _Capped) -> None:
 
 def run_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float,
                 limit: int = DEFAULT_LIMIT, cancel: threading.Event | None = None,
-                preexec: Callable[[], None] | None = None) -> ProcessResult:
-    """Run ``argv`` in ``cwd`` with exactly ``env``; kill its whole session after ``timeout`` s or on ``cancel``."""
+                preexec: Callable[[], None] | None = None, stop_grace: float = 0.0) -> ProcessResult:
+    """Run ``argv`` in ``cwd`` with exactly ``env``; stop it after ``timeout`` s or on ``cancel``.
+
+    Stopping first writes :data:`STOP_REQUEST` to its standard input and waits up to ``stop_grace`` seconds
+    for it to end by itself (Terraform then writes its state); then its whole session is killed.
+    """
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
-            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True, close_fds=True, preexec_fn=preexec,
         )
     except (OSError, subprocess.SubprocessError) as exc:
@@ -111,12 +117,29 @@ def run_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeo
         proc.wait()
         raise
     if timed_out or cancelled:
+        _ask_to_stop(proc, stop_grace)
         _kill_group(proc)
         proc.wait()
+    if proc.stdin is not None:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
     _finish_reading(proc, readers)
     truncated = tuple(name for name, buffer in (("stdout", out), ("stderr", err)) if buffer.dropped)
     return ProcessResult(None if timed_out or cancelled else proc.returncode, out.text(), err.text(),
                          time.monotonic() - started, timed_out, cancelled=cancelled, truncated=truncated)
+
+
+def _ask_to_stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """Ask the process to stop by itself and give it ``grace`` seconds to do so."""
+    if grace <= 0 or proc.stdin is None:
+        return
+    try:
+        proc.stdin.write(STOP_REQUEST)
+        proc.stdin.flush()
+    except OSError:
+        return
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -58,6 +58,8 @@ class Limits:
     file_bytes: int = 1024**3
     output_bytes: int = 4 * 1024**2
     """How much of a command's standard output (and, separately, its error output) the bot reads."""
+    stop_grace_seconds: float = 30.0
+    """How long a command asked to stop (timeout, lost lease) may take to write its state before it is killed."""
 
     def apply(self) -> None:
         """Set these limits on the current process (called in the child between fork and exec)."""

@@ -201,3 +201,28 @@ def test_an_unsandboxed_host_warns_at_start_and_in_admin_settings(
     assert any("RAD_SANDBOX=off" in record.getMessage() for record in caplog.records)
     reply = runtime.dispatcher.run_text(admin, "admin settings")
     assert isinstance(reply, Reply) and "Terraform sandbox: off" in reply.text and "RAD_SANDBOX=bwrap" in reply.text
+
+
+SLOW_SECOND = """
+resource "terraform_data" "first" {
+  input = "made before the time ran out"
+}
+
+resource "terraform_data" "second" {
+  input = terraform_data.first.output
+  provisioner "local-exec" {
+    command = "sleep 300"
+  }
+}
+"""
+
+
+def test_a_timed_out_apply_is_stopped_gracefully_and_keeps_its_state(bot_home: Path) -> None:
+    store = MemoryStateStore()
+    workdir = prepare_workdir(bot_home, "slow-1", {"main.tf": SLOW_SECOND.encode()})
+    result = run(sandboxed(bot_home), workdir, "create", {}, set(), 12, state=store)
+    assert result.status is RunStatus.TIMEOUT and result.steps[-1].name == "apply"
+    assert "Gracefully shutting down" in result.log  # asked to stop, Terraform stopped at a safe point
+    assert store.state is not None
+    kept = {resource["name"] for resource in json.loads(store.state)["resources"]}
+    assert "first" in kept  # what the apply had made is in the bot's store, so a retry or destroy knows it
