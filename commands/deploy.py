@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets as random
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -185,6 +186,7 @@ def confirmation(ctx: Context, draft: DeployDraft, module: Module) -> Reply:
 
     An update of a created deployment is free; a new deployment and a retried CREATE show the cost.
     """
+    draft.commit = module.commit  # what is shown here is what a Confirm applies (checked at Confirm)
     items = deployable_inputs(module.spec or {})
     secret = sealed(ctx, draft)
     lines = [f"• `{i.name}` = {shown(i, secret.get(i.name) if i.sensitive else draft.values.get(i.name))}"
@@ -233,6 +235,12 @@ def confirm(ctx: Context, event: ActionEvent) -> Reply:
         done = ctx.session.get(Deployment, draft.deployment_id)
         if done is not None:
             return Reply(text=queued_text(done), replace_original=True)
+    if draft.commit != module.commit:
+        shown_before = draft.commit[:7]
+        again = confirmation(ctx, draft, module)
+        note = (f":arrows_counterclockwise: `{module.name}` was published again since you reviewed it at "
+                f"`{shown_before}`. Check it at `{module.commit[:7]}`, then confirm.")
+        return replace(again, text=f"{note}\n{again.text}").replacing()
     secret = sealed(ctx, draft)
     if draft.deployment_id is not None:
         deployment = deployments.find(ctx.session, ctx.actor, ctx.session.get_one(Deployment,
