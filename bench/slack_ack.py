@@ -14,6 +14,7 @@ import logging
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
@@ -22,11 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from slack_bolt import Ack, App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
+from waitress.server import create_server
 
 from bot.runtime import Runtime
 from bot.slack.app import build_app, make_client
-from bot.web import BackgroundServer, start_background
+from bot.web import SERVER_THREADS, BackgroundServer, WebApp, start_background
 from commands import load_registry
 from commands.dispatch import Dispatcher
 from core.config import Config
@@ -81,6 +84,16 @@ def bare_app(config: Config) -> App:
     return app
 
 
+def bare_server(runtime: Runtime, config: Config) -> BackgroundServer:
+    """The same waitress + ``bot.web`` stack, with the bare app behind Bolt's own WSGI adapter."""
+    app = WebApp(runtime)
+    app.add_route("POST", "/slack/events", SlackRequestHandler(bare_app(config), path="/slack/events"))
+    server = create_server(app, host="127.0.0.1", port=0, threads=SERVER_THREADS)
+    thread = threading.Thread(target=server.run, name="bare-web", daemon=True)
+    thread.start()
+    return BackgroundServer(server, thread, "127.0.0.1")
+
+
 def summary(name: str, seconds: list[float]) -> tuple[float, float]:
     ms = [s * 1000 for s in seconds]
     median, p99 = statistics.median(ms), statistics.quantiles(ms, n=100)[98]
@@ -111,7 +124,7 @@ def main() -> None:
         registry = load_registry()
         runtime = Runtime(config, db, registry, Dispatcher(registry, db, config))
         servers = {"rad front door": start_background(runtime, build_app(runtime)),
-                   "bare Bolt app": start_background(runtime, bare_app(config))}
+                   "bare Bolt app": bare_server(runtime, config)}
         clients = {name: Client(server, emulator) for name, server in servers.items()}
         try:
             for n in range(WARMUP):
