@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -226,3 +227,38 @@ def test_a_timed_out_apply_is_stopped_gracefully_and_keeps_its_state(bot_home: P
     assert store.state is not None
     kept = {resource["name"] for resource in json.loads(store.state)["resources"]}
     assert "first" in kept  # what the apply had made is in the bot's store, so a retry or destroy knows it
+
+
+def test_a_host_without_user_namespaces_fails_the_run_naming_rad_sandbox(tmp_path: Path) -> None:
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    bwrap = fake_bin / "bwrap"  # what bubblewrap says where unprivileged user namespaces are off
+    bwrap.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    bwrap.chmod(0o755)
+    terraform = Terraform(EmbeddedEngine(plugin_cache_dir(tmp_path)), make_sandbox("bwrap", search_path=str(fake_bin)))
+    with pytest.raises(SandboxUnavailable) as raised:
+        terraform.check()
+    message = str(raised.value) + raised.value.hint
+    assert "No permissions to create new namespace" in message and "RAD_SANDBOX=off" in message
+
+
+def test_a_run_whose_lease_is_lost_is_stopped_with_its_sandbox(bot_home: Path) -> None:
+    cancel = threading.Event()
+    threading.Timer(6, cancel.set).start()
+    workdir = prepare_workdir(bot_home, "lost-1", {"main.tf": SLOW_SECOND.encode()})
+    started = time.monotonic()
+    result = run(sandboxed(bot_home), workdir, "create", {}, set(), 120, state=MemoryStateStore(), cancel=cancel)
+    assert time.monotonic() - started < 60
+    assert result.status is RunStatus.INTERNAL_ERROR and "no longer holds the run" in result.error
+    assert not any("sleep 300" in cmd for cmd in _command_lines())  # the provisioner died with its sandbox
+
+
+def _command_lines() -> list[str]:
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                lines.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            except OSError:
+                continue
+    return lines
