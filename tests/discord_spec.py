@@ -1,4 +1,7 @@
-"""Validate what the bot sends to Discord against Discord's OpenAPI description (``shared/specs``).
+"""Validate what the bot sends to Discord against Discord's OpenAPI description.
+
+The tests carry the part of it they use (``tests/specs/discord-openapi.subset.json``, MIT licence beside it,
+made by ``tests/specs/make_discord_subset.py``), so a fresh clone needs nothing beside it.
 
 JSON Schema Draft 2020-12 with a ``referencing`` registry holding the whole spec under one URI, so the
 spec's own ``#/components/...`` references resolve. The spec cannot express the 6000-character embed
@@ -19,7 +22,7 @@ from referencing.jsonschema import DRAFT202012
 
 from tests.emulators.discord import Call
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "specs" / "discord-openapi.json"
+SPEC_PATH = Path(__file__).resolve().parent / "specs" / "discord-openapi.subset.json"
 URI = "urn:discord:openapi"
 
 
