@@ -69,10 +69,11 @@ class Quote:
 
 
 def dependencies(session: Session, user: User, module: Module) -> list[Dependency]:
-    """Each ``module_dependency`` and whether the user has a successful deployment of it."""
-    done = set(session.scalars(select(Deployment.module_name).where(Deployment.owner_id == user.id,
-                                                                    Deployment.status == SUCCESS)))
-    return [Dependency(name, name in done) for name in module.dependencies]
+    """Each ``module_dependency`` and whether the user has a successful deployment of it (names compared by
+    their catalog key, so ``net_plan`` is satisfied by a deployment of ``Net-Plan``)."""
+    done = {Module.key_for(name) for name in session.scalars(
+        select(Deployment.module_name).where(Deployment.owner_id == user.id, Deployment.status == SUCCESS))}
+    return [Dependency(name, Module.key_for(name) in done) for name in module.dependencies]
 
 
 def quote(session: Session, user: User, module: Module) -> Quote:

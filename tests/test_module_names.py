@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -14,10 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from commands.dispatch import Dispatcher
 from commands.ui import Form, Reply
 from core import browse
+from core.deployments import dependencies
 from core.errors import NotFound
+from core.identity import IdentityKey, create_user
 from storage.db import Database, make_engine
 from storage.migrate import alembic_config
-from storage.models import Module, User
+from storage.models import Deployment, Module, User
 from tests.emulators.github import GitHubEmulator
 from tests.test_publish import ADMIN, PAT, USER, apply, connect, module_files, open_publish, reply, states, tick
 
@@ -199,3 +202,15 @@ def test_a_legacy_look_alike_is_still_found_by_its_exact_name(db: Database, disp
         session.add(legacy)
     assert reply(dispatcher.run_text(USER, "module net-plan")).cards[0].title == "net-plan"
     assert reply(dispatcher.run_text(USER, "module NET_PLAN")).cards[0].title == "Net_Plan"
+
+
+def test_a_dependency_is_satisfied_whatever_its_spelling(db: Database) -> None:
+    with db.unit_of_work() as session:
+        user = create_user(session, IdentityKey("slack", "T1", "UDEP"), "Dee")
+        needs = Module(name="web-app", source="platform", commit="c1", dependencies=["Network_Plan", "dns-zone"])
+        session.add(needs)
+        session.add(Deployment(short_id="dep1", module_name="network-plan", owner_id=user.id, status="SUCCESS",
+                               credit_cost=Decimal(0)))
+        session.flush()
+        assert [(d.name, d.satisfied) for d in dependencies(session, user, needs)] == [
+            ("Network_Plan", True), ("dns-zone", False)]
