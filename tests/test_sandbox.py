@@ -15,6 +15,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -212,7 +213,7 @@ resource "terraform_data" "first" {
 resource "terraform_data" "second" {
   input = terraform_data.first.output
   provisioner "local-exec" {
-    command = "sleep 300"
+    command = "echo MARKER && sleep 300"
   }
 }
 """
@@ -220,7 +221,7 @@ resource "terraform_data" "second" {
 
 def test_a_timed_out_apply_is_stopped_gracefully_and_keeps_its_state(bot_home: Path) -> None:
     store = MemoryStateStore()
-    workdir = prepare_workdir(bot_home, "slow-1", {"main.tf": SLOW_SECOND.encode()})
+    workdir = prepare_workdir(bot_home, "slow-1", {"main.tf": SLOW_SECOND.replace("MARKER", "slow-1").encode()})
     result = run(sandboxed(bot_home), workdir, "create", {}, set(), 12, state=store)
     assert result.status is RunStatus.TIMEOUT and result.steps[-1].name == "apply"
     assert "Gracefully shutting down" in result.log  # asked to stop, Terraform stopped at a safe point
@@ -245,12 +246,13 @@ def test_a_host_without_user_namespaces_fails_the_run_naming_rad_sandbox(tmp_pat
 def test_a_run_whose_lease_is_lost_is_stopped_with_its_sandbox(bot_home: Path) -> None:
     cancel = threading.Event()
     threading.Timer(6, cancel.set).start()
-    workdir = prepare_workdir(bot_home, "lost-1", {"main.tf": SLOW_SECOND.encode()})
+    marker = f"lost-{uuid.uuid4().hex}"
+    workdir = prepare_workdir(bot_home, "lost-1", {"main.tf": SLOW_SECOND.replace("MARKER", marker).encode()})
     started = time.monotonic()
     result = run(sandboxed(bot_home), workdir, "create", {}, set(), 120, state=MemoryStateStore(), cancel=cancel)
     assert time.monotonic() - started < 60
     assert result.status is RunStatus.INTERNAL_ERROR and "no longer holds the run" in result.error
-    assert not any("sleep 300" in cmd for cmd in _command_lines())  # the provisioner died with its sandbox
+    assert not any(marker in cmd for cmd in _command_lines())  # the provisioner died with its sandbox
 
 
 def _command_lines() -> list[str]:

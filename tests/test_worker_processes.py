@@ -54,7 +54,7 @@ resource "terraform_data" "first" {
 resource "terraform_data" "slow" {
   input = terraform_data.first.output
   provisioner "local-exec" {
-    command = "echo started-slow-step && sleep 300"
+    command = "echo MARKER && sleep 300"
   }
 }
 """
@@ -65,7 +65,7 @@ def modules(tmp_path: Path) -> Path:
     folder = tmp_path / "platform-modules"
     shutil.copytree(EXAMPLES, folder)
     (folder / "slow-apply").mkdir()
-    (folder / "slow-apply" / "main.tf").write_text(SLOW_APPLY)
+    (folder / "slow-apply" / "main.tf").write_text(SLOW_APPLY.replace("MARKER", f"slow-{folder.parent.name}"))
     return folder
 
 
@@ -167,11 +167,12 @@ def test_a_worker_killed_during_apply_leaves_no_process_and_no_charge(
     data_dir = tmp_path / "worker-killed"
     short = deploy(platform, "slow-apply")
     with worker_process(config, data_dir, key) as process:
-        wait_for(lambda: bool(sandbox_processes("started-slow-step")), "the slow step to start")
-        running = sandbox_processes("started-slow-step")
+        marker = f"slow-{tmp_path.name}"
+        wait_for(lambda: bool(sandbox_processes(marker)), "the slow step to start")
+        running = sandbox_processes(marker)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
-    wait_for(lambda: not any(pid in running for pid in sandbox_processes("started-slow-step")),
+    wait_for(lambda: not any(pid in running for pid in sandbox_processes(marker)),
              "the sandbox to die with its worker", timeout=15)
     assert status(db, short) == "WORKING"
     assert [p.name for p in (data_dir / "runs").iterdir() if not p.name.endswith(".lock")]  # left behind
