@@ -42,16 +42,16 @@ from bot.runtime import Runtime
 from bot.slack.app import make_client
 from bot.slack.messenger import SlackMessenger
 from commands import load_registry
-from commands.dispatch import Dispatcher
-from commands.messenger import Messenger
-from commands.registry import ActionEvent
-from commands.ui import Button, Form, Reply
+from commands.framework.dispatch import Dispatcher
+from commands.framework.messenger import Messenger
+from commands.framework.registry import ActionEvent
+from commands.ui.model import Button, Form, Reply
+from core.accounts.identity import Caller, IdentityKey
 from core.config import Config
 from core.conversations import ConversationRef
-from core.deployments import Finished
-from core.identity import Caller, IdentityKey
+from core.deployments.service import Finished
 from core.services import Services
-from core.terraform_engine import EmbeddedEngine, plugin_cache_dir
+from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
 from storage.db import Database, make_engine
 from storage.migrate import upgrade
 from storage.models import Deployment

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.processes import bot_run
+from tests.support.processes import bot_run
 
 
 def rss_kib(pid: int) -> int:

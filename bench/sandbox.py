@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.terraform_engine import EmbeddedEngine, plugin_cache_dir
-from core.terraform_launch import Terraform
-from core.terraform_runner import RunResult, prepare_workdir, run
-from core.terraform_sandbox import INSIDE_WORKDIR, Mount, make_sandbox
-from core.terraform_state import MemoryStateStore
+from core.terraform.backend import MemoryStateStore
+from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
+from core.terraform.launch import Terraform
+from core.terraform.runner import RunResult, prepare_workdir, run
+from core.terraform.sandbox import INSIDE_WORKDIR, Mount, make_sandbox
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "modules"
 COMMANDS = ("init", "plan", "apply")

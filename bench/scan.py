@@ -18,11 +18,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
+from parse_rate import bench_parse
 
-from core import connections, scanner
+from core.accounts.identity import IdentityKey, create_user
+from core.catalog import scan as scanner
 from core.config import Config
-from core.hcl_bench import bench_parse
-from core.identity import IdentityKey, create_user
+from core.repos import connections
 from core.services import Services
 from storage.db import Database
 from storage.migrate import upgrade

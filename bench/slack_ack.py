@@ -31,7 +31,7 @@ from bot.runtime import Runtime
 from bot.slack.app import build_app, make_client
 from bot.web import SERVER_THREADS, BackgroundServer, WebApp, start_background
 from commands import load_registry
-from commands.dispatch import Dispatcher
+from commands.framework.dispatch import Dispatcher
 from core.config import Config
 from storage.db import Database
 from storage.migrate import upgrade

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
-from commands.dispatch import Dispatcher
-from commands.markup import emojify
-from commands.registry import ActionEvent
-from commands.ui import (
+from commands.framework.dispatch import Dispatcher
+from commands.framework.registry import ActionEvent
+from commands.ui.markup import emojify
+from commands.ui.model import (
     Button,
     Card,
     Control,
@@ -30,8 +30,8 @@ from commands.ui import (
     SearchBox,
     Select,
 )
+from core.accounts.identity import Caller, IdentityKey
 from core.conversations import ConversationRef
-from core.identity import Caller, IdentityKey
 
 EXIT_WORDS = {"quit", "exit", ":q"}
 SEARCH_ABOVE = 20

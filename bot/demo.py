@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core import catalog, connections, identity, scanner
-from core.identity import Caller, IdentityKey
-from core.roles import ADMIN, FINANCE, PARTNER, grant_role
+from core.accounts import identity
+from core.accounts.identity import Caller, IdentityKey
+from core.accounts.roles import ADMIN, FINANCE, PARTNER, grant_role
+from core.catalog import publish as catalog
+from core.catalog import scan as scanner
+from core.repos import connections
 from core.services import Services
 from storage.db import Database
 from storage.models import User, utcnow

@@ -19,23 +19,24 @@ from typing import Any, cast
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
-from commands.deploy_messages import result_reply, status_reply
-from commands.messenger import Messenger
-from commands.ui import Reply
-from core import deployments, module_policy
+from commands.framework.messenger import Messenger
+from commands.ui.model import Reply
+from commands.views.deployment import result_reply, status_reply
+from core.accounts.identity import IdentityKey, describe
 from core.config import Config
 from core.conversations import ConversationRef
-from core.credit_settings import provisioners_allowed
-from core.deploy_inputs import sensitive_names
-from core.deployment_state import DatabaseStateStore, import_legacy_state
-from core.deployments import Finished
+from core.deployments import service as deployments
+from core.deployments.service import Finished
+from core.deployments.source import pinned_files
+from core.deployments.state import DatabaseStateStore, import_legacy_state
 from core.errors import RadError
-from core.identity import IdentityKey, describe
-from core.module_source import pinned_files
-from core.terraform_engine import find_engine
-from core.terraform_launch import Terraform, terraform_for
-from core.terraform_runner import Action, Progress, run
-from core.terraform_workdir import remove_abandoned, run_directory
+from core.modules import policy as module_policy
+from core.modules.inputs import sensitive_names
+from core.settings.platform import provisioners_allowed
+from core.terraform.engine import find_engine
+from core.terraform.launch import Terraform, terraform_for
+from core.terraform.runner import Action, Progress, run
+from core.terraform.workdir import remove_abandoned, run_directory
 from storage.models import Deployment, Module, User, utcnow
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.runtime import Runtime, build_runtime
-from commands.messenger import Messenger
+from commands.framework.messenger import Messenger
 from core.config import Config
 from core.errors import NotConfigured
 from storage.db import Database

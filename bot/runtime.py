@@ -6,8 +6,8 @@ import logging
 from dataclasses import dataclass
 
 from commands import load_registry
-from commands.dispatch import Dispatcher
-from commands.registry import Registry
+from commands.framework.dispatch import Dispatcher
+from commands.framework.registry import Registry
 from core.config import Config
 from core.errors import NotMigrated
 from storage.db import Database

@@ -10,7 +10,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.runtime import Runtime
-from core import housekeeping
+from core.jobs import housekeeping
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.runtime import Runtime
-from commands.context import JobContext
-from commands.messenger import Messenger
-from core import jobs
+from commands.framework.context import JobContext
+from commands.framework.messenger import Messenger
+from core.jobs import queue as jobs
 from storage.models import Job, utcnow
 
 log = logging.getLogger(__name__)

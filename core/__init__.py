@@ -1,1 +1,2 @@
-"""The domain: identity and roles, audit, access rules and (later) catalog, deployments and credits."""
+"""The domain, one package per concept; the kernel (errors, config, services, audit, conversations,
+secrets, suggestions) at the root."""

@@ -10,8 +10,8 @@ from core.config import Config
 from core.secrets import SecretBox, load_keys
 
 if TYPE_CHECKING:  # imported on first use: PyGithub and requests weigh on every process's memory
-    from core.github_client import GitHubClient
-    from core.jules_client import JulesClient
+    from core.jules.client import JulesClient
+    from core.repos.github import GitHubClient
 
 
 @dataclass
@@ -28,11 +28,11 @@ class Services:
         return SecretBox(load_keys(self.config.secret_keys, self.config.data_dir))
 
     def github(self) -> GitHubClient:
-        from core.github_client import GitHubClient
+        from core.repos.github import GitHubClient
 
         return GitHubClient.from_config(self.config, **self.github_options)
 
     def jules(self, api_key: str) -> JulesClient:
-        from core.jules_client import JulesClient
+        from core.jules.client import JulesClient
 
         return JulesClient.from_config(self.config, api_key, **self.jules_options)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from commands import load_registry
-from commands.dispatch import Dispatcher
+from commands.framework.dispatch import Dispatcher
 from core.config import Config
 from core.services import Services
 from storage.db import Database
@@ -36,6 +36,17 @@ def reset_schema(db: Database) -> None:
                 conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}"'))
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
             conn.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))
+
+
+LEVELS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its level (its folder), so ``pytest -m unit`` runs one level alone."""
+    for item in items:
+        level = next((part for part in Path(str(item.path)).parts if part in LEVELS), None)
+        if level is not None:
+            item.add_marker(getattr(pytest.mark, level))
 
 
 @pytest.fixture(scope="session")

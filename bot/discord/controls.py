@@ -12,7 +12,7 @@ import discord
 
 from bot.discord import ids
 from bot.discord.text import shorten
-from commands.ui import Button, Control, Reply, SearchBox, Select
+from commands.ui.model import Button, Control, Reply, SearchBox, Select
 
 BUTTONS_PER_ROW, OPTIONS_MAX, OPTION_TEXT_MAX, BUTTON_LABEL_MAX, PLACEHOLDER_MAX = 5, 25, 100, 80, 150
 SEARCH_EMOJI = "🔍"

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from commands.ui import Form, FormValue, Input, Option
+from commands.ui.model import Form, FormValue, Input, Option
 from storage.db import Database
 from storage.models import FormDraft, utcnow
 

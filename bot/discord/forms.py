@@ -19,7 +19,7 @@ from bot.discord.controls import OPTIONS_MAX, ButtonSpec, select_option
 from bot.discord.drafts import Draft
 from bot.discord.render import CONTENT_MAX, OutMessage, notice
 from bot.discord.text import shorten, to_discord
-from commands.ui import Form, FormValue, Input
+from commands.ui.model import Form, FormValue, Input
 
 INPUTS_PER_MODAL, TITLE_MAX, LABEL_MAX, DESCRIPTION_MAX, PLACEHOLDER_MAX, TEXT_MAX = 5, 45, 45, 100, 100, 4000
 YES, NO = "yes", "no"

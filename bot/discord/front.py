@@ -28,10 +28,10 @@ from bot.discord.render import notice, render_reply
 from bot.discord.search import search_modal, typed_text
 from bot.discord.tree import CHOICES_MAX, choices
 from bot.runtime import Runtime
-from commands.registry import ActionEvent
-from commands.ui import Form, FormErrors, Outcome, Reply
+from commands.framework.registry import ActionEvent
+from commands.ui.model import Form, FormErrors, Outcome, Reply
+from core.accounts.identity import Caller, IdentityKey
 from core.conversations import ConversationRef
-from core.identity import Caller, IdentityKey
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from discord.http import HTTPClient, handle_message_parameters
 from bot.discord.client import configure_endpoints
 from bot.discord.render import OutMessage, render_reply
 from bot.discord.text import shorten
-from commands.ui import Reply
+from commands.ui.model import Reply
+from core.accounts.identity import IdentityKey
 from core.config import Config
 from core.conversations import ConversationRef
-from core.identity import IdentityKey
 
 T = TypeVar("T")
 TIMEOUT = 60.0

@@ -19,7 +19,7 @@ import discord
 from bot.discord import ids
 from bot.discord.controls import ButtonSpec, Row, SelectSpec, control_rows, search_notes
 from bot.discord.text import shorten, split_text, to_discord
-from commands.ui import Attachment, Card, Reply
+from commands.ui.model import Attachment, Card, Reply
 
 CONTENT_MAX, EMBEDS_MAX, EMBED_TOTAL, FILES_MAX, ROWS_MAX = 2000, 10, 6000, 10, 5
 TITLE_MAX, DESCRIPTION_MAX, FIELDS_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 4096, 25, 256, 1024

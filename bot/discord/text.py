@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from commands.markup import emojify
+from commands.ui.markup import emojify
 
 _BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
 _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)

@@ -17,8 +17,8 @@ import discord
 from discord import app_commands
 
 from bot.discord.text import shorten
-from commands.registry import CommandSpec, Param, Registry
-from commands.ui import Option
+from commands.framework.registry import CommandSpec, Param, Registry
+from commands.ui.model import Option
 
 log = logging.getLogger(__name__)
 DESCRIPTION_MAX, CHOICES_MAX, SUBCOMMANDS_MAX, CHOICE_TEXT_MAX = 100, 25, 25, 100

@@ -13,7 +13,7 @@ from bot.slack import limits, slow
 from bot.slack.elements import Json
 from bot.slack.render import Rendered, context, render_reply
 from bot.slack.slow import Placeholder, Respond
-from commands.ui import Attachment, Reply
+from commands.ui.model import Attachment, Reply
 
 log = logging.getLogger(__name__)
 

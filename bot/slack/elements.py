@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.slack import limits
 from bot.slack.mrkdwn import fit
-from commands.ui import Button, Confirm, Option, SearchBox, Select
+from commands.ui.model import Button, Confirm, Option, SearchBox, Select
 
 log = logging.getLogger(__name__)
 

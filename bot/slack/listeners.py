@@ -17,9 +17,9 @@ from bot.slack import limits, payloads, slow, suggestions
 from bot.slack.deliver import Destination, send_reply
 from bot.slack.modals import FormMeta, errors_response, form_metadata, form_values, render_form
 from bot.slack.slow import Respond
-from commands.ui import Form, FormErrors, Option, Outcome, Reply
+from commands.ui.model import Form, FormErrors, Option, Outcome, Reply
+from core.accounts.identity import Caller
 from core.conversations import ConversationRef
-from core.identity import Caller
 
 log = logging.getLogger(__name__)
 

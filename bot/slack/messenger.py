@@ -8,9 +8,9 @@ from slack_sdk import WebClient
 
 from bot.slack.deliver import Destination, upload
 from bot.slack.render import render_reply
-from commands.ui import Reply
+from commands.ui.model import Reply
+from core.accounts.identity import IdentityKey
 from core.conversations import ConversationRef
-from core.identity import IdentityKey
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 from bot.slack import elements, limits
 from bot.slack.elements import Json, plain_text
 from bot.slack.mrkdwn import split_text, to_mrkdwn
-from commands.ui import Form, FormErrors, FormValue, Input, Option
+from commands.ui.model import Form, FormErrors, FormValue, Input, Option
 
 BOOL_VALUE = "true"
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from bot.slack.elements import decode_action_id
 from bot.slack.suggestions import decode_block_id
-from commands.registry import ActionEvent
+from commands.framework.registry import ActionEvent
+from core.accounts.identity import Caller, IdentityKey
 from core.conversations import ConversationRef
-from core.identity import Caller, IdentityKey
 
 Body = Mapping[str, Any]
 PLATFORM = "slack"

@@ -14,7 +14,7 @@ from bot.slack import elements, limits, suggestions
 from bot.slack.elements import Json, plain_text
 from bot.slack.modals import errors_response, form_metadata, form_values, render_form
 from bot.slack.mrkdwn import shorten, split_text, to_mrkdwn
-from commands.ui import Attachment, Button, Card, Control, Field, Reply, SearchBox
+from commands.ui.model import Attachment, Button, Card, Control, Field, Reply, SearchBox
 
 __all__ = ["Rendered", "errors_response", "form_metadata", "form_values", "render_form", "render_reply"]
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from bot.slack import elements, limits
 from bot.slack.elements import Json, plain_text
-from commands.ui import Control, Option, Select
+from commands.ui.model import Control, Option, Select
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The command framework: registry, context, dispatcher, parsing, the Messenger port, metrics."""

@@ -1,0 +1,248 @@
+"""The dispatcher: every front door calls it; one unit of work and one authorisation check per call."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from commands.framework.context import Context
+from commands.framework.metrics import LATENCY, REQUESTS
+from commands.framework.parsing import UnknownCommand, check_args, find_command, parse_args, tokenize
+from commands.framework.registry import ActionEvent, ArgValue, Registry, ThreadMessage
+from commands.handlers.help import unknown_command_reply
+from commands.ui.model import FormValue, Option, Outcome, Reply
+from core.accounts.identity import Caller, IdentityKey, resolve_caller
+from core.accounts.roles import has_any, require_any
+from core.config import Config
+from core.conversations import ConversationRef, find_binding
+from core.errors import NotAllowed, NotFound, RadError
+from core.services import Services
+from storage.db import Database
+from storage.models import Delivery, User, utcnow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def error_reply(error: RadError) -> Reply:
+    text = f":warning: {error.message}"
+    if error.hint:
+        text += f"\n{error.hint}"
+    return Reply(text=text, ephemeral=True)
+
+
+class Dispatcher:
+    """Runs commands, actions, form submissions and thread messages from any front door.
+
+    Each call returns what to show (a Reply, a Form to open, FormErrors) or None when there is nothing
+    to do: a delivery seen before (a Slack retry, a double-delivered interaction) or an unbound thread.
+    """
+
+    def __init__(self, registry: Registry, db: Database, config: Config,
+                 clock: Callable[[], datetime] = utcnow, services: Services | None = None) -> None:
+        self.registry = registry
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.services = services or Services(config)
+
+    @property
+    def slash(self) -> str:
+        return f"/{self.config.command}"
+
+    # -- entry points -------------------------------------------------------------------------------
+
+    def run_text(self, caller: Caller, text: str, *, where: ConversationRef | None = None,
+                 delivery: str | None = None) -> Outcome | None:
+        """A slash command as typed: ``admin grant <@U1> partner``. Empty text shows help."""
+        def body(ctx: Context) -> Outcome:
+            tokens = tokenize(text) or ["help"]
+            try:
+                spec, rest = find_command(self.registry, tokens)
+            except UnknownCommand as unknown:
+                return unknown_command_reply(ctx, unknown)
+            args = parse_args(spec, rest, caller, self.slash)
+            return self._invoke(ctx, spec.name, args)
+
+        return self._run(caller, where, delivery, f"command:{text[:40]}", body, slow=self.is_slow_command(text))
+
+    def run_command(self, caller: Caller, name: str, args: Mapping[str, str | int | IdentityKey | None], *,
+                    where: ConversationRef | None = None, delivery: str | None = None) -> Outcome | None:
+        """A command with structured arguments (Discord options), checked like typed ones."""
+        def body(ctx: Context) -> Outcome:
+            spec = self.registry.commands.get(name)
+            if spec is None:
+                return unknown_command_reply(ctx, UnknownCommand(name, []))
+            return self._invoke(ctx, name, check_args(spec, args, caller, self.slash))
+
+        return self._run(caller, where, delivery, f"command:{name}", body, slow=self.is_slow_command(name))
+
+    def run_action(self, caller: Caller, event: ActionEvent, *, where: ConversationRef | None = None,
+                   delivery: str | None = None) -> Outcome | None:
+        """A button click or select choice; re-authorised here, the value is only an id."""
+        def body(ctx: Context) -> Outcome:
+            entry = self.registry.actions.get(event.action_id)
+            if entry is None:
+                raise NotFound("That button no longer does anything.",
+                               hint=f"Run `{self.slash} help` to start again.")
+            self._authorise(ctx, entry.roles, "use this button")
+            return entry.handler(ctx, event)
+
+        return self._run(caller, where, delivery, f"action:{event.action_id}", body,
+                         slow=self.is_slow_action(event.action_id))
+
+    def submit_form(self, caller: Caller, form_id: str, values: Mapping[str, FormValue], state: str = "", *,
+                    where: ConversationRef | None = None, delivery: str | None = None) -> Outcome | None:
+        """A submitted form; the handler may answer with FormErrors to keep it open."""
+        def body(ctx: Context) -> Outcome:
+            entry = self.registry.forms.get(form_id)
+            if entry is None:
+                raise NotFound("That form is no longer available.", hint=f"Run `{self.slash} help`.")
+            self._authorise(ctx, entry.roles, "submit this form")
+            return entry.handler(ctx, values, state)
+
+        return self._run(caller, where, delivery, f"form:{form_id}", body, slow=self.is_slow_form(form_id))
+
+    def is_slow_command(self, text_or_name: str) -> bool:
+        """Whether a command (typed text, or its name) is slow: answer with a placeholder, then replace it."""
+        try:
+            spec, _ = find_command(self.registry, tokenize(text_or_name) or ["help"])
+        except RadError:
+            return False
+        return spec.slow
+
+    def is_slow_action(self, action_id: str) -> bool:
+        entry = self.registry.actions.get(action_id)
+        return entry is not None and entry.slow
+
+    def is_slow_form(self, form_id: str) -> bool:
+        """Whether a form's handler may take long: front doors close it and deliver the outcome later."""
+        entry = self.registry.forms.get(form_id)
+        return entry is not None and entry.slow
+
+    def suggest(self, caller: Caller, provider: str, query: str, value: str = "", *,
+                limit: int = 100) -> list[Option]:
+        """Options of ``provider`` matching ``query`` (typeahead); empty when unknown or not allowed."""
+        def body(ctx: Context) -> list[Option]:
+            entry = self.registry.options.get(provider)
+            if entry is None:
+                return []
+            handler, roles = entry
+            if not has_any(ctx.actor, roles):  # typeahead: no audit event per keystroke, just nothing
+                return []
+            return handler(ctx, query, value)[:limit]
+
+        found = self._run(caller, None, None, f"options:{provider}", body)
+        return found if isinstance(found, list) else []
+
+    def thread_message(self, caller: Caller, where: ConversationRef, text: str, *,
+                       delivery: str | None = None) -> Outcome | None:
+        """A message in a thread; handled only when the thread is bound to a thread handler."""
+        def body(ctx: Context) -> Outcome | None:
+            binding = find_binding(ctx.session, where)
+            if binding is None or binding.handler not in self.registry.threads:
+                return None
+            return self.registry.threads[binding.handler](ctx, ThreadMessage(text=text, subject=binding.subject))
+
+        return self._run(caller, where, delivery, "thread", body)
+
+    # -- machinery ----------------------------------------------------------------------------------
+
+    def _invoke(self, ctx: Context, name: str, args: Mapping[str, ArgValue]) -> Outcome:
+        spec = self.registry.commands[name]
+        self._authorise(ctx, spec.roles, f"run `{self.slash} {name}`")
+        return spec.handler(ctx, args)
+
+    @staticmethod
+    def _authorise(ctx: Context, roles: frozenset[str], what: str) -> None:
+        """Refuse unless the actor holds one of ``roles``; ``_guarded`` audits the refusal."""
+        require_any(ctx.actor, roles, what)
+
+    def _run(self, caller: Caller, where: ConversationRef | None, delivery: str | None, label: str,
+             body: Callable[[Context], T], *, slow: bool = False) -> T | Reply | None:
+        """Drop a seen delivery, resolve the caller, run ``body``, turn errors into replies.
+
+        Normally all of it is one unit of work. A ``slow`` body (it calls GitHub, scans a repository) must
+        not hold a transaction over its network calls: the delivery and the caller are committed first, and
+        the body gets a fresh session that begins only when it first touches the database.
+        """
+        kind = label.split(":", 1)[0]
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            with self.db.unit_of_work() as session:
+                if delivery is not None and not claim_delivery(session, delivery):
+                    log.info("duplicate delivery dropped", extra={"delivery": delivery, "label": label})
+                    outcome = "duplicate"
+                    return None
+                actor = resolve_caller(session, caller, self.config.admins)
+                if not slow:
+                    return self._guarded(self._context(session, actor, caller, where), body, label)
+            with self.db.unit_of_work() as session:
+                attached = session.merge(actor, load=False)  # no SQL: the transaction begins at first use
+                return self._guarded_slow(self._context(session, attached, caller, where), body, label)
+        except RadError as error:
+            outcome = "refused"
+            return error_reply(error)
+        except Exception:
+            outcome = "error"
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("unexpected error", extra={"error_id": error_id, "label": label})
+            return Reply(
+                text=f":boom: Something went wrong on our side (error id `{error_id}`). "
+                     "It has been logged; please try again, or give the id to an admin.",
+                ephemeral=True,
+            )
+        finally:
+            REQUESTS.labels(kind, outcome).inc()
+            LATENCY.labels(kind).observe(time.perf_counter() - started)
+
+    def _context(self, session: Session, actor: User, caller: Caller, where: ConversationRef | None) -> Context:
+        return Context(session=session, actor=actor, caller=caller, where=where, config=self.config,
+                       registry=self.registry, now=self.clock(), services=self.services, db=self.db)
+
+    @staticmethod
+    def _guarded(ctx: Context, body: Callable[[Context], T], label: str) -> T | Reply:
+        """Run the handler in a savepoint: a user error undoes the handler's changes only.
+
+        The caller's registration, the delivery key and the audit of a refusal are kept.
+        """
+        try:
+            with ctx.session.begin_nested():
+                return body(ctx)
+        except NotAllowed as refusal:
+            ctx.audit("access.denied", target=label, outcome="denied", reason=refusal.message)
+            return error_reply(refusal)
+        except RadError as error:
+            return error_reply(error)
+
+    @staticmethod
+    def _guarded_slow(ctx: Context, body: Callable[[Context], T], label: str) -> T | Reply:
+        """As ``_guarded``, without a savepoint (it would begin the transaction before the network calls)."""
+        try:
+            return body(ctx)
+        except NotAllowed as refusal:
+            ctx.session.rollback()
+            ctx.audit("access.denied", target=label, outcome="denied", reason=refusal.message)
+            return error_reply(refusal)
+        except RadError as error:
+            ctx.session.rollback()
+            return error_reply(error)
+
+
+def claim_delivery(session: Session, key: str) -> bool:
+    """Record a delivery key; False if it was handled before (the retry is dropped)."""
+    try:
+        with session.begin_nested():
+            session.add(Delivery(key=key[:200]))
+        return True
+    except IntegrityError:
+        return False

@@ -1,0 +1,27 @@
+"""The Messenger port: how background work posts to chat, one implementation per platform."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from commands.ui.model import Reply
+from core.accounts.identity import IdentityKey
+from core.conversations import ConversationRef
+
+
+class Messenger(Protocol):
+    """Posts and edits messages addressed by a stored ``ConversationRef``; callable from any thread."""
+
+    platform: str
+
+    def post(self, where: ConversationRef, reply: Reply) -> ConversationRef:
+        """Post ``reply`` in ``where`` (in its thread if it has one); returns the new message's reference."""
+        ...
+
+    def edit(self, where: ConversationRef, reply: Reply) -> None:
+        """Replace the message ``where.message`` with ``reply``."""
+        ...
+
+    def notify(self, user: IdentityKey, reply: Reply) -> None:
+        """Tell one user privately (a direct message)."""
+        ...

@@ -1,0 +1,212 @@
+"""One registry of commands, actions, forms and thread handlers, shared by every front door."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from commands.ui.model import FormValue, Option, Outcome, Reply
+from core.accounts.identity import IdentityKey
+
+if TYPE_CHECKING:
+    from commands.framework.context import Context, JobContext
+
+ParamKind = Literal["word", "text", "int", "user", "choice"]
+ArgValue = str | int | IdentityKey | None
+Args = Mapping[str, ArgValue]
+
+CommandHandler = Callable[["Context", Args], Outcome]
+ActionHandler = Callable[["Context", "ActionEvent"], Outcome]
+FormHandler = Callable[["Context", Mapping[str, FormValue], str], Outcome]
+ThreadHandler = Callable[["Context", "ThreadMessage"], Reply | None]
+JobHandler = Callable[["JobContext", Mapping[str, Any]], None]
+OptionsHandler = Callable[["Context", str, str], list[Option]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One argument of a command.
+
+    ``word`` is one token, ``text`` the rest of the line, ``int`` a whole number, ``user`` a mention
+    (``<@U123>`` on Slack, a user option on Discord, ``@name`` in the console), ``choice`` one of ``choices``.
+    """
+
+    name: str
+    kind: ParamKind = "word"
+    description: str = ""
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    options: str = ""
+    """An options provider offering values as the user types (Discord autocomplete)."""
+    options_value: str = ""
+    """The ``value`` handed to that provider (e.g. which connection's repositories to offer)."""
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command: its words (``"admin grant"``), help text, arguments and the roles that may run it."""
+
+    name: str
+    summary: str
+    handler: CommandHandler
+    params: tuple[Param, ...] = ()
+    roles: frozenset[str] = frozenset()
+    details: str = ""
+    slow: bool = False
+
+    @property
+    def usage(self) -> str:
+        parts = [self.name]
+        for p in self.params:
+            label = f"<@{p.name}>" if p.kind == "user" else ("|".join(p.choices) if p.choices else f"<{p.name}>")
+            parts.append(label if p.required else f"[{label}]")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """A registered button or select handler."""
+
+    handler: ActionHandler
+    roles: frozenset[str]
+    slow: bool = False
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """A registered form handler. ``slow`` ones (they call GitHub, Jules...) are closed at once by front
+    doors, and their outcome arrives as a follow-up message instead of inside the form."""
+
+    handler: FormHandler
+    roles: frozenset[str]
+    slow: bool = False
+
+
+@dataclass(frozen=True)
+class ActionEvent:
+    """A click on a button or a choice in a select."""
+
+    action_id: str
+    value: str = ""
+    selected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    """A message posted in a thread bound to a handler, with the subject the binding names."""
+
+    text: str
+    subject: str
+
+
+@dataclass
+class Registry:
+    """Handlers registered once by name; front doors look them up here."""
+
+    commands: dict[str, CommandSpec] = field(default_factory=dict)
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    forms: dict[str, FormSpec] = field(default_factory=dict)
+    threads: dict[str, ThreadHandler] = field(default_factory=dict)
+    jobs: dict[str, JobHandler] = field(default_factory=dict)
+    options: dict[str, tuple[OptionsHandler, frozenset[str]]] = field(default_factory=dict)
+
+    def command(
+        self,
+        name: str,
+        summary: str,
+        *,
+        params: tuple[Param, ...] = (),
+        roles: tuple[str, ...] = (),
+        details: str = "",
+        slow: bool = False,
+    ) -> Callable[[CommandHandler], CommandHandler]:
+        """Register a command; ``roles`` lists the roles of which the caller needs one (admins pass all).
+
+        ``slow`` commands (they call GitHub, scan a repository...) get a placeholder at once from the front
+        doors, which then replace it in place with the outcome.
+        """
+
+        def register(fn: CommandHandler) -> CommandHandler:
+            self._unique(self.commands, name)
+            self.commands[name] = CommandSpec(name, summary, fn, params, frozenset(roles), details, slow)
+            return fn
+
+        return register
+
+    def action(self, action_id: str, *, roles: tuple[str, ...] = (), slow: bool = False,
+               ) -> Callable[[ActionHandler], ActionHandler]:
+        """Register a button or select handler; ``slow`` as for commands."""
+
+        def register(fn: ActionHandler) -> ActionHandler:
+            self._unique(self.actions, action_id)
+            self.actions[action_id] = ActionSpec(fn, frozenset(roles), slow)
+            return fn
+
+        return register
+
+    def form(self, form_id: str, *, roles: tuple[str, ...] = (), slow: bool = False,
+             ) -> Callable[[FormHandler], FormHandler]:
+        def register(fn: FormHandler) -> FormHandler:
+            self._unique(self.forms, form_id)
+            self.forms[form_id] = FormSpec(fn, frozenset(roles), slow)
+            return fn
+
+        return register
+
+    def options_provider(self, name: str, *, roles: tuple[str, ...] = (),
+                         ) -> Callable[[OptionsHandler], OptionsHandler]:
+        """Register a provider of options matching what the user typed: ``(ctx, query, value) -> options``."""
+
+        def register(fn: OptionsHandler) -> OptionsHandler:
+            self._unique(self.options, name)
+            self.options[name] = (fn, frozenset(roles))
+            return fn
+
+        return register
+
+    def thread(self, name: str) -> Callable[[ThreadHandler], ThreadHandler]:
+        def register(fn: ThreadHandler) -> ThreadHandler:
+            self._unique(self.threads, name)
+            self.threads[name] = fn
+            return fn
+
+        return register
+
+    def job(self, kind: str) -> Callable[[JobHandler], JobHandler]:
+        """Register the handler of a background job kind (run by the worker)."""
+
+        def register(fn: JobHandler) -> JobHandler:
+            self._unique(self.jobs, kind)
+            self.jobs[kind] = fn
+            return fn
+
+        return register
+
+    def copy(self) -> Registry:
+        """A registry holding the same handlers, to extend without touching this one (tests, plugins)."""
+        return Registry(dict(self.commands), dict(self.actions), dict(self.forms), dict(self.threads),
+                        dict(self.jobs), dict(self.options))
+
+    def command_groups(self) -> dict[str, list[CommandSpec]]:
+        """Commands by their first word, for front doors that nest subcommands (Discord)."""
+        groups: dict[str, list[CommandSpec]] = {}
+        for spec in self.commands.values():
+            groups.setdefault(spec.name.split()[0], []).append(spec)
+        return groups
+
+    @staticmethod
+    def _unique(table: Mapping[str, object], name: str) -> None:
+        if name in table:
+            raise ValueError(f"{name!r} is registered twice")
+
+
+REGISTRY = Registry()
+"""The registry every front door uses; handler modules register into it when imported."""
+
+command = REGISTRY.command
+action = REGISTRY.action
+form = REGISTRY.form
+thread = REGISTRY.thread
+job = REGISTRY.job
+options_provider = REGISTRY.options_provider

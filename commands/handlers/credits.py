@@ -1,0 +1,121 @@
+"""Credits: ``/rad credits``, ``/rad admin credits`` (award or purchase) and ``/rad admin settings``."""
+
+from __future__ import annotations
+
+from commands.framework.context import Context
+from commands.framework.registry import Args, Param, command
+from commands.handlers.notify import notify_later
+from commands.ui.model import Card, Field, Reply
+from core.accounts import identity as identities
+from core.accounts.identity import IdentityKey, describe
+from core.accounts.roles import ADMIN, FINANCE
+from core.credits import service as credits
+from core.credits.amounts import format_credits, parse_amount
+from core.credits.ledger import Balance
+from core.settings import platform as credit_settings
+from storage.models import CreditTransaction
+
+RECENT = 10
+SIGNS = {"SIGNUP": "+", "AWARD": "+", "PURCHASE": "+", "SPEND": "−", "PROJECT": "−", "HOLD": "", "RELEASE": ""}
+WHAT = {"SIGNUP": "awarded at sign-up", "AWARD": "awarded", "PURCHASE": "purchased", "SPEND": "spent",
+        "PROJECT": "project costs", "HOLD": "held", "RELEASE": "released"}
+
+
+@command("credits", "Show your credits and your last transactions",
+         params=(Param("user", "user", "Someone else's credits (finance and admins)", required=False),))
+def show_credits(ctx: Context, args: Args) -> Reply:
+    key = args.get("user")
+    user = identities.require_user(ctx.session, key) if isinstance(key, IdentityKey) else ctx.actor
+    shown, rows = credits.statement(ctx.session, ctx.actor, user, RECENT)
+    whose = "Your credits" if user.id == ctx.actor.id else f"Credits of {user.display_name}"
+    lines = [] if credit_settings.credits_enabled(ctx.session) else [
+        ":information_source: Credits are turned off on this platform: deployments are not charged."]
+    lines.append(f"*Last {RECENT} transactions*" if rows else "_No transactions yet._")
+    lines += [transaction_line(row) for row in rows]
+    return Reply(text="\n".join(lines), cards=(balance_card(whose, shown),))
+
+
+@command("admin credits", "Award or sell credits to a user",
+         params=(Param("user", "user", "Who gets the credits"),
+                 Param("kind", "choice", "`award`: free credits; `purchase`: paid credits",
+                       choices=("award", "purchase")),
+                 Param("amount", "word", "How many credits, like 25 or 12.5"),
+                 Param("reason", "text", "Why; shown in their transactions", required=False)),
+         roles=(ADMIN, FINANCE),
+         details="Awarded credits are spent first; purchased credits count as revenue when spent.")
+def admin_credits(ctx: Context, args: Args) -> Reply:
+    key, kind = args["user"], str(args["kind"])
+    assert isinstance(key, IdentityKey)
+    amount = parse_amount(str(args["amount"]))
+    user = identities.require_user(ctx.session, key)
+    grant = credits.award if kind == "award" else credits.purchase
+    reason = str(args.get("reason") or "").strip()
+    grant(ctx.session, ctx.actor, user, amount, reason=reason, platform=ctx.platform)
+    now = credits.balance(ctx.session, user)
+    verb = "Awarded" if kind == "award" else "Added"
+    bucket = "" if kind == "award" else " purchased"
+    because = f" ({reason})" if reason else ""
+    notify_later(ctx.session, user, f":moneybag: {ctx.actor.display_name} {verb.lower()} {format_credits(amount)}"
+                                    f"{bucket} credits to you{because}. You have {format_credits(now.available_total)}"
+                                    f" available; see `{ctx.slash} credits`.")
+    return Reply(text=f":white_check_mark: {verb} {format_credits(amount)}{bucket} credits to {describe(key)}"
+                      f"{because}. Their balance: {format_credits(now.awarded)} awarded, "
+                      f"{format_credits(now.purchased)} purchased, {format_credits(now.available_total)} available.\n"
+                      "They are told in a direct message.")
+
+
+@command("admin settings", "Show the platform settings, or change one",
+         params=(Param("key", "choice", "The setting", required=False, choices=tuple(credit_settings.SPECS)),
+                 Param("value", "word", "Its new value", required=False)),
+         roles=(ADMIN,))
+def admin_settings(ctx: Context, args: Args) -> Reply:
+    key, value = args.get("key"), args.get("value")
+    if key is None:
+        lines = ["*Platform settings*", *(setting_line(ctx, k) for k in credit_settings.SPECS),
+                 f"Change one with `{ctx.slash} admin settings <key> <value>`.", sandbox_line(ctx)]
+        return Reply(text="\n".join(lines))
+    spec = credit_settings.spec_for(str(key))
+    if value is None:
+        return Reply(text=setting_line(ctx, spec.key))
+    old, new = credit_settings.change(ctx.session, ctx.actor, spec.key, str(value), platform=ctx.platform)
+    return Reply(text=f":white_check_mark: `{spec.key}` is now {spec.show(new)} (was {spec.show(old)}).")
+
+
+def sandbox_line(ctx: Context) -> str:
+    """How Terraform runs on this host (``RAD_SANDBOX``, ``RAD_SANDBOX_NETWORK``), set in the environment."""
+    if ctx.config.sandbox == "off":
+        return (":warning: *Terraform sandbox: off* (`RAD_SANDBOX=off`): modules run as the bot's own user and "
+                "can read its secrets. Set `RAD_SANDBOX=bwrap` unless every module author is trusted.")
+    network = "with network" if ctx.config.sandbox_network else "without network"
+    return f":lock: Terraform sandbox: bubblewrap, {network} (`RAD_SANDBOX`, `RAD_SANDBOX_NETWORK`)."
+
+
+def setting_line(ctx: Context, key: str) -> str:
+    spec = credit_settings.SPECS[key]
+    current = spec.show(credit_settings.value(ctx.session, key))
+    return f"• `{key}` = *{current}* – {spec.description}. Allowed: {spec.allowed}."
+
+
+def balance_card(title: str, shown: Balance) -> Card:
+    return Card(title=title, fields=(
+        Field("Awarded", format_credits(shown.awarded)),
+        Field("Purchased", format_credits(shown.purchased)),
+        Field("Held", format_credits(shown.held)),
+        Field("Available", f"{format_credits(shown.available_total)} "
+                           f"(purchased: {format_credits(shown.available_purchased)})"),
+    ))
+
+
+def transaction_line(row: CreditTransaction) -> str:
+    """One ledger row: when, what, how much, for what, and the balance after."""
+    text = f"• `{row.created_at:%Y-%m-%d %H:%M}` {SIGNS.get(row.kind, '')}{format_credits(row.amount)} " \
+           f"{WHAT.get(row.kind, row.kind.lower())}"
+    if row.kind == "SPEND" and row.awarded_delta and row.purchased_delta:
+        text += f" ({format_credits(-row.awarded_delta)} awarded, {format_credits(-row.purchased_delta)} purchased)"
+    if row.deployment_ref:
+        text += f" · deployment `{row.deployment_ref}`"
+    if row.module:
+        text += f" · {row.module}"
+    if row.description and row.kind in ("AWARD", "PURCHASE", "RELEASE"):
+        text += f" – {row.description}"
+    return f"{text} · balance {format_credits(row.balance_after)}"

@@ -1,0 +1,271 @@
+"""``/rad deploy [module]``: pick a module, fill its inputs step by step, confirm the cost, deploy.
+
+The form's values live in a deploy draft (sensitive ones sealed), so steps survive restarts and the confirm
+button carries only the draft's token. Confirming twice makes one deployment and one hold. A draft may also
+apply an existing deployment again: an update (free) once it was created, else a retry of its CREATE, which
+shows the cost and holds it anew.
+"""
+
+from __future__ import annotations
+
+import secrets as random
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import select
+
+from commands.framework.context import Context
+from commands.framework.registry import ActionEvent, Args, Param, action, command, form
+from commands.ui.model import Button, Card, Field, Form, FormErrors, FormValue, Input, InputKind, Option, Reply, Select
+from core.accounts.roles import USER
+from core.catalog import browse
+from core.credits.amounts import format_credits
+from core.deployments import service as deployments
+from core.errors import Conflict, NotAllowed, NotFound
+from core.modules.inputs import InputSpec, check_values, deployable_inputs, shown, steps
+from core.secrets import open_json, replace_json
+from storage.models import DeployDraft, Deployment, Module
+
+PICKER_SIZE = 25
+KINDS: dict[str, InputKind] = {"text": "text", "number": "number", "bool": "bool", "choice": "choice",
+                               "json": "multiline"}
+
+
+@command("deploy", "Deploy a module: a form asks for its inputs, then you confirm the cost",
+         params=(Param("module", "word", "The module's name", required=False, options="modules:names"),),
+         roles=(USER,))
+def deploy(ctx: Context, args: Args) -> Reply | Form:
+    name = args.get("module")
+    if not name:
+        return picker(ctx, "all")
+    return start(ctx, browse.find_visible(ctx.session, ctx.actor, str(name)))
+
+
+def picker(ctx: Context, tab: browse.Tab) -> Reply:
+    rows = browse.browse(ctx.session, ctx.actor, tab)
+    tabs = tuple(Button(label, "deploy:tab", t, style="primary" if t == tab else "default")
+                 for t, label in (("platform", "Platform"), ("partner", "Partner"), ("pinned", "📌 Pinned")))
+    if not rows:
+        return Reply(text="No module to deploy here.", actions=tabs, replace_original=True)
+    options = tuple(Option(r.module.name, r.module.name, (r.module.description or "")[:90]) for r in rows)
+    choose = Select("deploy:pick", options, placeholder="Choose a module to deploy", options_source="modules:names")
+    return Reply(text=f"*Deploy a module* – {len(rows)} to choose from.", actions=(choose, *tabs))
+
+
+@action("deploy:tab", roles=(USER,))
+def switch_tab(ctx: Context, event: ActionEvent) -> Reply:
+    tab = event.value if event.value in browse.TABS else "all"
+    reply = picker(ctx, tab)
+    return reply.replacing()
+
+
+@action("deploy:pick", roles=(USER,))
+def picked(ctx: Context, event: ActionEvent) -> Form | Reply:
+    if not event.selected:
+        return Reply(text="Choose a module.")
+    return start(ctx, browse.find_visible(ctx.session, ctx.actor, event.selected[0]))
+
+
+def start(ctx: Context, module: Module, deployment: Deployment | None = None) -> Form | Reply:
+    """A new draft for ``module`` (an update of ``deployment`` when given) and its first step."""
+    draft = new_draft(ctx, module, deployment)
+    if not deployable_inputs(module.spec or {}):
+        return confirmation(ctx, draft, module)
+    return step_form(ctx, draft, module, 0)
+
+
+def retry(ctx: Context, module: Module, deployment: Deployment) -> Reply:
+    """Deploy a never-created deployment again with its inputs: straight to the confirmation (cost, balance)."""
+    if not deployments.require_applier(ctx.session, ctx.actor, deployment):
+        raise Conflict(f"Deployment `{deployment.short_id}` was created; change it with Update.",
+                       hint=f"Run `{ctx.slash} deployment {deployment.short_id}`.")
+    return confirmation(ctx, new_draft(ctx, module, deployment), module)
+
+
+def new_draft(ctx: Context, module: Module, deployment: Deployment | None) -> DeployDraft:
+    """A draft of a new deployment, or of ``deployment`` applied again (its inputs, sealed ones included)."""
+    values = dict(deployment.inputs) if deployment is not None else {}
+    draft = DeployDraft(token=random.token_urlsafe(8), user_id=ctx.actor.id, module_id=module.id,
+                        deployment_id=deployment.id if deployment else None, commit=module.commit, values=values)
+    ctx.session.add(draft)
+    ctx.session.flush()
+    if deployment is not None:  # applying again keeps the sealed values the user leaves empty
+        seal(ctx, draft, deployments.sensitive_inputs(ctx.session, ctx.services.secrets, deployment))
+    return draft
+
+
+def verb(ctx: Context, draft: DeployDraft) -> str:
+    """What confirming the draft does: Deploy (a new deployment), Retry (a CREATE again) or Update."""
+    target = ctx.session.get(Deployment, draft.deployment_id) if draft.deployment_id is not None else None
+    if target is None:
+        return "Deploy"
+    return "Update" if deployments.created(ctx.session, target) else "Retry"
+
+
+def step_form(ctx: Context, draft: DeployDraft, module: Module, step: int) -> Form:
+    groups = steps(deployable_inputs(module.spec or {}))
+    updating = draft.deployment_id is not None
+    inputs = tuple(form_input(item, draft.values, updating) for item in groups[step])
+    title = f"{verb(ctx, draft)} {module.name}"
+    part = f" (step {step + 1} of {len(groups)})" if len(groups) > 1 else ""
+    return Form(title=title, action_id="deploy:step", inputs=inputs, state=f"{draft.token}:{step}",
+                submit_label="Next" if step + 1 < len(groups) else "Review", intro=f"{module.description}{part}")
+
+
+def form_input(item: InputSpec, values: Mapping[str, Any], updating: bool) -> Input:
+    kind: InputKind = "secret" if item.sensitive else KINDS.get(item.kind, "text")
+    current = values.get(item.name, item.default if item.has_default else None)
+    default: FormValue
+    if item.sensitive:
+        default = None
+    elif kind == "bool":
+        default = bool(current)
+    elif item.kind == "json" and current is not None:
+        default = shown(item, current)
+    else:
+        default = None if current is None else str(current)
+    about = f"{item.description} ({item.type})".strip()
+    if item.sensitive and updating:
+        about += " Leave empty to keep the current value."
+    return Input(item.name, item.name.replace("_", " "), kind=kind,
+                 required=item.required and not (item.sensitive and updating), default=default, help=about,
+                 options=tuple(Option(c, c) for c in item.choices), max_length=4000)
+
+
+def load_draft(ctx: Context, token: str, *, lock: bool = False) -> tuple[DeployDraft, Module]:
+    query = select(DeployDraft).where(DeployDraft.token == token)
+    draft = ctx.session.scalars(query.with_for_update() if lock else query).one_or_none()
+    if draft is None:
+        raise NotFound("This deploy form has expired.", hint=f"Run `{ctx.slash} deploy` again.")
+    if draft.user_id != ctx.actor.id:
+        raise NotAllowed("This deploy form belongs to someone else.")
+    module = ctx.session.get(Module, draft.module_id) if draft.module_id else None
+    if module is None:
+        raise NotFound("That module was removed from the catalog.", hint=f"Run `{ctx.slash} modules`.")
+    browse.find_visible(ctx.session, ctx.actor, module.name)  # still allowed to see it?
+    return draft, module
+
+
+@form("deploy:step", roles=(USER,))
+def submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Form | Reply | FormErrors:
+    token, _, number = state.partition(":")
+    draft, module = load_draft(ctx, token)
+    groups = steps(deployable_inputs(module.spec or {}))
+    step = int(number) if number.isdigit() and int(number) < len(groups) else 0
+    items = groups[step]
+    updating = draft.deployment_id is not None
+    kept = sealed(ctx, draft)
+    raw = {k: v for k, v in values.items()}
+    for item in items:  # an update keeps a sensitive value left empty
+        if item.sensitive and updating and not raw.get(item.name) and item.name in kept:
+            raw[item.name] = kept[item.name]
+    checked, errors = check_values(items, raw)
+    if errors:
+        return FormErrors(errors)
+    draft.values = {**draft.values, **{i.name: checked[i.name] for i in items if not i.sensitive}}
+    secret = {**kept, **{i.name: checked[i.name] for i in items if i.sensitive}}
+    seal(ctx, draft, secret)
+    if step + 1 < len(groups):
+        draft.step = step + 1
+        return step_form(ctx, draft, module, step + 1)
+    return confirmation(ctx, draft, module)
+
+
+def sealed(ctx: Context, draft: DeployDraft) -> dict[str, Any]:
+    return open_json(ctx.session, ctx.services.secrets, draft.secret_id)
+
+
+def seal(ctx: Context, draft: DeployDraft, secret: Mapping[str, Any]) -> None:
+    draft.secret_id = replace_json(ctx.session, ctx.services.secrets, draft.secret_id, secret, kind="deploy_draft",
+                                   owner_id=ctx.actor.id, now=ctx.now)
+    ctx.session.flush()
+
+
+def confirmation(ctx: Context, draft: DeployDraft, module: Module) -> Reply:
+    """Module, inputs (sensitive masked), cost, the balance that pays it, dependencies; Confirm when possible.
+
+    An update of a created deployment is free; a new deployment and a retried CREATE show the cost.
+    """
+    draft.commit = module.commit  # what is shown here is what a Confirm applies (checked at Confirm)
+    items = deployable_inputs(module.spec or {})
+    secret = sealed(ctx, draft)
+    lines = [f"• `{i.name}` = {shown(i, secret.get(i.name) if i.sensitive else draft.values.get(i.name))}"
+             for i in items]
+    doing = verb(ctx, draft)
+    fields = [Field("Module", f"{module.name} (`{module.commit[:7]}`)")]
+    target = ctx.session.get(Deployment, draft.deployment_id) if draft.deployment_id is not None else None
+    if target is not None:
+        fields.append(Field("Deployment", f"`{target.short_id}`"))
+    blockers: list[str] = []
+    if doing == "Update":
+        fields.append(Field("Cost", "updates are not charged"))
+    else:
+        blockers = price_fields(ctx, module, fields)
+    card = Card(f"{doing} {module.name}?", text="\n".join(lines) or "No inputs.", fields=tuple(fields))
+    controls: list[Button] = []
+    if not blockers:
+        controls.append(Button("Confirm", "deploy:confirm", draft.token, style="primary"))
+    controls.append(Button("Cancel", "deploy:discard", draft.token))
+    text = "\n".join(f":no_entry: {b}" for b in blockers) if blockers else "Check the inputs, then confirm."
+    return Reply(text=text, cards=(card,), actions=tuple(controls))
+
+
+def price_fields(ctx: Context, module: Module, fields: list[Field]) -> list[str]:
+    """Add the cost, the balance that pays it and the dependencies to ``fields``; what blocks confirming."""
+    price = deployments.quote(ctx.session, ctx.actor, module)
+    bucket = "purchased credits" if price.purchased_only else "credits"
+    fields.append(Field("Cost", f"{format_credits(price.cost)} credits" + (f" ({price.free_reason})"
+                                                                       if price.free_reason else "")))
+    fields.append(Field("Available", f"{format_credits(price.available)} {bucket}"))
+    blockers = []
+    if not price.enough:
+        blockers.append(f"{price.shortage_code}: this needs {format_credits(price.cost)} {bucket} and you have "
+                        f"{format_credits(price.available)}. Top up, or ask an admin with `{ctx.slash} credits`.")
+    deps = deployments.dependencies(ctx.session, ctx.actor, module)
+    if deps:
+        fields.append(Field("Depends on", ", ".join(f"{'✅' if d.satisfied else '❌'} {d.name}" for d in deps)))
+    return blockers + [f"Deploy `{d.name}` first." for d in deps if not d.satisfied]
+
+
+@action("deploy:confirm", roles=(USER,))
+def confirm(ctx: Context, event: ActionEvent) -> Reply:
+    """Create (or update) once: a second click shows the same deployment."""
+    draft, module = load_draft(ctx, event.value, lock=True)
+    if draft.status == "done" and draft.deployment_id is not None:
+        done = ctx.session.get(Deployment, draft.deployment_id)
+        if done is not None:
+            return Reply(text=queued_text(done), replace_original=True)
+    if draft.commit != module.commit:
+        shown_before = draft.commit[:7]
+        again = confirmation(ctx, draft, module)
+        note = (f":arrows_counterclockwise: `{module.name}` was published again since you reviewed it at "
+                f"`{shown_before}`. Check it at `{module.commit[:7]}`, then confirm.")
+        return replace(again, text=f"{note}\n{again.text}").replacing()
+    secret = sealed(ctx, draft)
+    if draft.deployment_id is not None:
+        deployment = deployments.find(ctx.session, ctx.actor, ctx.session.get_one(Deployment,
+                                                                                  draft.deployment_id).short_id)
+        deployments.queue_update(ctx.session, ctx.services.secrets, ctx.actor, deployment, draft.values, secret,
+                                 draft.token, ctx.now)
+    else:
+        deployment = deployments.create(ctx.session, ctx.services.secrets, ctx.actor, module, draft.values, secret,
+                                        draft.token, ctx.now, ctx.where)
+    draft.status, draft.deployment_id = "done", deployment.id
+    seal(ctx, draft, {})
+    return Reply(text=queued_text(deployment), replace_original=True)
+
+
+def queued_text(deployment: Deployment) -> str:
+    return (f":rocket: Deployment `{deployment.short_id}` of *{deployment.module_name}* is queued "
+            f"({deployment.action.lower()}). Its progress appears in this channel.")
+
+
+@action("deploy:discard", roles=(USER,))
+def discard(ctx: Context, event: ActionEvent) -> Reply:
+    draft, _ = load_draft(ctx, event.value)
+    if draft.status == "done":
+        raise Conflict("This deployment is already confirmed.")
+    seal(ctx, draft, {})
+    ctx.session.delete(draft)
+    return Reply(text="Cancelled: nothing was deployed.", replace_original=True)

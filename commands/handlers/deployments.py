@@ -1,0 +1,138 @@
+"""``/rad deployments [all]`` and ``/rad deployment <id>`` with Retry, Update, Destroy, Purge, Cancel and Rate."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from commands.framework.context import Context
+from commands.framework.registry import ActionEvent, Args, Param, action, command
+from commands.handlers.deploy import retry, start
+from commands.ui.model import Attachment, Card, Control, Field, Form, Option, Reply, Select
+from commands.views.deployment import ICONS, manage_buttons, shown, status_line
+from core.accounts.roles import USER
+from core.credits.amounts import format_credits
+from core.deployments import service as deployments
+from core.errors import InvalidInput, NotFound
+from core.modules.inputs import sensitive_names
+from storage.models import Deployment, DeploymentRun, Module
+
+LIST_SIZE = 15
+
+
+@command("deployments", "Your deployments (admins and finance: `all` for everyone's)",
+         params=(Param("scope", "choice", "Everyone's deployments", required=False, choices=("all",)),),
+         roles=(USER,))
+def list_deployments(ctx: Context, args: Args) -> Reply:
+    rows = deployments.visible(ctx.session, ctx.actor, everyone=args.get("scope") == "all")
+    if not rows:
+        return Reply(text=f"No deployments yet. Start one with `{ctx.slash} deploy`.")
+    lines = [f"{ICONS.get(d.status, '•')} `{d.short_id}` *{d.module_name}* – {d.status.lower()} – "
+             f"{d.created_at:%Y-%m-%d %H:%M}" for d in rows[:LIST_SIZE]]
+    more = f"\n…and {len(rows) - LIST_SIZE} older ones." if len(rows) > LIST_SIZE else ""
+    picker = Select("deployment:show", tuple(Option(f"{d.short_id} · {d.module_name}", d.short_id)
+                                             for d in rows[:LIST_SIZE]), placeholder="Show a deployment")
+    return Reply(text=f"*Deployments* ({len(rows)})\n" + "\n".join(lines) + more, actions=(picker,))
+
+
+@command("deployment", "One deployment: status, inputs, outputs, runs and log",
+         params=(Param("id", "word", "The 4-character id"),), roles=(USER,))
+def show(ctx: Context, args: Args) -> Reply:
+    return details(ctx, deployments.find(ctx.session, ctx.actor, str(args["id"])))
+
+
+@action("deployment:show", roles=(USER,))
+def show_action(ctx: Context, event: ActionEvent) -> Reply:
+    return details(ctx, deployments.find(ctx.session, ctx.actor, (event.selected or (event.value,))[0]))
+
+
+def details(ctx: Context, d: Deployment) -> Reply:
+    module = ctx.session.get(Module, d.module_id) if d.module_id else None
+    sensitive = sensitive_names(module.spec or {}) if module else set()
+    inputs = "\n".join(f"• `{k}` = {shown(v)}" for k, v in sorted(d.inputs.items()) if k not in sensitive)
+    inputs += "".join(f"\n• `{k}` = ••••••" for k in sorted(sensitive))
+    runs = list(ctx.session.scalars(select(DeploymentRun).where(DeploymentRun.deployment_id == d.id)
+                                    .order_by(DeploymentRun.id.desc()).limit(5)))
+    run_lines = [f"{r.action.lower()}: {r.status.lower()}" + (f" – {r.plan_summary}" if r.plan_summary else "")
+                 + (f" – {r.error.splitlines()[0][:150]}" if r.error else "") for r in runs]
+    cards = [
+        Card(f"{d.module_name} · {d.short_id}", fields=(
+            Field("Status", status_line(d)), Field("Commit", f"`{d.commit[:12]}`"),
+            Field("Credit cost", format_credits(d.credit_cost) + (" (charged)" if d.charged else "")),
+            Field("Rating", f"{d.rating} ★" if d.rating else "not rated"),
+            Field("Created", f"{d.created_at:%Y-%m-%d %H:%M} UTC"))),
+        Card("Inputs", text=inputs or "none"),
+    ]
+    if d.outputs:
+        cards.append(Card("Outputs", fields=tuple(Field(k, shown(v)) for k, v in sorted(d.outputs.items()))))
+    if run_lines:
+        cards.append(Card("Runs", text="\n".join(run_lines)))
+    controls: list[Control] = list(manage_buttons(d))
+    if d.owner_id == ctx.actor.id and d.status in ("SUCCESS", "DELETED"):
+        controls.append(Select("deployment:rate", tuple(Option("★" * n, str(n)) for n in range(1, 6)),
+                               placeholder="Rate it", value=d.short_id,
+                               selected=(str(d.rating),) if d.rating else ()))
+    log = runs[0].log if runs else ""
+    files = (Attachment(f"deployment-{d.short_id}.log", log.encode(), "text/plain"),) if log else ()
+    return Reply(cards=tuple(cards), actions=tuple(controls), attachments=files)
+
+
+def target(ctx: Context, event: ActionEvent) -> Deployment:
+    return deployments.find(ctx.session, ctx.actor, event.value)
+
+
+@action("deployment:cancel", roles=(USER,))
+def cancel(ctx: Context, event: ActionEvent) -> Reply:
+    d = target(ctx, event)
+    deployments.cancel(ctx.session, ctx.actor, d, ctx.now)
+    return Reply(text=f"Deployment `{d.short_id}` is cancelled; its credits are released.", replace_original=True)
+
+
+@action("deployment:destroy", roles=(USER,))
+def destroy(ctx: Context, event: ActionEvent) -> Reply:
+    d = target(ctx, event)
+    deployments.queue_destroy(ctx.session, ctx.actor, d, ctx.now)
+    return Reply(text=f":broom: Destroying `{d.short_id}`; progress appears in its channel.", replace_original=True)
+
+
+@action("deployment:purge", roles=(USER,))
+def purge(ctx: Context, event: ActionEvent) -> Reply:
+    d = target(ctx, event)
+    short = d.short_id
+    deployments.purge(ctx.session, ctx.actor, d)
+    return Reply(text=f"Deployment `{short}` is purged from RAD.", replace_original=True)
+
+
+@action("deployment:update", roles=(USER,))
+def update(ctx: Context, event: ActionEvent) -> Form | Reply:
+    """The form, pre-filled; a deployment never created is deployed (and charged) again, not updated."""
+    d = target(ctx, event)
+    deployments.require_applier(ctx.session, ctx.actor, d)
+    return start(ctx, published(ctx, d), d)
+
+
+@action("deployment:retry", roles=(USER,))
+def retry_create(ctx: Context, event: ActionEvent) -> Reply:
+    """A failed CREATE again, with the same inputs: the confirmation shows the cost and the balance."""
+    d = target(ctx, event)
+    return retry(ctx, published(ctx, d), d)
+
+
+def published(ctx: Context, d: Deployment) -> Module:
+    module = ctx.session.get(Module, d.module_id) if d.module_id else None
+    if module is None:
+        raise NotFound(f"The module `{d.module_name}` is no longer published.")
+    return module
+
+
+@action("deployment:rate", roles=(USER,))
+def rate(ctx: Context, event: ActionEvent) -> Reply:
+    stars = (event.selected or ("",))[0]
+    if not stars.isdigit():
+        raise InvalidInput("Choose 1 to 5 stars.")
+    d = target(ctx, event)
+    module = deployments.rate(ctx.session, ctx.actor, d, int(stars))
+    average = (f" *{d.module_name}* now averages {module.rating_sum / module.rating_count:.1f} ★ "
+               f"({module.rating_count})." if module and module.rating_count else "")
+    return Reply(text=f"Thanks: `{d.short_id}` rated {'★' * int(stars)}.{average}")
+
+

@@ -1,0 +1,166 @@
+"""Browse the catalog: ``/rad modules``, ``/rad module <name>``, ``/rad pin`` and ``/rad unpin``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from commands.framework.context import Context
+from commands.framework.registry import ActionEvent, Args, Param, action, command, options_provider
+from commands.ui.model import Button, Card, Control, Field, Option, Reply
+from core.catalog import browse
+from core.catalog.browse import TABS, ModuleRow, Tab
+from core.credits.amounts import format_credits
+from core.errors import InvalidInput
+from storage.models import Module
+
+PAGE_SIZE = 8
+QUERY_MAX = 30
+TAB_LABELS = {"platform": "Platform", "partner": "Partner", "pinned": "📌 Pinned", "all": "All"}
+MODULE_PARAM = Param("module", "word", "The module's name", options="modules:names")
+
+
+@command("modules", "Browse the modules you can deploy",
+         params=(Param("tab", "choice", "Which modules", required=False, choices=TABS),
+                 Param("search", "text", "Only modules whose name contains this", required=False)),
+         details="Pinned modules come first, then the most deployed and best rated.")
+def modules(ctx: Context, args: Args) -> Reply:
+    return listing(ctx, tab_of(str(args.get("tab") or "all")), str(args.get("search") or "")[:QUERY_MAX], 1)
+
+
+def tab_of(text: str) -> Tab:
+    for tab in TABS:
+        if tab == text:
+            return tab
+    raise InvalidInput(f"`{text}` is not a tab.", hint=f"Tabs are {', '.join(TABS)}.")
+
+
+def view_value(tab: Tab, page: int, query: str) -> str:
+    """``tab:page:query``; ``:`` because Discord custom ids reserve ``|``."""
+    return f"{tab}:{page}:{query.replace('|', ' ')[:QUERY_MAX]}"
+
+
+def parse_view(value: str) -> tuple[Tab, int, str]:
+    tab, _, rest = value.partition(":")
+    page, _, query = rest.partition(":")
+    return tab_of(tab or "all"), int(page) if page.isdigit() else 1, query
+
+
+def listing(ctx: Context, tab: Tab, query: str, number: int, *, replace: bool = False) -> Reply:
+    rows = browse.browse(ctx.session, ctx.actor, tab, query)
+    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+    number = min(max(1, number), pages)
+    here = rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+    controls: list[Control] = [
+        Button(TAB_LABELS[t], "modules:tab", view_value(t, 1, query), style="primary" if t == tab else "default")
+        for t in TABS
+    ]
+    if number > 1:
+        controls.append(Button("◀ Previous", "modules:tab", view_value(tab, number - 1, query)))
+    if number < pages:
+        controls.append(Button("Next ▶", "modules:tab", view_value(tab, number + 1, query)))
+    found = f"{len(rows)} module(s)" + (f" matching `{query}`" if query else "")
+    text = f"*{TAB_LABELS[tab]} modules* – {found}, page {number} of {pages}."
+    if not rows:
+        text += "\n" + ("Pin a module with its 📌 button or `/rad pin <module>`." if tab == "pinned"
+                        else "Nothing here yet.")
+    cards = tuple(row_card(row, view_value(tab, number, query)) for row in here)
+    return Reply(text=text, cards=cards, actions=tuple(controls), replace_original=replace)
+
+
+def row_card(row: ModuleRow, view: str) -> Card:
+    m = row.module
+    rating = f"{row.rating} ★ ({m.rating_count})" if row.rating is not None else "not rated"
+    fields = (Field("Credit cost", format_credits(m.credit_cost)), Field("Deployments", str(m.deployment_count)),
+              Field("Rating", rating), Field("Source", m.source))
+    pin = Button("Unpin" if row.pinned else "📌 Pin", "modules:pin", f"{m.id}:{view}")
+    details = Button("Details", "modules:show", str(m.id))
+    title = ("📌 " if row.pinned else "") + m.name
+    text = m.description + ("\n⚠️ _No longer in its repository: the next publish removes it._" if m.missing else "")
+    return Card(title, text=text, fields=fields, actions=(details, pin))
+
+
+@action("modules:tab")
+def switch(ctx: Context, event: ActionEvent) -> Reply:
+    tab, number, query = parse_view(event.value)
+    return listing(ctx, tab, query, number, replace=True)
+
+
+@action("modules:pin")
+def toggle_pin(ctx: Context, event: ActionEvent) -> Reply:
+    module_id, _, view = event.value.partition(":")
+    module = visible_by_id(ctx, module_id)
+    if browse.is_pinned(ctx.session, ctx.actor, module):
+        browse.unpin(ctx.session, ctx.actor, module)
+    else:
+        browse.pin(ctx.session, ctx.actor, module, ctx.now)
+    tab, number, query = parse_view(view)
+    return listing(ctx, tab, query, number, replace=True)
+
+
+@action("modules:show")
+def show_action(ctx: Context, event: ActionEvent) -> Reply:
+    return details(ctx, visible_by_id(ctx, event.value))
+
+
+def visible_by_id(ctx: Context, module_id: str) -> Module:
+    module = ctx.session.get(Module, int(module_id)) if module_id.isdigit() else None
+    return browse.find_visible(ctx.session, ctx.actor, module.name if module else "?")
+
+
+@command("module", "Show one module: inputs, outputs, cost, dependencies", params=(MODULE_PARAM,))
+def module(ctx: Context, args: Args) -> Reply:
+    return details(ctx, browse.find_visible(ctx.session, ctx.actor, str(args["module"])))
+
+
+def details(ctx: Context, m: Module) -> Reply:
+    spec: dict[str, Any] = m.spec or {}
+    pinned = browse.is_pinned(ctx.session, ctx.actor, m)
+    about = Card(m.name, text=m.description, fields=tuple(f for f in (
+        Field("Source", f"{m.source} · {m.repository}"),
+        Field("Pinned to commit", f"`{m.commit[:12]}`"),
+        Field("Credit cost", format_credits(m.credit_cost)
+              + (" (purchased credits only)" if m.require_credit_purchases else "")),
+        Field("Visibility", "everyone" if m.source == "platform" or m.public_access else "its partner and admins"),
+        Field("Depends on", ", ".join(f"`{d}`" for d in m.dependencies) or "nothing"),
+        Field("Documentation", m.documentation) if m.documentation else None,
+    ) if f is not None), actions=(Button("Unpin" if pinned else "📌 Pin", "modules:pin", f"{m.id}:all:1:"),))
+    inputs = [input_line(v) for v in spec.get("inputs") or []]
+    outputs = [f"• `{o['name']}`" + (" (sensitive)" if o.get("sensitive") else "")
+               + (f" – {o['description']}" if o.get("description") else "") for o in spec.get("outputs") or []]
+    cards = [about, Card("Inputs", text="\n".join(inputs) or "none")]
+    if outputs:
+        cards.append(Card("Outputs", text="\n".join(outputs)))
+    return Reply(cards=tuple(cards))
+
+
+def input_line(variable: dict[str, Any]) -> str:
+    line = f"• `{variable['name']}` ({variable.get('type') or 'any'})"
+    if variable.get("required"):
+        line += " *required*"
+    elif variable.get("sensitive"):
+        line += " default hidden"
+    elif "default" in variable:
+        line += f" default `{variable['default']!r}`" if variable["default"] is not None else " default `null`"
+    if variable.get("description"):
+        line += f" – {variable['description']}"
+    return line
+
+
+@command("pin", "Pin a module so it comes first", params=(MODULE_PARAM,))
+def pin(ctx: Context, args: Args) -> Reply:
+    m = browse.find_visible(ctx.session, ctx.actor, str(args["module"]))
+    browse.pin(ctx.session, ctx.actor, m, ctx.now)
+    return Reply(text=f":pushpin: `{m.name}` is pinned.")
+
+
+@command("unpin", "Unpin a module", params=(MODULE_PARAM,))
+def unpin(ctx: Context, args: Args) -> Reply:
+    m = browse.find_visible(ctx.session, ctx.actor, str(args["module"]))
+    browse.unpin(ctx.session, ctx.actor, m)
+    return Reply(text=f"`{m.name}` is unpinned.")
+
+
+@options_provider("modules:names")
+def module_names(ctx: Context, query: str, value: str) -> list[Option]:
+    return [Option(r.module.name, r.module.name) for r in browse.browse(ctx.session, ctx.actor, "all", query)]

@@ -1,0 +1,198 @@
+"""``/rad publish`` and ``/rad admin publish``: scan the repository, tick modules, publish them as one sync.
+
+The selection lives in a publish draft (ids only travel on buttons), so paging, searching and ticking work
+across restarts and platforms, and Publish applies the draft exactly once (a double click is one sync).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+
+from sqlalchemy import select
+
+from commands.framework.context import Context
+from commands.framework.registry import ActionEvent, Args, Param, action, command
+from commands.handlers.connect import PARTNER_SCOPE, PLATFORM, owner_for
+from commands.ui.model import Button, Card, Control, Field, Option, Reply, SearchBox, Select
+from core.accounts.roles import ADMIN, PARTNER
+from core.catalog import publish as catalog
+from core.catalog import scan as scanner
+from core.catalog.publish import CandidateView
+from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from core.repos import connections
+from storage.models import PublishDraft, RepoConnection, User
+
+PAGE_SIZE = 8
+QUERY_MAX = 40
+STATE_LABELS = {"new": "🆕 new", "published": "✅ published", "changed": "✏️ changed since published",
+                "invalid": "⚠️ invalid", "missing": "🗑 gone from the repository", "taken": "⛔ name taken"}
+
+
+@command("publish", "Publish, update or remove your modules (scans your repository)",
+         params=(Param("search", "text", "Only modules whose name contains this", required=False),),
+         roles=(PARTNER,), slow=True,
+         details="Tick the modules to publish: new ones are published, ticked published ones are updated to the "
+                 "repository's head, unticked published ones are removed.")
+def publish(ctx: Context, args: Args) -> Reply:
+    return start(ctx, PARTNER_SCOPE, str(args.get("search") or ""))
+
+
+@command("admin publish", "Publish platform modules from the platform repository",
+         params=(Param("search", "text", "Only modules whose name contains this", required=False),),
+         roles=(ADMIN,), slow=True)
+def admin_publish(ctx: Context, args: Args) -> Reply:
+    return start(ctx, PLATFORM, str(args.get("search") or ""))
+
+
+def start(ctx: Context, scope: str, query: str) -> Reply:
+    """Scan (outside any transaction), then open a draft pre-filled with the published modules."""
+    owner = owner_for(ctx, scope)
+    with ctx.db.unit_of_work() as session:  # a short look-up: the scan below must not hold a transaction
+        conn = connections.find_repo(session, owner)
+        if conn is None or not conn.full_name:
+            command_name = "admin connect" if owner is None else "connect"
+            raise NotFound("No repository is connected.", hint=f"Run `{ctx.slash} {command_name}` first.")
+        connection_id = conn.id
+    result = scanner.scan(ctx.db, ctx.services, connection_id, ctx.now)
+    catalog.mark_missing(ctx.session, owner, result)
+    views = catalog.describe_candidates(ctx.session, owner, result)
+    draft = PublishDraft(token=secrets.token_urlsafe(8), user_id=ctx.actor.id, connection_id=connection_id,
+                         commit=result.commit, query=query[:QUERY_MAX],
+                         selected=[v.name for v in views if v.state in ("published", "changed")])
+    ctx.session.add(draft)
+    ctx.session.flush()
+    cost = "no change since the last scan" if result.unchanged else f"{result.parsed_files} file(s) parsed"
+    return page(ctx, draft, views, 1, note=f"{result.api_calls} API call(s), {cost}")
+
+
+def load_draft(ctx: Context, token: str, *, lock: bool = False) -> PublishDraft:
+    query = select(PublishDraft).where(PublishDraft.token == token.split(":")[0])
+    draft = ctx.session.scalars(query.with_for_update() if lock else query).one_or_none()
+    if draft is None:
+        raise NotFound("This publish list has expired.", hint=f"Run `{ctx.slash} publish` again.")
+    if draft.user_id != ctx.actor.id:
+        raise NotAllowed("This publish list belongs to someone else.", hint=f"Run `{ctx.slash} publish` yourself.")
+    return draft
+
+
+def draft_owner(ctx: Context, draft: PublishDraft) -> User | None:
+    conn = ctx.session.get_one(RepoConnection, draft.connection_id)
+    return owner_for(ctx, PLATFORM if conn.owner_id is None else PARTNER_SCOPE)
+
+
+def draft_scan(ctx: Context, draft: PublishDraft) -> scanner.ScanResult:
+    """The scan the draft was made from; refused when the repository was scanned at another commit since."""
+    result = scanner.last_result(ctx.session, draft.connection_id)
+    if result is None or result.commit != draft.commit:
+        raise Conflict("The repository changed since this list was made.", hint=f"Run `{ctx.slash} publish` again.")
+    return result
+
+
+def draft_views(ctx: Context, draft: PublishDraft) -> list[CandidateView]:
+    return catalog.describe_candidates(ctx.session, draft_owner(ctx, draft), draft_scan(ctx, draft))
+
+
+def page_slice(draft: PublishDraft, views: list[CandidateView], number: int,
+               ) -> tuple[list[CandidateView], int, int, int]:
+    """The views on page ``number`` (clamped) of those matching the draft's search, the page, pages, matches."""
+    shown = [v for v in views if draft.query.lower() in v.name.lower()]
+    pages = max(1, math.ceil(len(shown) / PAGE_SIZE))
+    number = min(max(1, number), pages)
+    return shown[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], number, pages, len(shown)
+
+
+def page_number(text: str) -> int:
+    return int(text) if text.isdigit() else 1
+
+
+def page(ctx: Context, draft: PublishDraft, views: list[CandidateView], number: int, note: str = "") -> Reply:
+    """One page of cards, the tick box for its modules, search, paging and the Publish button."""
+    here, number, pages, matching = page_slice(draft, views, number)
+    chosen = set(draft.selected)
+    cards = tuple(card(v, v.name in chosen) for v in here)
+    controls: list[Control] = []
+    ticks = [v for v in here if v.selectable]
+    if ticks:
+        controls.append(Select("publish:select", tuple(Option(v.name, v.name) for v in ticks),
+                               placeholder="Modules to publish", multi=True,
+                               selected=tuple(v.name for v in ticks if v.name in chosen),
+                               value=f"{draft.token}:{number}"))
+    controls.append(SearchBox("publish:search", "🔍 Search", "Part of a module name", draft.token, draft.query))
+    if number > 1:
+        controls.append(Button("◀ Previous", "publish:page", f"{draft.token}:{number - 1}"))
+    if number < pages:
+        controls.append(Button("Next ▶", "publish:page", f"{draft.token}:{number + 1}"))
+    published = {v.name for v in views if v.state in ("published", "changed")}
+    label = "Update" if chosen & published else "Publish"
+    controls.append(Button(f"{label} ({len(chosen)} selected)", "publish:apply", draft.token, style="primary"))
+    lines = [f"*{len(views)} module folder(s)* at `{draft.commit[:7]}`"
+             + (f", {matching} matching `{draft.query}`" if draft.query else "") + f" – page {number} of {pages}.",
+             "Tick the modules to publish; published modules left unticked are removed when you press "
+             f"{label}."]
+    if note:
+        lines.append(f"_Scan: {note}._")
+    return Reply(text="\n".join(lines), cards=cards, actions=tuple(controls))
+
+
+def card(view: CandidateView, ticked: bool) -> Card:
+    spec = (view.candidate.spec if view.candidate else None) or {}
+    fields = [Field("State", STATE_LABELS[view.state] + (" – selected" if ticked else ""))]
+    if view.candidate is not None and view.candidate.valid:
+        fields += [Field("Credit cost", str(spec.get("credit_cost", "0"))),
+                   Field("Inputs", str(len(spec.get("inputs") or [])))]
+    text = view.reason if view.state in ("invalid", "taken", "missing") else str(spec.get("description") or "")
+    return Card(view.name, text=text, fields=tuple(fields))
+
+
+@action("publish:select", roles=(PARTNER,))
+def tick(ctx: Context, event: ActionEvent) -> Reply:
+    token, _, number = event.value.partition(":")
+    draft = load_draft(ctx, token)
+    views = draft_views(ctx, draft)
+    here, at, _, _ = page_slice(draft, views, page_number(number))
+    on_page = {v.name for v in here if v.selectable}
+    picked = {name for name in event.selected if name in on_page}
+    draft.selected = sorted((set(draft.selected) - on_page) | picked)
+    return page(ctx, draft, views, at).replacing()
+
+
+@action("publish:page", roles=(PARTNER,))
+def turn(ctx: Context, event: ActionEvent) -> Reply:
+    token, _, number = event.value.partition(":")
+    if not number.isdigit():
+        raise InvalidInput("That page does not exist.")
+    draft = load_draft(ctx, token)
+    return page(ctx, draft, draft_views(ctx, draft), page_number(number)).replacing()
+
+
+@action("publish:search", roles=(PARTNER,))
+def search(ctx: Context, event: ActionEvent) -> Reply:
+    draft = load_draft(ctx, event.value)
+    draft.query = (event.selected[0] if event.selected else "").strip()[:QUERY_MAX]
+    return page(ctx, draft, draft_views(ctx, draft), 1).replacing()
+
+
+@action("publish:apply", roles=(PARTNER,))
+def apply(ctx: Context, event: ActionEvent) -> Reply:
+    """Apply the draft once; a second click (or a retry) shows the same result."""
+    draft = load_draft(ctx, event.value, lock=True)
+    if draft.status != "applied":
+        owner, result = draft_owner(ctx, draft), draft_scan(ctx, draft)
+        conn = ctx.session.get_one(RepoConnection, draft.connection_id)
+        outcome = catalog.sync(ctx.session, ctx.actor, owner, result, draft.selected, conn.full_name, ctx.now)
+        draft.status, draft.result = "applied", outcome.to_json()
+    return Reply(text=summary(draft.result), replace_original=True)
+
+
+def summary(result: dict[str, object]) -> str:
+    lines = []
+    for key, title in (("published", "Published"), ("updated", "Updated"), ("unchanged", "Already up to date"),
+                       ("removed", "Removed")):
+        names = result.get(key) or []
+        if isinstance(names, list) and names:
+            lines.append(f"*{title}:* " + ", ".join(f"`{n}`" for n in names))
+    refused = result.get("refused") or {}
+    if isinstance(refused, dict):
+        lines += [f":warning: `{name}` was not published: {why}." for name, why in refused.items()]
+    return "\n".join(lines) or "Nothing to publish: no module was selected and none was published."

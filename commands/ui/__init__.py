@@ -1,0 +1,1 @@
+"""The neutral UI model handlers return (replies, cards, buttons, forms) and its markup."""

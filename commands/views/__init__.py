@@ -1,0 +1,1 @@
+"""Replies shared by handlers and background work."""

@@ -1,0 +1,77 @@
+"""The chat messages of a deployment: its status card (edited in place as the run moves) and its result."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from commands.ui.model import Attachment, Button, Card, Confirm, Field, Reply
+from core.credits.amounts import format_credits
+from storage.models import Deployment
+
+ICONS = {"QUEUED": "⏳", "WORKING": "⚙️", "SUCCESS": "✅", "FAILURE": "❌", "TIMEOUT": "⌛", "INTERNAL_ERROR": "💥",
+         "CANCELLED": "🚫", "DELETING": "🧹", "DELETED": "🗑"}
+ACTION_WORDS = {"CREATE": "Deploying", "UPDATE": "Updating", "DESTROY": "Destroying"}
+ENDED = ("SUCCESS", "FAILURE", "TIMEOUT", "INTERNAL_ERROR")
+FAILED = ("FAILURE", "TIMEOUT", "INTERNAL_ERROR")
+
+
+def status_line(deployment: Deployment) -> str:
+    return f"{ICONS.get(deployment.status, '•')} {deployment.status.replace('_', ' ').lower()}"
+
+
+def status_reply(deployment: Deployment, mention: str, progress: str = "", plan: str = "") -> Reply:
+    """The status message: module, id, owner, state, and what the run is doing now."""
+    doing = ACTION_WORDS.get(deployment.action, deployment.action.title())
+    fields = [Field("Status", status_line(deployment)), Field("Owner", mention)]
+    if progress:
+        fields.append(Field("Step", progress))
+    if plan:
+        fields.append(Field("Plan", plan))
+    fields.append(Field("Credit cost", format_credits(deployment.credit_cost)))
+    title = f"{doing} {deployment.module_name} · {deployment.short_id}"
+    return Reply(cards=(Card(title, fields=tuple(fields)),), ephemeral=False)
+
+
+def result_reply(deployment: Deployment, mention: str, error: str, tail: str, log: str) -> Reply:
+    """The message when a run ends: outputs on success, the error and the log's tail otherwise; full log attached."""
+    ok = deployment.status in ("SUCCESS", "DELETED")
+    lead = f"{mention} {deployment.module_name} `{deployment.short_id}`: {status_line(deployment)}."
+    cards = []
+    if ok and deployment.outputs:
+        cards.append(Card("Outputs", fields=tuple(Field(k, shown(v)) for k, v in sorted(deployment.outputs.items()))))
+    if not ok:
+        text = (error or "Terraform did not say why.") + (f"\n```\n{tail[-2500:]}\n```" if tail else "")
+        cards.append(Card("What went wrong", text=text))
+    attachment = Attachment(f"deployment-{deployment.short_id}.log", log.encode(), "text/plain",
+                            title=f"Terraform log of {deployment.short_id}")
+    return Reply(text=lead, cards=tuple(cards), actions=retry_buttons(deployment),
+                 attachments=(attachment,) if log else (), ephemeral=False, in_thread=True)
+
+
+def shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def retry_buttons(deployment: Deployment) -> tuple[Button, ...]:
+    """Retry, when the deployment's CREATE failed: it was never created, so applying it again is a charged CREATE."""
+    if deployment.action == "CREATE" and deployment.status in FAILED:
+        return (Button("Retry", "deployment:retry", deployment.short_id, style="primary"),)
+    return ()
+
+
+def manage_buttons(deployment: Deployment) -> tuple[Button, ...]:
+    """What can be done to a deployment now (re-authorised on click)."""
+    ref = deployment.short_id
+    buttons = list(retry_buttons(deployment))
+    if deployment.status == "QUEUED":
+        buttons.append(Button("Cancel", "deployment:cancel", ref, style="danger"))
+    if deployment.status in ENDED:
+        buttons.append(Button("Update", "deployment:update", ref))
+        buttons.append(Button("Destroy", "deployment:destroy", ref, style="danger", confirm=Confirm(
+            f"Destroy {ref}?", "Terraform destroys what this deployment created. The record is kept.",
+            confirm="Destroy")))
+    if deployment.status not in ("WORKING",):
+        buttons.append(Button("Purge", "deployment:purge", ref, style="danger", confirm=Confirm(
+            f"Purge {ref}?", "RAD forgets this deployment. Cloud resources are not destroyed.", confirm="Purge")))
+    return tuple(buttons)

@@ -1,0 +1,1 @@
+"""The catalog: scanning a repository, publishing its modules, browsing and pins."""

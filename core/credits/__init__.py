@@ -1,0 +1,1 @@
+"""Credits: exact amounts, the append-only ledger, and the service (balances, holds, spends)."""

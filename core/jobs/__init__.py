@@ -1,0 +1,1 @@
+"""Background jobs: the queue workers claim, and periodic housekeeping."""

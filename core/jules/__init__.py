@@ -1,0 +1,1 @@
+"""Jules: the client of Google's Jules API."""

@@ -1,0 +1,1 @@
+"""Repositories: the GitHub client, repository readers (GitHub and local folders) and connections."""

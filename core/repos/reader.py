@@ -1,0 +1,164 @@
+"""Read a module repository the cheap way: the branch head (conditional), one tree listing, and blobs.
+
+A reader lists the files of every top-level directory (``dir/file``) at the branch head and reads one
+file by its git blob SHA. Two readers: GitHub (through PyGithub, with ``If-None-Match`` on the branch ref,
+so an unchanged repository costs one request that does not count against the rate limit) and a local folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
+
+from core.errors import InvalidInput, NotFound
+from core.modules.parser import MAX_FILE_BYTES
+
+if TYPE_CHECKING:  # PyGithub is imported when GitHub is first used, not by every process
+    from github import Github
+
+    from core.repos.github import GitHubClient
+
+LOCAL_PREFIX = "local:"
+LISTED_UNREAD_BYTES = MAX_FILE_BYTES  # a local file larger than any module may hold is listed, never read
+
+
+@dataclass(frozen=True)
+class TreeFile:
+    """A file of a top-level directory: ``path`` is ``dir/name``."""
+
+    path: str
+    sha: str
+    size: int
+
+    @property
+    def directory(self) -> str:
+        return self.path.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.path.split("/", 1)[1]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The repository at one commit: its top-level directories' files."""
+
+    commit: str
+    files: tuple[TreeFile, ...]
+
+
+class RepoReader(Protocol):
+    """What the scanner needs from a repository; ``calls`` counts the requests made."""
+
+    calls: int
+
+    def snapshot(self, etag: str) -> tuple[Snapshot | None, str]:
+        """The head's snapshot and the new ETag, or None when the head is unchanged since ``etag``."""
+        ...
+
+    def read(self, file: TreeFile) -> bytes:
+        ...
+
+
+def git_blob_sha(content: bytes) -> str:
+    """The SHA git gives a file's content."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def top_level_file(path: str) -> bool:
+    return path.count("/") == 1 and not path.startswith(".")
+
+
+class GitHubReader(AbstractContextManager["GitHubReader"]):
+    """Reads a GitHub repository's branch with one PyGithub client for the whole scan."""
+
+    def __init__(self, client: GitHubClient, token: str, full_name: str, branch: str) -> None:
+        self.client, self.full_name, self.branch = client, full_name, branch
+        self.calls = 0
+        self._stack = ExitStack()
+        self._gh: Github = self._stack.enter_context(client.session(token, f"read {full_name}", full_name))
+        self._base = f"/repos/{quote(full_name)}"
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        """Close the client; a GitHub failure inside the ``with`` comes out as the client's ``RadError``."""
+        self._stack.__exit__(exc_type, exc, tb)
+
+    def _get(self, path: str, *, etag: str = "", **params: Any) -> tuple[dict[str, Any], Any]:
+        self.calls += 1
+        headers = {"If-None-Match": etag} if etag else None
+        return self._gh.requester.requestJsonAndCheck("GET", self._base + path, parameters=params or None,
+                                                      headers=headers)
+
+    def snapshot(self, etag: str) -> tuple[Snapshot | None, str]:
+        headers, ref = self._get(f"/git/ref/heads/{quote(self.branch)}", etag=etag)
+        new_etag = str(headers.get("etag") or "")
+        if ref is None:  # 304 Not Modified: the branch did not move
+            return None, new_etag or etag
+        commit = str(ref["object"]["sha"])
+        _, tree = self._get(f"/git/trees/{commit}", recursive="1")
+        entries = list(tree.get("tree") or [])
+        if tree.get("truncated"):
+            entries = list(self._walk_top_level(commit))
+        files = tuple(TreeFile(str(e["path"]), str(e["sha"]), int(e.get("size") or 0))
+                      for e in entries if e.get("type") == "blob" and top_level_file(str(e["path"])))
+        return Snapshot(commit, files), new_etag
+
+    def _walk_top_level(self, commit: str) -> Iterator[dict[str, Any]]:
+        """A tree too big for one recursive listing: the root, then each top-level directory."""
+        _, root = self._get(f"/git/trees/{commit}")
+        for entry in root.get("tree") or []:
+            if entry.get("type") == "tree":
+                _, sub = self._get(f"/git/trees/{entry['sha']}")
+                for item in sub.get("tree") or []:
+                    yield {**item, "path": f"{entry['path']}/{item['path']}"}
+
+    def read(self, file: TreeFile) -> bytes:
+        _, blob = self._get(f"/git/blobs/{file.sha}")
+        return base64.b64decode(blob.get("content") or "")
+
+
+class LocalReader:
+    """Reads a folder on this machine as a repository (demos, tests, an admin's local platform modules).
+
+    A file over :data:`LISTED_UNREAD_BYTES` is listed by its size and a stand-in SHA, never read: no module can
+    use it, and a 50 MB file should not be read to say so.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.calls = 0
+        if not self.root.is_dir():
+            raise NotFound(f"The folder {root} does not exist.", hint="Check the path on the bot's machine.")
+
+    def snapshot(self, etag: str) -> tuple[Snapshot | None, str]:
+        files = []
+        for directory in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for path in sorted(p for p in directory.iterdir() if p.is_file()):
+                files.append(_local_file(path, f"{directory.name}/{path.name}"))
+        commit = hashlib.sha1("\n".join(f"{f.path} {f.sha}" for f in files).encode(),
+                              usedforsecurity=False).hexdigest()
+        if commit == etag:
+            return None, etag
+        return Snapshot(commit, tuple(files)), commit
+
+    def read(self, file: TreeFile) -> bytes:
+        path = (self.root / file.path).resolve()
+        if self.root not in path.parents:
+            raise InvalidInput(f"{file.path} is outside the repository folder.")
+        return path.read_bytes()
+
+
+def _local_file(path: Path, name: str) -> TreeFile:
+    """A local file as a tree entry: its git blob SHA, or for a file too large to use, a stand-in from its stat."""
+    stat = path.stat()
+    if stat.st_size > LISTED_UNREAD_BYTES:
+        stand_in = hashlib.sha1(f"unread {name} {stat.st_size} {stat.st_mtime_ns}".encode(),
+                                usedforsecurity=False).hexdigest()
+        return TreeFile(name, stand_in, stat.st_size)
+    return TreeFile(name, git_blob_sha(path.read_bytes()), stat.st_size)

@@ -1,0 +1,1 @@
+"""Platform settings: the stored key-value rows and the typed settings admins change."""

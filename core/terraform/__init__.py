@@ -1,0 +1,1 @@
+"""Terraform: engines, the sandbox, processes, working directories, the state backend and the runner."""

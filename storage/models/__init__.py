@@ -1,0 +1,42 @@
+"""Typed SQLAlchemy models, one file per domain; every model is importable from here."""
+
+from storage.models.accounts import ChatIdentity, LinkCode, User, UserPreference, UserRole
+from storage.models.base import NAMING, Base, UTCDateTime, utcnow
+from storage.models.catalog import Module, ModulePin, ParsedBlob, PublishDraft, RepoScan
+from storage.models.credits import CREDIT_KINDS, CreditAccount, CreditTransaction
+from storage.models.deployments import DeployDraft, Deployment, DeploymentRun, SourceBlob
+from storage.models.kernel import AuditEvent, Delivery, FormDraft, Job, Setting, StoredSecret, ThreadBinding
+from storage.models.repos import JulesConnection, RepoConnection
+
+__all__ = [
+    "CREDIT_KINDS",
+    "NAMING",
+    "AuditEvent",
+    "Base",
+    "ChatIdentity",
+    "CreditAccount",
+    "CreditTransaction",
+    "Delivery",
+    "DeployDraft",
+    "Deployment",
+    "DeploymentRun",
+    "FormDraft",
+    "Job",
+    "JulesConnection",
+    "LinkCode",
+    "Module",
+    "ModulePin",
+    "ParsedBlob",
+    "PublishDraft",
+    "RepoConnection",
+    "RepoScan",
+    "Setting",
+    "SourceBlob",
+    "StoredSecret",
+    "ThreadBinding",
+    "UTCDateTime",
+    "User",
+    "UserPreference",
+    "UserRole",
+    "utcnow",
+]

@@ -1,0 +1,1 @@
+"""End-to-end tests: signed Slack requests, Discord interactions, the console and real processes."""

@@ -1,0 +1,1 @@
+"""Integration tests: core on a real database, the real Terraform engine in the real sandbox."""

@@ -1,0 +1,1 @@
+"""Shared test support: front-door harnesses, Discord's API description, sample repositories."""

@@ -1,0 +1,1 @@
+"""Unit tests: core rules, parsers, renderers and their limits, without a database."""
