@@ -7,6 +7,15 @@ from storage.models.credits import CREDIT_KINDS, CreditAccount, CreditTransactio
 from storage.models.deployments import DeployDraft, Deployment, DeploymentRun, SourceBlob
 from storage.models.kernel import AuditEvent, Delivery, FormDraft, Job, Setting, StoredSecret, ThreadBinding
 from storage.models.repos import JulesConnection, RepoConnection
+from storage.models.states import (
+    DeployDraftStatus,
+    DeploymentAction,
+    DeploymentRunStatus,
+    DeploymentStatus,
+    JobStatus,
+    PublishDraftStatus,
+    RepoScanStatus,
+)
 
 __all__ = [
     "CREDIT_KINDS",
@@ -18,18 +27,25 @@ __all__ = [
     "CreditTransaction",
     "Delivery",
     "DeployDraft",
+    "DeployDraftStatus",
     "Deployment",
+    "DeploymentAction",
     "DeploymentRun",
+    "DeploymentRunStatus",
+    "DeploymentStatus",
     "FormDraft",
     "Job",
+    "JobStatus",
     "JulesConnection",
     "LinkCode",
     "Module",
     "ModulePin",
     "ParsedBlob",
     "PublishDraft",
+    "PublishDraftStatus",
     "RepoConnection",
     "RepoScan",
+    "RepoScanStatus",
     "Setting",
     "SourceBlob",
     "StoredSecret",

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from storage.models.base import Base, UTCDateTime, utcnow
+from storage.models.states import PublishDraftStatus, RepoScanStatus, state_type
 
 
 class ParsedBlob(Base):
@@ -40,7 +41,8 @@ class RepoScan(Base):
     commit: Mapped[str] = mapped_column(String(64), default="")
     ref_etag: Mapped[str] = mapped_column(String(200), default="")
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), default="idle")
+    status: Mapped[RepoScanStatus] = mapped_column(state_type(RepoScanStatus, length=16, column="status"),
+                                                   default=RepoScanStatus.IDLE)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     api_calls: Mapped[int] = mapped_column(default=0)
@@ -110,6 +112,7 @@ class PublishDraft(Base):
     commit: Mapped[str] = mapped_column(String(64))
     selected: Mapped[list[str]] = mapped_column(JSON, default=list)
     query: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[PublishDraftStatus] = mapped_column(state_type(PublishDraftStatus, length=16, column="status"),
+                                                       default=PublishDraftStatus.OPEN)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

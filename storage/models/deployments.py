@@ -19,6 +19,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
+from storage.models.states import (
+    DeployDraftStatus,
+    DeploymentAction,
+    DeploymentRunStatus,
+    DeploymentStatus,
+    state_type,
+)
 
 
 class Deployment(Base):
@@ -31,8 +38,10 @@ class Deployment(Base):
     module_id: Mapped[int | None] = mapped_column(ForeignKey("modules.id", ondelete="SET NULL"), index=True)
     module_name: Mapped[str] = mapped_column(String(100))
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="QUEUED")
-    action: Mapped[str] = mapped_column(String(10), default="CREATE")
+    status: Mapped[DeploymentStatus] = mapped_column(state_type(DeploymentStatus, length=20, column="status"),
+                                                     default=DeploymentStatus.QUEUED)
+    action: Mapped[DeploymentAction] = mapped_column(state_type(DeploymentAction, length=10, column="action"),
+                                                     default=DeploymentAction.CREATE)
     commit: Mapped[str] = mapped_column(String(64), default="")
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     secret_inputs_id: Mapped[int | None] = mapped_column(ForeignKey("stored_secrets.id", ondelete="SET NULL"))
@@ -64,8 +73,9 @@ class DeploymentRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
-    action: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), default="QUEUED")
+    action: Mapped[DeploymentAction] = mapped_column(state_type(DeploymentAction, length=10, column="action"))
+    status: Mapped[DeploymentRunStatus] = mapped_column(
+        state_type(DeploymentRunStatus, length=20, column="status"), default=DeploymentRunStatus.QUEUED)
     claimed_by: Mapped[str] = mapped_column(String(100), default="")
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -89,7 +99,8 @@ class DeployDraft(Base):
     step: Mapped[int] = mapped_column(default=0)
     values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     secret_id: Mapped[int | None] = mapped_column(ForeignKey("stored_secrets.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(16), default="filling")
+    status: Mapped[DeployDraftStatus] = mapped_column(state_type(DeployDraftStatus, length=16, column="status"),
+                                                      default=DeployDraftStatus.FILLING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 class SourceBlob(Base):

@@ -1,0 +1,94 @@
+"""The state machines stored in the schema: one ``StrEnum`` each, and the column type that keeps them honest.
+
+They live in ``storage`` because columns use them and ``storage`` imports nothing above it; the domain
+packages re-export them (``core.deployments.status``, ``core.jobs.queue``, ``core.catalog.scan``).
+A state column (:func:`state_type`) refuses an unknown value before it is written, returns the member when
+read, and carries a CHECK constraint named ``ck_<table>_<column>``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import Enum
+
+
+class DeploymentStatus(StrEnum):
+    """Where a deployment is: waiting, running, how its last run ended, or gone."""
+
+    QUEUED = "QUEUED"
+    WORKING = "WORKING"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    TIMEOUT = "TIMEOUT"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    CANCELLED = "CANCELLED"
+    DELETING = "DELETING"
+    DELETED = "DELETED"
+
+
+class DeploymentRunStatus(StrEnum):
+    """Where one Terraform run of a deployment is: waiting, claimed by a worker, or how it ended."""
+
+    QUEUED = "QUEUED"
+    WORKING = "WORKING"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    TIMEOUT = "TIMEOUT"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    CANCELLED = "CANCELLED"
+
+
+class DeploymentAction(StrEnum):
+    """What a deployment run does (and what a deployment last asked for)."""
+
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DESTROY = "DESTROY"
+
+
+class JobStatus(StrEnum):
+    """Where a background job is: due, claimed by a worker, finished, or failed for good."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DeployDraftStatus(StrEnum):
+    """A deploy form being filled in, or confirmed (once)."""
+
+    FILLING = "filling"
+    DONE = "done"
+
+
+class PublishDraftStatus(StrEnum):
+    """A publish selection being made, or applied (once)."""
+
+    OPEN = "open"
+    APPLIED = "applied"
+
+
+class RepoScanStatus(StrEnum):
+    """Whether a repository scan is running now."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+
+
+STATE_MACHINES: tuple[type[StrEnum], ...] = (
+    DeploymentStatus, DeploymentRunStatus, DeploymentAction, JobStatus, DeployDraftStatus, PublishDraftStatus,
+    RepoScanStatus)
+
+
+def state_type(states: type[StrEnum], *, length: int, column: str) -> Enum:
+    """A column type for ``states``: stored as its values in a VARCHAR of ``length`` with a CHECK constraint.
+
+    Args:
+        states: The enum whose values the column may hold.
+        length: The VARCHAR length (kept from the column's plain-string days, so no type changes).
+        column: The column's name; it names the constraint ``ck_<table>_<column>``.
+    """
+    return Enum(states, name=column, length=length, native_enum=False, create_constraint=True,
+                validate_strings=True, values_callable=lambda members: [member.value for member in members])
