@@ -2,8 +2,9 @@
 
 It checks the whole grammar (expressions included) but is strict: anything it does not accept goes to
 python-hcl2 (see :mod:`core.hcl.reference`), which stays the authority on what is valid and on error messages.
-Newlines end an attribute; inside ``( )``, ``[ ]``, for-expressions and interpolations they are ignored;
-inside an object ``{ }`` they separate elements.
+Newlines end an attribute; inside ``( )``, ``[ ]``, for-expressions and interpolations they are ignored
+(even between a function's name and its ``(``, as in Terraform, where python-hcl2 refuses it); inside an
+object ``{ }`` they separate elements.
 """
 
 from __future__ import annotations
@@ -187,6 +188,8 @@ class _Parser:
             return token[3]  # type: ignore[no-any-return]
         if kind == "name":
             following = self.tokens[self.i][0]
+            if following == "nl" and self.ignore[-1]:  # inside ( ) or [ ], `f\n(x)` is still a call
+                following = self.peek()[0]
             if following == "(":
                 self.call()
                 return NOT_LITERAL

@@ -12,7 +12,10 @@ from core.hcl.fast import literal_value
 from core.hcl.lexer import LexError
 from core.hcl.tree import JsonValue
 
-PARSER_VERSION = 2  # bump when a parse of the same file would change (2: policy findings); others are re-parsed
+# bump when a parse of the same file would change; cached parses of another version are re-parsed
+# (2: policy findings; 3: constant defaults, defaults converted to their type, named blocks for duplicates)
+PARSER_VERSION = 3
+SPEC_VERSION = 2  # the stored ModuleSpec JSON (1: unversioned); older ones are migrated by core.modules.spec
 KINDS = ("text", "number", "bool", "choice", "json")
 _SCALAR_KINDS: dict[type, str] = {str: "text", bool: "bool", int: "number", float: "number"}
 _TYPE_HEAD = re.compile(r"[a-z]+")
@@ -63,6 +66,29 @@ class PolicyFinding:
         """Rebuild from ``to_json()``."""
         rule, file, line, reason = data
         return cls(str(rule), str(file), int(line), str(reason))
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A named top-level thing Terraform wants unique in a module: a local value, module call, resource or data.
+
+    ``kind`` is ``local``, ``module``, ``resource`` or ``data``; ``name`` is ``type.name`` for resources and data.
+    """
+
+    kind: str
+    name: str
+    file: str
+    line: int
+
+    def to_json(self) -> list[Any]:
+        """A JSON-compatible list (see ``from_json``)."""
+        return [self.kind, self.name, self.file, self.line]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Declaration:
+        """Rebuild from ``to_json()``."""
+        kind, name, file, line = data
+        return cls(str(kind), str(name), str(file), int(line))
 
 
 @dataclass(frozen=True)
@@ -206,6 +232,7 @@ class FileParse:
     outputs: tuple[Output, ...] = ()
     problem: ParseProblem | None = None
     findings: tuple[PolicyFinding, ...] = ()
+    declarations: tuple[Declaration, ...] = ()
 
     def with_filename(self, filename: str) -> FileParse:
         """The same parse under another file name (a cached blob may sit under several names)."""
@@ -217,6 +244,7 @@ class FileParse:
             tuple(replace(output, file=filename) for output in self.outputs),
             replace(self.problem, file=filename) if self.problem else None,
             tuple(replace(finding, file=filename) for finding in self.findings),
+            tuple(replace(declaration, file=filename) for declaration in self.declarations),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -227,6 +255,7 @@ class FileParse:
             "outputs": [output.to_json() for output in self.outputs],
             "problem": self.problem.to_json() if self.problem else None,
             "findings": [finding.to_json() for finding in self.findings],
+            "declarations": [declaration.to_json() for declaration in self.declarations],
         }
 
     @classmethod
@@ -246,6 +275,7 @@ class FileParse:
             tuple(Output.from_json(item) for item in data["outputs"]),
             ParseProblem.from_json(problem) if problem else None,
             tuple(PolicyFinding.from_json(item) for item in data["findings"]),
+            tuple(Declaration.from_json(item) for item in data["declarations"]),
         )
 
 
@@ -277,7 +307,8 @@ class ModuleSpec:
     def to_json(self) -> dict[str, Any]:
         """A JSON-compatible dict (see ``from_json``)."""
         return {
-            "parser": PARSER_VERSION, "valid": True, "name": self.name, "description": self.description,
+            "version": SPEC_VERSION, "parser": PARSER_VERSION, "valid": True, "name": self.name,
+            "description": self.description,
             "documentation": self.documentation, "credit_cost": str(self.credit_cost),
             "require_credit_purchases": self.require_credit_purchases, "public_access": self.public_access,
             "dependencies": list(self.dependencies), "inputs": [variable.to_json() for variable in self.inputs],
@@ -287,7 +318,7 @@ class ModuleSpec:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModuleSpec:
-        """Rebuild from ``to_json()``."""
+        """Rebuild from ``to_json()`` of this version (stored specs go through ``core.modules.spec.load_spec``)."""
         return cls(
             name=data["name"], description=data["description"], documentation=data["documentation"],
             credit_cost=Decimal(data["credit_cost"]), require_credit_purchases=data["require_credit_purchases"],

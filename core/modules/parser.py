@@ -16,6 +16,7 @@ from core.hcl.fast import parse_fast
 from core.hcl.lexer import LexError
 from core.hcl.reference import parse_reference
 from core.hcl.tree import Body, HclSyntaxError
+from core.modules.declarations import duplicate_declarations, named_blocks
 from core.modules.file_rules import policy_findings
 from core.modules.metadata import METADATA_NAMES, MetadataError, read_metadata
 from core.modules.model import (
@@ -82,12 +83,13 @@ def parse_file(filename: str, content: bytes) -> FileParse:
         body = read_body(text)
         variables, outputs = read_declarations(filename, body)
         findings = policy_findings(filename, body)
+        declarations = named_blocks(filename, body)
     except HclSyntaxError as error:
         return problem(error.line, error.reason)
     except Exception:  # a parser bug must not break a scan: the file is reported instead
         logger.exception("HCL parser failed on %s", filename)
         return problem(None, "could not be read (an internal parser error was logged)")
-    return FileParse(filename, variables, outputs, findings=findings)
+    return FileParse(filename, variables, outputs, findings=findings, declarations=declarations)
 
 
 def parse_module(name: str, files: Mapping[str, bytes]) -> ModuleSpec | InvalidModule:
@@ -100,7 +102,8 @@ def assemble(name: str, parses: Mapping[str, FileParse]) -> ModuleSpec | Invalid
     """Merge file parses (file name -> parse, fresh or cached) into a module, files in name order.
 
     Each parse is relabelled with its key, since a cached parse of the same blob may carry another file name.
-    Duplicate names and bad metadata make the module invalid, naming file and line.
+    Duplicate names (variables, outputs, locals, module calls, resources, data sources) and bad metadata make
+    the module invalid, naming file and line.
     """
     files = tuple(sorted(parses))
     ordered = [parses[filename].with_filename(filename) for filename in files]
@@ -110,6 +113,7 @@ def assemble(name: str, parses: Mapping[str, FileParse]) -> ModuleSpec | Invalid
     variables = [variable for parse in ordered for variable in parse.variables]
     outputs = [output for parse in ordered for output in parse.outputs]
     problems += _duplicates("variable", variables) + _duplicates("output", outputs)
+    problems += duplicate_declarations(declaration for parse in ordered for declaration in parse.declarations)
     if problems:
         return InvalidModule(name, tuple(problems), files)
     metadata = {variable.name: variable for variable in variables if variable.name in METADATA_NAMES}

@@ -2,7 +2,8 @@
 
 ``parse_type("object({name = string, size = optional(number)})")`` gives a small tree; ``check(tree, value)``
 converts a JSON value the way Terraform would (``"3"`` is a fine number, ``1`` a fine string) or raises
-``TypeMismatch`` saying where and why, so a form can show the error on its field.
+``TypeMismatch`` saying where and why, so a form can show the error on its field. Like Terraform, a missing
+or null optional object attribute becomes its ``optional(type, default)`` default, else null.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from core.hcl.constant import constant_value
+from core.hcl.tree import NOT_LITERAL
+
 PRIMITIVES = ("string", "number", "bool", "any")
 COLLECTIONS = ("list", "set", "map")
-TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_-]*)|(\S))")
+TOKEN = re.compile(r'\s*(?:[A-Za-z_][A-Za-z0-9_-]*|"(?:[^"\\\n]|\\.)*"|\S)')
 
 
 class TypeMismatch(ValueError):
@@ -34,6 +38,7 @@ class TfType:
     element: TfType | None = None
     items: tuple[TfType, ...] = ()
     attributes: dict[str, tuple[TfType, bool]] = field(default_factory=dict)  # name -> (type, optional)
+    defaults: dict[str, Any] = field(default_factory=dict)  # optional attribute -> its optional() default
 
     def describe(self) -> str:
         if self.kind in PRIMITIVES:
@@ -52,7 +57,10 @@ ANY = TfType("any")
 
 class _Reader:
     def __init__(self, text: str) -> None:
-        self.tokens = [m.group(1) or m.group(2) for m in TOKEN.finditer(text)]
+        self.text = text
+        matches = [m for m in TOKEN.finditer(text) if m.group().strip()]
+        self.tokens = [m.group().strip() for m in matches]
+        self.ends = [m.end() for m in matches]
         self.at = 0
 
     def peek(self) -> str:
@@ -87,6 +95,7 @@ class _Reader:
         if name == "object":
             self.take("{")
             attributes: dict[str, tuple[TfType, bool]] = {}
+            defaults: dict[str, Any] = {}
             while self.peek() != "}":
                 key = self.take()
                 self.take("=")
@@ -94,11 +103,10 @@ class _Reader:
                 if optional:
                     self.take("optional")
                     self.take("(")
-                    attributes[key] = (self.type(), True)
-                    if self.peek() == ",":  # optional(type, default): the default is Terraform's business
-                        depth = 0
-                        while self.peek() and not (self.peek() == ")" and depth == 0):
-                            depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(self.take(), 0)
+                    attribute_type = self.type()
+                    attributes[key] = (attribute_type, True)
+                    if self.peek() == ",":
+                        defaults[key] = self.optional_default(attribute_type)
                     self.take(")")
                 else:
                     attributes[key] = (self.type(), False)
@@ -106,8 +114,24 @@ class _Reader:
                     self.take(",")
             self.take("}")
             self.take(")")
-            return TfType("object", attributes=attributes)
+            return TfType("object", attributes=attributes, defaults=defaults)
         raise ValueError(f"unknown type {name}")
+
+    def optional_default(self, attribute_type: TfType) -> Any:
+        """The constant after ``optional(type,``, converted to the type; ValueError when it is not one."""
+        start = self.ends[self.at]  # just after the comma
+        self.take(",")
+        depth = 0
+        while self.peek() and not (self.peek() == ")" and depth == 0):
+            depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(self.take(), 0)
+        end = self.ends[self.at - 1] if self.at > 0 else start
+        value = constant_value(self.text[start:end])
+        if value is NOT_LITERAL:
+            raise ValueError("an optional() default that is not a constant")
+        try:
+            return check(attribute_type, value)
+        except TypeMismatch as error:
+            raise ValueError(str(error)) from None
 
 
 def parse_type(text: str) -> TfType:
@@ -159,10 +183,11 @@ def check(tf_type: TfType, value: Any, where: str = "") -> Any:
     result = {}
     for key, (attr_type, optional) in tf_type.attributes.items():
         path = f"{where}.{key}" if where else key
-        if key not in value:
-            if not optional:
-                raise TypeMismatch(path, "is required")
+        if value.get(key) is None and optional:
+            result[key] = tf_type.defaults.get(key)
             continue
+        if key not in value:
+            raise TypeMismatch(path, "is required")
         result[key] = check(attr_type, value[key], path)
     return result
 

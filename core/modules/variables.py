@@ -1,12 +1,19 @@
-"""Variables and outputs from a file's syntax tree: types as text, UIMeta tags, literal defaults, validations."""
+"""Variables and outputs from a file's syntax tree: types as text, UIMeta tags, defaults, validations.
+
+A default is a literal or a constant expression (``60 * 60``), converted to the declared type as Terraform
+converts it (``"3"`` for a number is 3; optional object attributes filled in); one that does not fit is refused
+with Terraform's reason, since Terraform refuses to load such a module.
+"""
 
 from __future__ import annotations
 
 import re
 
+from core.hcl.constant import constant_value
 from core.hcl.lexer import LexError, tokenize
 from core.hcl.tree import NOT_LITERAL, Attribute, Block, Body, HclSyntaxError, JsonValue
 from core.modules.model import Output, Validation, Variable
+from core.modules.value_types import TypeMismatch, check, parse_type
 
 RESERVED_NAMES = frozenset({"source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -124,23 +131,22 @@ def _variable(filename: str, block: Block) -> Variable:
     what = f'variable "{name}"'
     attributes = _attributes(block, what)
     description, group, order, flags = parse_uimeta(_string(attributes.get("description"), f"{what}: description"))
+    type_attribute = attributes.get("type")
+    type_text = canonical_type(type_attribute.text) if type_attribute is not None else "any"
+    nullable = _flag(attributes.get("nullable"), f"{what}: nullable", True)
     default_attribute = attributes.get("default")
     default: JsonValue = None
     if default_attribute is not None:
-        if default_attribute.value is NOT_LITERAL:
-            reason = f"{what}: the default must be a literal value, not an expression"
-            raise HclSyntaxError(default_attribute.line, reason)
-        default = default_attribute.value  # type: ignore[assignment]
-    type_attribute = attributes.get("type")
+        default = _default(what, default_attribute, type_text, nullable)
     return Variable(
         name=name,
-        type=canonical_type(type_attribute.text) if type_attribute is not None else "any",
+        type=type_text,
         description=description,
         has_default=default_attribute is not None,
         default=default,
         default_text=default_attribute.text if default_attribute is not None else "",
         sensitive=_flag(attributes.get("sensitive"), f"{what}: sensitive", False),
-        nullable=_flag(attributes.get("nullable"), f"{what}: nullable", True),
+        nullable=nullable,
         validations=tuple(_validation(what, sub) for sub in block.blocks if sub.type == "validation"),
         group=group,
         order=order,
@@ -148,6 +154,23 @@ def _variable(filename: str, block: Block) -> Variable:
         file=filename,
         line=block.line,
     )
+
+
+def _default(what: str, attribute: Attribute, type_text: str, nullable: bool) -> JsonValue:
+    """The default's value converted to the variable's type; :class:`HclSyntaxError` where Terraform refuses."""
+    value = attribute.value if attribute.value is not NOT_LITERAL else constant_value(attribute.text)
+    if value is NOT_LITERAL:
+        raise HclSyntaxError(attribute.line, f"{what}: the default must be a constant value, not an expression")
+    if value is None:
+        if not nullable:
+            raise HclSyntaxError(attribute.line, f"{what}: a null default is not valid when nullable = false")
+        return None
+    try:
+        return check(parse_type(type_text), value)  # type: ignore[no-any-return]
+    except TypeMismatch as error:
+        where = f" at {error.where}" if error.where else ""
+        reason = f"{what}: the default does not fit the type {type_text}{where}: it {error.message}"
+        raise HclSyntaxError(attribute.line, reason) from None
 
 
 def _validation(what: str, block: Block) -> Validation:

@@ -27,7 +27,9 @@ def test_unreadable_types_are_left_to_terraform() -> None:
     ("bool", "bool", "true", True),
     ("list(string)", "json", '["a", 1]', ["a", "1"]),
     ("map(number)", "json", '{"a": "2"}', {"a": 2}),
-    ("object({name = string, size = optional(number)})", "json", '{"name": "x"}', {"name": "x"}),
+    ("object({name = string, size = optional(number)})", "json", '{"name": "x"}', {"name": "x", "size": None}),
+    ('object({name = string, size = optional(number, 3)})', "json", '{"name": "x", "size": null}',
+     {"name": "x", "size": 3}),
 ])
 def test_values_convert_as_terraform_converts(type_text: str, kind: str, text: str, value: object) -> None:
     assert from_text(parse_type(type_text), kind, text) == value
@@ -49,3 +51,16 @@ def test_mismatches_say_where_and_why(type_text: str, text: str, message: str) -
 
 def test_null_passes_through() -> None:
     assert check(parse_type("string"), None) is None
+
+
+def test_optional_defaults_are_constants_converted_to_their_type() -> None:
+    tf_type = parse_type('object({a = optional(string, "x(y)"), b = optional(list(object({n = optional(number, '
+                         '60 * 60)})), [{}]), c = optional(number, "2")})')
+    assert tf_type.defaults == {"a": "x(y)", "b": [{"n": 3600}], "c": 2}
+    assert check(tf_type, {}) == {"a": "x(y)", "b": [{"n": 3600}], "c": 2}
+    assert check(tf_type, {"b": [{"n": None}, {"n": 1}]})["b"] == [{"n": 3600}, {"n": 1}]
+
+
+@pytest.mark.parametrize("text", ['object({a = optional(string, var.x)})', 'object({a = optional(number, "ten")})'])
+def test_optional_defaults_terraform_would_refuse_leave_the_type_to_terraform(text: str) -> None:
+    assert parse_type(text) is ANY
