@@ -1,7 +1,9 @@
 """A fast recursive-descent reader for HCL native syntax, producing the :mod:`core.hcl.tree` tree.
 
 It checks the whole grammar (expressions included) but is strict: anything it does not accept goes to
-python-hcl2 (see :mod:`core.hcl.reference`), which stays the authority on what is valid and on error messages.
+python-hcl2 (see :mod:`core.hcl.reference`), which decides what is valid and where the error is, except what
+Terraform refuses too (:class:`~core.hcl.lexer.RefusedByTerraform`). Every kind of input where the two readers
+disagree is listed, with what Terraform does, in ``READER_DISAGREEMENTS`` (tests/unit/test_module_parser.py).
 Newlines end an attribute; inside ``( )``, ``[ ]``, for-expressions and interpolations they are ignored
 (even between a function's name and its ``(``, as in Terraform, where python-hcl2 refuses it); inside an
 object ``{ }`` they separate elements.

