@@ -26,7 +26,8 @@ from core.terraform.sandbox import INSIDE_ENGINE, Mount, Sandbox
 
 __all__ = [
     "INIT_ARGS", "INTERNAL_EXIT", "OUTPUT_ARGS", "VERSION_ARGS", "BinaryEngine", "EmbeddedEngine", "Engine",
-    "apply_args", "destroy_args", "embedded_available", "find_engine", "plan_args", "plugin_cache_dir",
+    "apply_args", "destroy_plan_args", "embedded_available", "find_engine", "plan_args", "plugin_cache_dir",
+    "show_args",
 ]
 
 VERSION_ARGS = ("version",)
@@ -44,9 +45,14 @@ def apply_args(plan_file: str) -> tuple[str, ...]:
     return ("apply", "-input=false", "-no-color", "-auto-approve", plan_file)
 
 
-def destroy_args(var_file: str) -> tuple[str, ...]:
-    """``destroy`` with the deployment's variables (validation still runs on them)."""
-    return ("destroy", "-input=false", "-no-color", "-auto-approve", f"-var-file={var_file}")
+def destroy_plan_args(var_file: str, plan_file: str) -> tuple[str, ...]:
+    """``plan -destroy`` with the deployment's variables (validation still runs on them), saved to ``plan_file``."""
+    return ("plan", "-destroy", "-input=false", "-no-color", f"-var-file={var_file}", f"-out={plan_file}")
+
+
+def show_args(plan_file: str) -> tuple[str, ...]:
+    """``show -json`` of a saved plan: what it would do, in Terraform's machine-readable form."""
+    return ("show", "-json", "-no-color", plan_file)
 
 
 def plugin_cache_dir(data_dir: Path) -> Path:

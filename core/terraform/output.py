@@ -21,14 +21,25 @@ _ERROR_START = re.compile(r"^[│|]?\s*Error: ", re.MULTILINE)
 
 
 @dataclass(frozen=True)
+class ResourceChange:
+    """One resource a plan touches: its address and what happens to it (``create``, ``update``, ``delete``,
+    ``replace``, ``import``)."""
+
+    address: str
+    action: str
+
+
+@dataclass(frozen=True)
 class PlanSummary:
-    """What a plan (or a destroy) would do to resources; ``outputs_change`` when only outputs move, too."""
+    """What a plan would do to resources (counted as Terraform counts them: a replace is 1 add and 1 destroy);
+    ``outputs_change`` when outputs move, too; ``changes`` names the resources."""
 
     add: int = 0
     change: int = 0
     destroy: int = 0
     imports: int = 0
     outputs_change: bool = False
+    changes: tuple[ResourceChange, ...] = ()
 
     @property
     def text(self) -> str:
@@ -36,21 +47,47 @@ class PlanSummary:
         imports = f"{self.imports} to import, " if self.imports else ""
         return f"{imports}{self.add} to add, {self.change} to change, {self.destroy} to destroy"
 
+    @property
+    def changes_nothing(self) -> bool:
+        """True when applying the plan would change no resource and no output."""
+        return not (self.add or self.change or self.destroy or self.imports or self.outputs_change)
+
     def __str__(self) -> str:
         return self.text
 
 
-def parse_plan_summary(text: str) -> PlanSummary | None:
-    """The summary of a ``plan`` or ``destroy`` output; None when the text holds no plan at all."""
-    text = _ANSI.sub("", text)
-    outputs_change = "Changes to Outputs:" in text
-    match = _PLAN_LINE.search(text)
-    if match:
-        return PlanSummary(int(match["add"]), int(match["change"]), int(match["destroy"]),
-                           int(match["imp"] or 0), outputs_change)
-    if outputs_change or "No changes." in text:
-        return PlanSummary(outputs_change=outputs_change)
-    return None
+_ACTIONS: dict[tuple[str, ...], str] = {
+    ("create",): "create", ("update",): "update", ("delete",): "delete",
+    ("delete", "create"): "replace", ("create", "delete"): "replace",
+}
+
+
+def parse_plan_json(text: str) -> PlanSummary | None:
+    """The summary of ``show -json <plan>`` (Terraform's machine-readable plan); None when it is not one."""
+    try:
+        plan = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(plan, dict) or "format_version" not in plan:
+        return None
+    counts = {"add": 0, "change": 0, "destroy": 0, "imports": 0}
+    changes: list[ResourceChange] = []
+    for item in plan.get("resource_changes") or []:
+        change = item.get("change") or {}
+        action = _ACTIONS.get(tuple(change.get("actions") or ()))
+        if change.get("importing"):
+            counts["imports"] += 1
+            action = action or "import"
+        if action is None:
+            continue
+        counts["add"] += action in {"create", "replace"}
+        counts["change"] += action == "update"
+        counts["destroy"] += action in {"delete", "replace"}
+        changes.append(ResourceChange(str(item.get("address", "")), action))
+    outputs = any(tuple((c or {}).get("actions") or ()) not in {("no-op",), ()}
+                  for c in (plan.get("output_changes") or {}).values())
+    return PlanSummary(counts["add"], counts["change"], counts["destroy"], counts["imports"], outputs,
+                       tuple(changes))
 
 
 def error_text(stderr: str, stdout: str = "") -> str:

