@@ -2,6 +2,13 @@
 
 Point a ``WebClient`` (or ``SLACK_API_URL``) at ``emulator.url``; ``response_url`` values point at
 ``emulator.webhook_url(...)``. Usable outside pytest: ``python -m tests.emulators.slack --port 8901``.
+
+Every Block Kit payload it receives (messages, ``response_url`` posts, views) is validated with ``slack_sdk``'s
+models (``tests.emulators.slack_validate``); a refused payload is answered as Slack answers it
+(``invalid_blocks`` with the errors) and kept in ``failures``. It keeps the messages it was sent: ``chat.update``
+or ``chat.delete`` of an unknown ``ts`` fails with ``message_not_found``, ``views.update`` of an unknown view
+with ``not_found`` (``hash_conflict`` on a stale hash), and ``response_url`` posts replace or delete the
+message they belong to.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.emulators import slack_socket
 from tests.emulators.http_base import serve_in_thread, stop_serving
 from tests.emulators.slack_answers import RESPONDERS, Answer
+from tests.emulators.slack_validate import message_errors
 
 JSON_FIELDS = ("blocks", "view", "files", "attachments", "metadata", "users")
 
@@ -41,6 +49,32 @@ class Call:
     def token(self) -> str:
         auth = self.headers.get("authorization", "")
         return auth.removeprefix("Bearer ").strip() or str(self.body.get("token", ""))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A payload the emulator refused, as Slack would have: the method, Slack's errors, what was sent."""
+
+    method: str
+    errors: tuple[str, ...]
+    body: dict[str, Any]
+
+    def __str__(self) -> str:
+        return f"{self.method}: " + "; ".join(self.errors)
+
+
+@dataclass
+class Hook:
+    """A ``response_url``: the message it belongs to (a stored one, or what was posted through it)."""
+
+    channel: str = ""
+    ts: str = ""
+    posted: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        """What the user sees now of the message this ``response_url`` answers (None once deleted)."""
+        return self.posted[-1] if self.posted else None
 
 
 @dataclass
@@ -65,6 +99,11 @@ class SlackEmulator:
     _lock: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), init=False, repr=False)
     _outboxes: list[queue.Queue[dict[str, Any]]] = field(default_factory=list, init=False, repr=False)
+    _messages: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, init=False, repr=False)
+    _ephemeral: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list, init=False, repr=False)
+    _views: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    _hooks: dict[str, Hook] = field(default_factory=dict, init=False, repr=False)
+    failures: list[Failure] = field(default_factory=list, init=False, repr=False)
     _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
 
@@ -130,6 +169,113 @@ class SlackEmulator:
             raise AssertionError(f"expected {count} call(s) to {path} within {timeout}s, got {len(found)}; saw {seen}")
         return found
 
+    # -- what Slack keeps ---------------------------------------------------------------------------
+
+    def record_failure(self, method: str, errors: list[str], body: dict[str, Any]) -> None:
+        """Keep a refused payload: ``check()`` (called by the test fixtures) fails on it."""
+        with self._lock:
+            self.failures.append(Failure(method, tuple(errors), body))
+
+    def take_failures(self) -> list[Failure]:
+        """The refused payloads so far, forgotten (for tests that send invalid payloads on purpose)."""
+        with self._lock:
+            taken, self.failures = self.failures, []
+        return taken
+
+    def check(self) -> None:
+        """Raise AssertionError if any payload was refused."""
+        if self.failures:
+            lines = "\n".join(f"  {f}" for f in self.failures[:10])
+            raise AssertionError(f"Slack refused {len(self.failures)} payload(s) the bot sent:\n{lines}")
+
+    def store_message(self, channel: str, message: dict[str, Any]) -> None:
+        with self._lock:
+            self._messages.setdefault(channel, {})[str(message["ts"])] = message
+
+    def store_ephemeral(self, channel: str, user: str, message: dict[str, Any]) -> None:
+        with self._lock:
+            self._ephemeral.append((channel, user, message))
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The stored message ``ts`` of ``channel`` as it is now (after updates), or None."""
+        with self._lock:
+            return self._messages.get(channel, {}).get(ts)
+
+    def delete_message(self, channel: str, ts: str) -> bool:
+        with self._lock:
+            return self._messages.get(channel, {}).pop(ts, None) is not None
+
+    def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Stored (non-ephemeral) messages, oldest first, of ``channel`` or of every channel."""
+        with self._lock:
+            found = [m for c, by_ts in self._messages.items() if channel in (None, c) for m in by_ts.values()]
+        return sorted(found, key=lambda m: float(m["ts"]))
+
+    def ephemerals(self, user: str | None = None) -> list[dict[str, Any]]:
+        """Ephemeral messages posted with ``chat.postEphemeral`` (to ``user``), oldest first."""
+        with self._lock:
+            return [m for _, u, m in self._ephemeral if user in (None, u)]
+
+    def store_view(self, view: dict[str, Any]) -> None:
+        with self._lock:
+            self._views[str(view["id"])] = view
+
+    def view(self, view_id: str, external_id: str = "") -> dict[str, Any] | None:
+        """The open view ``view_id`` (or with ``external_id``), or None."""
+        with self._lock:
+            if view_id:
+                return self._views.get(view_id)
+            return next((v for v in self._views.values() if external_id and v.get("external_id") == external_id),
+                        None)
+
+    def views(self) -> list[dict[str, Any]]:
+        """Every view opened, pushed, updated or published, as it is now."""
+        with self._lock:
+            return list(self._views.values())
+
+    def bind_hook(self, name: str, channel: str = "", ts: str = "", message: dict[str, Any] | None = None) -> str:
+        """Make ``response_url`` ``name`` belong to message ``ts`` of ``channel`` (or to ``message``)."""
+        with self._lock:
+            hook = self._hooks.setdefault(name, Hook())
+            hook.channel, hook.ts = channel, ts
+            if message is not None and not ts:
+                hook.posted = [message]
+        return self.webhook_url(name)
+
+    def hook(self, name: str) -> Hook:
+        """What response_url ``name`` (``"x"`` or ``"/webhook/x"``) shows now."""
+        with self._lock:
+            return self._hooks.setdefault(name.rsplit("/", 1)[-1], Hook())
+
+    def _webhook(self, name: str, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """A ``response_url`` post: validated, then a new message, or one replacing/deleting the original."""
+        errors = message_errors(body)
+        if errors:
+            self.record_failure(f"/webhook/{name}", errors, body)
+            return 400, {"Content-Type": "text/plain"}, b"invalid_blocks"
+        if not body.get("delete_original") and not any(body.get(k) for k in ("text", "blocks", "attachments")):
+            self.record_failure(f"/webhook/{name}", ["no text, blocks or attachments"], body)
+            return 400, {"Content-Type": "text/plain"}, b"no_text"
+        with self._lock:
+            hook = self._hooks.setdefault(name, Hook())
+            if hook.ts and (body.get("replace_original") or body.get("delete_original")):
+                if body.get("delete_original"):
+                    self._messages.get(hook.channel, {}).pop(hook.ts, None)
+                    return 200, {"Content-Type": "text/plain"}, b"ok"
+                stored = self._messages.get(hook.channel, {}).get(hook.ts)
+                if stored is None:
+                    return 404, {"Content-Type": "text/plain"}, b"message_not_found"
+                self._messages[hook.channel][hook.ts] = {**stored, "text": body.get("text", ""),
+                                                         "blocks": body.get("blocks") or []}
+                return 200, {"Content-Type": "text/plain"}, b"ok"
+            if body.get("delete_original"):
+                hook.posted.clear()
+            elif body.get("replace_original") and hook.posted:
+                hook.posted[-1] = body
+            else:
+                hook.posted.append(body)
+        return 200, {"Content-Type": "text/plain"}, b"ok"
+
     def reset(self) -> None:
         """Forget recorded calls and faults."""
         with self._lock:
@@ -185,7 +331,7 @@ class SlackEmulator:
     def answer(self, call: Call) -> tuple[int, dict[str, str], bytes]:
         """The HTTP status, headers and body for a recorded call."""
         if call.path.startswith("/webhook/"):
-            return 200, {"Content-Type": "text/plain"}, b"ok"
+            return self._webhook(call.path.removeprefix("/webhook/"), call.body)
         if call.path.startswith("/upload/"):
             return 200, {"Content-Type": "text/plain"}, f"OK - {len(call.raw)}".encode()
         method = call.path.strip("/")

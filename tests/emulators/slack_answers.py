@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tests.emulators.slack_validate import message_errors, view_errors
+
 if TYPE_CHECKING:
     from tests.emulators.slack import SlackEmulator
 
@@ -25,52 +27,102 @@ def _auth_test(emu: SlackEmulator, body: dict[str, Any]) -> Answer:
 def _message(emu: SlackEmulator, body: dict[str, Any], ts: str) -> Answer:
     message = {"type": "message", "text": body.get("text", ""), "user": emu.bot_user_id, "bot_id": emu.bot_id,
                "ts": ts, "team": emu.team_id}
-    if body.get("blocks"):
-        message["blocks"] = body["blocks"]
+    for name in ("blocks", "attachments", "metadata"):
+        if body.get(name):
+            message[name] = body[name]
     if body.get("thread_ts"):
         message["thread_ts"] = body["thread_ts"]
     return message
 
 
+def _invalid(emu: SlackEmulator, method: str, body: dict[str, Any]) -> Answer | None:
+    """Slack's answer to a message it would refuse (recorded as a failure), or None when it is valid."""
+    errors = message_errors(body)
+    if not errors:
+        return None
+    emu.record_failure(method, errors, body)
+    code = "invalid_attachments" if all(e.startswith("attachments") for e in errors) else "invalid_blocks"
+    if any(e.startswith("text:") for e in errors) and len(errors) == 1:
+        code = "msg_too_long"
+    return {"ok": False, "error": code, "errors": errors,
+            "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]}}
+
+
 def _post_message(emu: SlackEmulator, body: dict[str, Any]) -> Answer:
     if _need(body, "channel"):
         return {"ok": False, "error": "channel_not_found"}
-    if not body.get("text") and not body.get("blocks"):
+    if not body.get("text") and not body.get("blocks") and not body.get("attachments"):
         return {"ok": False, "error": "no_text"}
+    refused = _invalid(emu, "chat.postMessage", body)
+    if refused:
+        return refused
     ts = emu.next_ts()
-    return {"ok": True, "channel": body["channel"], "ts": ts, "message": _message(emu, body, ts)}
+    message = _message(emu, body, ts)
+    emu.store_message(str(body["channel"]), message)
+    return {"ok": True, "channel": body["channel"], "ts": ts, "message": message}
 
 
 def _post_ephemeral(emu: SlackEmulator, body: dict[str, Any]) -> Answer:
     missing = _need(body, "channel", "user")
     if missing:
         return {"ok": False, "error": "channel_not_found" if missing == "channel" else "user_not_in_channel"}
-    return {"ok": True, "message_ts": emu.next_ts()}
+    refused = _invalid(emu, "chat.postEphemeral", body)
+    if refused:
+        return refused
+    ts = emu.next_ts()
+    emu.store_ephemeral(str(body["channel"]), str(body["user"]), _message(emu, body, ts))
+    return {"ok": True, "message_ts": ts}
 
 
 def _update(emu: SlackEmulator, body: dict[str, Any]) -> Answer:
     if _need(body, "channel", "ts"):
         return {"ok": False, "error": "message_not_found"}
-    return {"ok": True, "channel": body["channel"], "ts": body["ts"], "text": body.get("text", ""),
-            "message": _message(emu, body, str(body["ts"]))}
+    channel, ts = str(body["channel"]), str(body["ts"])
+    stored = emu.message(channel, ts)
+    if stored is None:
+        return {"ok": False, "error": "message_not_found"}
+    refused = _invalid(emu, "chat.update", body)
+    if refused:
+        return refused
+    message = _message(emu, {**body, "thread_ts": stored.get("thread_ts")}, ts)
+    emu.store_message(channel, message)
+    return {"ok": True, "channel": channel, "ts": ts, "text": body.get("text", ""), "message": message}
 
 
 def _delete(emu: SlackEmulator, body: dict[str, Any]) -> Answer:
     if _need(body, "channel", "ts"):
         return {"ok": False, "error": "message_not_found"}
+    if not emu.delete_message(str(body["channel"]), str(body["ts"])):
+        return {"ok": False, "error": "message_not_found"}
     return {"ok": True, "channel": body["channel"], "ts": body["ts"]}
 
 
-def _view_answer(emu: SlackEmulator, body: dict[str, Any], *, need: str | None) -> Answer:
+def _view_answer(emu: SlackEmulator, body: dict[str, Any], *, method: str) -> Answer:
+    need = {"views.open": "trigger_id", "views.push": "trigger_id", "views.publish": "user_id"}.get(method)
     if (need and not body.get(need)) or not isinstance(body.get("view"), dict):
         return {"ok": False, "error": "invalid_arguments"}
-    view = dict(body["view"])
+    errors = view_errors(body["view"])
+    if errors:
+        emu.record_failure(method, errors, body)
+        return {"ok": False, "error": "invalid_arguments", "errors": errors,
+                "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]}}
+    previous: dict[str, Any] | None = None
+    if method == "views.update":
+        previous = emu.view(str(body.get("view_id") or ""), str(body.get("external_id") or ""))
+        if previous is None:
+            return {"ok": False, "error": "not_found"}
+        if body.get("hash") and body["hash"] != previous["hash"]:
+            return {"ok": False, "error": "hash_conflict"}
     n = emu.next_id()
-    view.update({"id": body.get("view_id") or f"V{n:08d}", "team_id": emu.team_id, "state": {"values": {}},
+    view = dict(body["view"])
+    view_id = previous["id"] if previous else f"V{n:08d}"
+    view.update({"id": view_id, "team_id": emu.team_id, "state": {"values": {}},
                  "hash": f"{1_700_000_000 + n}.abc{n}", "app_id": "A1", "bot_id": emu.bot_id,
-                 "root_view_id": f"V{n:08d}", "previous_view_id": None})
+                 "root_view_id": previous["root_view_id"] if previous else view_id, "previous_view_id": None})
     view.setdefault("private_metadata", "")
     view.setdefault("callback_id", "")
+    view.setdefault("external_id", "")
+    emu.store_view(view)
     return {"ok": True, "view": view}
 
 
@@ -120,10 +172,10 @@ RESPONDERS: dict[str, Callable[[SlackEmulator, dict[str, Any]], Answer]] = {
     "chat.postEphemeral": _post_ephemeral,
     "chat.update": _update,
     "chat.delete": _delete,
-    "views.open": lambda emu, body: _view_answer(emu, body, need="trigger_id"),
-    "views.push": lambda emu, body: _view_answer(emu, body, need="trigger_id"),
-    "views.update": lambda emu, body: _view_answer(emu, body, need=None),
-    "views.publish": lambda emu, body: _view_answer(emu, body, need="user_id"),
+    "views.open": lambda emu, body: _view_answer(emu, body, method="views.open"),
+    "views.push": lambda emu, body: _view_answer(emu, body, method="views.push"),
+    "views.update": lambda emu, body: _view_answer(emu, body, method="views.update"),
+    "views.publish": lambda emu, body: _view_answer(emu, body, method="views.publish"),
     "users.info": _users_info,
     "conversations.open": _conversations_open,
     "files.getUploadURLExternal": _upload_url,

@@ -113,6 +113,7 @@ def bot_run(data_dir: Path, *, database_url: str = "", admins: str = "slack:T1:U
                 raise RuntimeError(f"bot exited early:\n{bot.output()}")
             wait_until(lambda: bool(discord.gateway.sessions), 30, "the Discord gateway session")
             yield bot
+            slack.check()
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

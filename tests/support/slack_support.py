@@ -249,8 +249,10 @@ def runtime_with(registry: Registry, db: Database, config: Config) -> Runtime:
 
 @pytest.fixture
 def emulator() -> Iterator[SlackEmulator]:
+    """The Slack emulator; the test fails if Slack would have refused any payload the bot sent."""
     with SlackEmulator() as running:
         yield running
+        running.check()
 
 
 @pytest.fixture
