@@ -49,7 +49,7 @@ from commands.ui.model import Button, Form, Reply
 from core.accounts.identity import Caller, IdentityKey
 from core.config import Config
 from core.conversations import ConversationRef
-from core.deployments.service import Finished
+from core.deployments.queue import Finished
 from core.services import Services
 from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
 from storage.db import Database, make_engine

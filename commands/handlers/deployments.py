@@ -8,7 +8,7 @@ from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, Args, Param, action, command
 from commands.handlers.deploy import retry, start
 from commands.ui.model import Attachment, Card, Control, Field, Form, Option, Reply, Select
-from commands.views.deployment import ICONS, manage_buttons, shown, status_line
+from commands.views.deployment import ICONS, SUCCEEDED, manage_buttons, shown, status_line
 from core.accounts.roles import USER
 from core.credits.amounts import format_credits
 from core.deployments import service as deployments
@@ -67,7 +67,7 @@ def details(ctx: Context, d: Deployment) -> Reply:
     if run_lines:
         cards.append(Card("Runs", text="\n".join(run_lines)))
     controls: list[Control] = list(manage_buttons(d))
-    if d.owner_id == ctx.actor.id and d.status in ("SUCCESS", "DELETED"):
+    if d.owner_id == ctx.actor.id and d.status in SUCCEEDED:
         controls.append(Select("deployment:rate", tuple(Option("★" * n, str(n)) for n in range(1, 6)),
                                placeholder="Rate it", value=d.short_id,
                                selected=(str(d.rating),) if d.rating else ()))

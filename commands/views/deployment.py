@@ -7,13 +7,17 @@ from typing import Any
 
 from commands.ui.model import Attachment, Button, Card, Confirm, Field, Reply
 from core.credits.amounts import format_credits
+from core.deployments.status import FAILED, DeploymentAction, DeploymentStatus
 from storage.models import Deployment
 
-ICONS = {"QUEUED": "⏳", "WORKING": "⚙️", "SUCCESS": "✅", "FAILURE": "❌", "TIMEOUT": "⌛", "INTERNAL_ERROR": "💥",
-         "CANCELLED": "🚫", "DELETING": "🧹", "DELETED": "🗑"}
-ACTION_WORDS = {"CREATE": "Deploying", "UPDATE": "Updating", "DESTROY": "Destroying"}
-ENDED = ("SUCCESS", "FAILURE", "TIMEOUT", "INTERNAL_ERROR")
-FAILED = ("FAILURE", "TIMEOUT", "INTERNAL_ERROR")
+ICONS = {DeploymentStatus.QUEUED: "⏳", DeploymentStatus.WORKING: "⚙️", DeploymentStatus.SUCCESS: "✅",
+         DeploymentStatus.FAILURE: "❌", DeploymentStatus.TIMEOUT: "⌛", DeploymentStatus.INTERNAL_ERROR: "💥",
+         DeploymentStatus.CANCELLED: "🚫", DeploymentStatus.DELETING: "🧹", DeploymentStatus.DELETED: "🗑"}
+ACTION_WORDS = {DeploymentAction.CREATE: "Deploying", DeploymentAction.UPDATE: "Updating",
+                DeploymentAction.DESTROY: "Destroying"}
+ENDED = FAILED | {DeploymentStatus.SUCCESS}
+SUCCEEDED = (DeploymentStatus.SUCCESS, DeploymentStatus.DELETED)
+"""A deployment whose last run did what was asked (created or updated it, or destroyed it)."""
 
 
 def status_line(deployment: Deployment) -> str:
@@ -35,7 +39,7 @@ def status_reply(deployment: Deployment, mention: str, progress: str = "", plan:
 
 def result_reply(deployment: Deployment, mention: str, error: str, tail: str, log: str) -> Reply:
     """The message when a run ends: outputs on success, the error and the log's tail otherwise; full log attached."""
-    ok = deployment.status in ("SUCCESS", "DELETED")
+    ok = deployment.status in SUCCEEDED
     lead = f"{mention} {deployment.module_name} `{deployment.short_id}`: {status_line(deployment)}."
     cards = []
     if ok and deployment.outputs:
@@ -55,7 +59,7 @@ def shown(value: Any) -> str:
 
 def retry_buttons(deployment: Deployment) -> tuple[Button, ...]:
     """Retry, when the deployment's CREATE failed: it was never created, so applying it again is a charged CREATE."""
-    if deployment.action == "CREATE" and deployment.status in FAILED:
+    if deployment.action == DeploymentAction.CREATE and deployment.status in FAILED:
         return (Button("Retry", "deployment:retry", deployment.short_id, style="primary"),)
     return ()
 
@@ -64,14 +68,14 @@ def manage_buttons(deployment: Deployment) -> tuple[Button, ...]:
     """What can be done to a deployment now (re-authorised on click)."""
     ref = deployment.short_id
     buttons = list(retry_buttons(deployment))
-    if deployment.status == "QUEUED":
+    if deployment.status == DeploymentStatus.QUEUED:
         buttons.append(Button("Cancel", "deployment:cancel", ref, style="danger"))
     if deployment.status in ENDED:
         buttons.append(Button("Update", "deployment:update", ref))
         buttons.append(Button("Destroy", "deployment:destroy", ref, style="danger", confirm=Confirm(
             f"Destroy {ref}?", "Terraform destroys what this deployment created. The record is kept.",
             confirm="Destroy")))
-    if deployment.status not in ("WORKING",):
+    if deployment.status != DeploymentStatus.WORKING:
         buttons.append(Button("Purge", "deployment:purge", ref, style="danger", confirm=Confirm(
             f"Purge {ref}?", "RAD forgets this deployment. Cloud resources are not destroyed.", confirm="Purge")))
     return tuple(buttons)

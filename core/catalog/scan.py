@@ -30,10 +30,9 @@ from core.repos.connections import repository_token
 from core.repos.reader import LOCAL_PREFIX, GitHubReader, LocalReader, RepoReader, Snapshot, TreeFile
 from core.services import Services
 from storage.db import Database
-from storage.models import ParsedBlob, RepoConnection, RepoScan
+from storage.models import ParsedBlob, RepoConnection, RepoScan, RepoScanStatus
 
 STALE_SCAN = timedelta(minutes=15)
-IDLE, RUNNING = "idle", "running"
 COMMIT_EVERY_FILES, COMMIT_EVERY_SECONDS = 50, 2.0
 SHOWN_PROBLEMS = 20
 
@@ -150,10 +149,10 @@ def _single_flight(db: Database, services: Services, connection_id: int, now: da
         if row is None:
             row = RepoScan(connection_id=connection_id)
             session.add(row)
-        elif row.status == RUNNING and row.started_at and now - row.started_at < STALE_SCAN:
+        elif row.status == RepoScanStatus.RUNNING and row.started_at and now - row.started_at < STALE_SCAN:
             raise Conflict("This repository is being scanned right now.", hint="Try again in a moment.")
         etag = row.ref_etag if row.source == source_key(conn) and row.scanned_at and _current(row) else ""
-        row.status, row.started_at = RUNNING, now
+        row.status, row.started_at = RepoScanStatus.RUNNING, now
         session.flush()
         session.expunge(conn)
         stored = _detached_copy(row)
@@ -162,7 +161,7 @@ def _single_flight(db: Database, services: Services, connection_id: int, now: da
     finally:
         with db.unit_of_work() as session:
             done = session.scalars(select(RepoScan).where(RepoScan.connection_id == connection_id)).one()
-            done.status = IDLE
+            done.status = RepoScanStatus.IDLE
 
 
 @contextmanager

@@ -1,11 +1,10 @@
-"""Deployments: create (with a credit hold), update, destroy, cancel, purge, rate, and the runs workers claim.
+"""What users do with deployments: quote, create (with a credit hold), update, destroy, cancel, purge, rate.
 
 Deploying checks dependencies and credits, then reserves the cost as a hold. A successful CREATE turns the
 hold into a SPEND exactly once; failure, timeout or cancel releases it. A CREATE that never succeeded stays a
 create: applying that deployment again (Update or Retry) takes a new hold and queues a CREATE. Updates of a
-created deployment and destroys are not charged. Runs are rows: a worker claims one with ``FOR UPDATE SKIP
-LOCKED`` (never a second run of a deployment that has one WORKING) and beats a heartbeat while it runs, so a
-run whose worker died is failed (INTERNAL_ERROR), never left WORKING.
+created deployment and destroys are not charged. The workers' side (claiming and finishing runs) is
+``core.deployments.queue``.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 import secrets as random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,19 +25,14 @@ from core.conversations import ConversationRef
 from core.credits import service as credits
 from core.credits.ledger import find_by_key
 from core.credits.service import Balance
+from core.deployments.holds import hold_key, settle
+from core.deployments.status import ACTIVE, DeploymentAction, DeploymentRunStatus, DeploymentStatus
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from core.secrets import SecretBox, open_json, replace_json
 from core.settings.platform import credits_enabled
 from storage.models import Deployment, DeploymentRun, Module, User
 
-QUEUED, WORKING, SUCCESS, FAILURE, TIMEOUT = "QUEUED", "WORKING", "SUCCESS", "FAILURE", "TIMEOUT"
-INTERNAL_ERROR, CANCELLED, DELETING, DELETED = "INTERNAL_ERROR", "CANCELLED", "DELETING", "DELETED"
-ACTIVE = (QUEUED, WORKING, DELETING)
-CREATE, UPDATE, DESTROY = "CREATE", "UPDATE", "DESTROY"
 SHORT_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-HEARTBEAT_LEASE = timedelta(minutes=2)
-CLAIM_TRIES = 5
-"""Queued runs a worker looks at per claim before it leaves the rest to the next poll."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +67,8 @@ def dependencies(session: Session, user: User, module: Module) -> list[Dependenc
     """Each ``module_dependency`` and whether the user has a successful deployment of it (names compared by
     their catalog key, so ``net_plan`` is satisfied by a deployment of ``Net-Plan``)."""
     done = {Module.key_for(name) for name in session.scalars(
-        select(Deployment.module_name).where(Deployment.owner_id == user.id, Deployment.status == SUCCESS))}
+        select(Deployment.module_name).where(Deployment.owner_id == user.id,
+                                             Deployment.status == DeploymentStatus.SUCCESS))}
     return [Dependency(name, Module.key_for(name) in done) for name in module.dependencies]
 
 
@@ -98,26 +93,24 @@ def create(session: Session, box: SecretBox, actor: User, module: Module, values
            sensitive: Mapping[str, Any], key: str, now: datetime, where: ConversationRef | None = None,
            ) -> Deployment:
     """Check dependencies, hold the cost and queue the CREATE run; ``key`` makes a double confirm one deployment."""
-    existing = session.scalars(select(Deployment).where(Deployment.hold_key == _hold_key(key))).one_or_none()
+    existing = session.scalars(select(Deployment).where(Deployment.hold_key == hold_key(key))).one_or_none()
     if existing is not None:
         return existing
     _require_fresh(session, key)
     short = new_short_id(session)
     held, price = _hold_cost(session, actor, module, key, short)
     deployment = Deployment(short_id=short, module_id=module.id, module_name=module.name, owner_id=actor.id,
-                            status=QUEUED, action=CREATE, commit=module.commit, inputs=dict(values),
-                            source_files=dict(module.files), source_platform=module.source == "platform",
-                            credit_cost=price.cost, hold_key=held.key, created_at=now, **_chat_columns(where))
+                            status=DeploymentStatus.QUEUED, action=DeploymentAction.CREATE, commit=module.commit,
+                            inputs=dict(values), source_files=dict(module.files),
+                            source_platform=module.source == "platform", credit_cost=price.cost, hold_key=held.key,
+                            created_at=now, **_chat_columns(where))
     _seal_inputs(session, box, deployment, sensitive, actor, now)
     session.add(deployment)
     session.flush()
-    session.add(DeploymentRun(deployment_id=deployment.id, action=CREATE, status=QUEUED, created_at=now))
+    session.add(DeploymentRun(deployment_id=deployment.id, action=DeploymentAction.CREATE,
+                              status=DeploymentRunStatus.QUEUED, created_at=now))
     audit.record(session, actor, "deployment.create", target=short, module=module.name, cost=str(price.cost))
     return deployment
-
-
-def _hold_key(key: str) -> str:
-    return f"deploy:{key}"
 
 
 def _hold_cost(session: Session, actor: User, module: Module, key: str, short: str) -> tuple[credits.Hold, Quote]:
@@ -128,13 +121,13 @@ def _hold_cost(session: Session, actor: User, module: Module, key: str, short: s
                        hint="Deploy the dependencies, then try again.")
     price = quote(session, actor, module)
     held = credits.hold(session, actor, price.cost, purchased_only=module.require_credit_purchases,
-                        key=_hold_key(key), deployment=short, module=module.name)
+                        key=hold_key(key), deployment=short, module=module.name)
     return held, price
 
 
 def _require_fresh(session: Session, key: str) -> None:
     """Refuse a confirmation whose hold exists while no deployment holds it (deployed again since)."""
-    if find_by_key(session, _hold_key(key)) is not None:
+    if find_by_key(session, hold_key(key)) is not None:
         raise Conflict("This confirmation was already used.", hint="Open the deployment to retry it.")
 
 
@@ -202,8 +195,8 @@ def require_applier(session: Session, user: User, deployment: Deployment) -> boo
 def created(session: Session, deployment: Deployment) -> bool:
     """Whether a CREATE run of the deployment ever succeeded (only then are its updates free)."""
     return session.scalar(select(exists().where(DeploymentRun.deployment_id == deployment.id,
-                                                DeploymentRun.action == CREATE,
-                                                DeploymentRun.status == SUCCESS))) or False
+                                                DeploymentRun.action == DeploymentAction.CREATE,
+                                                DeploymentRun.status == DeploymentRunStatus.SUCCESS))) or False
 
 
 def _lock(session: Session, deployment: Deployment) -> None:
@@ -211,17 +204,18 @@ def _lock(session: Session, deployment: Deployment) -> None:
     session.refresh(deployment, with_for_update=True)
 
 
-def _queue(session: Session, deployment: Deployment, action: str, now: datetime) -> DeploymentRun:
+def _queue(session: Session, deployment: Deployment, action: DeploymentAction, now: datetime) -> DeploymentRun:
+    waiting = (DeploymentRunStatus.QUEUED, DeploymentRunStatus.WORKING)
     busy = session.scalar(select(exists().where(DeploymentRun.deployment_id == deployment.id,
-                                                DeploymentRun.status.in_((QUEUED, WORKING)))))
+                                                DeploymentRun.status.in_(waiting))))
     if deployment.status in ACTIVE or busy:
         raise Conflict(f"Deployment `{deployment.short_id}` is {deployment.status.lower()} right now.",
                        hint="Wait for it to finish.")
-    if deployment.status in (DELETED, CANCELLED):
+    if deployment.status in (DeploymentStatus.DELETED, DeploymentStatus.CANCELLED):
         raise Conflict(f"Deployment `{deployment.short_id}` is {deployment.status.lower()}.")
-    deployment.status = DELETING if action == DESTROY else QUEUED
+    deployment.status = DeploymentStatus.DELETING if action == DeploymentAction.DESTROY else DeploymentStatus.QUEUED
     deployment.action = action
-    run = DeploymentRun(deployment_id=deployment.id, action=action, status=QUEUED, created_at=now)
+    run = DeploymentRun(deployment_id=deployment.id, action=action, status=DeploymentRunStatus.QUEUED, created_at=now)
     session.add(run)
     session.flush()
     return run
@@ -241,10 +235,10 @@ def queue_update(session: Session, box: SecretBox, actor: User, deployment: Depl
     module = session.get(Module, deployment.module_id) if deployment.module_id else None
     if module is None:
         raise NotFound(f"The module `{deployment.module_name}` is no longer published.")
-    if deployment.hold_key == _hold_key(key):  # this confirm already queued the CREATE again
+    if deployment.hold_key == hold_key(key):  # this confirm already queued the CREATE again
         return _latest_run(session, deployment)
     run = _create_again(session, actor, deployment, module, key, now) if again else \
-        _queue(session, deployment, UPDATE, now)
+        _queue(session, deployment, DeploymentAction.UPDATE, now)
     deployment.inputs, deployment.commit = dict(values), module.commit
     deployment.source_files, deployment.source_platform = dict(module.files), module.source == "platform"
     _seal_inputs(session, box, deployment, sensitive, actor, now)
@@ -256,8 +250,8 @@ def _create_again(session: Session, actor: User, deployment: Deployment, module:
                   now: datetime) -> DeploymentRun:
     """Queue the CREATE of a deployment that was never created, holding its cost anew."""
     _require_fresh(session, key)
-    run = _queue(session, deployment, CREATE, now)
-    _settle(session, deployment, spend=False)  # the failed attempt's hold (already released when it ended)
+    run = _queue(session, deployment, DeploymentAction.CREATE, now)
+    settle(session, deployment, spend=False)  # the failed attempt's hold (already released when it ended)
     held, price = _hold_cost(session, actor, module, key, deployment.short_id)
     deployment.hold_key, deployment.credit_cost = held.key, price.cost
     return run
@@ -272,7 +266,7 @@ def queue_destroy(session: Session, actor: User, deployment: Deployment, now: da
     """Run ``destroy``; the record is kept (status DELETED) once it succeeds."""
     require_manager(actor, deployment, "destroy")
     _lock(session, deployment)
-    run = _queue(session, deployment, DESTROY, now)
+    run = _queue(session, deployment, DeploymentAction.DESTROY, now)
     audit.record(session, actor, "deployment.destroy", target=deployment.short_id)
     return run
 
@@ -281,23 +275,24 @@ def cancel(session: Session, actor: User, deployment: Deployment, now: datetime)
     """Cancel a deployment still waiting in the queue; its hold is released."""
     require_manager(actor, deployment, "cancel")
     runs = session.scalars(select(DeploymentRun).where(DeploymentRun.deployment_id == deployment.id,
-                                                       DeploymentRun.status == QUEUED).with_for_update()).all()
-    if deployment.status != QUEUED or not runs:
+                                                       DeploymentRun.status == DeploymentRunStatus.QUEUED)
+                           .with_for_update()).all()
+    if deployment.status != DeploymentStatus.QUEUED or not runs:
         raise Conflict(f"Only a queued deployment can be cancelled; `{deployment.short_id}` is "
                        f"{deployment.status.lower()}.")
     for run in runs:
-        run.status, run.finished_at = CANCELLED, now
-    deployment.status = CANCELLED
-    _settle(session, deployment, spend=False)
+        run.status, run.finished_at = DeploymentRunStatus.CANCELLED, now
+    deployment.status = DeploymentStatus.CANCELLED
+    settle(session, deployment, spend=False)
     audit.record(session, actor, "deployment.cancel", target=deployment.short_id)
 
 
 def purge(session: Session, actor: User, deployment: Deployment) -> None:
     """Remove the record (not the resources); refused while a run is working."""
     require_manager(actor, deployment, "purge")
-    if deployment.status == WORKING:
+    if deployment.status == DeploymentStatus.WORKING:
         raise Conflict(f"Deployment `{deployment.short_id}` is running.", hint="Wait for it, or cancel it first.")
-    _settle(session, deployment, spend=False)
+    settle(session, deployment, spend=False)
     audit.record(session, actor, "deployment.purge", target=deployment.short_id, module=deployment.module_name)
     session.delete(deployment)
     session.flush()
@@ -319,109 +314,3 @@ def rate(session: Session, actor: User, deployment: Deployment, stars: int) -> M
     deployment.rating = stars
     audit.record(session, actor, "deployment.rate", target=deployment.short_id, stars=stars)
     return module
-
-
-def _settle(session: Session, deployment: Deployment, *, spend: bool) -> None:
-    """Spend or release the deployment's hold, once (the ledger ignores a second settlement)."""
-    if not deployment.hold_key or deployment.charged:
-        return
-    if spend:
-        credits.spend(session, deployment.hold_key)
-        deployment.charged = True
-    else:
-        credits.release(session, deployment.hold_key)
-
-
-# -- the worker's side ----------------------------------------------------------------------------------
-
-
-def claim_run(session: Session, worker: str, now: datetime) -> DeploymentRun | None:
-    """The oldest queued run, now WORKING for ``worker``; None when nothing can be claimed.
-
-    A run whose deployment has a WORKING run (or whose deployment another transaction holds) is left
-    queued: one run at a time per deployment, also between workers claiming at the same moment.
-    """
-    passed: list[int] = []
-    for _ in range(CLAIM_TRIES):
-        run = session.scalars(select(DeploymentRun).where(DeploymentRun.status == QUEUED,
-                                                          DeploymentRun.id.not_in(passed))
-                              .order_by(DeploymentRun.id).limit(1).with_for_update(skip_locked=True)).first()
-        if run is None:
-            return None
-        deployment = session.scalars(select(Deployment).where(Deployment.id == run.deployment_id)
-                                     .with_for_update(skip_locked=True)
-                                     .execution_options(populate_existing=True)).one_or_none()
-        if deployment is None or _working(session, deployment.id):
-            passed.append(run.id)
-            continue
-        run.status, run.claimed_by, run.started_at, run.heartbeat_at = WORKING, worker, now, now
-        deployment.status = DELETING if run.action == DESTROY else WORKING
-        session.flush()
-        return run
-    return None
-
-
-def _working(session: Session, deployment_id: int) -> bool:
-    return session.scalar(select(exists().where(DeploymentRun.deployment_id == deployment_id,
-                                                DeploymentRun.status == WORKING))) or False
-
-
-def beat(session: Session, run_id: int, worker: str, now: datetime) -> bool:
-    """Renew the run's lease; False when the run is no longer ``worker``'s (finished, or failed as abandoned)."""
-    run = session.get(DeploymentRun, run_id, with_for_update=True, populate_existing=True)
-    if run is None or run.status != WORKING or run.claimed_by != worker:
-        return False
-    run.heartbeat_at = now
-    return True
-
-
-@dataclass(frozen=True)
-class Finished:
-    """What a run ended with, as the worker reports it."""
-
-    status: str
-    plan: str = ""
-    outputs: Mapping[str, Any] | None = None
-    error: str = ""
-    log: str = ""
-
-
-def finish_run(session: Session, run_id: int, result: Finished, now: datetime) -> Deployment:
-    """Record a run's end: statuses, outputs, and the hold spent (CREATE + SUCCESS) or released."""
-    run = session.get_one(DeploymentRun, run_id, with_for_update=True)
-    deployment = session.get_one(Deployment, run.deployment_id, with_for_update=True)
-    if run.status != WORKING:
-        return deployment  # already finished (e.g. failed as abandoned): never settle twice
-    run.status, run.finished_at = result.status, now
-    run.plan_summary, run.error, run.log = result.plan[:200], result.error, result.log[-200_000:]
-    ok = result.status == SUCCESS
-    if run.action == DESTROY:
-        deployment.status = DELETED if ok else result.status
-        deployment.deleted_at = now if ok else None
-        if ok:
-            deployment.outputs = {}
-    else:
-        deployment.status = result.status
-        if ok and result.outputs is not None:
-            deployment.outputs = dict(result.outputs)
-    if run.action == CREATE:
-        _settle(session, deployment, spend=ok)
-        if ok and deployment.module_id:
-            module = session.get(Module, deployment.module_id, with_for_update=True)
-            if module is not None:
-                module.deployment_count += 1
-    session.flush()
-    return deployment
-
-
-def fail_abandoned(session: Session, now: datetime) -> list[str]:
-    """Runs whose worker stopped beating: INTERNAL_ERROR, holds released. Returns the deployments' short ids."""
-    stale = session.scalars(select(DeploymentRun).where(DeploymentRun.status == WORKING,
-                                                        DeploymentRun.heartbeat_at < now - HEARTBEAT_LEASE)
-                            .with_for_update(skip_locked=True)).all()
-    failed = []
-    for run in stale:
-        deployment = finish_run(session, run.id, Finished(INTERNAL_ERROR, error="the worker running it stopped"),
-                                now)
-        failed.append(deployment.short_id)
-    return failed

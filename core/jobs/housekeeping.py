@@ -32,6 +32,6 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
         "deliveries": count(session.execute(delete(Delivery).where(Delivery.at < now - DELIVERY_TTL))),
         "link_codes": count(session.execute(delete(LinkCode).where(LinkCode.expires_at < now - LINK_CODE_TTL))),
         "jobs": count(session.execute(delete(Job).where(
-            Job.status.in_((jobs.DONE, jobs.FAILED)), Job.finished_at < now - JOB_TTL))),
+            Job.status.in_((jobs.JobStatus.DONE, jobs.JobStatus.FAILED)), Job.finished_at < now - JOB_TTL))),
         "abandoned_jobs": jobs.fail_abandoned(session, now),
     }

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Job
+from storage.models import Job, JobStatus
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+__all__ = ["LEASE", "MAX_ATTEMPTS", "JobStatus", "claim", "enqueue", "fail", "fail_abandoned", "finish"]
+
 MAX_ATTEMPTS = 3
 LEASE = timedelta(minutes=30)
 
@@ -33,7 +34,7 @@ def claim(session: Session, worker: str, now: datetime) -> Job | None:
     """Take the oldest due job for ``worker``; None when nothing is due."""
     query = (
         select(Job)
-        .where(Job.status == QUEUED, Job.run_after <= now)
+        .where(Job.status == JobStatus.QUEUED, Job.run_after <= now)
         .order_by(Job.run_after, Job.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -41,14 +42,14 @@ def claim(session: Session, worker: str, now: datetime) -> Job | None:
     job = session.scalars(query).first()
     if job is None:
         return None
-    job.status, job.claimed_by, job.claimed_at = RUNNING, worker, now
+    job.status, job.claimed_by, job.claimed_at = JobStatus.RUNNING, worker, now
     job.attempts += 1
     session.flush()
     return job
 
 
 def finish(session: Session, job: Job, now: datetime) -> None:
-    job.status, job.finished_at, job.error = DONE, now, ""
+    job.status, job.finished_at, job.error = JobStatus.DONE, now, ""
     session.flush()
 
 
@@ -56,10 +57,10 @@ def fail(session: Session, job: Job, error: str, now: datetime) -> bool:
     """Record a failure; retried with backoff (1, 4, 9 minutes...) until MAX_ATTEMPTS. True if retried."""
     job.error = error[-2000:]
     if job.attempts < MAX_ATTEMPTS:
-        job.status, job.run_after = QUEUED, now + timedelta(minutes=job.attempts**2)
+        job.status, job.run_after = JobStatus.QUEUED, now + timedelta(minutes=job.attempts**2)
         session.flush()
         return True
-    job.status, job.finished_at = FAILED, now
+    job.status, job.finished_at = JobStatus.FAILED, now
     session.flush()
     return False
 
@@ -68,7 +69,7 @@ def fail_abandoned(session: Session, now: datetime) -> int:
     """Fail jobs whose worker stopped answering (claimed before the lease); returns how many."""
     result = session.execute(
         update(Job)
-        .where(Job.status == RUNNING, Job.claimed_at < now - LEASE)
-        .values(status=FAILED, finished_at=now, error="the worker running this job stopped")
+        .where(Job.status == JobStatus.RUNNING, Job.claimed_at < now - LEASE)
+        .values(status=JobStatus.FAILED, finished_at=now, error="the worker running this job stopped")
     )
     return int(getattr(result, "rowcount", 0) or 0)

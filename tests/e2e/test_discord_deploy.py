@@ -20,6 +20,7 @@ from bot.discord.messenger import DiscordMessenger
 from core.accounts.identity import Caller, IdentityKey
 from core.config import Config
 from core.deployments.state import DatabaseStateStore
+from core.deployments.status import DeploymentStatus
 from core.services import Services
 from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
 from storage.db import Database
@@ -138,7 +139,7 @@ async def test_deploy_from_modal_to_result(bot: Harness, db: Database) -> None:
     await run_worker(bot)
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment)).one()
-        assert deployment.status == "SUCCESS" and deployment.charged
+        assert deployment.status == DeploymentStatus.SUCCESS and deployment.charged
         short = deployment.short_id
     posts = bot.emulator.find("POST", r"/channels/\d+/messages")
     status = posts[0]
@@ -197,7 +198,7 @@ async def test_a_sensitive_input_never_reaches_discord_logs_or_the_database(
 
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment)).one()
-        assert deployment.status == "SUCCESS" and deployment.secret_inputs_id is not None
+        assert deployment.status == DeploymentStatus.SUCCESS and deployment.secret_inputs_id is not None
         short = deployment.short_id
         deployment_id = deployment.id
     state = DatabaseStateStore(db, bot.runtime.dispatcher.services.secrets, deployment_id).load()

@@ -21,6 +21,7 @@ from bot.slack.elements import decode_action_id
 from bot.slack.messenger import SlackMessenger
 from core.accounts.identity import Caller, IdentityKey
 from core.deployments.state import DatabaseStateStore
+from core.deployments.status import DeploymentStatus
 from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
 from storage.db import Database
 from storage.models import Base, CreditTransaction, Deployment, StoredSecret
@@ -144,7 +145,7 @@ def test_deploy_from_modal_to_result_in_the_thread(platform: Harness, db: Databa
 
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment)).one()
-        assert deployment.status == "SUCCESS" and deployment.charged
+        assert deployment.status == DeploymentStatus.SUCCESS and deployment.charged
         short = deployment.short_id
     status, reply = since(platform, mark, "chat.postMessage")
     assert status.body["channel"] == ROOM and "thread_ts" not in status.body
@@ -208,7 +209,7 @@ def test_a_sensitive_input_never_reaches_slack_logs_or_the_database(
 
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment)).one()
-        assert deployment.status == "SUCCESS" and deployment.secret_inputs_id is not None
+        assert deployment.status == DeploymentStatus.SUCCESS and deployment.secret_inputs_id is not None
         assert s.get(StoredSecret, deployment.secret_inputs_id) is not None
         deployment_id = deployment.id
     state = DatabaseStateStore(db, platform.runtime.dispatcher.services.secrets, deployment_id).load()

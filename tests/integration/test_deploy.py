@@ -17,7 +17,9 @@ from commands.ui.model import Button, Form, Reply
 from core.accounts.identity import Caller, IdentityKey
 from core.config import Config
 from core.credits import service as credits
+from core.deployments import queue as run_queue
 from core.deployments import service as deployments
+from core.deployments.status import DeploymentAction, DeploymentRunStatus, DeploymentStatus
 from core.terraform.engine import EmbeddedEngine
 from storage.db import Database
 from storage.models import CreditTransaction, Deployment, DeploymentRun, Module, User, utcnow
@@ -76,7 +78,7 @@ def test_deploy_confirm_run_and_charge_once(platform: Dispatcher, worker: Deploy
     assert worker.run_once() and not worker.run_once()
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment)).one()
-        assert deployment.status == "SUCCESS" and deployment.charged and deployment.outputs
+        assert deployment.status == DeploymentStatus.SUCCESS and deployment.charged and deployment.outputs
         assert s.scalars(select(Module).where(Module.name == "network-plan")).one().deployment_count == 1
         kinds = [t.kind for t in s.scalars(select(CreditTransaction).order_by(CreditTransaction.id))]
         assert kinds.count("HOLD") == 1 and kinds.count("SPEND") == 1
@@ -113,7 +115,7 @@ def test_a_failed_run_releases_the_hold(platform: Dispatcher, worker: DeployWork
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment)).one()
         run = s.scalars(select(DeploymentRun)).one()
-        assert deployment.status == "FAILURE" and not deployment.charged and run.error
+        assert deployment.status == DeploymentStatus.FAILURE and not deployment.charged and run.error
     assert available(db) == Decimal(100)
 
 
@@ -138,7 +140,8 @@ def test_destroy_cancel_purge_and_rate(platform: Dispatcher, worker: DeployWorke
     platform.run_action(UMA, ActionEvent("deployment:destroy", first))
     assert worker.run_once()
     with db.unit_of_work() as s:
-        assert s.scalars(select(Deployment).where(Deployment.short_id == first)).one().status == "DELETED"
+        destroyed = s.scalars(select(Deployment).where(Deployment.short_id == first)).one()
+        assert destroyed.status == DeploymentStatus.DELETED
     platform.run_action(UMA, ActionEvent("deployment:purge", first))
     with db.unit_of_work() as s:
         assert [d.short_id for d in s.scalars(select(Deployment))] == [second]
@@ -149,12 +152,12 @@ def test_a_run_whose_worker_died_becomes_an_internal_error(platform: Dispatcher,
     review = fill(platform, UMA, platform.run_text(UMA, "deploy network-plan"), {})
     platform.run_action(UMA, ActionEvent("deploy:confirm", confirm_button(review).value))  # type: ignore[union-attr]
     with db.unit_of_work() as s:
-        run = deployments.claim_run(s, "dead-worker", utcnow() - timedelta(minutes=10))
+        run = run_queue.claim_run(s, "dead-worker", utcnow() - timedelta(minutes=10))
         assert run is not None
     with db.unit_of_work() as s:
-        assert deployments.fail_abandoned(s, utcnow())
+        assert run_queue.fail_abandoned(s, utcnow())
     with db.unit_of_work() as s:
-        assert s.scalars(select(Deployment)).one().status == "INTERNAL_ERROR"
+        assert s.scalars(select(Deployment)).one().status == DeploymentStatus.INTERNAL_ERROR
     assert available(db) == Decimal(100)
 
 
@@ -183,7 +186,9 @@ def test_update_is_not_charged_and_keeps_sensitive_values(platform: Dispatcher, 
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment)).one()
         runs = [(r.action, r.status) for r in s.scalars(select(DeploymentRun).order_by(DeploymentRun.id))]
-        assert runs == [("CREATE", "SUCCESS"), ("UPDATE", "SUCCESS")] and deployment.inputs["monthly_budget"] == 250
+        assert runs == [(DeploymentAction.CREATE, DeploymentRunStatus.SUCCESS),
+                        (DeploymentAction.UPDATE, DeploymentRunStatus.SUCCESS)]
+        assert deployment.inputs["monthly_budget"] == 250
         box = platform.services.secrets
         assert deployments.sensitive_inputs(s, box, deployment) == {"webhook_secret": "hook-s3cret-value"}
         dump = repr([repr(r) for r in s.scalars(select(DeploymentRun))]) + repr(deployment.inputs)
@@ -250,7 +255,7 @@ def test_a_run_past_its_timeout_is_stopped_and_released(platform: Dispatcher, co
     platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "network-plan")))
     assert worker.run_once()
     with db.unit_of_work() as s:
-        assert s.scalars(select(Deployment)).one().status == "TIMEOUT"
+        assert s.scalars(select(Deployment)).one().status == DeploymentStatus.TIMEOUT
     assert available(db) == Decimal(100)
 
 
@@ -259,13 +264,14 @@ def second_queued_run(db: Database) -> int:
     is the state a bug or a race could leave); the deployment's id."""
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment)).one()
-        s.add(DeploymentRun(deployment_id=deployment.id, action="UPDATE", status="QUEUED", created_at=utcnow()))
+        s.add(DeploymentRun(deployment_id=deployment.id, action=DeploymentAction.UPDATE,
+                            status=DeploymentRunStatus.QUEUED, created_at=utcnow()))
         return deployment.id
 
 
 def working_per_deployment(db: Database) -> dict[int, int]:
     with db.unit_of_work() as s:
-        rows = s.scalars(select(DeploymentRun).where(DeploymentRun.status == "WORKING")).all()
+        rows = s.scalars(select(DeploymentRun).where(DeploymentRun.status == DeploymentRunStatus.WORKING)).all()
         return {d: sum(r.deployment_id == d for r in rows) for d in {r.deployment_id for r in rows}}
 
 
@@ -273,15 +279,15 @@ def test_a_deployment_with_a_working_run_is_never_claimed_again(platform: Dispat
     platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "budget-alerts")))
     busy = second_queued_run(db)
     with db.unit_of_work() as s:
-        first = deployments.claim_run(s, "worker-a", utcnow())
+        first = run_queue.claim_run(s, "worker-a", utcnow())
         assert first is not None and first.deployment_id == busy
     with db.unit_of_work() as s:
-        assert deployments.claim_run(s, "worker-b", utcnow()) is None  # its other run waits
+        assert run_queue.claim_run(s, "worker-b", utcnow()) is None  # its other run waits
     with db.unit_of_work() as s:
-        deployments.finish_run(s, first.id, deployments.Finished("SUCCESS"), utcnow())
+        run_queue.finish_run(s, first.id, run_queue.Finished(DeploymentRunStatus.SUCCESS), utcnow())
     with db.unit_of_work() as s:
-        second = deployments.claim_run(s, "worker-b", utcnow())
-        assert second is not None and (second.deployment_id, second.action) == (busy, "UPDATE")
+        second = run_queue.claim_run(s, "worker-b", utcnow())
+        assert second is not None and (second.deployment_id, second.action) == (busy, DeploymentAction.UPDATE)
 
 
 def test_two_claimers_at_once_take_different_deployments(platform: Dispatcher, db: Database) -> None:
@@ -295,11 +301,11 @@ def test_two_claimers_at_once_take_different_deployments(platform: Dispatcher, d
 
     def claim(worker: str) -> None:
         with db.unit_of_work() as s:
-            run = deployments.claim_run(s, worker, utcnow())
+            run = run_queue.claim_run(s, worker, utcnow())
             claimed[worker] = run.deployment_id if run else None
 
     with db.unit_of_work() as s:  # worker A holds its claim open while worker B claims
-        first = deployments.claim_run(s, "worker-a", utcnow())
+        first = run_queue.claim_run(s, "worker-a", utcnow())
         assert first is not None and first.deployment_id == busy
         other = threading.Thread(target=claim, args=("worker-b",))
         other.start()

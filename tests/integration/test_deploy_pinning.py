@@ -19,6 +19,7 @@ from core.accounts.identity import Caller, IdentityKey
 from core.catalog import publish as catalog
 from core.catalog import scan as scanner
 from core.config import Config
+from core.deployments.status import DeploymentStatus
 from core.repos import connections
 from storage.db import Database
 from storage.models import Deployment, Module, SourceBlob, User, utcnow
@@ -93,7 +94,7 @@ def test_a_module_republished_after_review_is_shown_again_before_it_is_applied(
     assert worker.run_once()
     with db.unit_of_work() as session:
         deployment = session.scalars(select(Deployment)).one()
-        assert deployment.status == "SUCCESS"
+        assert deployment.status == DeploymentStatus.SUCCESS
         assert deployment.outputs.get("republished") == "yes"
 
 
@@ -104,7 +105,7 @@ def test_destroy_works_after_the_module_changed_and_was_unpublished(
     assert worker.run_once()
     with db.unit_of_work() as session:
         deployment = session.scalars(select(Deployment)).one()
-        assert deployment.status == "SUCCESS"
+        assert deployment.status == DeploymentStatus.SUCCESS
         short, pinned = deployment.short_id, dict(deployment.source_files)
         kept = set(session.scalars(select(SourceBlob.sha)))
     assert set(pinned.values()) <= kept  # the files it ran are kept in the database
@@ -118,4 +119,4 @@ def test_destroy_works_after_the_module_changed_and_was_unpublished(
     assert worker.run_once()
     with db.unit_of_work() as session:
         deployment = session.scalars(select(Deployment)).one()
-        assert deployment.status == "DELETED" and deployment.source_files == pinned
+        assert deployment.status == DeploymentStatus.DELETED and deployment.source_files == pinned

@@ -24,8 +24,12 @@ from commands.ui.model import Button, Form, Reply
 from commands.views.deployment import result_reply
 from core.credits import service as credits
 from core.credits.ledger import check_balances
+from core.deployments import queue as run_queue
 from core.deployments import service as deployments
-from core.deployments.service import Finished
+from core.deployments.queue import Finished
+from core.deployments.status import DeploymentAction as Action
+from core.deployments.status import DeploymentRunStatus as Run
+from core.deployments.status import DeploymentStatus
 from core.errors import Conflict
 from storage.db import Database
 from storage.models import CreditTransaction, Deployment, DeploymentRun, Module, User, utcnow
@@ -34,16 +38,16 @@ from tests.integration.test_deploy import ADMIN, UMA, available, deploy_button, 
 __all__ = ["platform", "worker"]
 
 
-def end_run(db: Database, status: str) -> str:
+def end_run(db: Database, status: Run) -> str:
     """Claim the next queued run as a worker would and end it with ``status``; the deployment's short id."""
     with db.unit_of_work() as s:
-        run = deployments.claim_run(s, "test-worker", utcnow())
+        run = run_queue.claim_run(s, "test-worker", utcnow())
         assert run is not None, "nothing was queued"
-        return deployments.finish_run(s, run.id, Finished(status, outputs={"ok": True}), utcnow()).short_id
+        return run_queue.finish_run(s, run.id, Finished(status, outputs={"ok": True}), utcnow()).short_id
 
 
 def deployed_and_failed(platform: Dispatcher, db: Database, module: str = "network-plan",
-                        status: str = "FAILURE") -> str:
+                        status: Run = Run.FAILURE) -> str:
     """A confirmed deployment of ``module`` whose CREATE ended with ``status``; its short id."""
     queued = platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, module)))
     assert isinstance(queued, Reply) and "is queued" in queued.text, queued
@@ -72,7 +76,7 @@ def card_fields(reply: Reply) -> dict[str, str]:
     return {f.label: f.value for f in reply.cards[0].fields}
 
 
-def runs(db: Database, short: str) -> list[tuple[str, str]]:
+def runs(db: Database, short: str) -> list[tuple[Action, Run]]:
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment).where(Deployment.short_id == short)).one()
         return [(r.action, r.status) for r in s.scalars(select(DeploymentRun).where(
@@ -97,35 +101,36 @@ def test_retry_holds_anew_and_is_charged_once(platform: Dispatcher, db: Database
     assert isinstance(first, Reply) and isinstance(second, Reply) and first.text == second.text
     assert f"`{short}`" in first.text and "(create)" in first.text
     assert available(db) == Decimal(50)  # one new hold
-    assert runs(db, short) == [("CREATE", "FAILURE"), ("CREATE", "QUEUED")]
+    assert runs(db, short) == [(Action.CREATE, Run.FAILURE), (Action.CREATE, Run.QUEUED)]
 
-    end_run(db, "SUCCESS")
+    end_run(db, Run.SUCCESS)
     assert ledger(db) == ["AWARD 100", "HOLD 50", "RELEASE 50", "HOLD 50", "SPEND 50"]
     assert available(db) == Decimal(50)
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment).where(Deployment.short_id == short)).one()
-        assert deployment.charged and deployment.status == "SUCCESS" and deployments.created(s, deployment)
+        assert deployment.charged and deployment.status == DeploymentStatus.SUCCESS
+        assert deployments.created(s, deployment)
         assert s.scalars(select(Module).where(Module.name == "network-plan")).one().deployment_count == 1
     assert button(platform.run_text(UMA, f"deployment {short}"), "deployment:retry") is None
 
 
 def test_update_of_a_never_created_deployment_is_a_charged_create(platform: Dispatcher, db: Database) -> None:
-    short = deployed_and_failed(platform, db, status="TIMEOUT")
+    short = deployed_and_failed(platform, db, status=Run.TIMEOUT)
     form = platform.run_action(UMA, ActionEvent("deployment:update", short))
     assert isinstance(form, Form) and form.title == "Retry network-plan"
     review = fill(platform, UMA, form, {"network_name": "second-try"})
     assert card_fields(review)["Cost"] == "50 credits" and "not charged" not in str(review.cards)
     platform.run_action(UMA, ActionEvent("deploy:confirm", button(review, "deploy:confirm").value))  # type: ignore[union-attr]
-    assert available(db) == Decimal(50) and runs(db, short)[-1] == ("CREATE", "QUEUED")
-    end_run(db, "FAILURE")  # failed again: released again
+    assert available(db) == Decimal(50) and runs(db, short)[-1] == (Action.CREATE, Run.QUEUED)
+    end_run(db, Run.FAILURE)  # failed again: released again
     assert available(db) == Decimal(100)
     assert ledger(db)[1:] == ["HOLD 50", "RELEASE 50", "HOLD 50", "RELEASE 50"]
 
 
 def test_updates_of_a_created_deployment_stay_free(platform: Dispatcher, db: Database) -> None:
     platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "network-plan")))
-    short = end_run(db, "SUCCESS")
-    for outcome in ("FAILURE", "SUCCESS"):  # a failed update is no reason to charge the next one
+    short = end_run(db, Run.SUCCESS)
+    for outcome in (Run.FAILURE, Run.SUCCESS):  # a failed update is no reason to charge the next one
         form = platform.run_action(UMA, ActionEvent("deployment:update", short))
         assert isinstance(form, Form) and form.title == "Update network-plan"
         review = fill(platform, UMA, form, {})
@@ -133,14 +138,14 @@ def test_updates_of_a_created_deployment_stay_free(platform: Dispatcher, db: Dat
         platform.run_action(UMA, ActionEvent("deploy:confirm", button(review, "deploy:confirm").value))  # type: ignore[union-attr]
         end_run(db, outcome)
         assert button(platform.run_text(UMA, f"deployment {short}"), "deployment:retry") is None
-    assert runs(db, short) == [("CREATE", "SUCCESS"), ("UPDATE", "FAILURE"), ("UPDATE", "SUCCESS")]
+    assert runs(db, short) == [(Action.CREATE, Run.SUCCESS), (Action.UPDATE, Run.FAILURE), (Action.UPDATE, Run.SUCCESS)]
     assert ledger(db) == ["AWARD 100", "HOLD 50", "SPEND 50"]
     refused = platform.run_action(UMA, ActionEvent("deployment:retry", short))
     assert isinstance(refused, Reply) and "was created" in refused.text and "/rad deployment" in refused.text
 
 
 def test_retry_short_of_credits_is_refused_with_the_first_deploys_code(platform: Dispatcher, db: Database) -> None:
-    short = deployed_and_failed(platform, db, status="INTERNAL_ERROR")
+    short = deployed_and_failed(platform, db, status=Run.INTERNAL_ERROR)
     early = button(platform.run_action(UMA, ActionEvent("deployment:retry", short)), "deploy:confirm")
     assert early is not None
     for _ in range(2):  # two new deployments hold all 100 credits
@@ -150,7 +155,7 @@ def test_retry_short_of_credits_is_refused_with_the_first_deploys_code(platform:
     assert isinstance(review, Reply) and "INSUFFICIENT_TOTAL_CREDITS" in review.text and "/rad credits" in review.text
     refused = platform.run_action(UMA, ActionEvent("deploy:confirm", early.value))
     assert isinstance(refused, Reply) and "INSUFFICIENT_TOTAL_CREDITS" in refused.text
-    assert runs(db, short) == [("CREATE", "INTERNAL_ERROR")]
+    assert runs(db, short) == [(Action.CREATE, Run.INTERNAL_ERROR)]
     assert [row.split()[0] for row in ledger(db)].count("HOLD") == 3 and available(db) == 0
 
 
@@ -172,7 +177,7 @@ def test_a_partners_own_module_retries_free(platform: Dispatcher, db: Database) 
     review = platform.run_action(UMA, ActionEvent("deployment:retry", short))
     assert isinstance(review, Reply) and card_fields(review)["Cost"] == "0 credits (your own module)"
     platform.run_action(UMA, ActionEvent("deploy:confirm", button(review, "deploy:confirm").value))  # type: ignore[union-attr]
-    end_run(db, "SUCCESS")
+    end_run(db, Run.SUCCESS)
     assert available(db) == Decimal(100)
     assert ledger(db)[1:] == ["HOLD 0", "RELEASE 0", "HOLD 0", "SPEND 0"]
 
@@ -182,16 +187,16 @@ def test_only_the_owner_deploys_a_never_created_deployment_again(platform: Dispa
     for action_id in ("deployment:retry", "deployment:update"):
         refused = platform.run_action(ADMIN, ActionEvent(action_id, short))
         assert isinstance(refused, Reply) and "only its owner" in refused.text, refused
-    assert runs(db, short) == [("CREATE", "FAILURE")] and ledger(db, "Ada") == []
+    assert runs(db, short) == [(Action.CREATE, Run.FAILURE)] and ledger(db, "Ada") == []
 
 
 def test_a_used_confirmation_never_holds_or_queues_again(platform: Dispatcher, db: Database) -> None:
     token = deploy_button(platform, UMA, "network-plan")
     platform.run_action(UMA, ActionEvent("deploy:confirm", token))
-    short = end_run(db, "FAILURE")
+    short = end_run(db, Run.FAILURE)
     retried = button(platform.run_action(UMA, ActionEvent("deployment:retry", short)), "deploy:confirm")
     platform.run_action(UMA, ActionEvent("deploy:confirm", retried.value))  # type: ignore[union-attr]
-    end_run(db, "FAILURE")
+    end_run(db, Run.FAILURE)
     box = platform.services.secrets
     with db.unit_of_work() as s:  # the first confirmation's key again, straight into the core
         uma = s.scalars(select(User).where(User.display_name == "Uma")).one()
@@ -203,7 +208,8 @@ def test_a_used_confirmation_never_holds_or_queues_again(platform: Dispatcher, d
             deployments.queue_update(s, box, uma, deployment, {}, {}, token, utcnow())
     with db.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Deployment)) == 1
-    assert runs(db, short) == [("CREATE", "FAILURE"), ("CREATE", "FAILURE")] and available(db) == Decimal(100)
+    assert runs(db, short) == [(Action.CREATE, Run.FAILURE), (Action.CREATE, Run.FAILURE)]
+    assert available(db) == Decimal(100)
 
 
 def test_the_result_of_a_failed_create_offers_retry(platform: Dispatcher, db: Database) -> None:
@@ -215,11 +221,12 @@ def test_the_result_of_a_failed_create_offers_retry(platform: Dispatcher, db: Da
             ("Retry", "deployment:retry", short)]
     platform.run_action(UMA, ActionEvent("deploy:confirm", button(
         platform.run_action(UMA, ActionEvent("deployment:retry", short)), "deploy:confirm").value))  # type: ignore[union-attr]
-    end_run(db, "SUCCESS")
+    end_run(db, Run.SUCCESS)
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment).where(Deployment.short_id == short)).one()
         assert result_reply(deployment, "<@UUMA>", "", "", "").actions == ()
-        deployment.action, deployment.status = "UPDATE", "FAILURE"  # a failed update of a created deployment
+        # a failed update of a created deployment
+        deployment.action, deployment.status = Action.UPDATE, DeploymentStatus.FAILURE
         assert result_reply(deployment, "<@UUMA>", "boom", "", "").actions == ()
 
 
@@ -233,7 +240,7 @@ def test_retry_through_the_worker(platform: Dispatcher, worker: DeployWorker, db
     review = fill(platform, UMA, form, {"cidr_block": "10.8.0.0/16"})
     platform.run_action(UMA, ActionEvent("deploy:confirm", button(review, "deploy:confirm").value))  # type: ignore[union-attr]
     assert worker.run_once()
-    assert runs(db, short) == [("CREATE", "FAILURE"), ("CREATE", "SUCCESS")]
+    assert runs(db, short) == [(Action.CREATE, Run.FAILURE), (Action.CREATE, Run.SUCCESS)]
     assert ledger(db) == ["AWARD 100", "HOLD 50", "RELEASE 50", "HOLD 50", "SPEND 50"]
 
 
@@ -275,11 +282,11 @@ def owner_ledger(db: Database) -> tuple[list[str], Decimal]:
 def abandon(db: Database) -> str:
     """The queued run is claimed by a worker that dies; another worker fails it once its lease expired."""
     with db.unit_of_work() as s:
-        run = deployments.claim_run(s, "dead-worker", utcnow() - timedelta(minutes=10))
+        run = run_queue.claim_run(s, "dead-worker", utcnow() - timedelta(minutes=10))
         assert run is not None
         short = s.get_one(Deployment, run.deployment_id).short_id
     with db.unit_of_work() as s:
-        assert deployments.fail_abandoned(s, utcnow()) == [short]
+        assert run_queue.fail_abandoned(s, utcnow()) == [short]
     return short
 
 

@@ -22,8 +22,9 @@ from commands.framework.dispatch import Dispatcher
 from commands.framework.registry import ActionEvent
 from core.config import Config
 from core.credits.ledger import check_balances
-from core.deployments import service as deployments
-from core.deployments.service import HEARTBEAT_LEASE, Finished
+from core.deployments import queue as run_queue
+from core.deployments.queue import HEARTBEAT_LEASE, Finished
+from core.deployments.status import DeploymentRunStatus, DeploymentStatus
 from storage.db import Database
 from storage.models import Deployment, DeploymentRun, utcnow
 from tests.integration.test_deploy import UMA, available, deploy_button, platform
@@ -61,7 +62,7 @@ def beating(platform: Dispatcher, config: Config, impatient_db: Database, db: Da
     worker = DeployWorker(Runtime(config, impatient_db, platform.registry, platform), {}, name="beating-worker")
     worker.beat_seconds = BEAT
     with db.unit_of_work() as s:
-        run = deployments.claim_run(s, worker.name, utcnow())
+        run = run_queue.claim_run(s, worker.name, utcnow())
         assert run is not None
         run_id = run.id
     yield worker, run_id
@@ -111,8 +112,8 @@ def test_a_briefly_locked_database_is_retried_and_the_run_kept(
         released = utcnow()
         assert wait_until(lambda: (heartbeat_at(db, run_id) or released) > released), "no beat after the outage"
         with db.unit_of_work() as s:
-            assert deployments.fail_abandoned(s, utcnow()) == []  # its lease never expired
-            assert s.get_one(DeploymentRun, run_id).status == "WORKING"
+            assert run_queue.fail_abandoned(s, utcnow()) == []  # its lease never expired
+            assert s.get_one(DeploymentRun, run_id).status == DeploymentRunStatus.WORKING
         assert not lost.is_set()
     finally:
         stop.set()
@@ -134,16 +135,17 @@ def test_a_run_taken_away_after_its_lease_expired_is_told_to_stop(
             time.sleep(0.5)
             with Session(bind=conn) as other_worker:
                 later = utcnow() + HEARTBEAT_LEASE + timedelta(seconds=5)
-                assert deployments.fail_abandoned(other_worker, later) != []
+                assert run_queue.fail_abandoned(other_worker, later) != []
                 other_worker.flush()
         assert lost.wait(5), "the heartbeat never noticed the run was taken away"
         assert wait_until(lambda: not beating_threads(run_id)), "a lost run is still being beaten"
     finally:
         stop.set()
     with db.unit_of_work() as s:
-        assert deployments.beat(s, run_id, worker.name, utcnow()) is False
-        deployment = deployments.finish_run(s, run_id, Finished("SUCCESS"), utcnow())  # the worker ends late
-        assert deployment.status == "INTERNAL_ERROR" and not deployment.charged
+        assert run_queue.beat(s, run_id, worker.name, utcnow()) is False
+        late = Finished(DeploymentRunStatus.SUCCESS)  # the worker ends late
+        deployment = run_queue.finish_run(s, run_id, late, utcnow())
+        assert deployment.status == DeploymentStatus.INTERNAL_ERROR and not deployment.charged
         owner = s.scalars(select(Deployment)).one().owner_id
         assert check_balances(s, owner) == []
     assert available(db) == Decimal(100)  # released once, never spent
@@ -152,6 +154,6 @@ def test_a_run_taken_away_after_its_lease_expired_is_told_to_stop(
 def test_beat_is_only_for_the_worker_that_claimed_the_run(beating: tuple[DeployWorker, int], db: Database) -> None:
     worker, run_id = beating
     with db.unit_of_work() as s:
-        assert deployments.beat(s, run_id, "someone-else", utcnow()) is False
-        assert deployments.beat(s, run_id, worker.name, utcnow()) is True
-        assert deployments.beat(s, run_id + 1000, worker.name, utcnow()) is False
+        assert run_queue.beat(s, run_id, "someone-else", utcnow()) is False
+        assert run_queue.beat(s, run_id, worker.name, utcnow()) is True
+        assert run_queue.beat(s, run_id + 1000, worker.name, utcnow()) is False

@@ -16,6 +16,7 @@ from commands.framework.context import JobContext
 from commands.framework.dispatch import Dispatcher
 from core.config import Config
 from core.jobs import queue as jobs
+from core.jobs.queue import JobStatus
 from storage.db import Database
 from storage.models import Delivery, Job, utcnow
 
@@ -46,7 +47,7 @@ def test_worker_runs_a_job_once_and_marks_it_done(dispatcher: Dispatcher, config
     assert ran == [{"n": 1}]
     with db.unit_of_work() as s:
         job = s.scalars(select(Job)).one()
-        assert (job.status, job.claimed_by, job.attempts) == ("done", "w1", 1)
+        assert (job.status, job.claimed_by, job.attempts) == (JobStatus.DONE, "w1", 1)
 
 
 def test_failures_are_retried_with_backoff_then_failed(dispatcher: Dispatcher, config: Config, db: Database) -> None:
@@ -61,7 +62,7 @@ def test_failures_are_retried_with_backoff_then_failed(dispatcher: Dispatcher, c
         now[0] += timedelta(minutes=attempt**2, seconds=1)
     with db.unit_of_work() as s:
         job = s.scalars(select(Job)).one()
-        assert (job.status, job.attempts) == ("failed", jobs.MAX_ATTEMPTS)
+        assert (job.status, job.attempts) == (JobStatus.FAILED, jobs.MAX_ATTEMPTS)
         assert "ValueError: no good" in job.error
 
 
@@ -92,7 +93,7 @@ def test_concurrent_workers_run_every_job_exactly_once(dispatcher: Dispatcher, c
         t.join(timeout=60)
     assert sorted(p["n"] for p in ran) == list(range(40))
     with db.unit_of_work() as s:
-        assert s.scalar(select(func.count()).select_from(Job).where(Job.status == "done")) == 40
+        assert s.scalar(select(func.count()).select_from(Job).where(Job.status == JobStatus.DONE)) == 40
 
 
 def test_a_job_left_running_by_a_dead_worker_is_failed(dispatcher: Dispatcher, config: Config, db: Database) -> None:
@@ -107,7 +108,7 @@ def test_a_job_left_running_by_a_dead_worker_is_failed(dispatcher: Dispatcher, c
     counts = run_housekeeping(runtime)
     assert counts["abandoned_jobs"] == 1 and counts["deliveries"] == 1
     with db.unit_of_work() as s:
-        assert s.scalars(select(Job)).one().status == "failed"
+        assert s.scalars(select(Job)).one().status == JobStatus.FAILED
         assert [d.key for d in s.scalars(select(Delivery))] == ["new"]
 
 

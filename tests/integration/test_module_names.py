@@ -17,6 +17,7 @@ from commands.ui.model import Form, Reply
 from core.accounts.identity import IdentityKey, create_user
 from core.catalog import browse
 from core.deployments.service import dependencies
+from core.deployments.status import DeploymentStatus
 from core.errors import NotFound
 from storage.db import Database, make_engine
 from storage.migrate import alembic_config
@@ -220,8 +221,8 @@ def test_a_dependency_is_satisfied_whatever_its_spelling(db: Database) -> None:
         user = create_user(session, IdentityKey("slack", "T1", "UDEP"), "Dee")
         needs = Module(name="web-app", source="platform", commit="c1", dependencies=["Network_Plan", "dns-zone"])
         session.add(needs)
-        session.add(Deployment(short_id="dep1", module_name="network-plan", owner_id=user.id, status="SUCCESS",
-                               credit_cost=Decimal(0)))
+        session.add(Deployment(short_id="dep1", module_name="network-plan", owner_id=user.id,
+                               status=DeploymentStatus.SUCCESS, credit_cost=Decimal(0)))
         session.flush()
         assert [(d.name, d.satisfied) for d in dependencies(session, user, needs)] == [
             ("Network_Plan", True), ("dns-zone", False)]
