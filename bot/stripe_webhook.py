@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -22,6 +21,7 @@ import stripe
 
 from bot.runtime import Runtime
 from bot.wsgi import MAX_BODY_BYTES, BodyRefused, read_body, refuse, respond_json
+from core.incidents import report
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +127,8 @@ class StripeWebhook:
         try:
             handler(event)
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("Stripe event handler failed",
-                          extra={"error_id": error_id, "event_type": event.type, "event_id": event.id})
-            return respond_json(start_response, "500 Internal Server Error", {"error": f"error id {error_id}"})
+            incident = report(log, "Stripe event handler failed", event_type=event.type, event_id=event.id)
+            return respond_json(start_response, "500 Internal Server Error",
+                                {"error": f"error id {incident.error_id}"})
         log.info("Stripe event handled", extra={"event_type": event.type, "event_id": event.id})
         return respond_json(start_response, "200 OK", {"received": True})

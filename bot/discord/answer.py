@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 import discord
 
 from bot.discord.render import OutMessage, notice
+from core.incidents import report
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,8 @@ async def settle(interaction: discord.Interaction) -> None:
 
 async def fail(interaction: discord.Interaction, error: BaseException) -> None:
     """An unexpected error: logged with an id the user sees, never a traceback."""
-    error_id = uuid.uuid4().hex[:8]
-    log.error("discord interaction failed", exc_info=error, extra={"error_id": error_id})
-    text = f":boom: Something went wrong on our side (error id `{error_id}`). Please try again."
+    incident = report(log, "discord interaction failed", error)
     try:
-        await send(interaction, [notice(text)], ephemeral=True)
+        await send(interaction, [notice(incident.message)], ephemeral=True)
     except discord.HTTPException:
-        log.warning("could not report the error", extra={"error_id": error_id})
+        log.warning("could not report the error", extra={"error_id": incident.error_id})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +19,7 @@ from bot.slack.slow import Respond
 from commands.ui.model import Form, FormErrors, Option, Outcome, Reply
 from core.accounts.identity import Caller
 from core.conversations import ConversationRef
+from core.incidents import Incident, new_incident
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,11 @@ SLACK_ERROR_HINTS = {
 
 
 def new_error_id() -> str:
-    return uuid.uuid4().hex[:8]
+    return new_incident().error_id
 
 
 def oops(error_id: str) -> str:
-    return (f":boom: Something went wrong on our side (error id `{error_id}`). "
-            "It has been logged; please try again, or give the id to an admin.")
+    return Incident(error_id).message
 
 
 def errors_reply(errors: FormErrors) -> Reply:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
-import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -23,6 +24,7 @@ from core.accounts.roles import has_any, require_any
 from core.config import Config
 from core.conversations import ConversationRef, find_binding
 from core.errors import NotAllowed, NotFound, RadError
+from core.incidents import report
 from core.services import Services
 from storage.db import Database
 from storage.models import Delivery, User, utcnow
@@ -32,11 +34,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def error_reply(error: RadError) -> Reply:
+_CORE_COMMAND = re.compile(r"(?<=`)/rad(?=[ `])")
+"""Core names commands as ``/rad ...`` (it does not know ``RAD_COMMAND``); replies name the configured one."""
+
+
+def error_reply(error: RadError, slash: str = "/rad") -> Reply:
+    """What a user sees for a user error: its message, its hint, and the configured command in both."""
     text = f":warning: {error.message}"
     if error.hint:
         text += f"\n{error.hint}"
-    return Reply(text=text, ephemeral=True)
+    return Reply(text=_CORE_COMMAND.sub(slash, text), ephemeral=True)
+
+
+@dataclass
+class _Call:
+    """One request on its way through the dispatcher's chain."""
+
+    caller: Caller
+    where: ConversationRef | None
+    delivery: str | None
+    label: str
+    slow: bool
+    outcome: str = "ok"
 
 
 class Dispatcher:
@@ -168,42 +187,59 @@ class Dispatcher:
 
     def _run(self, caller: Caller, where: ConversationRef | None, delivery: str | None, label: str,
              body: Callable[[Context], T], *, slow: bool = False) -> T | Reply | None:
-        """Drop a seen delivery, resolve the caller, run ``body``, turn errors into replies.
+        """One request through the chain: measure → report errors → dedupe → caller → transaction → body.
 
-        Normally all of it is one unit of work. A ``slow`` body (it calls GitHub, scans a repository) must
-        not hold a transaction over its network calls: the delivery and the caller are committed first, and
-        the body gets a fresh session that begins only when it first touches the database.
+        The body authorises itself (``_authorise``) against the caller the chain resolved.
         """
-        kind = label.split(":", 1)[0]
+        call = _Call(caller, where, delivery, label, slow)
+        return self._measured(call, lambda: self._reported(call, lambda: self._admitted(call, body)))
+
+    @staticmethod
+    def _measured(call: _Call, proceed: Callable[[], T]) -> T:
+        """Count the request by kind and outcome, and time it."""
+        kind = call.label.split(":", 1)[0]
         started = time.perf_counter()
-        outcome = "ok"
         try:
-            with self.db.unit_of_work() as session:
-                if delivery is not None and not claim_delivery(session, delivery):
-                    log.info("duplicate delivery dropped", extra={"delivery": delivery, "label": label})
-                    outcome = "duplicate"
-                    return None
-                actor = resolve_caller(session, caller, self.config.admins)
-                if not slow:
-                    return self._guarded(self._context(session, actor, caller, where), body, label)
-            with self.db.unit_of_work() as session:
-                attached = session.merge(actor, load=False)  # no SQL: the transaction begins at first use
-                return self._guarded_slow(self._context(session, attached, caller, where), body, label)
-        except RadError as error:
-            outcome = "refused"
-            return error_reply(error)
-        except Exception:
-            outcome = "error"
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("unexpected error", extra={"error_id": error_id, "label": label})
-            return Reply(
-                text=f":boom: Something went wrong on our side (error id `{error_id}`). "
-                     "It has been logged; please try again, or give the id to an admin.",
-                ephemeral=True,
-            )
+            return proceed()
         finally:
-            REQUESTS.labels(kind, outcome).inc()
+            REQUESTS.labels(kind, call.outcome).inc()
             LATENCY.labels(kind).observe(time.perf_counter() - started)
+
+    def _reported(self, call: _Call, proceed: Callable[[], T]) -> T | Reply:
+        """A user error becomes its message; anything else an incident: logged with an id the user sees."""
+        try:
+            return proceed()
+        except RadError as error:
+            call.outcome = "refused"
+            return self.error_reply(error)
+        except Exception:
+            call.outcome = "error"
+            incident = report(log, "unexpected error", label=call.label)
+            return Reply(text=incident.message, ephemeral=True)
+
+    def _admitted(self, call: _Call, body: Callable[[Context], T]) -> T | Reply | None:
+        """Drop a seen delivery, resolve the caller, then run ``body`` in its transaction.
+
+        Normally all of it is one unit of work, the body in a savepoint. A ``slow`` body (it calls GitHub,
+        scans a repository) must not hold a transaction over its network calls: the delivery and the caller
+        are committed first, and the body gets a fresh session that begins only when it first touches the
+        database.
+        """
+        with self.db.unit_of_work() as session:
+            if call.delivery is not None and not claim_delivery(session, call.delivery):
+                log.info("duplicate delivery dropped", extra={"delivery": call.delivery, "label": call.label})
+                call.outcome = "duplicate"
+                return None
+            actor = resolve_caller(session, call.caller, self.config.admins)
+            if not call.slow:
+                return self._guarded(self._context(session, actor, call.caller, call.where), body, call.label)
+        with self.db.unit_of_work() as session:
+            attached = session.merge(actor, load=False)  # no SQL: the transaction begins at first use
+            return self._guarded_slow(self._context(session, attached, call.caller, call.where), body, call.label)
+
+    def error_reply(self, error: RadError) -> Reply:
+        """A user error's message and hint, naming the configured command (core writes ``/rad``)."""
+        return error_reply(error, self.slash)
 
     def _context(self, session: Session, actor: User, caller: Caller, where: ConversationRef | None) -> Context:
         return Context(session=session, actor=actor, caller=caller, where=where, config=self.config,
@@ -220,9 +256,9 @@ class Dispatcher:
                 return body(ctx)
         except NotAllowed as refusal:
             ctx.audit("access.denied", target=label, outcome="denied", reason=refusal.message)
-            return error_reply(refusal)
+            return error_reply(refusal, ctx.slash)
         except RadError as error:
-            return error_reply(error)
+            return error_reply(error, ctx.slash)
 
     @staticmethod
     def _guarded_slow(ctx: Context, body: Callable[[Context], T], label: str) -> T | Reply:
@@ -232,10 +268,10 @@ class Dispatcher:
         except NotAllowed as refusal:
             ctx.session.rollback()
             ctx.audit("access.denied", target=label, outcome="denied", reason=refusal.message)
-            return error_reply(refusal)
+            return error_reply(refusal, ctx.slash)
         except RadError as error:
             ctx.session.rollback()
-            return error_reply(error)
+            return error_reply(error, ctx.slash)
 
 
 def claim_delivery(session: Session, key: str) -> bool:

@@ -19,7 +19,6 @@ import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,6 +27,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from core.errors import InvalidInput
+from core.incidents import report
 from core.modules.parser import ModuleSpec
 from core.terraform.backend import SOCKET_NAME, StateServer, StateStore
 from core.terraform.engine import (
@@ -169,9 +169,9 @@ def run(
         terraform.prepare_control(server.directory)
         return session.perform()
     except Exception:  # a bug or an OS failure: reported as INTERNAL_ERROR with an id, never raised to chat
-        incident = uuid.uuid4().hex[:8]
-        logger.exception("Terraform run failed unexpectedly", extra={"incident": incident})
-        return session.finish(RunStatus.INTERNAL_ERROR, f"The Terraform run failed unexpectedly (incident {incident}).")
+        incident = report(logger, "Terraform run failed unexpectedly")
+        return session.finish(RunStatus.INTERNAL_ERROR,
+                              f"The Terraform run failed unexpectedly (error id {incident.error_id}).")
     finally:
         server.stop()
         for name in (VAR_FILE, PLAN_FILE, BACKEND_FILE):

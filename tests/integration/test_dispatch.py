@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
 from sqlalchemy import select
 
+from commands import load_registry
 from commands.framework.dispatch import Dispatcher
 from commands.framework.registry import ActionEvent, Param
 from commands.ui.model import Reply
 from core.accounts.identity import Caller, IdentityKey
+from core.config import Config
 from core.conversations import ConversationRef, bind_thread
 from storage.db import Database
 from storage.models import AuditEvent, ChatIdentity, User
@@ -177,3 +180,31 @@ def test_structured_arguments_are_checked_like_typed_ones(dispatcher: Dispatcher
     assert "<@9> is now a partner" in text(good)
     assert "`role` is missing" in text(dispatcher.run_command(ADMIN, "admin grant", {"user": "<@9>"}))
     assert Param("x").kind == "word"
+
+
+def test_hints_name_the_configured_command(db: Database, config: Config) -> None:
+    ops = Dispatcher(load_registry(), db, dataclasses.replace(config, command="ops"))
+    reply = ops.run_text(BOB, "deployment zzzz")
+    assert isinstance(reply, Reply) and "`/ops deployments`" in reply.text and "/rad" not in reply.text
+    unknown = ops.run_text(BOB, "deploymints")
+    assert isinstance(unknown, Reply) and "/rad" not in unknown.text
+
+
+def test_an_unexpected_error_is_one_logged_incident_whose_id_the_user_sees(
+    db: Database, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = load_registry()
+
+    @registry.command("explode", "Fails on purpose")
+    def explode(ctx: object, args: object) -> Reply:
+        raise RuntimeError("a bug, with a secret-ish detail")
+
+    try:
+        with caplog.at_level(logging.ERROR):
+            reply = Dispatcher(registry, db, config).run_text(BOB, "explode")
+    finally:
+        del registry.commands["explode"]
+    assert isinstance(reply, Reply) and "error id `" in reply.text and "secret-ish" not in reply.text
+    error_id = reply.text.split("error id `", 1)[1].split("`", 1)[0]
+    logged = [r for r in caplog.records if getattr(r, "error_id", None) == error_id]
+    assert len(logged) == 1 and logged[0].exc_info is not None
