@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+_open_lock = threading.Lock()
+_open_transactions: dict[int, int] = {}
+"""Sessions holding a begun database transaction: ``id(session)`` -> the thread that began it."""
+
+
+@event.listens_for(Session, "after_begin")
+def _transaction_began(session: Session, _transaction: SessionTransaction, _connection: Connection) -> None:
+    # Fires when the session's transaction takes a connection (SQLite: BEGIN IMMEDIATE, the write lock).
+    with _open_lock:
+        _open_transactions[id(session)] = threading.get_ident()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction; a savepoint's end changes nothing
+        with _open_lock:
+            _open_transactions.pop(id(session), None)
+
+
+def transaction_open() -> bool:
+    """Whether a session began a database transaction in this thread that is not over yet.
+
+    A unit of work whose session has not touched the database yet (a slow handler's fresh session) holds
+    no transaction and does not count.
+    """
+    me = threading.get_ident()
+    with _open_lock:
+        return me in _open_transactions.values()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -29,6 +29,7 @@ from commands.ui.model import Reply
 from core.accounts.identity import IdentityKey
 from core.config import Config
 from core.conversations import ConversationRef
+from core.network import assert_no_transaction
 
 T = TypeVar("T")
 TIMEOUT = 60.0
@@ -55,6 +56,7 @@ class DiscordMessenger:
 
     def post(self, where: ConversationRef, reply: Reply) -> ConversationRef:
         """Post ``reply`` (several messages if it does not fit in one); the reference names the first."""
+        assert_no_transaction("DiscordMessenger.post")
         messages = render_reply(reply)
 
         async def work(http: HTTPClient) -> list[str]:
@@ -66,6 +68,7 @@ class DiscordMessenger:
 
     def notify(self, user: IdentityKey, reply: Reply) -> None:
         """A direct message: the DM channel with the user is opened (or found), then posted in."""
+        assert_no_transaction("DiscordMessenger.notify")
         messages = render_reply(reply)
 
         async def work(http: HTTPClient) -> list[str]:
@@ -76,6 +79,7 @@ class DiscordMessenger:
 
     def edit(self, where: ConversationRef, reply: Reply) -> None:
         """Replace ``where.message``; what does not fit in it is posted after it."""
+        assert_no_transaction("DiscordMessenger.edit")
         channel = int(where.thread or where.channel)
         first, *rest = render_reply(reply)
         self._run(lambda http: _edit(http, channel, int(where.message), first))

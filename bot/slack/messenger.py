@@ -11,6 +11,7 @@ from bot.slack.render import render_reply
 from commands.ui.model import Reply
 from core.accounts.identity import IdentityKey
 from core.conversations import ConversationRef
+from core.network import assert_no_transaction
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class SlackMessenger:
 
     def post(self, where: ConversationRef, reply: Reply) -> ConversationRef:
         """Post in ``where`` (in its thread if it has one); returns the first message's reference."""
+        assert_no_transaction("SlackMessenger.post")
         rendered = render_reply(reply)
         first = ""
         for payload in rendered.messages:
@@ -42,6 +44,7 @@ class SlackMessenger:
         """Replace ``where.message``; what does not fit in one message is posted after it, in its thread."""
         if not where.message:
             raise ValueError("edit needs the message to replace (ConversationRef.message)")
+        assert_no_transaction("SlackMessenger.edit")
         rendered = render_reply(reply)
         head, *rest = rendered.messages or ({"text": " ", "blocks": []},)
         self.client.chat_update(channel=where.channel, ts=where.message, text=head["text"], blocks=head["blocks"])

@@ -19,6 +19,7 @@ import requests
 
 from core.config import DEFAULT_JULES_API_URL, Config
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, RadError, Unavailable
+from core.network import assert_no_transaction
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,7 @@ class JulesClient:
               body: Any = None, fresh: bool = False) -> Json:
         url = f"{self.base_url}/{path}"
         for attempt in range(self.retries + 1):
+            assert_no_transaction(f"JulesClient ({doing})")
             try:
                 response = self._http.request(method, url, params=params, json=body, timeout=self.timeout,
                                               allow_redirects=False)

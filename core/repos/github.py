@@ -26,6 +26,7 @@ from urllib3.util.retry import Retry
 
 from core.config import DEFAULT_GITHUB_API_URL, Config
 from core.errors import InvalidInput, NotAllowed, NotFound, RadError, Unavailable
+from core.network import assert_no_transaction
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,18 @@ class _BoundedRetry(GithubRetry):
         if wait is not None and self.max_rate_limit_wait is not None and wait > self.max_rate_limit_wait:
             raise MaxRetryError(_pool, url or "", ResponseError("Retry-After exceeds the allowed wait"))
         return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+class _GuardedToken(Auth.Token):
+    """A token that refuses each request made inside a database transaction (PyGithub adds it per request)."""
+
+    def __init__(self, token: str, doing: str) -> None:
+        super().__init__(token)
+        self.doing = doing
+
+    def authentication(self, headers: dict[str, Any]) -> None:
+        assert_no_transaction(f"GitHubClient ({self.doing})")
+        super().authentication(headers)
 
 
 @dataclass(frozen=True)
@@ -150,7 +163,7 @@ class GitHubClient:
             raise InvalidInput("That does not look like a GitHub token.", hint=NEW_TOKEN_HINT)
         retry = _BoundedRetry(total=self.retries, backoff_factor=self.backoff, backoff_max=self.max_wait,
                               raise_on_status=False, max_rate_limit_wait=self.max_wait)
-        gh = Github(base_url=self.base_url, auth=Auth.Token(token.strip()), timeout=self.timeout, retry=retry,
+        gh = Github(base_url=self.base_url, auth=_GuardedToken(token.strip(), doing), timeout=self.timeout, retry=retry,
                     user_agent="rad-chatops", seconds_between_requests=self.throttle,
                     seconds_between_writes=self.throttle)
         try:
