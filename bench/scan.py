@@ -89,8 +89,10 @@ def main() -> None:
                             github_options={"throttle": None})
         with db.unit_of_work() as session:
             partner = create_user(session, IdentityKey("console", "", "bench"), "bench")
+        with db.unit_of_work() as session:  # no network inside a transaction: each call gets a fresh session
             connections.connect_token(session, services, partner, partner, token, utcnow())
-            connections.choose_repository(session, services, partner, partner, "bench/modules", utcnow())
+        with db.unit_of_work() as session:
+            connections.choose_repository(db, session, services, partner, partner, "bench/modules", utcnow())
             connection_id = connections.find_repo(session, partner).id  # type: ignore[union-attr]
         first = timed_scan(db, services, connection_id, github)
         unchanged = timed_scan(db, services, connection_id, github)

@@ -20,6 +20,7 @@ from core.repos.reader import LOCAL_PREFIX
 from core.secrets import reveal, store
 from core.services import Services
 from core.suggestions import closest, did_you_mean
+from storage.db import Database
 from storage.models import JulesConnection, RepoConnection, StoredSecret, User
 
 if TYPE_CHECKING:
@@ -105,9 +106,18 @@ def repository_token(session: Session, services: Services, conn: RepoConnection)
     return reveal(services.secrets, row)
 
 
-def choose_repository(session: Session, services: Services, actor: User, owner: User | None, full_name: str,
-                      now: datetime) -> tuple[RepoSummary, str]:
-    """Point the connection at ``full_name`` once the token is shown to read it; returns it and the previous one."""
+def repository_to_check(session: Session, services: Services, owner: User | None,
+                        full_name: str) -> tuple[str, str]:
+    """The read half of choosing a repository: the name as GitHub spells it and the token to check it with."""
+    conn, name = reachable_repository(session, owner, full_name)
+    return name, repository_token(session, services, conn)
+
+
+def reachable_repository(session: Session, owner: User | None, full_name: str) -> tuple[RepoConnection, str]:
+    """The connection and ``full_name`` as the token's list spells it (no network).
+
+    Refused when no token is connected or the token's repositories do not include ``full_name``.
+    """
     conn = find_repo(session, owner)
     if conn is None or conn.token_secret_id is None:
         raise NotFound("Connect a GitHub token first.", hint="Run `/rad connect`.")
@@ -118,15 +128,34 @@ def choose_repository(session: Session, services: Services, actor: User, owner: 
         hint = did_you_mean([f"`{c}`" for c in close]) or \
             "Run `/rad connect` again if you gave the token access to it since."
         raise NotFound(f"The connected token cannot reach `{wanted}`.", hint=hint)
-    summary = services.github().check_repository_access(repository_token(session, services, conn),
-                                                          known.get(wanted.lower(), wanted))
+    return conn, known.get(wanted.lower(), wanted)
+
+
+def keep_repository(session: Session, actor: User, owner: User | None, summary: RepoSummary, now: datetime) -> str:
+    """The write half: point the connection at the checked repository; returns the previous one."""
+    conn = find_repo(session, owner)
+    if conn is None or conn.token_secret_id is None:
+        raise NotFound("The GitHub token was disconnected meanwhile.", hint="Run `/rad connect` again.")
     previous = conn.full_name
     conn.full_name, conn.default_branch, conn.html_url = summary.full_name, summary.default_branch, summary.html_url
     conn.repo_checked_at = now
     session.flush()
     audit.record(session, actor, "connect.github.repository", target=describe_owner(owner),
                  repository=summary.full_name, branch=summary.default_branch, previous=previous or None)
-    return summary, previous
+    return previous
+
+
+def choose_repository(db: Database, session: Session, services: Services, actor: User, owner: User | None,
+                      full_name: str, now: datetime) -> tuple[RepoSummary, str]:
+    """Point the connection at ``full_name`` once the token is shown to read it; returns it and the previous one.
+
+    Reads in a short unit of work of ``db``, asks GitHub with no transaction open, then writes in ``session``
+    (whose transaction must not have begun yet: a slow handler's session).
+    """
+    with db.unit_of_work() as lookup:
+        name, token = repository_to_check(lookup, services, owner, full_name)
+    summary = services.github().check_repository_access(token, name)
+    return summary, keep_repository(session, actor, owner, summary, now)
 
 
 def connect_local(session: Session, actor: User, path: str, now: datetime) -> RepoConnection:

@@ -15,6 +15,7 @@ from storage.db import Database
 from storage.models import AuditEvent, JulesConnection, RepoConnection, StoredSecret
 from tests.emulators.github import GitHubEmulator
 from tests.emulators.jules import JulesEmulator
+from tests.support.connecting import click_check, connect_repository
 
 ADMIN = Caller(IdentityKey("slack", "T1", "UADMIN"), "Ada")
 PAT = Caller(IdentityKey("slack", "T1", "UPAT"), "Pat")
@@ -124,7 +125,7 @@ def test_an_unknown_repository_is_refused_with_suggestions(dispatcher: Dispatche
     make_partner(dispatcher)
     github.add_repo("pat/modules", MODULES)
     submit_token(dispatcher, github.add_token("pat"))
-    answer = reply(dispatcher.run_text(PAT, "connect repo pat/modulez"))
+    answer = reply(connect_repository(dispatcher, PAT, "connect repo pat/modulez"))
     assert "cannot reach `pat/modulez`" in answer.text and "`pat/modules`" in answer.text
 
 
@@ -133,8 +134,8 @@ def test_changing_the_repository_says_so(dispatcher: Dispatcher, github: GitHubE
     github.add_repo("pat/old", MODULES)
     github.add_repo("pat/new", MODULES)
     submit_token(dispatcher, github.add_token("pat"))
-    dispatcher.run_text(PAT, "connect repo pat/old")
-    answer = reply(dispatcher.run_text(PAT, "connect repo pat/new"))
+    connect_repository(dispatcher, PAT, "connect repo pat/old")
+    answer = reply(connect_repository(dispatcher, PAT, "connect repo pat/new"))
     assert "changed from *pat/old*" in answer.text
 
 
@@ -144,7 +145,7 @@ def test_a_fine_grained_token_needs_contents_access(dispatcher: Dispatcher, gith
     github.add_repo("pat/other", MODULES)
     token = github.add_fine_grained_token("pat", {"pat/modules": "read", "pat/other": "none"})
     assert "(fine-grained)" in submit_token(dispatcher, token).text
-    assert "Connected *pat/modules*" in reply(dispatcher.run_text(PAT, "connect repo pat/modules")).text
+    assert "Connected *pat/modules*" in reply(connect_repository(dispatcher, PAT, "connect repo pat/modules")).text
 
 
 def test_non_partners_are_refused_and_audited(dispatcher: Dispatcher, db: Database) -> None:
@@ -163,7 +164,7 @@ def test_only_admins_connect_the_platform_repository(dispatcher: Dispatcher, git
     github.add_repo("radadmin/platform-modules", MODULES)
     answer = submit_token(dispatcher, github.add_token("radadmin"), caller=ADMIN, scope="platform")
     assert "works" in answer.text
-    done = reply(dispatcher.run_text(ADMIN, "admin connect repo radadmin/platform-modules"))
+    done = reply(connect_repository(dispatcher, ADMIN, "admin connect repo radadmin/platform-modules"))
     assert "Connected *radadmin/platform-modules*" in done.text and "Jules" not in done.text
 
 
@@ -173,7 +174,7 @@ def test_jules_key_and_source_registration(
     make_partner(dispatcher)
     github.add_repo("pat/modules", MODULES)
     submit_token(dispatcher, github.add_token("pat"))
-    dispatcher.run_text(PAT, "connect repo pat/modules")
+    connect_repository(dispatcher, PAT, "connect repo pat/modules")
     form = dispatcher.run_text(PAT, "connect jules")
     assert isinstance(form, Form) and form.inputs[0].kind == "secret"
     bad = reply(dispatcher.submit_form(PAT, "connect:jules", {"key": "wrong-key"}))
@@ -201,7 +202,7 @@ def test_secrets_never_reach_logs_audit_or_database(
     github.add_repo("pat/modules", MODULES)
     token, key = github.add_token("pat"), jules.add_key()
     jules.add_source("pat/modules")
-    outputs = [submit_token(dispatcher, token), reply(dispatcher.run_text(PAT, "connect repo pat/modules")),
+    outputs = [submit_token(dispatcher, token), reply(connect_repository(dispatcher, PAT, "connect repo pat/modules")),
                reply(dispatcher.submit_form(PAT, "connect:jules", {"key": key})),
                reply(dispatcher.run_text(PAT, "connect status"))]
     shown = repr(outputs) + "\n".join(r.getMessage() + repr(vars(r)) for r in caplog.records)
@@ -225,5 +226,5 @@ def test_a_repository_alone_means_choosing_it(dispatcher: Dispatcher, github: Gi
     make_partner(dispatcher)
     github.add_repo("pat/modules", MODULES)
     submit_token(dispatcher, github.add_token("pat"))
-    answer = dispatcher.run_command(PAT, "connect", {"repository": "pat/modules"})
+    answer = click_check(dispatcher, PAT, dispatcher.run_command(PAT, "connect", {"repository": "pat/modules"}))
     assert "Connected *pat/modules*" in reply(answer).text

@@ -15,6 +15,7 @@ from core.accounts.identity import Caller, IdentityKey
 from storage.db import Database
 from storage.models import AuditEvent, Module, ParsedBlob
 from tests.emulators.github import GitHubEmulator, LargeFile, Repository
+from tests.support.connecting import connect_repository
 
 ADMIN = Caller(IdentityKey("slack", "T1", "UADMIN"), "Ada")
 PAT = Caller(IdentityKey("slack", "T1", "UPAT"), "Pat")
@@ -51,7 +52,7 @@ def connect(dispatcher: Dispatcher, github: GitHubEmulator, caller: Caller, logi
     form = dispatcher.run_text(caller, command)
     assert isinstance(form, Form)
     assert "works" in reply(dispatcher.submit_form(caller, form.action_id, {"token": token}, form.state)).text
-    assert "Connected" in reply(dispatcher.run_text(caller, f"{command} repo {repo}")).text
+    assert "Connected" in reply(connect_repository(dispatcher, caller, f"{command} repo {repo}")).text
     return repository, token
 
 
