@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Args, Param, action, command, options_provider
+from commands.framework.registry import ActionEvent, Param, action, command, options_provider
 from commands.ui.model import Button, Card, Control, Field, Option, Reply
 from core.catalog import browse
 from core.catalog.browse import TABS, ModuleRow, Tab
 from core.credits.amounts import format_credits
 from core.errors import InvalidInput
+from core.modules.model import Variable
+from core.modules.spec import load_spec
 from storage.models import Module
 
 PAGE_SIZE = 8
@@ -24,8 +25,8 @@ MODULE_PARAM = Param("module", "word", "The module's name", options="modules:nam
          params=(Param("tab", "choice", "Which modules", required=False, choices=TABS),
                  Param("search", "text", "Only modules whose name contains this", required=False)),
          details="Pinned modules come first, then the most deployed and best rated.")
-def modules(ctx: Context, args: Args) -> Reply:
-    return listing(ctx, tab_of(str(args.get("tab") or "all")), str(args.get("search") or "")[:QUERY_MAX], 1)
+def modules(ctx: Context, tab: str | None, search: str | None) -> Reply:
+    return listing(ctx, tab_of(tab or "all"), (search or "")[:QUERY_MAX], 1)
 
 
 def tab_of(text: str) -> Tab:
@@ -62,7 +63,7 @@ def listing(ctx: Context, tab: Tab, query: str, number: int, *, replace: bool = 
     found = f"{len(rows)} module(s)" + (f" matching `{query}`" if query else "")
     text = f"*{TAB_LABELS[tab]} modules* – {found}, page {number} of {pages}."
     if not rows:
-        text += "\n" + ("Pin a module with its 📌 button or `/rad pin <module>`." if tab == "pinned"
+        text += "\n" + (f"Pin a module with its 📌 button or `{ctx.slash} pin <module>`." if tab == "pinned"
                         else "Nothing here yet.")
     cards = tuple(row_card(row, view_value(tab, number, query)) for row in here)
     return Reply(text=text, cards=cards, actions=tuple(controls), replace_original=replace)
@@ -109,12 +110,12 @@ def visible_by_id(ctx: Context, module_id: str) -> Module:
 
 
 @command("module", "Show one module: inputs, outputs, cost, dependencies", params=(MODULE_PARAM,))
-def module(ctx: Context, args: Args) -> Reply:
-    return details(ctx, browse.find_visible(ctx.session, ctx.actor, str(args["module"])))
+def module(ctx: Context, module: str) -> Reply:
+    return details(ctx, browse.find_visible(ctx.session, ctx.actor, module))
 
 
 def details(ctx: Context, m: Module) -> Reply:
-    spec: dict[str, Any] = m.spec or {}
+    spec = load_spec(m.spec)
     pinned = browse.is_pinned(ctx.session, ctx.actor, m)
     about = Card(m.name, text=m.description, fields=tuple(f for f in (
         Field("Source", f"{m.source} · {m.repository}"),
@@ -125,38 +126,39 @@ def details(ctx: Context, m: Module) -> Reply:
         Field("Depends on", ", ".join(f"`{d}`" for d in m.dependencies) or "nothing"),
         Field("Documentation", m.documentation) if m.documentation else None,
     ) if f is not None), actions=(Button("Unpin" if pinned else "📌 Pin", "modules:pin", f"{m.id}:all:1:"),))
-    inputs = [input_line(v) for v in spec.get("inputs") or []]
-    outputs = [f"• `{o['name']}`" + (" (sensitive)" if o.get("sensitive") else "")
-               + (f" – {o['description']}" if o.get("description") else "") for o in spec.get("outputs") or []]
+    inputs = [input_line(v) for v in spec.inputs]
+    outputs = [f"• `{o.name}`" + (" (sensitive)" if o.sensitive else "")
+               + (f" – {o.description}" if o.description else "") for o in spec.outputs]
     cards = [about, Card("Inputs", text="\n".join(inputs) or "none")]
     if outputs:
         cards.append(Card("Outputs", text="\n".join(outputs)))
     return Reply(cards=tuple(cards))
 
 
-def input_line(variable: dict[str, Any]) -> str:
-    line = f"• `{variable['name']}` ({variable.get('type') or 'any'})"
-    if variable.get("required"):
+def input_line(variable: Variable) -> str:
+    """One input as the module card lists it: the default as Terraform converted it, never a sensitive one."""
+    line = f"• `{variable.name}` ({variable.type})"
+    if variable.required:
         line += " *required*"
-    elif variable.get("sensitive"):
+    elif variable.sensitive:
         line += " default hidden"
-    elif "default" in variable:
-        line += f" default `{variable['default']!r}`" if variable["default"] is not None else " default `null`"
-    if variable.get("description"):
-        line += f" – {variable['description']}"
+    else:
+        line += f" default `{variable.default!r}`" if variable.default is not None else " default `null`"
+    if variable.description:
+        line += f" – {variable.description}"
     return line
 
 
 @command("pin", "Pin a module so it comes first", params=(MODULE_PARAM,))
-def pin(ctx: Context, args: Args) -> Reply:
-    m = browse.find_visible(ctx.session, ctx.actor, str(args["module"]))
+def pin(ctx: Context, module: str) -> Reply:
+    m = browse.find_visible(ctx.session, ctx.actor, module)
     browse.pin(ctx.session, ctx.actor, m, ctx.now)
     return Reply(text=f":pushpin: `{m.name}` is pinned.")
 
 
 @command("unpin", "Unpin a module", params=(MODULE_PARAM,))
-def unpin(ctx: Context, args: Args) -> Reply:
-    m = browse.find_visible(ctx.session, ctx.actor, str(args["module"]))
+def unpin(ctx: Context, module: str) -> Reply:
+    m = browse.find_visible(ctx.session, ctx.actor, module)
     browse.unpin(ctx.session, ctx.actor, m)
     return Reply(text=f"`{m.name}` is unpinned.")
 

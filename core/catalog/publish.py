@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal
 
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.catalog.scan import Candidate, ScanResult
+from core.modules.spec import load_spec
 from core.settings.platform import provisioners_allowed
 from storage.models import Module, User
 
@@ -207,11 +207,11 @@ def _publish(session: Session, actor: User, owner: User | None, candidate: Candi
 
 
 def _fill(module: Module, candidate: Candidate, commit: str) -> None:
-    spec = candidate.spec or {}
-    module.commit, module.files, module.spec = commit, dict(candidate.files), spec
-    module.description = str(spec.get("description") or "")
-    module.documentation = str(spec.get("documentation") or "")
-    module.credit_cost = Decimal(str(spec.get("credit_cost") or "0"))
-    module.require_credit_purchases = bool(spec.get("require_credit_purchases"))
-    module.public_access = bool(spec.get("public_access"))
-    module.dependencies = list(spec.get("dependencies") or [])
+    spec = load_spec(candidate.spec)
+    module.commit, module.files, module.spec = commit, dict(candidate.files), spec.to_json()
+    module.description = spec.description
+    module.documentation = spec.documentation
+    module.credit_cost = spec.credit_cost
+    module.require_credit_purchases = spec.require_credit_purchases
+    module.public_access = spec.public_access
+    module.dependencies = list(spec.dependencies)

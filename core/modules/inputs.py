@@ -1,81 +1,61 @@
 """A module's inputs as a deploy form: steps from UIMeta groups, widgets by type, values checked on submit.
 
-Works on the module spec JSON the catalog stores (``Module.spec["inputs"]``), so it needs no parsing.
+Works on the typed spec (:func:`core.modules.spec.load_spec` of ``Module.spec``): each input is the parser's
+:class:`~core.modules.model.Variable`, so no field is read from JSON here.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
+from core.modules.model import ModuleSpec, Variable
+from core.modules.spec import load_spec
 from core.modules.value_types import TypeMismatch, from_text, parse_type
 
 MASK = "••••••"
+LAST = 1 << 30  # the step of untagged inputs: after every UIMeta group
+InputSpec: TypeAlias = Variable  # the name callers used before the spec was typed
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """One deployable variable of a module."""
-
-    name: str
-    type: str
-    kind: str
-    description: str
-    required: bool
-    sensitive: bool
-    nullable: bool
-    group: int
-    order: int
-    has_default: bool
-    default: Any
-    choices: tuple[str, ...]
-    validations: tuple[tuple[str, str], ...]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> InputSpec:
-        return cls(
-            name=str(data["name"]), type=str(data.get("type") or "any"), kind=str(data.get("kind") or "text"),
-            description=str(data.get("description") or ""), required=bool(data.get("required")),
-            sensitive=bool(data.get("sensitive")), nullable=bool(data.get("nullable", True)),
-            group=int(data.get("group") or 0), order=int(data.get("order") or 0),
-            has_default=bool(data.get("has_default", "default" in data)), default=data.get("default"),
-            choices=tuple(str(c) for c in data.get("choices") or ()),
-            validations=tuple((str(v[0]), str(v[1])) for v in data.get("validations") or ()),
-        )
-
-    def default_text(self) -> str:
-        """The default as the form shows it (never for a sensitive input)."""
-        if self.sensitive or not self.has_default or self.default is None:
-            return ""
-        if self.kind == "json" or isinstance(self.default, (list, dict)):
-            return json.dumps(self.default)
-        if isinstance(self.default, bool):
-            return "true" if self.default else "false"
-        return str(self.default)
+def _typed(spec: ModuleSpec | Mapping[str, Any] | None) -> ModuleSpec:
+    return spec if isinstance(spec, ModuleSpec) else load_spec(spec)
 
 
-def deployable_inputs(spec: Mapping[str, Any]) -> list[InputSpec]:
-    """The inputs a user fills in, in form order (group 0 holds metadata, never asked)."""
-    inputs = [InputSpec.from_json(i) for i in spec.get("inputs") or [] if not i.get("hidden")]
-    return sorted(inputs, key=lambda i: (i.group if i.group > 0 else 10**6, i.order or 10**6, i.name))
+def deployable_inputs(spec: ModuleSpec | Mapping[str, Any] | None) -> list[Variable]:
+    """The inputs a user fills in, in form order (group 0 holds metadata and platform wiring, never asked).
+
+    Like :func:`sensitive_names`, takes the stored JSON too (loaded with :func:`load_spec`).
+    """
+    return sorted((variable for variable in _typed(spec).inputs if not variable.hidden), key=lambda v: v.sort_key)
 
 
-def sensitive_names(spec: Mapping[str, Any]) -> set[str]:
+def sensitive_names(spec: ModuleSpec | Mapping[str, Any] | None) -> set[str]:
     """The names of the module's sensitive inputs: their values are sealed, masked and never shown."""
-    return {str(i["name"]) for i in spec.get("inputs") or [] if i.get("sensitive")}
+    return {variable.name for variable in _typed(spec).inputs if variable.sensitive}
 
 
-def steps(inputs: list[InputSpec]) -> list[list[InputSpec]]:
+def steps(inputs: list[Variable]) -> list[list[Variable]]:
     """Inputs split into steps, one per UIMeta group (untagged inputs form the last step)."""
-    grouped: dict[int, list[InputSpec]] = {}
+    grouped: dict[int, list[Variable]] = {}
     for item in inputs:
-        grouped.setdefault(item.group if item.group > 0 else 10**6, []).append(item)
+        grouped.setdefault(item.group if item.group is not None and item.group > 0 else LAST, []).append(item)
     return [grouped[g] for g in sorted(grouped)]
 
 
-def convert(item: InputSpec, raw: Any) -> Any:
+def default_shown(item: Variable) -> str:
+    """The default as the form shows it: as Terraform converted it, JSON for collections; never a sensitive one."""
+    if item.sensitive or not item.has_default or item.default is None:
+        return ""
+    if item.kind == "json" or isinstance(item.default, (list, dict)):
+        return json.dumps(item.default)
+    if isinstance(item.default, bool):
+        return "true" if item.default else "false"
+    return str(item.default)
+
+
+def convert(item: Variable, raw: Any) -> Any:
     """A submitted value as the variable's type; raises TypeMismatch with a message for the field.
 
     An empty answer means the default (or null when there is none and the variable is optional).
@@ -96,7 +76,7 @@ def convert(item: InputSpec, raw: Any) -> Any:
     return value
 
 
-def check_values(items: list[InputSpec], raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def check_values(items: list[Variable], raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Converted values and, per field, what is wrong (empty when all is well)."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -109,7 +89,7 @@ def check_values(items: list[InputSpec], raw: Mapping[str, Any]) -> tuple[dict[s
     return values, errors
 
 
-def shown(item: InputSpec, value: Any) -> str:
+def shown(item: Variable, value: Any) -> str:
     """A value as a confirmation shows it: sensitive ones masked."""
     if item.sensitive:
         return MASK
