@@ -1,0 +1,286 @@
+"""One scenario, every front door: a neutral way to drive the bot through Slack or Discord.
+
+``SlackDoor`` sends signed HTTP requests into the real Bolt app (``slack_support.Harness``); ``DiscordDoor``
+feeds INTERACTION_CREATE payloads into the real discord.py client (``discord_harness.Harness``). Both answer
+with a ``Reply``: the visible text (markup stripped), the buttons, whether only the user sees it and whether
+it replaced the message that was clicked. The platform checks stay inside each door: every Slack payload is
+validated by the Slack emulator's Block Kit models, every Discord call against Discord's API description.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import zlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pytest
+
+from core.accounts.identity import IdentityKey
+from core.config import Config
+from storage.db import Database
+from tests.emulators import discord_objects as obj
+from tests.support import discord_harness as dh
+from tests.support import slack_support as sh
+
+EPHEMERAL = 64
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user by name; each door gives them the platform's id (``admin`` is the bootstrap admin)."""
+
+    name: str
+
+
+ADMIN = Person("admin")
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button as the user sees it: its label and the platform's id for it."""
+
+    label: str
+    id: str
+    value: str = ""
+
+
+@dataclass
+class Reply:
+    """What the bot answered, neutrally: text without markup, buttons, privacy, in-place update."""
+
+    text: str
+    buttons: list[Button]
+    private: bool
+    replaced: bool
+    raw: dict[str, Any] = field(repr=False)
+    source: Any = field(default=None, repr=False)  # what a click on this reply needs (message or hook)
+
+    def button(self, label: str) -> Button:
+        """The button labelled ``label`` (or starting with it)."""
+        for found in self.buttons:
+            if found.label.startswith(label) or found.label.endswith(label):
+                return found
+        raise AssertionError(f"no button {label!r} among {[b.label for b in self.buttons]}")
+
+
+class FrontDoor(Protocol):
+    """Drive the bot as a chat user would, whatever the platform."""
+
+    platform: str
+
+    def mention(self, person: Person) -> str:
+        """How the bot writes a mention of ``person`` on this platform."""
+
+    async def command(self, words: str, args: Mapping[str, Any] | None = None, *,
+                      user: Person = ADMIN) -> Reply:
+        """``/rad <words>`` with named arguments (in their declared order), answered."""
+
+    async def click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Reply:
+        """A click on the button labelled ``label`` in ``reply``, answered."""
+
+    async def click_stale(self, button_id: str, *, user: Person = ADMIN) -> Reply:
+        """A click on a button of an old message whose id the bot no longer knows."""
+
+    async def restart(self) -> None:
+        """A new front-door instance, as after a process restart."""
+
+    def identity(self, person: Person) -> IdentityKey:
+        """The identity ``person`` has on this platform."""
+
+    def settle(self) -> None:
+        """Wait until background work started by the requests so far has finished."""
+
+    def check(self) -> None:
+        """Every payload the bot sent so far, against the platform's rules (raises AssertionError)."""
+
+
+def plain(text: str) -> str:
+    """Text with chat markup removed (``*bold*``, ``**bold**``, ``_italic_``), for neutral assertions."""
+    return re.sub(r"(\*\*|\*|__)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
+
+
+# -- Slack --------------------------------------------------------------------------------------------------
+
+def slack_id(person: Person) -> str:
+    return sh.ADMIN if person == ADMIN else "U" + person.name.upper().replace(" ", "")[:10]
+
+
+class SlackDoor:
+    """The real Bolt app behind the real HTTP server, driven by signed requests."""
+
+    platform = "slack"
+
+    def __init__(self, harness: sh.Harness) -> None:
+        self.harness = harness
+
+    def mention(self, person: Person) -> str:
+        return f"<@{slack_id(person)}>"
+
+    def _who(self, user: Person) -> dict[str, str]:
+        return {"user": slack_id(user), "name": user.name}
+
+    def _text(self, words: str, args: Mapping[str, Any]) -> str:
+        parts = [words]
+        for value in args.values():
+            parts.append(f"<@{slack_id(value)}|{value.name}>" if isinstance(value, Person) else str(value))
+        return " ".join(parts)
+
+    async def command(self, words: str, args: Mapping[str, Any] | None = None, *,
+                      user: Person = ADMIN) -> Reply:
+        answer = self.harness.command(self._text(words, args or {}), **self._who(user))
+        assert (answer.status, answer.body) == (200, ""), "a slash command is acked empty at once"
+        return self._reply(answer.hook)
+
+    async def click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Reply:
+        button = reply.button(label)
+        hook = f"act-{uuid.uuid4().hex[:8]}"
+        self.harness.emulator.bind_hook(hook, message=reply.raw)  # the response_url belongs to that message
+        answer = self.harness.click(button.id, button.value, hook=hook, **self._who(user))
+        assert (answer.status, answer.body) == (200, "")
+        found = self._reply(answer.hook)
+        if found.replaced:
+            assert self.harness.emulator.hook(hook).current == found.raw, "the clicked message was replaced"
+        return found
+
+    async def click_stale(self, button_id: str, *, user: Person = ADMIN) -> Reply:
+        answer = self.harness.click(button_id, "7", **self._who(user))
+        assert (answer.status, answer.body) == (200, "")
+        return self._reply(answer.hook)
+
+    async def restart(self) -> None:
+        """Nothing to do: the Bolt app keeps nothing between requests (state lives in the database)."""
+
+    def identity(self, person: Person) -> IdentityKey:
+        return IdentityKey("slack", sh.TEAM, slack_id(person))
+
+    def settle(self) -> None:
+        self.harness.settle()
+
+    def check(self) -> None:
+        self.harness.emulator.check()
+
+    def _reply(self, hook: str) -> Reply:
+        body = self.harness.reply(hook_answer(hook))
+        buttons = [Button(str(e["text"]["text"]), str(e["action_id"]), str(e.get("value", "")))
+                   for block in body.get("blocks") or [] if block.get("type") == "actions"
+                   for e in block.get("elements") or [] if e.get("type") == "button"]
+        private = body.get("response_type", "ephemeral") == "ephemeral"
+        return Reply(plain(sh.texts(body)), buttons, private, bool(body.get("replace_original")), body, hook)
+
+
+def hook_answer(hook: str) -> sh.Answer:
+    return sh.Answer(200, "", hook)
+
+
+# -- Discord ------------------------------------------------------------------------------------------------
+
+def discord_id(person: Person) -> str:
+    if person == ADMIN:
+        return dh.ADMIN_ID
+    return f"91{zlib.crc32(person.name.encode()):016d}"
+
+
+class DiscordDoor:
+    """The real discord.py client, fed INTERACTION_CREATE payloads; every call validated against the spec."""
+
+    platform = "discord"
+
+    def __init__(self, harness: dh.Harness) -> None:
+        self.harness = harness
+        self.seen = 0
+
+    def mention(self, person: Person) -> str:
+        return f"<@{discord_id(person)}>"
+
+    async def command(self, words: str, args: Mapping[str, Any] | None = None, *,
+                      user: Person = ADMIN) -> Reply:
+        options: dict[str, Any] = {}
+        types: dict[str, int] = {}
+        resolved: list[dict[str, Any]] = []
+        for name, value in (args or {}).items():
+            if isinstance(value, Person):
+                options[name], types[name] = discord_id(value), dh.USER_OPTION
+                resolved.append(obj.user(discord_id(value), value.name))
+            else:
+                options[name] = value
+                if isinstance(value, int):
+                    types[name] = dh.INTEGER_OPTION
+        sent = self.harness.slash(words, options, user_id=discord_id(user), types=types, resolved=resolved)
+        return await self._reply(sent, None)
+
+    async def click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Reply:
+        button = reply.button(label)
+        assert reply.source is not None, "the reply has no message to click in"
+        sent = self.harness.click(reply.source, button.id, user_id=discord_id(user))
+        return await self._reply(sent, reply.source, was_private=reply.private)
+
+    async def click_stale(self, button_id: str, *, user: Person = ADMIN) -> Reply:
+        old = obj.message(obj.snowflake(), dh.CHANNEL_ID, obj.user("1", "bot"), content="old", components=[
+            {"type": 1, "components": [{"type": 2, "style": 1, "label": "Old", "custom_id": button_id}]}])
+        sent = self.harness.click(old, button_id, user_id=discord_id(user))
+        return await self._reply(sent, old)
+
+    async def restart(self) -> None:
+        await self.harness.restart()
+
+    def identity(self, person: Person) -> IdentityKey:
+        return IdentityKey("discord", "", discord_id(person))
+
+    def settle(self) -> None:
+        """Nothing to wait for: each reply was awaited."""
+
+    def check(self) -> None:
+        self.harness.validate_all()
+
+    async def _reply(self, sent: dict[str, Any], clicked: dict[str, Any] | None, *,
+                     was_private: bool = False) -> Reply:
+        self.seen += 1
+        calls = await self.harness.callbacks(self.seen, timeout=10)
+        call = calls[self.seen - 1]
+        body: dict[str, Any] = call.json
+        flags = int((body.get("data") or {}).get("flags") or 0)
+        if body["type"] in (5, 6):  # deferred: the answer is an edit of the original response
+            [*_, edit] = await self.harness.original_edits(sent, timeout=10)
+            data: dict[str, Any] = edit.json
+            message = edit.message if edit.message is not None else clicked
+            replaced = body["type"] == 6
+        else:
+            data = body.get("data") or {}
+            message = call.message if body["type"] == 4 else clicked
+            replaced = body["type"] == 7
+        buttons = [Button(str(c.get("label", "")), str(c["custom_id"]))
+                   for c in dh.components_of(data) if c.get("type") == 2 and c.get("custom_id")]
+        private = bool(flags & EPHEMERAL) or (replaced and was_private)  # an update keeps the message's flags
+        return Reply(plain(discord_text(data)), buttons, private, replaced, body, message)
+
+
+def discord_text(data: Mapping[str, Any]) -> str:
+    """All visible text of a message body: content and every embed's text."""
+    found = [str(data.get("content") or "")]
+    for embed in data.get("embeds") or []:
+        found += [str(embed.get("title") or ""), str(embed.get("description") or "")]
+        found += [f"{f.get('name', '')}: {f.get('value', '')}" for f in embed.get("fields") or []]
+        found.append(str((embed.get("footer") or {}).get("text") or ""))
+    return "\n".join(found)
+
+
+# -- the fixture ------------------------------------------------------------------------------------------
+
+@pytest.fixture(params=["slack", "discord"])
+async def door(request: pytest.FixtureRequest, db: Database, config: Config) -> AsyncIterator[FrontDoor]:
+    """Each front door in turn; what the bot sent is checked against the platform's rules at the end.
+
+    A test module using it imports ``emulator``, ``harness`` and ``slack_runtime`` from ``slack_support``.
+    """
+    if request.param == "slack":
+        slack = SlackDoor(request.getfixturevalue("harness"))
+        yield slack
+        slack.check()
+        return
+    async with dh.running_bot(db, config) as bot:
+        discord = DiscordDoor(bot)
+        yield discord
+        discord.check()
