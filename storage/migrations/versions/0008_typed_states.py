@@ -8,7 +8,8 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-01
 """
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,6 +34,8 @@ STATES: dict[str, dict[str, Sequence[str]]] = {
 """Table -> state column -> the values it may hold."""
 SHOWN = 20
 """Unknown values named in the refusal at most (the rest are counted)."""
+CASCADING = {'deployments': ('deployment_runs', 'deploy_drafts')}
+"""Tables whose rows a table's rebuild on SQLite would delete (they reference it ON DELETE CASCADE)."""
 
 
 class UnknownState(ValueError):
@@ -42,16 +45,35 @@ class UnknownState(ValueError):
 def upgrade() -> None:
     _refuse_unknown_states()
     for table, columns in STATES.items():
-        with op.batch_alter_table(table) as batch:
+        with _dependents_kept(table), op.batch_alter_table(table) as batch:
             for column, allowed in columns.items():
                 batch.create_check_constraint(op.f(f'ck_{table}_{column}'), _condition(column, allowed))
 
 
 def downgrade() -> None:
     for table, columns in STATES.items():
-        with op.batch_alter_table(table) as batch:
+        with _dependents_kept(table), op.batch_alter_table(table) as batch:
             for column in columns:
                 batch.drop_constraint(op.f(f'ck_{table}_{column}'), type_='check')
+
+
+@contextmanager
+def _dependents_kept(table: str) -> Iterator[None]:
+    """Put back the rows of ``CASCADING[table]`` after SQLite rebuilt ``table``.
+
+    Batch mode rebuilds a SQLite table by dropping it, and a drop deletes the rows referencing it ON DELETE
+    CASCADE: foreign keys are on, and cannot be turned off inside the migration's transaction.
+    """
+    connection = op.get_bind()
+    kept = CASCADING.get(table, ()) if connection.dialect.name == 'sqlite' else ()
+    for dependent in kept:
+        connection.exec_driver_sql(f'CREATE TEMP TABLE "kept_{dependent}" AS SELECT * FROM "{dependent}"')
+    yield
+    for dependent in kept:
+        columns = ', '.join(f'"{c["name"]}"' for c in sa.inspect(connection).get_columns(dependent))
+        connection.exec_driver_sql(f'DELETE FROM "{dependent}"')
+        connection.exec_driver_sql(f'INSERT INTO "{dependent}" ({columns}) SELECT {columns} FROM "kept_{dependent}"')
+        connection.exec_driver_sql(f'DROP TABLE "kept_{dependent}"')
 
 
 def _condition(column: str, allowed: Sequence[str]) -> str:
