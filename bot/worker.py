@@ -8,10 +8,12 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from bot.runtime import Runtime
 from commands.framework.context import JobContext
 from commands.framework.messenger import Messenger
+from commands.handlers import notify
 from core.jobs import queue as jobs
 from storage.models import Job, utcnow
 
@@ -41,6 +43,8 @@ class Worker:
             if job is None:
                 return False
             job_id, kind, payload = job.id, job.kind, dict(job.payload)
+        if kind == notify.POST_KIND:
+            return self._deliver(job_id, payload)
         handler = self.runtime.registry.jobs.get(kind)
         error = "" if handler is not None else f"no handler for job kind {kind!r}"
         if handler is not None:
@@ -55,6 +59,23 @@ class Worker:
             if error:
                 jobs.fail(session, claimed, error, self.clock())
             else:
+                jobs.finish(session, claimed, self.clock())
+        return True
+
+    def _deliver(self, job_id: int, payload: dict[str, Any]) -> bool:
+        """Post an outbox row with no transaction open, then record the message posted (or retry later)."""
+        error = ""
+        try:
+            payload = notify.deliver(self.messengers, payload)
+        except Exception as exc:  # the chat platform failed: the row is retried with the queue's backoff
+            log.warning("chat post failed", extra={"job_id": job_id, "error": type(exc).__name__})
+            error = f"{type(exc).__name__}: {exc}"
+        with self.runtime.db.unit_of_work() as session:
+            claimed = session.get_one(Job, job_id)
+            if error:
+                jobs.fail(session, claimed, error, self.clock())
+            else:
+                claimed.payload = payload
                 jobs.finish(session, claimed, self.clock())
         return True
 

@@ -1,38 +1,98 @@
-"""Telling a user something privately from background work: a job the worker runs with the messengers."""
+"""Posting to chat from background work through an outbox: rows in the ``jobs`` table of kind ``chat.post``.
+
+Work that wants to say something writes a post row in its own transaction (so the message is kept exactly
+when the work is); the worker delivers the row after that commit, with no transaction open, and records the
+message the chat platform made (Slack ``ts``, Discord message id). A failed post is retried with the queue's
+backoff; a row whose message is recorded is never posted again. Each row carries an idempotency key: writing
+the same key twice keeps one row.
+"""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commands.framework.context import JobContext
+from commands.framework.messenger import Messenger
 from commands.framework.registry import job
 from commands.ui.model import Reply
 from core.accounts.identity import IdentityKey
+from core.conversations import ConversationRef
 from core.jobs import queue as jobs
-from storage.models import User
+from storage.models import Job, User
 
 log = logging.getLogger(__name__)
 KIND = "notify.user"
+"""Rows queued before the outbox: a private message to every identity of a user (now fanned out into posts)."""
+POST_KIND = "chat.post"
+
+
+def post_later(session: Session, key: str, text: str, *, where: ConversationRef | None = None,
+               user: IdentityKey | None = None) -> Job:
+    """Queue ``text`` for ``where`` (a channel or thread) or for ``user`` (a direct message), once per ``key``.
+
+    The row commits with the caller's transaction; the worker posts it after that.
+    """
+    if (where is None) == (user is None):
+        raise ValueError("post_later needs exactly one of where= or user=")
+    existing = session.scalars(select(Job).where(Job.kind == POST_KIND,
+                                                 Job.payload["key"].as_string() == key)).first()
+    if existing is not None:
+        return existing
+    payload: dict[str, Any] = {"key": key, "text": text}
+    if where is not None:
+        payload["where"] = asdict(where)
+    if user is not None:
+        payload["user"] = asdict(user)
+    return jobs.enqueue(session, POST_KIND, payload)
 
 
 def notify_later(session: Session, user: User, text: str) -> None:
-    """Queue a private message to ``user`` on every chat platform they use (sent by the worker)."""
-    jobs.enqueue(session, KIND, {"user_id": user.id, "text": text})
+    """Queue a private message to ``user`` on every chat platform they use (posted by the worker)."""
+    key = uuid.uuid4().hex
+    for identity in user.identities:
+        post_later(session, f"notify:{key}:{identity.platform}:{identity.workspace}:{identity.external_id}", text,
+                   user=IdentityKey(identity.platform, identity.workspace, identity.external_id))
+
+
+def deliver(messengers: Mapping[str, Messenger], payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Post one outbox row (no transaction may be open); returns its payload with the message posted.
+
+    A row whose message is recorded is returned as it is: it is never posted twice. Raises when the chat
+    platform fails (the worker retries the row) or none is configured for it.
+    """
+    if payload.get("sent"):
+        return dict(payload)
+    reply = Reply(text=str(payload["text"]), ephemeral=False)
+    if "user" in payload:
+        user = IdentityKey(**payload["user"])
+        messenger = _messenger(messengers, user.platform)
+        messenger.notify(user, reply)
+        sent = {"platform": user.platform, "user": user.external_id}
+    else:
+        where = ConversationRef(**payload["where"])
+        posted = _messenger(messengers, where.platform).post(where, reply)
+        sent = asdict(posted)
+    log.info("chat post delivered", extra={"platform": sent["platform"]})
+    return {**payload, "sent": sent}
+
+
+def _messenger(messengers: Mapping[str, Messenger], platform: str) -> Messenger:
+    messenger = messengers.get(platform)
+    if messenger is None:
+        raise LookupError(f"no messenger for {platform!r} in this process")
+    return messenger
 
 
 @job(KIND)
-def send(ctx: JobContext, payload: Mapping[str, Any]) -> None:
+def fan_out(ctx: JobContext, payload: Mapping[str, Any]) -> None:
+    """A ``notify.user`` row from before the outbox: one post row per identity of the user."""
     user = ctx.session.get(User, int(payload["user_id"]))
-    if user is None:
-        return
-    reply = Reply(text=str(payload["text"]), ephemeral=False)
-    for identity in user.identities:
-        messenger = ctx.messengers.get(identity.platform)
-        if messenger is None:
-            continue
-        messenger.notify(IdentityKey(identity.platform, identity.workspace, identity.external_id), reply)
-        log.info("user notified", extra={"user_id": user.id, "platform": identity.platform})
+    if user is not None:
+        notify_later(ctx.session, user, str(payload["text"]))
