@@ -4,7 +4,7 @@ State is set up from Python: users, tokens (classic with scopes, fine-grained wi
 permissions, revoked or expired), repositories holding real git objects (blob, tree and commit SHAs
 computed as git does), branches and pull requests. Every response carries GitHub's rate-limit headers
 and an ETag (``If-None-Match`` answers 304 without using the rate limit); every request is recorded;
-fault switches inject 5xx answers, secondary and primary rate limits. Outside pytest:
+fault switches inject 5xx answers, secondary and primary rate limits, and hangs (slow answers). Outside pytest:
 ``python -m tests.emulators.github --port 8902 --token ghp_demo --repo acme/modules=path/to/folder``.
 
 This module is the server (state set-up, auth, rate limits, ETags, faults, recording, CLI); the git
@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -101,6 +102,15 @@ class _Fault:
     retry_after: int | None = None
 
 
+@dataclass
+class _Hang:
+    """A queued delay: the next ``remaining`` requests whose path starts with ``path`` wait ``seconds``."""
+
+    seconds: float
+    remaining: int
+    path: str
+
+
 class _Handler(QuietHandler):
     """Hands each request to ``GitHubEmulator.respond``; 204 and 304 answers carry no body."""
 
@@ -139,6 +149,9 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
     _repos: dict[str, Repository] = field(default_factory=dict, init=False, repr=False)
     _buckets: dict[str, RateBucket] = field(default_factory=dict, init=False, repr=False)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), init=False, repr=False)
+    _hangs: list[_Hang] = field(default_factory=list, init=False, repr=False)
+    _released: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _held: int = field(default=0, init=False, repr=False)
 
     handler_class = _Handler
     thread_name = "github-emulator"
@@ -234,6 +247,40 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
         with self._lock:
             self._faults.append(_Fault(403, times, path, retry_after))
 
+    def hang(self, seconds: float = 30.0, times: int = 1, path: str = "") -> None:
+        """Hold the next ``times`` requests (whose path starts with ``path``) ``seconds`` before answering them,
+        as a GitHub that hangs; ``release()`` lets the held ones go at once."""
+        with self._lock:
+            self._released.clear()
+            self._hangs.append(_Hang(seconds, times, path))
+
+    def release(self) -> None:
+        """Answer the requests held by ``hang`` now (and any later ones without waiting)."""
+        self._released.set()
+
+    @property
+    def held(self) -> int:
+        """How many requests ``hang`` holds right now."""
+        with self._lock:
+            return self._held
+
+    def _hold(self, path: str) -> None:
+        """Wait here (outside the lock, so other requests are answered) when a queued hang matches ``path``."""
+        with self._lock:
+            path = path.removeprefix(self.prefix) or "/"
+            hang = next((h for h in self._hangs if path.startswith(h.path)), None)
+            if hang is None:
+                return
+            hang.remaining -= 1
+            if hang.remaining <= 0:
+                self._hangs.remove(hang)
+            self._held += 1
+        try:
+            self._released.wait(hang.seconds)
+        finally:
+            with self._lock:
+                self._held -= 1
+
     def exhaust_rate_limit(self, login: str | None, reset_in: float = 3600) -> None:
         """Use up ``login``'s primary rate limit; it resets ``reset_in`` seconds from now."""
         self.exhaust_rate_limit_after(login, 0, reset_in)
@@ -270,6 +317,7 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
         """Answer one HTTP request (``headers`` with lower-case names) and record it."""
         parts = urlsplit(target)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        self._hold(parts.path)
         with self._lock:
             answer, route, login = self._respond(method, parts.path, query, headers, raw)
             self._calls.append(Call(method, parts.path.removeprefix(self.prefix) or "/", query, answer.status, route,
