@@ -164,8 +164,15 @@ class SlackFrontDoor:
 
     # -- messages in bound threads ------------------------------------------------------------------
 
-    def on_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+    def on_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient,
+                   context: dict[str, Any]) -> None:
+        """A reply in a bound thread goes to the thread's handler, without the mention of the bot."""
         if not payloads.is_thread_reply(event):
+            return
+        text = str(event.get("text", ""))
+        if context.get("bot_user_id"):
+            text = text.replace(f"<@{context['bot_user_id']}>", "").strip()
+        if not text:
             return
         where = payloads.message_where(body, event)
         user = str(event["user"])
@@ -173,7 +180,7 @@ class SlackFrontDoor:
         with self.guarded(client, to, "thread message"):
             caller = payloads.message_caller(body, event, self.display_name(client, user))
             delivery = f"slack:event:{body.get('event_id') or where.channel + ':' + where.message}"
-            outcome = self.dispatcher.thread_message(caller, where, str(event.get("text", "")), delivery=delivery)
+            outcome = self.dispatcher.thread_message(caller, where, text, delivery=delivery)
             self.deliver(client, to, outcome, where=where)
 
     def display_name(self, client: WebClient, user: str) -> str:

@@ -22,7 +22,7 @@ from tests.emulators import discord_objects as obj
 from tests.support import discord_harness as dh
 from tests.support import slack_support as sh
 from tests.support.discord_spec import validate_schema
-from tests.support.front_door import ADMIN, FrontDoor, Person, door
+from tests.support.front_door import FrontDoor, Person, door
 from tests.support.slack_support import emulator, harness, slack_runtime, texts
 
 __all__ = ["door", "emulator", "harness", "slack_runtime"]
@@ -229,4 +229,3 @@ async def test_discord_a_rate_limited_callback_is_retried(bot: dh.Harness) -> No
     assert len(bot.emulator.find("POST", r"/interactions/.*", ok=False)) == 2
 
 
-assert ADMIN.name == "admin"

@@ -126,28 +126,6 @@ def test_profile_submission_saves_and_confirms_privately(harness: Harness, db: D
 
 # -- thread messages ---------------------------------------------------------------------------------
 
-def test_retried_message_event_runs_the_thread_handler_once(custom: Harness) -> None:
-    body = custom.event_body("plan it", event_id="Ev123")
-    assert custom.event(body).status == 200
-    retry = custom.event(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
-    assert retry.status == 200
-    custom.settle()
-    assert custom.heard == ["plan it"]  # type: ignore[attr-defined]
-    (posted,) = custom.emulator.wait_for("chat.postMessage")
-    assert posted.body["thread_ts"] == THREAD and posted.body["channel"] == CHANNEL
-    assert "echo (module net): plan it" in texts(posted.body)
-
-
-def test_bot_messages_edits_and_unbound_threads_are_ignored(custom: Harness) -> None:
-    custom.event(custom.event_body("from a bot", bot_id="B9"))
-    custom.event(custom.event_body("edited", subtype="message_changed"))
-    custom.event(custom.event_body("elsewhere", thread="1600000000.000001"))
-    custom.event(custom.event_body("top level", thread=""))
-    custom.settle()
-    assert custom.heard == []  # type: ignore[attr-defined]
-    assert custom.emulator.calls("chat.postMessage") == []
-
-
 def test_rate_limited_post_is_retried(custom: Harness) -> None:
     custom.emulator.rate_limit("chat.postMessage", times=1, retry_after=0)
     custom.event(custom.event_body("again"))

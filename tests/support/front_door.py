@@ -9,7 +9,9 @@ validated by the Slack emulator's Block Kit models, every Discord call against D
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Mapping
@@ -17,15 +19,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pytest
+from sqlalchemy.orm import Session
 
+from commands.framework.registry import Registry
 from core.accounts.identity import IdentityKey
 from core.config import Config
+from core.conversations import ConversationRef, bind_thread
 from storage.db import Database
 from tests.emulators import discord_objects as obj
 from tests.support import discord_harness as dh
 from tests.support import slack_support as sh
+from tests.support.discord_spec import validate_call
 
 EPHEMERAL = 64
+SLACK_OTHER_THREAD = "1600000000.000001"
+DISCORD_THREAD, DISCORD_OTHER_THREAD = "800000000000000100", "800000000000000300"
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,19 @@ class FrontDoor(Protocol):
 
     def identity(self, person: Person) -> IdentityKey:
         """The identity ``person`` has on this platform."""
+
+    def bind_thread(self, session: Session, kind: str, subject: str) -> None:
+        """Bind the door's test thread to thread handler ``kind`` about ``subject``."""
+
+    def say(self, text: str, *, user: Person = ADMIN, where: str = "thread", from_bot: bool = False,
+            mention_bot: bool = False) -> None:
+        """A message by ``user`` in the bound ``thread``, an ``other`` thread or the ``channel``."""
+
+    async def thread_replies(self, count: int, timeout: float = 5.0) -> list[str]:
+        """The bot's messages in the bound thread (at least ``count``), text without markup."""
+
+    async def posted_nothing(self) -> None:
+        """Assert the bot posted no message anywhere (after giving it time to)."""
 
     def settle(self) -> None:
         """Wait until background work started by the requests so far has finished."""
@@ -155,6 +176,31 @@ class SlackDoor:
 
     def identity(self, person: Person) -> IdentityKey:
         return IdentityKey("slack", sh.TEAM, slack_id(person))
+
+    def bind_thread(self, session: Session, kind: str, subject: str) -> None:
+        bind_thread(session, ConversationRef("slack", sh.TEAM, sh.CHANNEL, thread=sh.THREAD), kind, subject)
+
+    def say(self, text: str, *, user: Person = ADMIN, where: str = "thread", from_bot: bool = False,
+            mention_bot: bool = False) -> None:
+        thread = {"thread": sh.THREAD, "other": SLACK_OTHER_THREAD, "channel": ""}[where]
+        extra = {"bot_id": "B9"} if from_bot else {}
+        said = f"<@{self.harness.emulator.bot_user_id}> {text}" if mention_bot else text
+        answer = self.harness.event(self.harness.event_body(said, user=slack_id(user), thread=thread, **extra))
+        assert answer.status == 200
+
+    async def thread_replies(self, count: int, timeout: float = 5.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.harness.emulator.messages(sh.CHANNEL) if m.get("thread_ts") == sh.THREAD]
+            if len(found) >= count or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        assert len(found) >= count, f"{len(found)} message(s) in the thread, expected {count}"
+        return [plain(sh.texts(m)) for m in found]
+
+    async def posted_nothing(self) -> None:
+        self.harness.settle()
+        assert self.harness.emulator.calls("chat.postMessage") == [] and self.harness.emulator.messages() == []
 
     def settle(self) -> None:
         self.harness.settle()
@@ -229,6 +275,28 @@ class DiscordDoor:
     def identity(self, person: Person) -> IdentityKey:
         return IdentityKey("discord", "", discord_id(person))
 
+    def bind_thread(self, session: Session, kind: str, subject: str) -> None:
+        bind_thread(session, ConversationRef("discord", dh.GUILD_ID, dh.CHANNEL_ID, DISCORD_THREAD), kind, subject)
+        self.harness.guild(threads=[obj.thread_channel(DISCORD_THREAD, dh.CHANNEL_ID, dh.GUILD_ID),
+                                    obj.thread_channel(DISCORD_OTHER_THREAD, dh.CHANNEL_ID, dh.GUILD_ID)])
+
+    def say(self, text: str, *, user: Person = ADMIN, where: str = "thread", from_bot: bool = False,
+            mention_bot: bool = False) -> None:
+        channel = {"thread": DISCORD_THREAD, "other": DISCORD_OTHER_THREAD, "channel": dh.CHANNEL_ID}[where]
+        said = f"<@{self.harness.emulator.bot_user['id']}> {text}" if mention_bot else text
+        self.harness.message(channel, said, user_id=discord_id(user), bot=from_bot)
+
+    async def thread_replies(self, count: int, timeout: float = 5.0) -> list[str]:
+        posts = await self.harness.emulator.wait_for("POST", rf"/channels/{DISCORD_THREAD}/messages", count=count,
+                                                     timeout=timeout)
+        for post in posts:
+            validate_call(post)
+        return [plain(discord_text(p.json)) for p in posts]
+
+    async def posted_nothing(self) -> None:
+        await asyncio.sleep(0.3)
+        assert self.harness.emulator.find("POST", r"/channels/\d+/messages") == []
+
     def settle(self) -> None:
         """Nothing to wait for: each reply was awaited."""
 
@@ -269,18 +337,33 @@ def discord_text(data: Mapping[str, Any]) -> str:
 
 # -- the fixture ------------------------------------------------------------------------------------------
 
+@pytest.fixture
+def door_registry() -> Registry | None:
+    """The registry the doors run on; None is the real one. A test module overrides it to add handlers."""
+    return None
+
+
 @pytest.fixture(params=["slack", "discord"])
-async def door(request: pytest.FixtureRequest, db: Database, config: Config) -> AsyncIterator[FrontDoor]:
+async def door(request: pytest.FixtureRequest, db: Database, config: Config,
+               door_registry: Registry | None) -> AsyncIterator[FrontDoor]:
     """Each front door in turn; what the bot sent is checked against the platform's rules at the end.
 
     A test module using it imports ``emulator``, ``harness`` and ``slack_runtime`` from ``slack_support``.
     """
     if request.param == "slack":
-        slack = SlackDoor(request.getfixturevalue("harness"))
-        yield slack
-        slack.check()
+        if door_registry is None:
+            slack = SlackDoor(request.getfixturevalue("harness"))
+            yield slack
+            slack.check()
+            return
+        emulator = request.getfixturevalue("emulator")
+        runtime = sh.runtime_with(door_registry, db, sh.slack_config(config, emulator))
+        with sh.running_harness(runtime, emulator) as running:
+            slack = SlackDoor(running)
+            yield slack
+            slack.check()
         return
-    async with dh.running_bot(db, config) as bot:
+    async with dh.running_bot(db, config, registry=door_registry) as bot:
         discord = DiscordDoor(bot)
         yield discord
         discord.check()
