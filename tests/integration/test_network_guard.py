@@ -4,13 +4,16 @@ thread holds a begun database transaction, and nothing reaches the other side.""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select, text
 
+from bot.discord.messenger import DiscordMessenger
 from bot.slack.app import make_client
 from bot.slack.messenger import SlackMessenger
 from commands.ui.model import Reply
+from core.accounts.identity import IdentityKey
 from core.config import Config
 from core.conversations import ConversationRef
 from core.network import NetworkInTransaction, assert_no_transaction
@@ -104,3 +107,17 @@ def test_the_slack_messenger_refuses_inside_a_transaction(db: Database, config: 
         assert slack.calls("/chat.postMessage") == []
         posted = messenger.post(where, Reply(text="hello"))
         assert posted.message and len(slack.calls("/chat.postMessage")) == 1
+
+
+def test_the_discord_messenger_refuses_inside_a_transaction_before_any_connection(db: Database,
+                                                                                   config: Config) -> None:
+    messenger = DiscordMessenger(config)
+    where = ConversationRef("discord", "G1", "100000000000000001")
+    with db.unit_of_work() as session:
+        session.execute(select(User))
+        for call, name in ((lambda: messenger.post(where, Reply(text="hi")), "post"),
+                           (lambda: messenger.edit(replace(where, message="2"), Reply(text="hi")), "edit"),
+                           (lambda: messenger.notify(IdentityKey("discord", "", "3"), Reply(text="hi")), "notify")):
+            with pytest.raises(NetworkInTransaction, match=rf"DiscordMessenger\.{name}"):
+                call()
+    assert messenger._own_loop is None  # refused before logging in or opening a connection
