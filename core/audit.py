@@ -34,6 +34,7 @@ def record(
 
 
 def recent(session: Session, *, limit: int = 50, action: str | None = None) -> list[AuditEvent]:
+    """The latest ``limit`` audit events, newest first, of one ``action`` if given."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     if action is not None:
         query = query.where(AuditEvent.action == action)

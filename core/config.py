@@ -63,10 +63,12 @@ class Config:
 
     @property
     def slack_configured(self) -> bool:
+        """True when Slack has a bot token and either an app token (Socket Mode) or a signing secret (HTTP)."""
         return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
 
     @property
     def discord_configured(self) -> bool:
+        """True when a Discord token is set."""
         return bool(self.discord_token)
 
     @classmethod

@@ -21,6 +21,7 @@ class ConversationRef:
     message: str = ""
 
     def in_thread(self, thread: str) -> ConversationRef:
+        """The same channel, in ``thread``, pointing at no message."""
         return replace(self, thread=thread, message="")
 
 
@@ -38,6 +39,7 @@ def bind_thread(session: Session, where: ConversationRef, handler: str, subject:
 
 
 def find_binding(session: Session, where: ConversationRef) -> ThreadBinding | None:
+    """The binding of ``where``'s thread, or None if it has none or ``where`` is not in a thread."""
     if not where.thread:
         return None
     return session.scalars(

@@ -55,6 +55,7 @@ class Caller:
 
 
 def find_identity(session: Session, key: IdentityKey) -> ChatIdentity | None:
+    """The chat identity for ``key``, or None if it never used the bot."""
     return session.scalars(
         select(ChatIdentity).where(
             ChatIdentity.platform == key.platform,
@@ -71,6 +72,7 @@ def find_user(session: Session, key: IdentityKey) -> User | None:
 
 
 def require_user(session: Session, key: IdentityKey) -> User:
+    """The user behind an identity; raises NotFound if that identity never used the bot."""
     user = find_user(session, key)
     if user is None:
         raise NotFound(
@@ -104,6 +106,7 @@ def create_user(session: Session, key: IdentityKey, display_name: str, *, by: Us
 
 
 def user_label(user: User) -> str:
+    """How a user is named in audit targets: ``user:<id> (<display name>)``."""
     return f"user:{user.id} ({user.display_name})"
 
 
@@ -151,6 +154,7 @@ def _register_once(session: Session, caller: Caller) -> User:
 
 
 def count_users(session: Session) -> int:
+    """How many users there are, not counting those merged away."""
     return session.scalar(select(func.count(User.id)).where(User.merged_into_id.is_(None))) or 0
 
 

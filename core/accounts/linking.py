@@ -33,6 +33,7 @@ def _hash(code: str) -> str:
 
 
 def normalise(code: str) -> str:
+    """The code in upper case with everything but letters and digits taken out."""
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
@@ -70,10 +71,12 @@ class LinkPlan:
 
     @property
     def roles_after(self) -> frozenset[str]:
+        """Roles the linked account has once the merge is done."""
         return self.survivor_roles | self.merged_roles
 
     @property
     def moves_roles(self) -> bool:
+        """True when the merge gives either side a role it did not have."""
         return bool(self.survivor_gains or self.redeemer_gains)
 
 
