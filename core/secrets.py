@@ -57,9 +57,11 @@ class SecretBox:
         return "SecretBox(<keys hidden>)"
 
     def seal(self, plaintext: str) -> str:
+        """Encrypt ``plaintext`` under the newest key."""
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def open(self, ciphertext: str) -> str:
+        """Decrypt ``ciphertext`` with whichever key fits; raises SecretUnreadable if none does."""
         try:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken:

@@ -58,6 +58,7 @@ def balance_of(account: CreditAccount | None) -> Balance:
 
 
 def find_account(session: Session, user_id: int) -> CreditAccount | None:
+    """The user's credit account, or None if none was opened yet."""
     return session.get(CreditAccount, user_id)
 
 
@@ -82,6 +83,7 @@ def locked_account(session: Session, user_id: int) -> CreditAccount:
 
 
 def find_by_key(session: Session, key: str) -> CreditTransaction | None:
+    """The transaction recorded under idempotency key ``key``, if any."""
     return session.scalars(select(CreditTransaction).where(CreditTransaction.key == key)).one_or_none()
 
 

@@ -154,8 +154,10 @@ def hold(session: Session, user: User, amount: Decimal, *, purchased_only: bool 
 
 
 def spend(session: Session, hold_key: str, *, actor: User | None = None) -> Settlement:
-    """Turn a hold into a SPEND exactly once: awarded credits first, then purchased (purchased only for
-    purchased-only holds), recording the purchased part and the partner revenue share in force.
+    """Turn a hold into a SPEND exactly once.
+
+    Takes awarded credits first, then purchased (purchased only for purchased-only holds), and records the
+    purchased part and the partner revenue share in force.
 
     A hold already settled is left alone and its settlement returned (``repeated``).
     """
