@@ -77,6 +77,7 @@ class SettingSpec:
         return str(value) if isinstance(value, Decimal) else value
 
     def show(self, value: SettingValue) -> str:
+        """A value as admins see it: ``true``/``false``, or the number with its unit."""
         if isinstance(value, bool):
             return "true" if value else "false"
         return format_credits(Decimal(value)) + self.unit
@@ -101,6 +102,7 @@ SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in (
 
 
 def spec_for(key: str) -> SettingSpec:
+    """The spec of setting ``key`` (any case); raises InvalidInput for an unknown key."""
     spec = SPECS.get(key.strip().lower())
     if spec is None:
         raise InvalidInput(f"There is no setting `{key}`.", hint=f"Settings are {', '.join(SPECS)}.")
@@ -129,14 +131,17 @@ def provisioners_allowed(session: Session) -> bool:
 
 
 def credits_enabled(session: Session) -> bool:
+    """Whether deployments are charged and credits are shown."""
     return bool(value(session, "enable_credits"))
 
 
 def credits_per_unit(session: Session) -> Decimal:
+    """Credits per 1 unit of currency."""
     return Decimal(value(session, "credits_per_unit"))
 
 
 def signup_credits(session: Session) -> int:
+    """The awarded credits a new user gets at registration."""
     return int(value(session, "signup_credits"))
 
 

@@ -12,15 +12,18 @@ DEFAULTS: dict[str, Any] = {"private_mode": False}
 
 
 def get(session: Session, key: str) -> Any:
+    """The stored value of ``key``, its default from ``DEFAULTS``, or None."""
     row = session.get(Setting, key)
     return row.value if row is not None else DEFAULTS.get(key)
 
 
 def get_bool(session: Session, key: str) -> bool:
+    """The stored value of ``key`` as a bool."""
     return bool(get(session, key))
 
 
 def put(session: Session, key: str, value: Any) -> None:
+    """Store ``value`` under ``key``, replacing what was there."""
     row = session.get(Setting, key)
     if row is None:
         session.add(Setting(key=key, value=value))
