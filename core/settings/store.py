@@ -18,7 +18,7 @@ def get(session: Session, key: str) -> Any:
 
 
 def get_bool(session: Session, key: str) -> bool:
-    """The stored value of ``key`` as a bool."""
+    """The value of ``key`` (stored or default) as a bool."""
     return bool(get(session, key))
 
 

@@ -52,9 +52,11 @@ class MemoryStateStore:
     writes: int = 0
 
     def load(self) -> bytes | None:
+        """The state kept, or None when there is none yet."""
         return self.state
 
     def save(self, state: bytes) -> None:
+        """Keep ``state`` and count the write."""
         self.state, self.writes = state, self.writes + 1
 
 
@@ -78,6 +80,7 @@ class StateServer:
 
     @property
     def socket_path(self) -> Path:
+        """The Unix socket the backend listens on, in its private directory."""
         return self.directory / SOCKET_NAME
 
     def environment(self, port: int) -> dict[str, str]:
@@ -92,6 +95,7 @@ class StateServer:
         }
 
     def start(self) -> StateServer:
+        """Listen on the socket (owner only) in a background thread; returns the server."""
         os.chmod(self.directory, 0o700)
         server = _Server(str(self.socket_path), _Handler)
         server.state_server = self
@@ -103,6 +107,7 @@ class StateServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening and delete the private directory with the socket."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -116,6 +121,7 @@ class StateServer:
         self.stop()
 
     def authorised(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header carries this run's user name and password."""
         expected = base64.b64encode(f"{USERNAME}:{self.password}".encode()).decode()
         return header is not None and hmac.compare_digest(header.encode(), f"Basic {expected}".encode())
 

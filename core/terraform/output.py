@@ -22,8 +22,10 @@ _ERROR_START = re.compile(r"^[│|]?\s*Error: ", re.MULTILINE)
 
 @dataclass(frozen=True)
 class ResourceChange:
-    """One resource a plan touches: its address and what happens to it (``create``, ``update``, ``delete``,
-    ``replace``, ``import``)."""
+    """One resource a plan touches: its address and what happens to it.
+
+    ``action`` is ``create``, ``update``, ``delete``, ``replace`` or ``import``.
+    """
 
     address: str
     action: str
@@ -31,8 +33,10 @@ class ResourceChange:
 
 @dataclass(frozen=True)
 class PlanSummary:
-    """What a plan would do to resources (counted as Terraform counts them: a replace is 1 add and 1 destroy);
-    ``outputs_change`` when outputs move, too; ``changes`` names the resources."""
+    """What a plan would do to resources, counted as Terraform counts them (a replace is 1 add and 1 destroy).
+
+    ``outputs_change`` is True when outputs move, too; ``changes`` names the resources.
+    """
 
     add: int = 0
     change: int = 0

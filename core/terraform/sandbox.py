@@ -130,9 +130,11 @@ class NoSandbox(Sandbox):
     name = "off"
 
     def inside(self, mount: Mount) -> str:
+        """The mount's source: without a sandbox the command sees host paths."""
         return str(mount.source)
 
     def wrap(self, argv: Sequence[str], mounts: Sequence[Mount], *, network: bool) -> list[str]:
+        """``argv`` unchanged; without a sandbox there is nothing to mount and no network to cut."""
         return list(argv)
 
 
@@ -144,9 +146,11 @@ class Bubblewrap(Sandbox):
     name = "bwrap"
 
     def inside(self, mount: Mount) -> str:
+        """The mount's target, where the sandbox binds its source."""
         return mount.target
 
     def wrap(self, argv: Sequence[str], mounts: Sequence[Mount], *, network: bool) -> list[str]:
+        """The ``bwrap`` command that runs ``argv`` with ``mounts`` bound in, off the network unless ``network``."""
         args = [self.executable, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                 "--unshare-cgroup-try", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                 "--hostname", "rad-sandbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
@@ -161,6 +165,7 @@ class Bubblewrap(Sandbox):
         return args
 
     def check(self) -> None:
+        """Start an empty sandbox once (the answer is cached); raise :class:`SandboxUnavailable` when it fails."""
         _probe(self.executable)
 
 
