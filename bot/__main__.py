@@ -19,6 +19,7 @@ log = logging.getLogger("bot")
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per process role, with its options."""
     p = argparse.ArgumentParser(prog="rad", description="RAD chat-ops bot")
     sub = p.add_subparsers(dest="role", required=True, metavar="role")
     sub.add_parser("run", help="every configured front door, the worker and the scheduler in one process")
@@ -40,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the role named on the command line; returns the exit status (2 after a RadError, 130 on Ctrl-C)."""
     args = parser().parse_args(argv)
     quiet = args.role == "console" and not os.environ.get("RAD_LOG_LEVEL")
     configure_logging("WARNING" if quiet else None)  # the console's screen is for the conversation
@@ -54,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_role(args: argparse.Namespace, config: Config) -> int:
+    """Start the process for ``args.role``; returns its exit status."""
     from bot import processes
 
     if args.role == "migrate":

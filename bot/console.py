@@ -56,9 +56,11 @@ class Console:
     where: ConversationRef = field(default_factory=lambda: ConversationRef("console", channel="terminal"))
 
     def say(self, text: str = "") -> None:
+        """Print ``text`` with its emoji codes turned into emoji."""
         print(emojify(text), file=self.out)
 
     def loop(self) -> None:
+        """Read and run command lines until ``quit``, end of input or Ctrl-C."""
         slash = self.dispatcher.slash
         self.say(f"RAD console as {self.caller.key}. Type `help`, or `quit` to leave.")
         while True:
@@ -81,6 +83,7 @@ class Console:
     # -- rendering ----------------------------------------------------------------------------------
 
     def show(self, outcome: Outcome | None) -> None:
+        """Print what a command answered; a form is filled in at once."""
         if isinstance(outcome, Reply):
             self.show_reply(outcome)
         elif isinstance(outcome, Form):
@@ -90,6 +93,7 @@ class Console:
                 self.say(f"  {name}: {message}")
 
     def show_reply(self, reply: Reply, *, interactive: bool = True) -> None:
+        """Print a reply's text, cards and attachments (saved to the files folder), then offer its controls."""
         if reply.text:
             self.say(reply.text)
         controls: list[Control] = []
@@ -106,6 +110,7 @@ class Console:
             self.choose(controls)
 
     def show_card(self, card: Card) -> None:
+        """Print a card's title, text and fields."""
         self.say(f"── {card.title}")
         if card.text:
             self.say(card.text)
@@ -114,6 +119,7 @@ class Console:
             self.say(f"  {item.label}: {value}")
 
     def choose(self, controls: list[Control]) -> None:
+        """Offer ``controls`` as numbered choices and run the action of the one chosen."""
         for number, control in enumerate(controls, 1):
             label = control.placeholder if isinstance(control, Select) else control.label
             self.say(f"  [{number}] {label}")
@@ -135,6 +141,7 @@ class Console:
         self.show(self.dispatcher.run_action(self.caller, event, where=self.where))
 
     def pick(self, select: Select) -> tuple[str, ...] | None:
+        """The values chosen from ``select`` (searched first when it has many options), or None when skipped."""
         if select.options_source and len(select.options) > SEARCH_ABOVE:
             query = self.ask(f"{len(select.options)} choices; type part of a name to search: ")
             found = self.dispatcher.suggest(self.caller, select.options_source, query, select.value)
@@ -170,6 +177,7 @@ class Console:
         self.show(outcome)
 
     def ask_input(self, spec: Input, current: FormValue) -> FormValue:
+        """Ask for one form field by its kind; returns the answer, or ``current`` when nothing is typed."""
         mark = "" if spec.required else " (optional)"
         if spec.help:
             self.say(f"  {spec.help}")
@@ -196,12 +204,14 @@ class Console:
         return answer or (str(current) if current not in (None, "") else None)
 
     def ask(self, prompt: str) -> str:
+        """One line of input, stripped; empty at end of input."""
         try:
             return self.read(prompt).strip()
         except EOFError:
             return ""
 
     def confirm(self, question: str) -> bool:
+        """Ask a yes/no ``question``; no unless the answer is yes."""
         return self.ask(f"{question} [y/N]: ").lower() in ("y", "yes")
 
 
@@ -221,13 +231,16 @@ class ConsoleMessenger:
         self._count = itertools.count(1)
 
     def post(self, where: ConversationRef, reply: Reply) -> ConversationRef:
+        """Print ``reply`` (without choices); returns a reference numbered in order of posting."""
         self.console.say()
         self.console.show_reply(reply, interactive=False)
         return replace(where, message=str(next(self._count)))
 
     def edit(self, where: ConversationRef, reply: Reply) -> None:
+        """Print ``reply`` again in its new form."""
         self.console.show_reply(reply, interactive=False)
 
     def notify(self, user: IdentityKey, reply: Reply) -> None:
+        """Print ``reply`` as addressed to ``user``."""
         self.console.say(f"\n📬 To @{user.external_id}:")
         self.console.show_reply(reply, interactive=False)
