@@ -177,7 +177,7 @@ class Console:
         self.show(outcome)
 
     def ask_input(self, spec: Input, current: FormValue) -> FormValue:
-        """Ask for one form field by its kind; returns the answer, or ``current`` when nothing is typed."""
+        """Ask for one form field the way its kind needs (secrets without echo); returns the value to submit."""
         mark = "" if spec.required else " (optional)"
         if spec.help:
             self.say(f"  {spec.help}")

@@ -13,8 +13,11 @@ log = logging.getLogger(__name__)
 
 
 async def defer(interaction: discord.Interaction, *, component: bool) -> None:
-    """Acknowledge now and answer later: a click (or a form opened from one) as a deferred update of its
-    message (type 6, edited later); anything else as a private "thinking…" response (type 5)."""
+    """Acknowledge now and answer later.
+
+    A click (or a form opened from one) gets a deferred update of its message (type 6, edited later); anything
+    else a private "thinking…" response (type 5).
+    """
     if component:
         await interaction.response.defer()
     else:

@@ -55,6 +55,7 @@ class RadTree(app_commands.CommandTree[discord.Client]):
     """The command tree; option errors become an ephemeral message, other errors an error id."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        """An invalid option value gets an ephemeral hint; any other error is reported with an error id."""
         front = front_of(self.client)
         if isinstance(error, app_commands.TransformerError):
             text = f":warning: `{error.value}` is not a valid value here. Run `/{front.runtime.config.command} help`."
@@ -79,6 +80,7 @@ class RadDiscordClient(discord.Client):
         self._parents: OrderedDict[int, asyncio.Future[int | None]] = OrderedDict()
 
     async def setup_hook(self) -> None:
+        """Register the dynamic items, find the gateway of a non-default API, and sync the tree if asked."""
         self.add_dynamic_items(ActionButton, ActionSelect, SearchButton)
         await self._locate_gateway()
         if self.sync_commands:
@@ -91,10 +93,12 @@ class RadDiscordClient(discord.Client):
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
 
     async def on_ready(self) -> None:
+        """Log the connection and set ``ready``."""
         log.info("discord connected", extra={"user": str(self.user), "guilds": len(self.guilds)})
         self.ready.set()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Hand the interaction to the front; an unexpected error is reported with an error id."""
         try:
             await self.front.on_interaction(interaction)
         except Exception as error:

@@ -22,6 +22,7 @@ STYLES = {"default": discord.ButtonStyle.secondary, "primary": discord.ButtonSty
 
 @dataclass(frozen=True)
 class ButtonSpec:
+    """A button to build: its label, custom id, style and emoji."""
     label: str
     custom_id: str
     style: discord.ButtonStyle = discord.ButtonStyle.secondary
@@ -30,6 +31,7 @@ class ButtonSpec:
 
 @dataclass(frozen=True)
 class SelectSpec:
+    """A select to build: its custom id, placeholder, options, and how many may be chosen."""
     custom_id: str
     placeholder: str
     options: tuple[discord.SelectOption, ...]
@@ -62,6 +64,7 @@ def control_rows(controls: tuple[Control, ...], unique: ids.UniqueIds) -> list[R
 
 
 def button_spec(button: Button, unique: ids.UniqueIds) -> ButtonSpec:
+    """A button as a Discord button; one with a confirmation asks first (``ids.CONFIRM``)."""
     kind = ids.CONFIRM if button.confirm is not None else ids.RUN
     return ButtonSpec(shorten(button.label or "•", BUTTON_LABEL_MAX), unique.make(kind, button.action_id, button.value),
                       STYLES[button.style])

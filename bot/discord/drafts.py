@@ -37,6 +37,7 @@ class Draft:
     values: dict[str, FormValue] = field(default_factory=dict)
 
     def input(self, name: str) -> Input | None:
+        """The form's input ``name``, or None if it has none."""
         return next((i for i in self.form.inputs if i.name == name), None)
 
 
@@ -82,6 +83,7 @@ class DraftStore:
                 row.payload = payload
 
     def forget_secrets(self, token: str) -> None:
+        """Drop the secret values held in memory for draft ``token``."""
         with self._lock:
             self._secrets.pop(token, None)
 

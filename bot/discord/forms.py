@@ -28,10 +28,13 @@ SELECT_KINDS = ("bool", "choice", "multichoice")
 
 
 class FormModal(discord.ui.Modal):
-    """A modal handled from its custom id when submitted (see ``client.on_interaction``), so discord.py
-    never keeps it in memory and a submission works after a restart."""
+    """A modal handled from its custom id when submitted (see ``client.on_interaction``).
+
+    So discord.py never keeps it in memory, and a submission works after a restart.
+    """
 
     def is_finished(self) -> bool:
+        """Always True, so discord.py never stores the modal to wait for its submission."""
         return True
 
 

@@ -45,6 +45,7 @@ NOT_YOURS = ":no_entry: This form belongs to someone else. Run the command yours
 
 
 def caller_of(user: discord.abc.User) -> Caller:
+    """The caller behind a Discord user, with their display name."""
     return Caller(IdentityKey("discord", "", str(user.id)), user.display_name)
 
 
@@ -59,6 +60,7 @@ def where_of(interaction: discord.Interaction) -> ConversationRef:
 
 
 def delivery(interaction: discord.Interaction) -> str:
+    """The delivery id of an interaction, by which the dispatcher runs a re-delivered one once."""
     return f"discord:{interaction.id}"
 
 
@@ -135,6 +137,7 @@ class Front:
 
     async def select(self, interaction: discord.Interaction, action_id: str, value: str,
                      chosen: list[str]) -> None:
+        """A choice in one of our selects: run its action with the chosen values."""
         if self.claim(interaction):
             await self.action(interaction, ActionEvent(action_id, value, tuple(chosen)))
 
@@ -186,6 +189,7 @@ class Front:
             await interaction.response.send_modal(build_modal(draft, 0))
 
     async def open_step(self, interaction: discord.Interaction, token: str, step: int) -> None:
+        """Open step ``step`` of a draft's form (a click on its next-step button)."""
         draft = await self._draft(interaction, token)
         if draft is not None:
             await interaction.response.send_modal(build_modal(draft, min(step, len(steps(draft.form)) - 1)))

@@ -63,6 +63,7 @@ def decode(custom_id: str) -> CustomId | None:
 
 
 def is_ours(custom_id: str) -> bool:
+    """True for a custom id this bot made (of any version it still decodes)."""
     return decode(custom_id) is not None
 
 
@@ -73,9 +74,11 @@ class UniqueIds:
         self._seen: set[str] = set()
 
     def make(self, kind: str, a: str, b: str = "") -> str:
+        """A custom id of ``kind`` for ``a`` and ``b``, numbered if the message already has it."""
         return self._unique(lambda dup: encode(kind, a, b, dup))
 
     def make_search(self, a: str, b: str, text: str) -> str:
+        """A search button's custom id, numbered if the message already has it."""
         return self._unique(lambda dup: encode_search(a, b, text, dup))
 
     def _unique(self, build: Callable[[int], str]) -> str:

@@ -24,10 +24,12 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ids.
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: re.Match[str], /) -> ActionButton:
+        """The button behind a custom id that matched ``BUTTON_TEMPLATE``."""
         assert isinstance(item, discord.ui.Button)
         return cls(item, match["kind"], match["a"], match["b"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the click to the front; an unexpected error is reported with an error id."""
         front = front_of(interaction.client)
         try:
             await front.button(interaction, self.kind, self.a, self.b, self.item.label or "")
@@ -45,10 +47,12 @@ class ActionSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=ids.
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: re.Match[str], /) -> ActionSelect:
+        """The select behind a custom id that matched ``SELECT_TEMPLATE``."""
         assert isinstance(item, discord.ui.Select)
         return cls(item, match["a"], match["b"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the chosen values to the front; an unexpected error is reported with an error id."""
         front = front_of(interaction.client)
         try:
             await front.select(interaction, self.action_id, self.value, list(self.item.values))
@@ -66,10 +70,12 @@ class SearchButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ids.
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: re.Match[str], /) -> SearchButton:
+        """The search button behind a custom id that matched ``SEARCH_TEMPLATE``."""
         assert isinstance(item, discord.ui.Button)
         return cls(item, match["a"], match["b"], match["text"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the click to the front; an unexpected error is reported with an error id."""
         front = front_of(interaction.client)
         try:
             await front.search(interaction, self.action_id, self.value, self.text, self.item.label or "")

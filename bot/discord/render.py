@@ -28,13 +28,16 @@ COLOUR = discord.Colour(0x5865F2)
 
 
 class StatelessView(discord.ui.View):
-    """Components routed by their custom id (``DynamicItem``), so discord.py never keeps the view in memory
-    and the buttons work the same after a restart."""
+    """Components routed by their custom id (``DynamicItem``).
+
+    So discord.py never keeps the view in memory, and the buttons work the same after a restart.
+    """
 
     def __init__(self) -> None:
         super().__init__(timeout=None)
 
     def is_finished(self) -> bool:
+        """Always True, so discord.py never stores the view to wait for its interactions."""
         return True
 
 
@@ -52,9 +55,11 @@ class OutMessage:
 
     @property
     def embed_chars(self) -> int:
+        """The characters in the embeds, as Discord counts them against its 6000 limit."""
         return sum(len(e) for e in self.embeds)
 
     def view(self) -> StatelessView | None:
+        """The message's component rows as a view, or None when it has none."""
         if not self.rows:
             return None
         view = StatelessView()
@@ -64,6 +69,7 @@ class OutMessage:
         return view
 
     def discord_files(self) -> list[discord.File]:
+        """The attachments as fresh ``discord.File`` objects (a file can be sent once)."""
         return [discord.File(io.BytesIO(a.content), filename=a.filename, description=a.title or None)
                 for a in self.files]
 

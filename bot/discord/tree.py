@@ -30,8 +30,11 @@ Completer = Callable[[discord.Interaction, str, str, str], Awaitable[list[app_co
 
 def build_group(registry: Registry, name: str, run: CommandRunner,
                 complete: Completer | None = None) -> app_commands.Group:
-    """The root group with every registered command; ``run(interaction, command, args)`` handles a call
-    and ``complete`` answers autocomplete (without it, options providers are plain STRING options)."""
+    """The root group with every registered command.
+
+    ``run(interaction, command, args)`` handles a call and ``complete`` answers autocomplete (without it,
+    options providers are plain STRING options).
+    """
     root = app_commands.Group(name=name, description=ROOT_DESCRIPTION)
     for first, specs in sorted(registry.command_groups().items()):
         singles = [s for s in specs if " " not in s.name]
@@ -119,6 +122,7 @@ def annotation(param: Param) -> Any:
 
 
 def describe(param: Param) -> str:
+    """An option's description for Discord: backticks removed, long choice lists spelled out, shortened."""
     text = param.description.replace("`", "") or param.name.replace("_", " ").capitalize()
     if param.kind == "choice" and len(param.choices) > CHOICES_MAX:
         text += " (" + ", ".join(param.choices) + ")"
