@@ -12,6 +12,7 @@ class ExtrasFormatter(logging.Formatter):
     """The usual line followed by the record's ``extra`` fields."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The usual line, then the record's extras as sorted ``key=value`` pairs."""
         line = super().format(record)
         extras = {k: v for k, v in vars(record).items() if k not in STANDARD}
         if extras:

@@ -38,6 +38,7 @@ def stop_event() -> threading.Event:
 
 
 def migrate(config: Config) -> int:
+    """Upgrade the database to the newest migration and print the revision."""
     db = Database(config.effective_database_url)
     try:
         upgrade(db.engine)
@@ -48,6 +49,7 @@ def migrate(config: Config) -> int:
 
 
 def rotate_secrets(config: Config) -> int:
+    """Re-encrypt every stored secret under the newest key and print how many."""
     from core import secrets
 
     runtime = build_runtime(config)
@@ -59,6 +61,7 @@ def rotate_secrets(config: Config) -> int:
 
 
 def console(config: Config, identity: str, *, demo: bool, files: Path | None) -> int:
+    """The console front door as ``identity`` (on a seeded demo platform with ``demo``), with the workers."""
     from bot import demo as demo_seed
     from bot.console import Console, console_caller
 
@@ -99,6 +102,7 @@ def worker(config: Config, *, threads: int) -> int:
 
 
 def clock(config: Config) -> int:
+    """The scheduler, until SIGTERM or SIGINT."""
     from bot.scheduler import build_scheduler
 
     runtime = build_runtime(config)
@@ -115,8 +119,10 @@ HOST = "0.0.0.0"
 
 
 def web(config: Config) -> int:
-    """The HTTP server: ``/healthz``, ``/metrics``, ``/slack/events`` when Slack is configured, and
-    ``/stripe/webhook`` when ``STRIPE_WEBHOOK_SECRET`` is set."""
+    """The HTTP server: ``/healthz`` and ``/metrics``, and the Slack and Stripe endpoints when configured.
+
+    ``/slack/events`` is served when Slack is configured, ``/stripe/webhook`` when ``STRIPE_WEBHOOK_SECRET`` is set.
+    """
     from bot.slack.app import build_app
     from bot.web import start_background
 
@@ -207,6 +213,7 @@ def run(config: Config) -> int:
 
 
 def discord(config: Config) -> int:
+    """The Discord front door; raises NotConfigured without ``DISCORD_TOKEN``."""
     from bot.discord.client import run_discord
 
     if not config.discord_configured:
@@ -243,6 +250,7 @@ def chat_problems(config: Config) -> list[str]:
 
 
 def require_chat(config: Config) -> None:
+    """Raise NotConfigured, with what to set, unless at least one chat platform is fully configured."""
     problems = chat_problems(config)
     if problems:
         raise NotConfigured("\n".join(problems))

@@ -19,6 +19,7 @@ HOUSEKEEPING_EVERY = timedelta(hours=1)
 
 
 def run_housekeeping(runtime: Runtime) -> dict[str, int]:
+    """Run one housekeeping sweep and log what it removed; returns the counts by kind."""
     with runtime.db.unit_of_work() as session:
         counts = housekeeping.sweep(session, utcnow())
     log.info("housekeeping done", extra=counts)
