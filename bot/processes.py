@@ -121,7 +121,7 @@ HOST = "0.0.0.0"
 def web(config: Config) -> int:
     """The HTTP server: ``/healthz`` and ``/metrics``, and the Slack and Stripe endpoints when configured.
 
-    ``/slack/events`` is served when Slack is configured, ``/stripe/webhook`` when ``STRIPE_WEBHOOK_SECRET`` is set.
+    ``/slack/events`` is served when ``SLACK_BOT_TOKEN`` is set, ``/stripe/webhook`` when ``STRIPE_WEBHOOK_SECRET`` is.
     """
     from bot.slack.app import build_app
     from bot.web import start_background

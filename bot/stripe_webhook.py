@@ -45,10 +45,12 @@ class StripeEventHandlers:
         self._handlers[event_type] = handler
 
     def handler_for(self, event_type: str) -> StripeEventHandler | None:
+        """The handler of ``event_type``, or None if there is none."""
         return self._handlers.get(event_type)
 
     @property
     def event_types(self) -> list[str]:
+        """The event types that have a handler, sorted."""
         return sorted(self._handlers)
 
 
@@ -97,6 +99,7 @@ class StripeWebhook:
         return f"StripeWebhook(handlers={self.handlers.event_types})"
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Check the body's size and Stripe signature, then deliver the event to its handler."""
         try:
             body = read_body(environ, self.max_body)
         except BodyRefused as refused:

@@ -63,6 +63,7 @@ class WebApp:
         self.routes[(method.upper(), path)] = handler
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Route a request to its handler (404 for anything else) and count it in the request metrics."""
         method, path = environ.get("REQUEST_METHOD", "GET").upper(), environ.get("PATH_INFO", "")
         handler = self.routes.get((method, path))
         route = path if handler is not None else "other"
@@ -133,10 +134,12 @@ class BackgroundServer:
 
     @property
     def port(self) -> int:
+        """The port the server listens on (the one chosen when asked for port 0)."""
         return int(self.server.effective_port)
 
     @property
     def url(self) -> str:
+        """The server's base URL, ``http://<host>:<port>``."""
         return f"http://{self.host}:{self.port}"
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -52,6 +52,7 @@ def read_body(environ: WSGIEnvironment, limit: int = MAX_BODY_BYTES) -> bytes:
 
 
 def too_large(limit: int) -> BodyRefused:
+    """The refusal of a body over ``limit`` bytes (413)."""
     return BodyRefused("413 Content Too Large", f"the request body is larger than {limit:,} bytes")
 
 

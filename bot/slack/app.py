@@ -1,5 +1,4 @@
-"""The Bolt app factory: one slash command, block actions, modal submissions, select options and thread
-messages."""
+"""The Bolt app factory: one slash command, block actions, modal submissions, select options and thread messages."""
 
 from __future__ import annotations
 

@@ -131,5 +131,6 @@ def upload(client: WebClient, to: Destination, rendered: Rendered, *, ephemeral:
 
 
 def file_upload(attachment: Attachment) -> dict[str, Any]:
+    """An attachment as one entry of ``files_upload_v2``'s ``file_uploads``."""
     return {"file": attachment.content, "filename": attachment.filename,
             "title": attachment.title or attachment.filename}

@@ -60,6 +60,7 @@ class ReparsedRequest(BoltRequest):
                 self.context = build_context(BoltContext({}), form)
 
     def to_copyable(self) -> BoltRequest:
+        """A copy for a lazy listener that keeps the body read here."""
         copied = super().to_copyable()
         copied.body = self.body
         return copied
@@ -88,6 +89,7 @@ class SlackHttpHandler:
         self.max_body = max_body
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Check a Slack request's size, signature and payload, then let the Bolt app answer it."""
         try:
             body = read_body(environ, self.max_body)
         except BodyRefused as refused:

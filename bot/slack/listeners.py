@@ -33,10 +33,12 @@ SLACK_ERROR_HINTS = {
 
 
 def new_error_id() -> str:
+    """A fresh error id, to log with an unexpected error and show to the user."""
     return new_incident().error_id
 
 
 def oops(error_id: str) -> str:
+    """What the user sees for the unexpected error ``error_id``."""
     return Incident(error_id).message
 
 
@@ -88,6 +90,7 @@ class SlackFrontDoor:
     # -- buttons and selects ------------------------------------------------------------------------
 
     def ack_action(self, ack: Ack) -> None:
+        """Acknowledge a click or a choice at once; ``run_action`` does the work."""
         ack()
 
     def run_action(self, body: dict[str, Any], respond: Respond | None, client: WebClient) -> None:
@@ -135,8 +138,10 @@ class SlackFrontDoor:
                     send_reply(client, to, outcome)
 
     def run_slow_form(self, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        """Lazy half of ``submit_view``: run a slow form and post its outcome to the user in the form's channel
-        (privately unless the Reply is public; by direct message when there is no channel to post in)."""
+        """Lazy half of ``submit_view``: run a slow form and post its outcome to the user in the form's channel.
+
+        The outcome is private unless the Reply is public, and goes by direct message when there is no channel.
+        """
         form_id = str(view.get("callback_id", ""))
         if not self.dispatcher.is_slow_form(form_id):
             return

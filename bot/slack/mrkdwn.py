@@ -24,8 +24,10 @@ def escape(text: str) -> str:
 
 
 def to_mrkdwn(text: str) -> str:
-    """Convert the markdown subset (``*bold*``, ``_italic_``, `` `code` ``, also ``**bold**``, ``~~strike~~``,
-    ``[label](url)``) to mrkdwn, keeping Slack mentions and links and escaping everything else."""
+    """Convert the markdown subset to mrkdwn, keeping Slack mentions and links and escaping everything else.
+
+    The subset: ``*bold*``, ``_italic_``, `` `code` ``, also ``**bold**``, ``~~strike~~`` and ``[label](url)``.
+    """
     out: list[str] = []
     pos = 0
     for code in _CODE.finditer(text):
@@ -83,8 +85,11 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def _cut_point(text: str, limit: int) -> tuple[int, int]:
-    """Where to cut ``text`` so that the head is at most ``limit`` characters, and how many separator
-    characters to drop there."""
+    """Where to cut ``text`` so that the head is at most ``limit`` characters.
+
+    Returns:
+        The position of the cut, and how many separator characters to drop there.
+    """
     window = text[: limit + 1]
     for separator, floor in (("\n\n", limit // 2), ("\n", limit // 3), (" ", limit // 3)):
         at = window.rfind(separator)
@@ -101,7 +106,7 @@ def _cut_point(text: str, limit: int) -> tuple[int, int]:
 
 
 def shorten(text: str, limit: int) -> str:
-    """mrkdwn cut at a safe point to at most ``limit`` characters, with an ellipsis when cut."""
+    """The mrkdwn ``text`` cut at a safe point to at most ``limit`` characters, with an ellipsis when cut."""
     if len(text) <= limit:
         return text
     return split_text(text, limit - 1)[0] + ELLIPSIS

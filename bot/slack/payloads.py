@@ -27,6 +27,7 @@ def command_caller(body: Body) -> Caller:
 
 
 def command_where(body: Body) -> ConversationRef:
+    """Where a slash command was run: its team and channel."""
     return ConversationRef(PLATFORM, str(body["team_id"]), str(body.get("channel_id", "")))
 
 
@@ -95,11 +96,13 @@ def is_thread_reply(event: Mapping[str, Any]) -> bool:
 
 
 def message_caller(body: Body, event: Mapping[str, Any], display_name: str = "") -> Caller:
+    """The author of a thread message (their own team when Slack gives it), shown as ``display_name``."""
     team = str(event.get("user_team") or event.get("team") or body.get("team_id", ""))
     return Caller(IdentityKey(PLATFORM, team, str(event["user"])), display_name)
 
 
 def message_where(body: Body, event: Mapping[str, Any]) -> ConversationRef:
+    """A thread message's place: its channel, its thread and the message itself."""
     team = str(body.get("team_id") or event.get("team", ""))
     return ConversationRef(PLATFORM, team, str(event["channel"]), thread=str(event["thread_ts"]),
                            message=str(event.get("ts", "")))

@@ -1,10 +1,10 @@
-"""Slow commands and actions on Slack: a placeholder at once through the ``response_url``, then the outcome
-in its place.
+"""Slow commands and actions on Slack: a placeholder at once, then the outcome in its place.
 
-A slow command posts a private "working on it" message; a slow action replaces the clicked message with it.
-When the outcome is ready, ``bot.slack.deliver`` asks ``takes_place`` whether it can replace the placeholder
-(``replace_original``). When it cannot (a public reply to a private placeholder, a private answer to a click
-on a public message), ``clear`` first deletes the placeholder or puts the clicked public message back.
+The placeholder goes through the ``response_url``. A slow command posts a private "working on it" message; a
+slow action replaces the clicked message with it. When the outcome is ready, ``bot.slack.deliver`` asks
+``takes_place`` whether it can replace the placeholder (``replace_original``). When it cannot (a public reply
+to a private placeholder, a private answer to a click on a public message), ``clear`` first deletes the
+placeholder or puts the clicked public message back.
 
 A Form returned by a slow handler opens only while the request's ``trigger_id`` is fresh (Slack allows 3
 seconds); after that the user is asked to run the command again. Slow handlers should return Replies.
@@ -52,6 +52,7 @@ class Placeholder:
 
     @property
     def trigger_fresh(self) -> bool:
+        """True while the ``trigger_id`` is recent enough to open a modal (Slack allows 3 seconds)."""
         return time.monotonic() - self.started < TRIGGER_FRESH
 
 

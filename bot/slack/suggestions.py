@@ -1,5 +1,7 @@
-"""Searchable selects: a select longer than Slack's 100 options becomes an ``external_select`` whose options
-Slack asks for as the user types (``block_suggestion``); the answer comes from the select's options provider.
+"""Searchable selects: a select longer than Slack's 100 options becomes an ``external_select``.
+
+Slack asks for its options as the user types (``block_suggestion``); the answer comes from the select's options
+provider.
 
 The provider travels in the actions block's ``block_id`` (``opts:<provider>``); the select's own value
 travels in its action id (``<action_id>#<n>:<value>``), as for static selects.
