@@ -123,7 +123,7 @@ def test_findings_are_capped_per_file_and_survive_the_parse_cache() -> None:
     parse = parse_file("many.tf", text.encode())
     assert len(parse.findings) == MAX_FINDINGS and parse.findings[0].line == 2
     data = parse.to_json()
-    assert data["parser"] == PARSER_VERSION == 2
+    assert data["parser"] == PARSER_VERSION == 3  # 3: constant defaults, converted defaults, named blocks
     assert FileParse.from_json(data) == parse
     assert FileParse.from_json(data).with_filename("other.tf").findings[0].file == "other.tf"
 
