@@ -60,5 +60,5 @@ def _variable_from_version_1(item: Mapping[str, Any]) -> dict[str, Any]:
     variable: dict[str, Any] = {**_VARIABLE_DEFAULTS, "has_default": has_default, **item}
     if variable["has_default"] and variable["default"] is not None:
         with contextlib.suppress(TypeMismatch):  # else as stored; the next scan refuses it as Terraform would
-            variable["default"] = check(parse_type(variable["type"]), variable["default"])
+            variable["default"] = check(parse_type(variable["type"]), variable["default"], drop_unknown=True)
     return variable

@@ -144,8 +144,12 @@ def parse_type(text: str) -> TfType:
         return ANY
 
 
-def check(tf_type: TfType, value: Any, where: str = "") -> Any:
-    """``value`` converted to ``tf_type`` as Terraform converts it; raises TypeMismatch."""
+def check(tf_type: TfType, value: Any, where: str = "", *, drop_unknown: bool = False) -> Any:
+    """``value`` converted to ``tf_type`` as Terraform converts it; raises TypeMismatch.
+
+    An object attribute the type does not have is refused (a typo on a form), or with ``drop_unknown`` dropped,
+    as Terraform drops it from a variable's default.
+    """
     if value is None:
         return None
     kind = tf_type.kind
@@ -171,14 +175,17 @@ def check(tf_type: TfType, value: Any, where: str = "") -> Any:
         if kind == "tuple":
             if len(value) != len(tf_type.items):
                 raise TypeMismatch(where, f"should have {len(tf_type.items)} items")
-            return [check(t, v, f"{where}[{i}]") for i, (t, v) in enumerate(zip(tf_type.items, value, strict=True))]
-        return [check(tf_type.element or ANY, v, f"{where}[{i}]") for i, v in enumerate(value)]
+            return [check(t, v, f"{where}[{i}]", drop_unknown=drop_unknown)
+                    for i, (t, v) in enumerate(zip(tf_type.items, value, strict=True))]
+        return [check(tf_type.element or ANY, v, f"{where}[{i}]", drop_unknown=drop_unknown)
+                for i, v in enumerate(value)]
     if not isinstance(value, dict):
         raise TypeMismatch(where, f"should be an object like {{\"key\": \"value\"}} ({tf_type.describe()})")
     if kind == "map":
-        return {str(k): check(tf_type.element or ANY, v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {str(k): check(tf_type.element or ANY, v, f"{where}.{k}" if where else str(k), drop_unknown=drop_unknown)
+                for k, v in value.items()}
     unknown = sorted(set(value) - set(tf_type.attributes))
-    if unknown:
+    if unknown and not drop_unknown:
         raise TypeMismatch(where, f"has no attribute {unknown[0]!r}")
     result = {}
     for key, (attr_type, optional) in tf_type.attributes.items():
@@ -188,7 +195,7 @@ def check(tf_type: TfType, value: Any, where: str = "") -> Any:
             continue
         if key not in value:
             raise TypeMismatch(path, "is required")
-        result[key] = check(attr_type, value[key], path)
+        result[key] = check(attr_type, value[key], path, drop_unknown=drop_unknown)
     return result
 
 

@@ -166,7 +166,7 @@ def _default(what: str, attribute: Attribute, type_text: str, nullable: bool) ->
             raise HclSyntaxError(attribute.line, f"{what}: a null default is not valid when nullable = false")
         return None
     try:
-        return check(parse_type(type_text), value)  # type: ignore[no-any-return]
+        return check(parse_type(type_text), value, drop_unknown=True)  # type: ignore[no-any-return]
     except TypeMismatch as error:
         where = f" at {error.where}" if error.where else ""
         reason = f"{what}: the default does not fit the type {type_text}{where}: it {error.message}"

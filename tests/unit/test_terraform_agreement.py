@@ -40,6 +40,8 @@ TERRAFORM_CASES: dict[str, tuple[dict[str, str], bool, tuple[str, int, str] | No
         'resource "terraform_data" "r" {}\ndata "terraform_remote_state" "r" {\n  backend = "local"\n}\n'
         'resource "terraform_data" "s" {}\nlocals {\n  r = 1\n}\n'
     )}, True, None),
+    "default-with-an-attribute-the-type-lacks": ({"main.tf": (
+        'variable "o" {\n  type = object({a = string})\n  default = {a = "x", extra = 1}\n}\n')}, True, None),
     "constant-expression-defaults": ({"main.tf": (
         'variable "t" {\n  default = 60 * 60\n}\nvariable "m" {\n  default = -7 % 3\n}\n'
         'variable "l" {\n  type = list(number)\n  default = [1 + 1, (2 + 3) * 4, 7 / 2]\n}\n'
@@ -112,6 +114,11 @@ def test_defaults_are_converted_to_their_type_as_terraform_converts_them() -> No
     assert by_name["o"].default == {"name": "x", "size": None, "zone": "eu", "tags": {}}
     assert by_name["o"].default_text == '{name = "x"}'  # as written, for whoever wants the source
     assert by_name["l"].default == [{"a": True}, {"a": False}]
+
+
+def test_an_attribute_the_object_type_lacks_is_dropped_from_a_default_as_terraform_drops_it() -> None:
+    files = TERRAFORM_CASES["default-with-an-attribute-the-type-lacks"][0]
+    assert defaults(files) == {"o": {"a": "x"}}
 
 
 def test_a_default_refused_for_its_type_names_file_line_and_reason() -> None:
