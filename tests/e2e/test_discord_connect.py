@@ -85,6 +85,18 @@ async def submit_secret(bot: Harness, form_id: str, name: str, value: str, numbe
     return answer
 
 
+async def connect_typed(bot: Harness, repository: str, number: int, user_id: str = USER_ID) -> str:
+    """``/rad connect repo <repository>`` answers with a check button (callback ``number``); clicking it is a
+    slow action (callback ``number + 1``, deferred) whose answer replaces the message: its content."""
+    bot.slash("connect", {"target": "repo", "repository": repository}, user_id=user_id)
+    [*_, asked] = await bot.callbacks(number, timeout=10)
+    assert asked.message is not None
+    click = bot.click(asked.message, custom_id_of(asked.json, "Check and connect"), user_id=user_id)
+    assert (await callback(bot, number + 1))["type"] == 6
+    [answer] = await bot.original_edits(click, timeout=10)
+    return str(answer.json["content"])
+
+
 def select_of(body: dict[str, Any]) -> dict[str, Any]:
     [found] = [c for c in components_of(body) if c["type"] == 3]
     return found
@@ -111,25 +123,24 @@ async def test_connect_choose_on_page_two_status_and_disconnect(
     assert suggested["type"] == 8
     assert [c["value"] for c in suggested["data"]["choices"]] == [f"pat/repo-{n}" for n in range(120, 130)]
 
-    bot.slash("connect", {"target": "repo", "repository": "pat/repo-120"}, user_id=USER_ID)
-    assert "Connected **pat/repo-120** (branch `main`)" in (await callback(bot, 4))["data"]["content"]
+    assert "Connected **pat/repo-120** (branch `main`)" in await connect_typed(bot, "pat/repo-120", 4)
 
     bot.slash("connect", {"target": "status"}, user_id=USER_ID)
-    github_card = (await callback(bot, 5))["data"]["embeds"][0]
+    github_card = (await callback(bot, 6))["data"]["embeds"][0]
     fields = {f["name"]: f["value"] for f in github_card["fields"]}
     assert fields["Repository"] == "pat/repo-120" and fields["Token"] == "pat (classic)"
 
     bot.slash("disconnect", user_id=USER_ID)
-    [*_, question] = await bot.callbacks(6)
+    [*_, question] = await bot.callbacks(7)
     [danger] = components_of(question.json)
     assert danger["style"] == 4 and danger["custom_id"] == "radc|connect:forget|github"
     assert question.message is not None
     bot.click(question.message, danger["custom_id"], user_id=USER_ID)
-    [*_, confirm] = await bot.callbacks(7)
+    [*_, confirm] = await bot.callbacks(8)
     assert "Are you sure?" in confirm.json["data"]["content"] and confirm.json["data"]["flags"] & EPHEMERAL
     assert confirm.message is not None
     bot.click(confirm.message, custom_id_of(confirm.json, "Confirm"), user_id=USER_ID)
-    forgotten = await callback(bot, 8)
+    forgotten = await callback(bot, 9)
     assert forgotten["type"] == 7 and "Your GitHub token is forgotten." in forgotten["data"]["content"]
     with db.unit_of_work() as session:
         assert session.scalars(select(StoredSecret)).all() == []
@@ -187,10 +198,11 @@ async def test_the_platform_repository_is_searched_in_its_own_scope(
     assert partner[:2] == ["pat/partner-02", "pat/partner-12"] and refused == []
 
     assert answer.message is not None
-    bot.click(answer.message, picker["custom_id"], component_type=3, values=["radadmin/platform-07"],
-              user_id=ADMIN_ID)
-    chosen = await callback(bot, 8)
-    assert chosen["type"] == 7 and "Connected **radadmin/platform-07**" in chosen["data"]["content"]
+    click = bot.click(answer.message, picker["custom_id"], component_type=3, values=["radadmin/platform-07"],
+                      user_id=ADMIN_ID)
+    assert (await callback(bot, 8))["type"] == 6  # a slow action: deferred, GitHub is asked with no transaction
+    [chosen] = await bot.original_edits(click, timeout=10)
+    assert "Connected **radadmin/platform-07**" in chosen.json["content"]
     bot.validate_all()
 
 
@@ -220,15 +232,14 @@ async def test_secrets_never_reach_logs_discord_audit_or_database(
     assert "Nothing was stored" in (await submit_secret(bot, form_id, "token", wrong_token, 2)).json["content"]
     form_id = await open_form(bot, "connect", {}, 3, "token")
     assert "works" in (await submit_secret(bot, form_id, "token", token, 4)).json["content"]
-    bot.slash("connect", {"target": "repo", "repository": "pat/modules"}, user_id=USER_ID)
-    await callback(bot, 5)
-    form_id = await open_form(bot, "connect", {"target": "jules"}, 6, "key")
-    assert "Nothing was stored" in (await submit_secret(bot, form_id, "key", wrong_key, 7)).json["content"]
-    form_id = await open_form(bot, "connect", {"target": "jules"}, 8, "key")
-    found = await submit_secret(bot, form_id, "key", key, 9)
+    assert "Connected **pat/modules**" in await connect_typed(bot, "pat/modules", 5)
+    form_id = await open_form(bot, "connect", {"target": "jules"}, 7, "key")
+    assert "Nothing was stored" in (await submit_secret(bot, form_id, "key", wrong_key, 8)).json["content"]
+    form_id = await open_form(bot, "connect", {"target": "jules"}, 9, "key")
+    found = await submit_secret(bot, form_id, "key", key, 10)
     assert "Jules can work on **pat/modules**" in found.json["content"]
     bot.slash("connect", {"target": "status"}, user_id=USER_ID)
-    await callback(bot, 10)
+    await callback(bot, 11)
 
     logs = "\n".join(f"{r.getMessage()} {vars(r)!r}" for r in caplog.records)
     sent = "\n".join(f"{c.method} {c.path} {c.query!r} {c.json!r} {c.files!r} {c.headers!r}"

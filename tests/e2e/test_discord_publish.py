@@ -97,9 +97,11 @@ async def connect(bot: Harness, screen: Screen, github: GitHubEmulator) -> None:
     assert (await screen.next()).json == {"type": DEFERRED, "data": {"flags": EPHEMERAL}}
     [answer] = await bot.original_edits(submitted, timeout=10)
     assert answer.response is not None
-    bot.click(answer.response, picker(answer.json)["custom_id"], component_type=SELECT, values=["pat/modules"],
-              user_id=USER_ID)
-    assert "Connected **pat/modules**" in (await screen.next()).json["data"]["content"]
+    click = bot.click(answer.response, picker(answer.json)["custom_id"], component_type=SELECT,
+                      values=["pat/modules"], user_id=USER_ID)
+    assert (await screen.next()).json["type"] == 6  # a slow action: deferred, GitHub is asked with no transaction
+    [chosen] = await bot.original_edits(click, timeout=10)
+    assert "Connected **pat/modules**" in chosen.json["content"]
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def test_connect_a_repository_on_page_two_then_status_and_disconnect(
     chosen = {"type": "external_select", "block_id": block["block_id"],
               "selected_option": {"text": {"type": "plain_text", "text": "pat/repo-120"}, "value": "pat/repo-120"}}
     done = harness.interact(harness.action_body(picker["action_id"], **PAT, extra=chosen))
-    reply = harness.reply(done)
+    reply = harness.reply(done, 2)  # a slow action: its placeholder first (no transaction over GitHub)
     assert reply["replace_original"] is True and "Connected *pat/repo-120* (branch `main`)" in texts(reply)
 
     status = texts(harness.reply(harness.command("connect status", **PAT)))
@@ -169,7 +169,7 @@ def test_secrets_never_reach_logs_slack_audit_or_database(
     chosen = {"type": "static_select", "block_id": "Slack-made",
               "selected_option": {"text": {"type": "plain_text", "text": "pat/modules"}, "value": "pat/modules"}}
     assert "Connected *pat/modules*" in texts(harness.reply(harness.interact(
-        harness.action_body(picker["action_id"], **PAT, extra=chosen))))
+        harness.action_body(picker["action_id"], **PAT, extra=chosen)), 2))
     jules_view = open_form(harness, "connect jules")
     assert jules_view["callback_id"] == "connect:jules"
     (key_input,) = [b for b in jules_view["blocks"] if b["type"] == "input"]
