@@ -53,7 +53,7 @@ def test_other_users_commands_answer_while_github_hangs(dispatcher: Dispatcher, 
         answers: list[Outcome | None] = []
         others = [in_thread(lambda caller=caller: dispatcher.run_text(caller, "whoami"), answers)  # type: ignore[misc]
                   for caller in OTHERS]
-        others.append(in_thread(lambda: dispatcher.run_text(ADMIN, "admin grant <@UOTHER0> partner"), answers))
+        others.append(in_thread(lambda: dispatcher.run_text(ADMIN, "admin grant <@UGRANTED> partner"), answers))
         for thread in others:
             thread.join(BOUND)
         assert len(answers) == len(OTHERS) + 1, "a command waited for GitHub"

@@ -14,12 +14,13 @@ from bot.slack.app import make_client
 from bot.slack.messenger import SlackMessenger
 from bot.worker import Worker
 from commands.framework.dispatch import Dispatcher
-from commands.handlers.notify import POST_KIND, post_later
+from commands.handlers.notify import KIND, POST_KIND, post_later
+from core.accounts.identity import Caller, IdentityKey
 from core.config import Config
 from core.conversations import ConversationRef
 from core.jobs import queue as jobs
 from storage.db import Database
-from storage.models import Job, JobStatus, utcnow
+from storage.models import Job, JobStatus, User, utcnow
 from tests.emulators.slack import SlackEmulator
 from tests.support.slack_support import slack_config
 
@@ -125,3 +126,18 @@ def test_a_post_for_a_platform_this_process_cannot_reach_fails_after_its_retries
         clock.now += timedelta(hours=1)
     failed = the_post(db, job_id)
     assert failed.status == JobStatus.FAILED and "no messenger for 'discord'" in failed.error
+
+
+def test_a_notice_queued_before_the_outbox_becomes_one_post_per_identity(
+    db: Database, dispatcher: Dispatcher, worker: Worker, slack: SlackEmulator
+) -> None:
+    dispatcher.run_text(Caller(IdentityKey("slack", "T1", "UBOB"), "Bob"), "whoami")
+    with db.unit_of_work() as session:
+        bob = session.scalars(select(User).where(User.display_name == "Bob")).one()
+        jobs.enqueue(session, KIND, {"user_id": bob.id, "text": "You got 25 credits."})
+    assert worker.run_once()  # the old row: fanned out, nothing posted inside its transaction
+    assert slack.calls("/chat.postMessage") == []
+    assert worker.run_once()
+    [sent] = slack.calls("/chat.postMessage")
+    assert sent.body["channel"] == "UBOB" and "You got 25 credits." in str(sent.body)
+    assert not worker.run_once()
