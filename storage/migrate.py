@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXTERNAL_TABLES = frozenset({"apscheduler_jobs"})
@@ -30,12 +30,38 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    """Upgrade the database behind ``engine`` to the newest revision."""
+class ForeignKeysBroken(RuntimeError):
+    """A migration left rows that point at rows that do not exist (SQLite checks this after migrating)."""
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision`` (the newest by default).
+
+    On SQLite, foreign keys are switched off while the migrations run: Alembic's batch mode rebuilds a table
+    by dropping it, and with foreign keys on, that drop would delete (``ON DELETE CASCADE``) or clear
+    (``SET NULL``) every row that references it. They are checked once the migrations are done.
+    """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction: SQLite ignores this pragma inside one
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, revision)
+                if sqlite:
+                    _check_foreign_keys(connection)
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        shown = "; ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in broken[:10])
+        raise ForeignKeysBroken(f"the migration left {len(broken)} row(s) pointing at missing rows: {shown}")
 
 
 def head_revision() -> str | None:
