@@ -22,10 +22,10 @@ from tests.emulators import discord_objects as obj
 from tests.support import discord_harness as dh
 from tests.support import slack_support as sh
 from tests.support.discord_spec import validate_schema
-from tests.support.front_door import FrontDoor, Person, door
+from tests.support.front_door import FrontDoor, Person, door, door_registry
 from tests.support.slack_support import emulator, harness, slack_runtime, texts
 
-__all__ = ["door", "emulator", "harness", "slack_runtime"]
+__all__ = ["door", "door_registry", "emulator", "harness", "slack_runtime"]
 
 EPHEMERAL = 64
 BOB, EVE, NOBODY = Person("bob"), Person("eve"), Person("nobody")

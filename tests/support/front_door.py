@@ -348,7 +348,8 @@ async def door(request: pytest.FixtureRequest, db: Database, config: Config,
                door_registry: Registry | None) -> AsyncIterator[FrontDoor]:
     """Each front door in turn; what the bot sent is checked against the platform's rules at the end.
 
-    A test module using it imports ``emulator``, ``harness`` and ``slack_runtime`` from ``slack_support``.
+    A test module using it imports ``door_registry`` with it, and ``emulator``, ``harness`` and
+    ``slack_runtime`` from ``slack_support``.
     """
     if request.param == "slack":
         if door_registry is None:
