@@ -29,9 +29,10 @@ from storage.db import Database
 from tests.emulators import discord_objects as obj
 from tests.support import discord_harness as dh
 from tests.support import slack_support as sh
-from tests.support.discord_spec import validate_call
+from tests.support.discord_spec import validate_call, validate_schema
 
 EPHEMERAL = 64
+WORKING = "Working on it"
 SLACK_OTHER_THREAD = "1600000000.000001"
 DISCORD_THREAD, DISCORD_OTHER_THREAD = "800000000000000100", "800000000000000300"
 
@@ -74,6 +75,21 @@ class Reply:
         raise AssertionError(f"no button {label!r} among {[b.label for b in self.buttons]}")
 
 
+@dataclass
+class Form:
+    """A form (a Slack modal, a Discord modal) the bot opened: its id and its inputs by name."""
+
+    id: str
+    inputs: dict[str, dict[str, Any]]
+    raw: dict[str, Any] = field(repr=False)
+
+    def secret(self, name: str) -> bool:
+        """Whether input ``name`` is a single text input that comes empty (never prefilled)."""
+        found = self.inputs[name]
+        return found.get("type") in ("plain_text_input", 4) and not found.get("initial_value") and \
+            "value" not in found
+
+
 class FrontDoor(Protocol):
     """Drive the bot as a chat user would, whatever the platform."""
 
@@ -91,6 +107,28 @@ class FrontDoor(Protocol):
 
     async def click_stale(self, button_id: str, *, user: Person = ADMIN) -> Reply:
         """A click on a button of an old message whose id the bot no longer knows."""
+
+    async def click_danger(self, reply: Reply, *, user: Person = ADMIN) -> Reply:
+        """A click on the destructive button of ``reply``, confirmed the platform's way."""
+
+    async def open_form(self, words: str, args: Mapping[str, Any] | None = None, *,
+                        user: Person = ADMIN) -> Form:
+        """A command that opens a form; the form."""
+
+    async def click_form(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Form:
+        """A click on a button that opens a form; the form."""
+
+    async def submit(self, form: Form, values: Mapping[str, str], *, user: Person = ADMIN) -> Reply:
+        """A submission of a slow form: it closes at once; the private answer that follows."""
+
+    async def suggest(self, reply: Reply, typed: str, *, user: Person = ADMIN) -> list[str]:
+        """What the repository picker of ``reply`` suggests while ``typed`` is typed."""
+
+    async def choose(self, reply: Reply, value: str, *, user: Person = ADMIN) -> Reply:
+        """``value`` chosen with the picker of ``reply`` (any value it can search, not only those shown)."""
+
+    def sent(self) -> str:
+        """Everything the bot sent to the platform so far, as one text (for secret checks)."""
 
     async def restart(self) -> None:
         """A new front-door instance, as after a process restart."""
@@ -171,6 +209,72 @@ class SlackDoor:
         assert (answer.status, answer.body) == (200, "")
         return self._reply(answer.hook)
 
+    async def click_danger(self, reply: Reply, *, user: Person = ADMIN) -> Reply:
+        [button] = [e for e in elements(reply.raw) if e.get("style") == "danger"]
+        assert button["confirm"]["style"] == "danger", "Slack asks for confirmation in its own dialog"
+        return await self.click(reply, button["text"]["text"], user=user)
+
+    async def open_form(self, words: str, args: Mapping[str, Any] | None = None, *,
+                        user: Person = ADMIN) -> Form:
+        before = len(self.harness.emulator.calls("views.open"))
+        answer = self.harness.command(self._text(words, args or {}), **self._who(user))
+        assert (answer.status, answer.body) == (200, "")
+        return self._form(before)
+
+    async def click_form(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Form:
+        before = len(self.harness.emulator.calls("views.open"))
+        button = reply.button(label)
+        assert self.harness.click(button.id, button.value, **self._who(user)).status == 200
+        return self._form(before)
+
+    def _form(self, before: int) -> Form:
+        view: dict[str, Any] = self.harness.emulator.wait_for("views.open", count=before + 1)[-1].body["view"]
+        inputs = {str(b["block_id"]): b["element"] for b in view["blocks"] if b["type"] == "input"}
+        return Form(str(view["callback_id"]), inputs, view)
+
+    async def submit(self, form: Form, values: Mapping[str, str], *, user: Person = ADMIN) -> Reply:
+        before = len(self.harness.emulator.calls("chat.postEphemeral"))
+        state = {name: sh.typed(value) for name, value in values.items()}
+        answer = self.harness.interact(self.harness.submission_body(form.raw, state, **self._who(user)))
+        assert (answer.status, answer.body) == (200, ""), "an empty ack closes the modal"
+        posted = self.harness.emulator.wait_for("chat.postEphemeral", count=before + 1, timeout=10)[-1].body
+        assert (posted["channel"], posted["user"]) == (sh.CHANNEL, slack_id(user))
+        return self._as_reply(posted, "", private=True)
+
+    def _picker(self, reply: Reply) -> tuple[str, dict[str, Any]]:
+        for block in reply.raw.get("blocks") or []:
+            for element in block.get("elements") or [] if block.get("type") == "actions" else []:
+                if element.get("type") in ("external_select", "static_select"):
+                    return str(block.get("block_id") or "Slack-made"), element  # Slack names unnamed blocks
+        raise AssertionError("no picker in the reply")
+
+    async def suggest(self, reply: Reply, typed: str, *, user: Person = ADMIN) -> list[str]:
+        block_id, picker = self._picker(reply)
+        assert picker["type"] == "external_select" and picker["min_query_length"] == 0
+        found = self.harness.interact(self.harness.suggestion_body(block_id, picker["action_id"], typed,
+                                                                   **self._who(user)))
+        assert found.status == 200
+        return [str(o["value"]) for o in found.json()["options"]]
+
+    async def choose(self, reply: Reply, value: str, *, user: Person = ADMIN) -> Reply:
+        block_id, picker = self._picker(reply)
+        chosen = {"type": picker["type"], "block_id": block_id,
+                  "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value}}
+        hook = f"act-{uuid.uuid4().hex[:8]}"
+        self.harness.emulator.bind_hook(hook, message=reply.raw)
+        answer = self.harness.interact(self.harness.action_body(picker["action_id"], hook=hook, extra=chosen,
+                                                                **self._who(user)))
+        assert (answer.status, answer.body) == (200, "")
+        first = self._reply(answer.hook)
+        if WORKING not in first.text:
+            return first
+        assert first.replaced, "a slow action's placeholder takes the picker's place"
+        return self._as_reply(self.harness.reply(hook_answer(answer.hook), 2), answer.hook)
+
+    def sent(self) -> str:
+        return "\n".join("\n".join((c.path, repr(c.body), repr(c.headers), c.raw.decode("utf-8", "replace")))
+                         for c in self.harness.emulator.calls())
+
     async def restart(self) -> None:
         """Nothing to do: the Bolt app keeps nothing between requests (state lives in the database)."""
 
@@ -209,12 +313,20 @@ class SlackDoor:
         self.harness.emulator.check()
 
     def _reply(self, hook: str) -> Reply:
-        body = self.harness.reply(hook_answer(hook))
+        return self._as_reply(self.harness.reply(hook_answer(hook)), hook)
+
+    def _as_reply(self, body: dict[str, Any], hook: str, *, private: bool | None = None) -> Reply:
         buttons = [Button(str(e["text"]["text"]), str(e["action_id"]), str(e.get("value", "")))
                    for block in body.get("blocks") or [] if block.get("type") == "actions"
                    for e in block.get("elements") or [] if e.get("type") == "button"]
-        private = body.get("response_type", "ephemeral") == "ephemeral"
+        if private is None:
+            private = body.get("response_type", "ephemeral") == "ephemeral"
         return Reply(plain(sh.texts(body)), buttons, private, bool(body.get("replace_original")), body, hook)
+
+
+def elements(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The elements of every actions block of a Slack message."""
+    return [e for b in message.get("blocks") or [] if b.get("type") == "actions" for e in b.get("elements") or []]
 
 
 def hook_answer(hook: str) -> sh.Answer:
@@ -269,6 +381,68 @@ class DiscordDoor:
         sent = self.harness.click(old, button_id, user_id=discord_id(user))
         return await self._reply(sent, old)
 
+    async def click_danger(self, reply: Reply, *, user: Person = ADMIN) -> Reply:
+        data = reply.raw.get("data", reply.raw)
+        [danger] = [c for c in dh.components_of(data) if c.get("style") == 4]
+        asked = await self.click(reply, str(danger["label"]), user=user)
+        assert "Are you sure?" in asked.text and asked.private, "Discord asks in a private message first"
+        return await self.click(asked, "Confirm", user=user)
+
+    async def open_form(self, words: str, args: Mapping[str, Any] | None = None, *,
+                        user: Person = ADMIN) -> Form:
+        self.harness.slash(words, dict(args or {}), user_id=discord_id(user))
+        return await self._form()
+
+    async def click_form(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Form:
+        assert reply.source is not None
+        self.harness.click(reply.source, reply.button(label).id, user_id=discord_id(user))
+        return await self._form()
+
+    async def _form(self) -> Form:
+        self.seen += 1
+        modal: dict[str, Any] = (await self.harness.callbacks(self.seen, timeout=10))[self.seen - 1].json
+        assert modal["type"] == 9, modal
+        validate_schema(modal, "ModalInteractionCallbackRequest")
+        inputs = {str(c["custom_id"]): c for c in dh.components_of(modal) if c.get("custom_id")}
+        return Form(str(modal["data"]["custom_id"]), inputs, modal)
+
+    async def submit(self, form: Form, values: Mapping[str, str], *, user: Person = ADMIN) -> Reply:
+        sent = self.harness.submit(form.id, dict(values), user_id=discord_id(user))
+        self.seen += 1
+        deferral = (await self.harness.callbacks(self.seen, timeout=10))[self.seen - 1].json
+        assert deferral == {"type": 5, "data": {"flags": EPHEMERAL}}, "a slow form is deferred, privately"
+        [edit] = await self.harness.original_edits(sent, timeout=10)
+        return self._as_reply(edit.json, edit.message, private=True, replaced=False)
+
+    def _select(self, reply: Reply) -> dict[str, Any]:
+        data = reply.raw.get("data", reply.raw)
+        [found] = [c for c in dh.components_of(data) if c["type"] == 3]
+        return found
+
+    async def suggest(self, reply: Reply, typed: str, *, user: Person = ADMIN) -> list[str]:
+        self.harness.autocomplete("connect", {"target": "repo", "repository": typed}, "repository",
+                                  user_id=discord_id(user))
+        self.seen += 1
+        found = (await self.harness.callbacks(self.seen, timeout=10))[self.seen - 1].json
+        assert found["type"] == 8
+        return [str(c["value"]) for c in found["data"]["choices"]]
+
+    async def choose(self, reply: Reply, value: str, *, user: Person = ADMIN) -> Reply:
+        select = self._select(reply)
+        if value in [o["value"] for o in select["options"]]:
+            assert reply.source is not None
+            sent = self.harness.click(reply.source, str(select["custom_id"]), component_type=3, values=[value],
+                                      user_id=discord_id(user))
+            return await self._reply(sent, reply.source, was_private=reply.private)
+        assert len(select["options"]) == 25, "a value outside the select is typed in the command"
+        sent = self.harness.slash("connect", {"target": "repo", "repository": value}, user_id=discord_id(user))
+        asked = await self._reply(sent, None)
+        return await self.click(asked, "Check and connect", user=user)
+
+    def sent(self) -> str:
+        return "\n".join(f"{c.method} {c.path} {c.query!r} {c.json!r} {c.files!r} {c.headers!r}"
+                         for c in self.harness.emulator.calls)
+
     async def restart(self) -> None:
         await self.harness.restart()
 
@@ -319,10 +493,15 @@ class DiscordDoor:
             data = body.get("data") or {}
             message = call.message if body["type"] == 4 else clicked
             replaced = body["type"] == 7
-        buttons = [Button(str(c.get("label", "")), str(c["custom_id"]))
-                   for c in dh.components_of(data) if c.get("type") == 2 and c.get("custom_id")]
         private = bool(flags & EPHEMERAL) or (replaced and was_private)  # an update keeps the message's flags
-        return Reply(plain(discord_text(data)), buttons, private, replaced, body, message)
+        return self._as_reply(body, message, private=private, replaced=replaced, data=data)
+
+    def _as_reply(self, body: dict[str, Any], message: dict[str, Any] | None, *, private: bool, replaced: bool,
+                  data: dict[str, Any] | None = None) -> Reply:
+        shown = body if data is None else data
+        buttons = [Button(str(c.get("label", "")), str(c["custom_id"]))
+                   for c in dh.components_of(shown) if c.get("type") == 2 and c.get("custom_id")]
+        return Reply(plain(discord_text(shown)), buttons, private, replaced, body, message)
 
 
 def discord_text(data: Mapping[str, Any]) -> str:
