@@ -25,13 +25,17 @@ from commands.views.deployment import result_reply, status_reply
 from core.accounts.identity import IdentityKey, describe
 from core.config import Config
 from core.conversations import ConversationRef
+from core.deployments import queue as run_queue
 from core.deployments import service as deployments
-from core.deployments.service import Finished
+from core.deployments.queue import Finished
 from core.deployments.source import pinned_files
 from core.deployments.state import DatabaseStateStore, import_legacy_state
+from core.deployments.status import DeploymentAction, DeploymentRunStatus
 from core.errors import RadError
+from core.incidents import report
 from core.modules import policy as module_policy
 from core.modules.inputs import sensitive_names
+from core.modules.spec import load_spec
 from core.settings.platform import provisioners_allowed
 from core.terraform.engine import find_engine
 from core.terraform.launch import Terraform, terraform_for
@@ -48,7 +52,7 @@ class Job:
     """What a claimed run needs, read in one short transaction."""
 
     run_id: int
-    action: str
+    action: DeploymentAction
     deployment_id: int
     short_id: str
     values: dict[str, Any]
@@ -69,7 +73,7 @@ class DeployWorker:
     """One claiming loop over deployment runs; several can share a database."""
 
     beat_seconds: float = BEAT_SECONDS
-    """How often a running run's lease is renewed (well inside ``deployments.HEARTBEAT_LEASE``)."""
+    """How often a running run's lease is renewed (well inside ``run_queue.HEARTBEAT_LEASE``)."""
 
     def __init__(self, runtime: Runtime, messengers: dict[str, Messenger], *, name: str = "",
                  clock: Callable[[], datetime] = utcnow,
@@ -90,7 +94,7 @@ class DeployWorker:
         finally:
             stop_beating.set()
         with self.runtime.db.unit_of_work() as session:
-            deployment = deployments.finish_run(session, job.run_id, finished, self.clock())
+            deployment = run_queue.finish_run(session, job.run_id, finished, self.clock())
             reply = result_reply(deployment, self._mention(session, deployment), finished.error,
                                  "\n".join(finished.log.splitlines()[-40:]), finished.log)
             final = status_reply(deployment, self._mention(session, deployment), plan=finished.plan)
@@ -103,15 +107,15 @@ class DeployWorker:
     def _claim(self) -> Job | None:
         db, box = self.runtime.db, self.runtime.dispatcher.services.secrets
         with db.unit_of_work() as session:
-            deployments.fail_abandoned(session, self.clock())
+            run_queue.fail_abandoned(session, self.clock())
         with db.unit_of_work() as session:
-            claimed = deployments.claim_run(session, self.name, self.clock())
+            claimed = run_queue.claim_run(session, self.name, self.clock())
             if claimed is None:
                 return None
             deployment = session.get_one(Deployment, claimed.deployment_id)
             module = session.get(Module, deployment.module_id) if deployment.module_id else None
             sensitive = deployments.sensitive_inputs(session, box, deployment)
-            names = sensitive_names(module.spec or {}) if module is not None else set()
+            names = sensitive_names(load_spec(module.spec)) if module is not None else set()
             allowed = deployment.source_platform or provisioners_allowed(session)
             return Job(claimed.id, claimed.action, deployment.id, deployment.short_id,
                        {**deployment.inputs, **sensitive}, names | set(sensitive), allowed,
@@ -123,7 +127,7 @@ class DeployWorker:
             files = pinned_files(runtime.db, runtime.dispatcher.services, job.deployment_id)
             refused = module_policy.check_files(files, allow_provisioners=job.allow_provisioners)
             if refused:
-                return Finished("FAILURE", error="This module may not run here:\n"
+                return Finished(DeploymentRunStatus.FAILURE, error="This module may not run here:\n"
                                 + "\n".join(f"• {violation}" for violation in refused))
             terraform = self.terraform(runtime.config)
             terraform.check()
@@ -134,14 +138,14 @@ class DeployWorker:
                 result = run(terraform, workdir, action, job.values, job.sensitive_names,
                              runtime.config.deploy_timeout, on_progress=lambda p: self._progress(job, p),
                              state=state, cancel=job.cancel)
-            return Finished(str(result.status), plan=str(result.plan or ""), outputs=result.outputs,
+            return Finished(DeploymentRunStatus(result.status), plan=str(result.plan or ""), outputs=result.outputs,
                             error=result.error, log=result.log)
         except RadError as error:
-            return Finished("FAILURE", error=str(error))
+            return Finished(DeploymentRunStatus.FAILURE, error=str(error))
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("deployment run failed unexpectedly", extra={"error_id": error_id, "run": job.run_id})
-            return Finished("INTERNAL_ERROR", error=f"An internal error stopped the run (error id {error_id}).")
+            incident = report(log, "deployment run failed unexpectedly", run=job.run_id)
+            return Finished(DeploymentRunStatus.INTERNAL_ERROR,
+                            error=f"An internal error stopped the run (error id {incident.error_id}).")
 
     def _progress(self, job: Job, progress: Progress) -> None:
         self._post_status(job, f"{progress.step}: {progress.state}")
@@ -201,7 +205,7 @@ class DeployWorker:
             while not stop.wait(wait):
                 try:
                     with self.runtime.db.unit_of_work() as session:
-                        ours = deployments.beat(session, run_id, self.name, self.clock())
+                        ours = run_queue.beat(session, run_id, self.name, self.clock())
                 except Exception as error:  # any database error: keep beating
                     failures += 1
                     wait = min(self.beat_seconds, self.beat_seconds / 8 * 2 ** (failures - 1))

@@ -178,7 +178,7 @@ class Dispatcher:
     def _invoke(self, ctx: Context, name: str, args: Mapping[str, ArgValue]) -> Outcome:
         spec = self.registry.commands[name]
         self._authorise(ctx, spec.roles, f"run `{self.slash} {name}`")
-        return spec.handler(ctx, args)
+        return spec.handler(ctx, **{param.name: args.get(param.name) for param in spec.params})
 
     @staticmethod
     def _authorise(ctx: Context, roles: frozenset[str], what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,12 +17,31 @@ ParamKind = Literal["word", "text", "int", "user", "choice"]
 ArgValue = str | int | IdentityKey | None
 Args = Mapping[str, ArgValue]
 
-CommandHandler = Callable[["Context", Args], Outcome]
+CommandHandler = Callable[..., Outcome]
+"""``handler(ctx, **params)``: one keyword argument per :class:`Param`, typed as :data:`PARAM_TYPES` says."""
 ActionHandler = Callable[["Context", "ActionEvent"], Outcome]
 FormHandler = Callable[["Context", Mapping[str, FormValue], str], Outcome]
 ThreadHandler = Callable[["Context", "ThreadMessage"], Reply | None]
 JobHandler = Callable[["JobContext", Mapping[str, Any]], None]
 OptionsHandler = Callable[["Context", str, str], list[Option]]
+
+
+PARAM_TYPES: dict[str, str] = {"word": "str", "text": "str", "choice": "str", "int": "int", "user": "IdentityKey"}
+"""The annotation a handler gives each kind of parameter (``| None`` when it is optional)."""
+
+
+def check_signature(name: str, handler: Callable[..., object], params: tuple[Param, ...]) -> None:
+    """Raise TypeError unless ``handler(ctx, ...)`` takes exactly ``params``, each annotated with its type.
+
+    Annotations are compared as written (``from __future__ import annotations`` keeps them as strings).
+    """
+    given = list(inspect.signature(handler).parameters.values())[1:]
+    expected = [(p.name, PARAM_TYPES[p.kind] + ("" if p.required else " | None")) for p in params]
+    found = [(p.name, p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", ""))
+             for p in given]
+    if found != expected:
+        raise TypeError(f"the handler of `{name}` must be ({', '.join(f'{n}: {t}' for n, t in expected)}) after ctx, "
+                        f"not ({', '.join(f'{n}: {t}' for n, t in found)})")
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,7 @@ class Registry:
 
         def register(fn: CommandHandler) -> CommandHandler:
             self._unique(self.commands, name)
+            check_signature(name, fn, params)
             self.commands[name] = CommandSpec(name, summary, fn, params, frozenset(roles), details, slow)
             return fn
 

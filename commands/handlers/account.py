@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Args, Param, action, command
+from commands.framework.registry import ActionEvent, Param, action, command
 from commands.ui.model import Button, Card, Field, Reply
 from core.accounts import linking
 from core.accounts.identity import IdentityKey, describe
@@ -24,7 +24,7 @@ def roles_text(user: User) -> str:
 
 
 @command("whoami", "Show your RAD user, roles and linked chat accounts")
-def whoami(ctx: Context, args: Args) -> Reply:
+def whoami(ctx: Context) -> Reply:
     user = ctx.actor
     card = Card(
         title=f"{user.display_name} (user {user.id})",
@@ -44,17 +44,16 @@ def whoami(ctx: Context, args: Args) -> Reply:
     details="Run it without a code on one platform, then with the code on the other within 15 minutes. "
             "When linking would change anyone's roles, it says how and asks first.",
 )
-def link(ctx: Context, args: Args) -> Reply:
-    code = args.get("code")
+def link(ctx: Context, code: str | None) -> Reply:
     if not code:
         issued = linking.issue_code(ctx.session, ctx.actor, ctx.platform, ctx.now)
         return Reply(text=f"Your link code is `{issued}`. Within 15 minutes, run "
                           f"`{ctx.slash} link {issued}` on the other platform to join the two accounts.")
-    plan = linking.plan_link(ctx.session, ctx.actor, ctx.caller.key, str(code), ctx.now)
+    plan = linking.plan_link(ctx.session, ctx.actor, ctx.caller.key, code, ctx.now)
     if plan.moves_roles:
         return ask_to_link(ctx, plan, linking.hold_link(ctx.session, plan, ctx.caller.key))
     merged = plan.merged.id
-    return linked_reply(ctx, linking.redeem_code(ctx.session, ctx.actor, ctx.caller.key, str(code), ctx.now), merged)
+    return linked_reply(ctx, linking.redeem_code(ctx.session, ctx.actor, ctx.caller.key, code, ctx.now), merged)
 
 
 @action("link:confirm")

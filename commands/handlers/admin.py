@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Args, Param, action, command
+from commands.framework.registry import ActionEvent, Param, action, command
 from commands.handlers.account import identity_text, roles_text
 from commands.ui.model import Button, Reply
 from core.accounts import identity as identities
 from core.accounts.identity import IdentityKey, describe, user_label
 from core.accounts.roles import ADMIN, ROLES, check_role, grant_role, revoke_role
-from core.errors import Conflict, InvalidInput
-from storage.models import UserRole
+from core.errors import InvalidInput
 
 PAGE_SIZE = 10
 USER_PARAM = Param("user", "user", "The user to change")
@@ -19,34 +18,29 @@ ROLE_PARAM = Param("role", "choice", "The role", choices=ROLES)
 
 @command("admin grant", "Give a user a role", params=(USER_PARAM, ROLE_PARAM), roles=(ADMIN,),
          details="A user who never used RAD is registered by the grant.")
-def grant(ctx: Context, args: Args) -> Reply:
-    key, role = _target(args), check_role(str(args["role"]))
-    user = identities.find_user(ctx.session, key)
-    if user is None:
-        user = identities.create_user(ctx.session, key, key.external_id, by=ctx.actor)
-    grant_role(ctx.session, user, role)
-    ctx.audit("role.grant", target=user_label(user), role=role)
-    return Reply(text=f":white_check_mark: {describe(key)} is now a {role}. Roles: {roles_text(user)}.")
+def grant(ctx: Context, user: IdentityKey, role: str) -> Reply:
+    role = check_role(role)
+    target = identities.find_user(ctx.session, user)
+    if target is None:
+        target = identities.create_user(ctx.session, user, user.external_id, by=ctx.actor)
+    grant_role(ctx.session, target, role)
+    ctx.audit("role.grant", target=user_label(target), role=role)
+    return Reply(text=f":white_check_mark: {describe(user)} is now a {role}. Roles: {roles_text(target)}.")
 
 
 @command("admin revoke", "Take a role away from a user", params=(USER_PARAM, ROLE_PARAM), roles=(ADMIN,))
-def revoke(ctx: Context, args: Args) -> Reply:
-    key, role = _target(args), check_role(str(args["role"]))
-    user = identities.require_user(ctx.session, key)
-    if role == ADMIN and ADMIN in user.role_names and _admin_count(ctx) == 1:
-        raise Conflict("That is the last admin.", hint="Grant admin to someone else first.")
-    revoke_role(ctx.session, user, role)
-    ctx.audit("role.revoke", target=user_label(user), role=role)
-    return Reply(text=f":white_check_mark: {describe(key)} is no longer a {role}. Roles: {roles_text(user)}.")
+def revoke(ctx: Context, user: IdentityKey, role: str) -> Reply:
+    role = check_role(role)
+    target = identities.require_user(ctx.session, user)
+    revoke_role(ctx.session, target, role)
+    ctx.audit("role.revoke", target=user_label(target), role=role)
+    return Reply(text=f":white_check_mark: {describe(user)} is no longer a {role}. Roles: {roles_text(target)}.")
 
 
 @command("admin users", "List users and their roles",
          params=(Param("page", "int", "Page number", required=False),), roles=(ADMIN,))
-def users(ctx: Context, args: Args) -> Reply:
-    page = args.get("page")
-    page = 1 if page is None else page
-    assert isinstance(page, int)
-    return users_page(ctx, page)
+def users(ctx: Context, page: int | None) -> Reply:
+    return users_page(ctx, 1 if page is None else page)
 
 
 @action("admin:users:page", roles=(ADMIN,))
@@ -76,13 +70,3 @@ def users_page(ctx: Context, page: int) -> Reply:
     return Reply(text="\n".join(lines), actions=tuple(buttons))
 
 
-def _target(args: Args) -> IdentityKey:
-    key = args["user"]
-    assert isinstance(key, IdentityKey)
-    return key
-
-
-def _admin_count(ctx: Context) -> int:
-    from sqlalchemy import func, select
-
-    return ctx.session.scalar(select(func.count(UserRole.id)).where(UserRole.role == ADMIN)) or 0

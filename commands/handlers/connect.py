@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Args, Param, action, command, form, options_provider
+from commands.framework.registry import ActionEvent, Param, action, command, form, options_provider
 from commands.ui.model import Button, Card, Confirm, Field, Form, FormValue, Input, Option, Reply, Select
 from core.accounts.roles import ADMIN, PARTNER, has_any, require_any
 from core.catalog import publish as catalog
@@ -58,9 +58,9 @@ def jules_form() -> Form:
                 inputs=(Input("key", "Jules API key", kind="secret", help=JULES_HELP, max_length=512),))
 
 
-def run_connect(ctx: Context, scope: str, args: Args) -> Reply | Form:
-    repository = str(args.get("repository") or "")
-    target = str(args.get("target") or ("repo" if repository else "github"))
+def run_connect(ctx: Context, scope: str, target: str | None, repository: str | None) -> Reply | Form:
+    repository = repository or ""
+    target = target or ("repo" if repository else "github")
     if target == "status":
         return status_reply(ctx, scope)
     if target == "local":
@@ -72,7 +72,7 @@ def run_connect(ctx: Context, scope: str, args: Args) -> Reply | Form:
     if target == "repo":
         if not repository:
             raise InvalidInput("Which repository?", hint=f"`{ctx.slash} connect repo <owner/name>`")
-        return chosen_reply(ctx, scope, repository)
+        return check_reply(ctx, scope, repository)
     if target == "jules":
         if scope == PLATFORM:
             raise InvalidInput("The platform has no Jules key.", hint=f"Partners run `{ctx.slash} connect jules`.")
@@ -87,8 +87,8 @@ def run_connect(ctx: Context, scope: str, args: Args) -> Reply | Form:
          roles=(PARTNER,),
          details="`connect` asks for a GitHub token, then lets you pick the repository; `connect repo <owner/name>` "
                  "picks it by name; `connect jules` asks for a Jules API key; `connect status` shows both.")
-def connect(ctx: Context, args: Args) -> Reply | Form:
-    return run_connect(ctx, PARTNER_SCOPE, args)
+def connect(ctx: Context, target: str | None, repository: str | None) -> Reply | Form:
+    return run_connect(ctx, PARTNER_SCOPE, target, repository)
 
 
 @command("admin connect", "Connect the platform repository (platform modules are published from it)",
@@ -97,8 +97,8 @@ def connect(ctx: Context, args: Args) -> Reply | Form:
                  repository_param(PLATFORM)),
          roles=(ADMIN,),
          details="`admin connect local <folder>` uses a folder on the bot's machine instead of GitHub.")
-def admin_connect(ctx: Context, args: Args) -> Reply | Form:
-    return run_connect(ctx, PLATFORM, args)
+def admin_connect(ctx: Context, target: str | None, repository: str | None) -> Reply | Form:
+    return run_connect(ctx, PLATFORM, target, repository)
 
 
 @action("connect:start", roles=(PARTNER,))
@@ -146,7 +146,7 @@ def repository_options(ctx: Context, query: str, value: str) -> list[Option]:
     return [Option(n, n) for n in names]
 
 
-@action("connect:repo", roles=(PARTNER,))
+@action("connect:repo", roles=(PARTNER,), slow=True)
 def repository_chosen(ctx: Context, event: ActionEvent) -> Reply:
     if not event.selected:
         raise InvalidInput("Choose a repository.")
@@ -154,9 +154,26 @@ def repository_chosen(ctx: Context, event: ActionEvent) -> Reply:
     return reply.replacing()
 
 
+def check_reply(ctx: Context, scope: str, full_name: str) -> Reply:
+    """A typed ``connect repo <name>`` asks GitHub from a button: a command holds a transaction, a slow action not."""
+    _, name = connections.reachable_repository(ctx.session, owner_for(ctx, scope), full_name)
+    return Reply(text=f"Connect *{name}*? RAD first checks with GitHub that the token can read it.",
+                 actions=(Button(f"Check and connect {name}", "connect:check", f"{scope} {name}", style="primary"),))
+
+
+@action("connect:check", roles=(PARTNER,), slow=True)
+def repository_named(ctx: Context, event: ActionEvent) -> Reply:
+    scope, _, name = event.value.partition(" ")
+    if not name:
+        raise InvalidInput("That button no longer does anything.", hint=f"Run `{ctx.slash} connect` again.")
+    return chosen_reply(ctx, scope, name).replacing()
+
+
 def chosen_reply(ctx: Context, scope: str, full_name: str) -> Reply:
+    """Check the repository with GitHub (no transaction open), then keep it; for slow handlers only."""
     owner = owner_for(ctx, scope)
-    summary, previous = connections.choose_repository(ctx.session, ctx.services, ctx.actor, owner, full_name, ctx.now)
+    summary, previous = connections.choose_repository(ctx.db, ctx.session, ctx.services, ctx.actor, owner,
+                                                      full_name, ctx.now)
     text = (f":white_check_mark: Connected *{summary.full_name}* (branch `{summary.default_branch}`). "
             f"Modules are the top-level folders holding `.tf` files.")
     if previous and previous != summary.full_name:
@@ -236,8 +253,8 @@ def github_card(repo: RepoConnection | None, title: str) -> Card:
 @command("disconnect", "Forget your GitHub token or Jules key (asks first)",
          params=(Param("target", "choice", "What to forget", required=False, choices=("github", "jules")),),
          roles=(PARTNER,))
-def disconnect(ctx: Context, args: Args) -> Reply:
-    target = str(args.get("target") or "github")
+def disconnect(ctx: Context, target: str | None) -> Reply:
+    target = str(target or "github")
     what = "GitHub token" if target == "github" else "Jules key"
     return Reply(text=f"Forget your {what}? You can connect again at any time.", actions=(
         Button(f"Forget the {what}", "connect:forget", target, style="danger",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commands.framework.context import Context
-from commands.framework.registry import Args, Param, command
+from commands.framework.registry import Param, command
 from commands.handlers.notify import notify_later
 from commands.ui.model import Card, Field, Reply
 from core.accounts import identity as identities
@@ -23,11 +23,10 @@ WHAT = {"SIGNUP": "awarded at sign-up", "AWARD": "awarded", "PURCHASE": "purchas
 
 @command("credits", "Show your credits and your last transactions",
          params=(Param("user", "user", "Someone else's credits (finance and admins)", required=False),))
-def show_credits(ctx: Context, args: Args) -> Reply:
-    key = args.get("user")
-    user = identities.require_user(ctx.session, key) if isinstance(key, IdentityKey) else ctx.actor
-    shown, rows = credits.statement(ctx.session, ctx.actor, user, RECENT)
-    whose = "Your credits" if user.id == ctx.actor.id else f"Credits of {user.display_name}"
+def show_credits(ctx: Context, user: IdentityKey | None) -> Reply:
+    whom = identities.require_user(ctx.session, user) if user is not None else ctx.actor
+    shown, rows = credits.statement(ctx.session, ctx.actor, whom, RECENT)
+    whose = "Your credits" if whom.id == ctx.actor.id else f"Credits of {whom.display_name}"
     lines = [] if credit_settings.credits_enabled(ctx.session) else [
         ":information_source: Credits are turned off on this platform: deployments are not charged."]
     lines.append(f"*Last {RECENT} transactions*" if rows else "_No transactions yet._")
@@ -43,22 +42,20 @@ def show_credits(ctx: Context, args: Args) -> Reply:
                  Param("reason", "text", "Why; shown in their transactions", required=False)),
          roles=(ADMIN, FINANCE),
          details="Awarded credits are spent first; purchased credits count as revenue when spent.")
-def admin_credits(ctx: Context, args: Args) -> Reply:
-    key, kind = args["user"], str(args["kind"])
-    assert isinstance(key, IdentityKey)
-    amount = parse_amount(str(args["amount"]))
-    user = identities.require_user(ctx.session, key)
-    grant = credits.award if kind == "award" else credits.purchase
-    reason = str(args.get("reason") or "").strip()
-    grant(ctx.session, ctx.actor, user, amount, reason=reason, platform=ctx.platform)
-    now = credits.balance(ctx.session, user)
+def admin_credits(ctx: Context, user: IdentityKey, kind: str, amount: str, reason: str | None) -> Reply:
+    how_many = parse_amount(amount)
+    target = identities.require_user(ctx.session, user)
+    give = credits.award if kind == "award" else credits.purchase
+    why = (reason or "").strip()
+    give(ctx.session, ctx.actor, target, how_many, reason=why, platform=ctx.platform)
+    now = credits.balance(ctx.session, target)
     verb = "Awarded" if kind == "award" else "Added"
     bucket = "" if kind == "award" else " purchased"
-    because = f" ({reason})" if reason else ""
-    notify_later(ctx.session, user, f":moneybag: {ctx.actor.display_name} {verb.lower()} {format_credits(amount)}"
-                                    f"{bucket} credits to you{because}. You have {format_credits(now.available_total)}"
-                                    f" available; see `{ctx.slash} credits`.")
-    return Reply(text=f":white_check_mark: {verb} {format_credits(amount)}{bucket} credits to {describe(key)}"
+    because = f" ({why})" if why else ""
+    notify_later(ctx.session, target, f":moneybag: {ctx.actor.display_name} {verb.lower()} {format_credits(how_many)}"
+                                      f"{bucket} credits to you{because}. You have "
+                                      f"{format_credits(now.available_total)} available; see `{ctx.slash} credits`.")
+    return Reply(text=f":white_check_mark: {verb} {format_credits(how_many)}{bucket} credits to {describe(user)}"
                       f"{because}. Their balance: {format_credits(now.awarded)} awarded, "
                       f"{format_credits(now.purchased)} purchased, {format_credits(now.available_total)} available.\n"
                       "They are told in a direct message.")
@@ -68,16 +65,15 @@ def admin_credits(ctx: Context, args: Args) -> Reply:
          params=(Param("key", "choice", "The setting", required=False, choices=tuple(credit_settings.SPECS)),
                  Param("value", "word", "Its new value", required=False)),
          roles=(ADMIN,))
-def admin_settings(ctx: Context, args: Args) -> Reply:
-    key, value = args.get("key"), args.get("value")
+def admin_settings(ctx: Context, key: str | None, value: str | None) -> Reply:
     if key is None:
         lines = ["*Platform settings*", *(setting_line(ctx, k) for k in credit_settings.SPECS),
                  f"Change one with `{ctx.slash} admin settings <key> <value>`.", sandbox_line(ctx)]
         return Reply(text="\n".join(lines))
-    spec = credit_settings.spec_for(str(key))
+    spec = credit_settings.spec_for(key)
     if value is None:
         return Reply(text=setting_line(ctx, spec.key))
-    old, new = credit_settings.change(ctx.session, ctx.actor, spec.key, str(value), platform=ctx.platform)
+    old, new = credit_settings.change(ctx.session, ctx.actor, spec.key, value, platform=ctx.platform)
     return Reply(text=f":white_check_mark: `{spec.key}` is now {spec.show(new)} (was {spec.show(old)}).")
 
 

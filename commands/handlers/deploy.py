@@ -8,24 +8,23 @@ shows the cost and holds it anew.
 
 from __future__ import annotations
 
-import secrets as random
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
-
 from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Args, Param, action, command, form
+from commands.framework.registry import ActionEvent, Param, action, command, form
 from commands.ui.model import Button, Card, Field, Form, FormErrors, FormValue, Input, InputKind, Option, Reply, Select
 from core.accounts.roles import USER
 from core.catalog import browse
 from core.credits.amounts import format_credits
+from core.deployments import drafts
 from core.deployments import service as deployments
-from core.errors import Conflict, NotAllowed, NotFound
-from core.modules.inputs import InputSpec, check_values, deployable_inputs, shown, steps
-from core.secrets import open_json, replace_json
-from storage.models import DeployDraft, Deployment, Module
+from core.errors import Conflict
+from core.modules.inputs import check_values, deployable_inputs, shown, steps
+from core.modules.model import Variable
+from core.modules.spec import load_spec
+from storage.models import DeployDraft, DeployDraftStatus, Deployment, Module
 
 PICKER_SIZE = 25
 KINDS: dict[str, InputKind] = {"text": "text", "number": "number", "bool": "bool", "choice": "choice",
@@ -35,11 +34,10 @@ KINDS: dict[str, InputKind] = {"text": "text", "number": "number", "bool": "bool
 @command("deploy", "Deploy a module: a form asks for its inputs, then you confirm the cost",
          params=(Param("module", "word", "The module's name", required=False, options="modules:names"),),
          roles=(USER,))
-def deploy(ctx: Context, args: Args) -> Reply | Form:
-    name = args.get("module")
-    if not name:
+def deploy(ctx: Context, module: str | None) -> Reply | Form:
+    if not module:
         return picker(ctx, "all")
-    return start(ctx, browse.find_visible(ctx.session, ctx.actor, str(name)))
+    return start(ctx, browse.find_visible(ctx.session, ctx.actor, module))
 
 
 def picker(ctx: Context, tab: browse.Tab) -> Reply:
@@ -70,7 +68,7 @@ def picked(ctx: Context, event: ActionEvent) -> Form | Reply:
 def start(ctx: Context, module: Module, deployment: Deployment | None = None) -> Form | Reply:
     """A new draft for ``module`` (an update of ``deployment`` when given) and its first step."""
     draft = new_draft(ctx, module, deployment)
-    if not deployable_inputs(module.spec or {}):
+    if not deployable_inputs(load_spec(module.spec)):
         return confirmation(ctx, draft, module)
     return step_form(ctx, draft, module, 0)
 
@@ -84,15 +82,8 @@ def retry(ctx: Context, module: Module, deployment: Deployment) -> Reply:
 
 
 def new_draft(ctx: Context, module: Module, deployment: Deployment | None) -> DeployDraft:
-    """A draft of a new deployment, or of ``deployment`` applied again (its inputs, sealed ones included)."""
-    values = dict(deployment.inputs) if deployment is not None else {}
-    draft = DeployDraft(token=random.token_urlsafe(8), user_id=ctx.actor.id, module_id=module.id,
-                        deployment_id=deployment.id if deployment else None, commit=module.commit, values=values)
-    ctx.session.add(draft)
-    ctx.session.flush()
-    if deployment is not None:  # applying again keeps the sealed values the user leaves empty
-        seal(ctx, draft, deployments.sensitive_inputs(ctx.session, ctx.services.secrets, deployment))
-    return draft
+    """A draft of a new deployment, or of ``deployment`` applied again."""
+    return drafts.new_draft(ctx.session, ctx.services.secrets, ctx.actor, module, deployment, ctx.now)
 
 
 def verb(ctx: Context, draft: DeployDraft) -> str:
@@ -104,7 +95,7 @@ def verb(ctx: Context, draft: DeployDraft) -> str:
 
 
 def step_form(ctx: Context, draft: DeployDraft, module: Module, step: int) -> Form:
-    groups = steps(deployable_inputs(module.spec or {}))
+    groups = steps(deployable_inputs(load_spec(module.spec)))
     updating = draft.deployment_id is not None
     inputs = tuple(form_input(item, draft.values, updating) for item in groups[step])
     title = f"{verb(ctx, draft)} {module.name}"
@@ -113,7 +104,7 @@ def step_form(ctx: Context, draft: DeployDraft, module: Module, step: int) -> Fo
                 submit_label="Next" if step + 1 < len(groups) else "Review", intro=f"{module.description}{part}")
 
 
-def form_input(item: InputSpec, values: Mapping[str, Any], updating: bool) -> Input:
+def form_input(item: Variable, values: Mapping[str, Any], updating: bool) -> Input:
     kind: InputKind = "secret" if item.sensitive else KINDS.get(item.kind, "text")
     current = values.get(item.name, item.default if item.has_default else None)
     default: FormValue
@@ -134,24 +125,15 @@ def form_input(item: InputSpec, values: Mapping[str, Any], updating: bool) -> In
 
 
 def load_draft(ctx: Context, token: str, *, lock: bool = False) -> tuple[DeployDraft, Module]:
-    query = select(DeployDraft).where(DeployDraft.token == token)
-    draft = ctx.session.scalars(query.with_for_update() if lock else query).one_or_none()
-    if draft is None:
-        raise NotFound("This deploy form has expired.", hint=f"Run `{ctx.slash} deploy` again.")
-    if draft.user_id != ctx.actor.id:
-        raise NotAllowed("This deploy form belongs to someone else.")
-    module = ctx.session.get(Module, draft.module_id) if draft.module_id else None
-    if module is None:
-        raise NotFound("That module was removed from the catalog.", hint=f"Run `{ctx.slash} modules`.")
-    browse.find_visible(ctx.session, ctx.actor, module.name)  # still allowed to see it?
-    return draft, module
+    """The caller's draft and its module (see :func:`core.deployments.drafts.load_draft`)."""
+    return drafts.load_draft(ctx.session, ctx.actor, token, lock=lock)
 
 
 @form("deploy:step", roles=(USER,))
 def submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Form | Reply | FormErrors:
     token, _, number = state.partition(":")
     draft, module = load_draft(ctx, token)
-    groups = steps(deployable_inputs(module.spec or {}))
+    groups = steps(deployable_inputs(load_spec(module.spec)))
     step = int(number) if number.isdigit() and int(number) < len(groups) else 0
     items = groups[step]
     updating = draft.deployment_id is not None
@@ -173,13 +155,13 @@ def submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Form
 
 
 def sealed(ctx: Context, draft: DeployDraft) -> dict[str, Any]:
-    return open_json(ctx.session, ctx.services.secrets, draft.secret_id)
+    """The draft's sensitive values, opened."""
+    return drafts.sealed(ctx.session, ctx.services.secrets, draft)
 
 
 def seal(ctx: Context, draft: DeployDraft, secret: Mapping[str, Any]) -> None:
-    draft.secret_id = replace_json(ctx.session, ctx.services.secrets, draft.secret_id, secret, kind="deploy_draft",
-                                   owner_id=ctx.actor.id, now=ctx.now)
-    ctx.session.flush()
+    """Replace the draft's sealed sensitive values."""
+    drafts.seal(ctx.session, ctx.services.secrets, draft, secret, ctx.actor, ctx.now)
 
 
 def confirmation(ctx: Context, draft: DeployDraft, module: Module) -> Reply:
@@ -188,7 +170,7 @@ def confirmation(ctx: Context, draft: DeployDraft, module: Module) -> Reply:
     An update of a created deployment is free; a new deployment and a retried CREATE show the cost.
     """
     draft.commit = module.commit  # what is shown here is what a Confirm applies (checked at Confirm)
-    items = deployable_inputs(module.spec or {})
+    items = deployable_inputs(load_spec(module.spec))
     secret = sealed(ctx, draft)
     lines = [f"• `{i.name}` = {shown(i, secret.get(i.name) if i.sensitive else draft.values.get(i.name))}"
              for i in items]
@@ -232,7 +214,7 @@ def price_fields(ctx: Context, module: Module, fields: list[Field]) -> list[str]
 def confirm(ctx: Context, event: ActionEvent) -> Reply:
     """Create (or update) once: a second click shows the same deployment."""
     draft, module = load_draft(ctx, event.value, lock=True)
-    if draft.status == "done" and draft.deployment_id is not None:
+    if draft.status == DeployDraftStatus.DONE and draft.deployment_id is not None:
         done = ctx.session.get(Deployment, draft.deployment_id)
         if done is not None:
             return Reply(text=queued_text(done), replace_original=True)
@@ -251,7 +233,7 @@ def confirm(ctx: Context, event: ActionEvent) -> Reply:
     else:
         deployment = deployments.create(ctx.session, ctx.services.secrets, ctx.actor, module, draft.values, secret,
                                         draft.token, ctx.now, ctx.where)
-    draft.status, draft.deployment_id = "done", deployment.id
+    draft.status, draft.deployment_id = DeployDraftStatus.DONE, deployment.id
     seal(ctx, draft, {})
     return Reply(text=queued_text(deployment), replace_original=True)
 
@@ -264,7 +246,7 @@ def queued_text(deployment: Deployment) -> str:
 @action("deploy:discard", roles=(USER,))
 def discard(ctx: Context, event: ActionEvent) -> Reply:
     draft, _ = load_draft(ctx, event.value)
-    if draft.status == "done":
+    if draft.status == DeployDraftStatus.DONE:
         raise Conflict("This deployment is already confirmed.")
     seal(ctx, draft, {})
     ctx.session.delete(draft)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Args, Param, action, command
+from commands.framework.registry import ActionEvent, Param, action, command
 from commands.handlers.deploy import retry, start
 from commands.ui.model import Attachment, Card, Control, Field, Form, Option, Reply, Select
 from commands.views.deployment import ICONS, SUCCEEDED, manage_buttons, shown, status_line
@@ -22,8 +22,8 @@ LIST_SIZE = 15
 @command("deployments", "Your deployments (admins and finance: `all` for everyone's)",
          params=(Param("scope", "choice", "Everyone's deployments", required=False, choices=("all",)),),
          roles=(USER,))
-def list_deployments(ctx: Context, args: Args) -> Reply:
-    rows = deployments.visible(ctx.session, ctx.actor, everyone=args.get("scope") == "all")
+def list_deployments(ctx: Context, scope: str | None) -> Reply:
+    rows = deployments.visible(ctx.session, ctx.actor, everyone=scope == "all")
     if not rows:
         return Reply(text=f"No deployments yet. Start one with `{ctx.slash} deploy`.")
     lines = [f"{ICONS.get(d.status, '•')} `{d.short_id}` *{d.module_name}* – {d.status.lower()} – "
@@ -36,8 +36,8 @@ def list_deployments(ctx: Context, args: Args) -> Reply:
 
 @command("deployment", "One deployment: status, inputs, outputs, runs and log",
          params=(Param("id", "word", "The 4-character id"),), roles=(USER,))
-def show(ctx: Context, args: Args) -> Reply:
-    return details(ctx, deployments.find(ctx.session, ctx.actor, str(args["id"])))
+def show(ctx: Context, id: str) -> Reply:
+    return details(ctx, deployments.find(ctx.session, ctx.actor, id))
 
 
 @action("deployment:show", roles=(USER,))

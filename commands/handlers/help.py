@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from commands.framework.context import Context
 from commands.framework.parsing import UnknownCommand, find_command, suggest, tokenize
-from commands.framework.registry import Args, CommandSpec, Param, command
+from commands.framework.registry import CommandSpec, Param, command
 from commands.ui.model import Reply
 from core.accounts.roles import has_any
 from core.suggestions import did_you_mean
@@ -33,11 +33,10 @@ def describe(ctx: Context, spec: CommandSpec) -> Reply:
 
 @command("help", "Show the commands you can use, or how to use one",
          params=(Param("command", "text", "A command name, e.g. `admin grant`", required=False),))
-def help_command(ctx: Context, args: Args) -> Reply:
-    wanted = args.get("command")
-    if wanted:
+def help_command(ctx: Context, command: str | None) -> Reply:
+    if command:
         try:
-            spec, _ = find_command(ctx.registry, tokenize(str(wanted)))
+            spec, _ = find_command(ctx.registry, tokenize(command))
         except UnknownCommand as unknown:
             return unknown_command_reply(ctx, unknown)
         return describe(ctx, spec)

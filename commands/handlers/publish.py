@@ -7,24 +7,23 @@ across restarts and platforms, and Publish applies the draft exactly once (a dou
 from __future__ import annotations
 
 import math
-import secrets
-
-from sqlalchemy import select
 
 from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Args, Param, action, command
+from commands.framework.registry import ActionEvent, Param, action, command
 from commands.handlers.connect import PARTNER_SCOPE, PLATFORM, owner_for
 from commands.ui.model import Button, Card, Control, Field, Option, Reply, SearchBox, Select
 from core.accounts.roles import ADMIN, PARTNER
+from core.catalog import drafts
 from core.catalog import publish as catalog
 from core.catalog import scan as scanner
 from core.catalog.publish import CandidateView
-from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
+from core.modules.spec import load_spec
 from core.repos import connections
-from storage.models import PublishDraft, RepoConnection, User
+from storage.models import PublishDraft, PublishDraftStatus, RepoConnection, User
 
 PAGE_SIZE = 8
-QUERY_MAX = 40
+QUERY_MAX = drafts.QUERY_MAX
 STATE_LABELS = {"new": "🆕 new", "published": "✅ published", "changed": "✏️ changed since published",
                 "invalid": "⚠️ invalid", "missing": "🗑 gone from the repository", "taken": "⛔ name taken"}
 
@@ -34,15 +33,15 @@ STATE_LABELS = {"new": "🆕 new", "published": "✅ published", "changed": "✏
          roles=(PARTNER,), slow=True,
          details="Tick the modules to publish: new ones are published, ticked published ones are updated to the "
                  "repository's head, unticked published ones are removed.")
-def publish(ctx: Context, args: Args) -> Reply:
-    return start(ctx, PARTNER_SCOPE, str(args.get("search") or ""))
+def publish(ctx: Context, search: str | None) -> Reply:
+    return start(ctx, PARTNER_SCOPE, search or "")
 
 
 @command("admin publish", "Publish platform modules from the platform repository",
          params=(Param("search", "text", "Only modules whose name contains this", required=False),),
          roles=(ADMIN,), slow=True)
-def admin_publish(ctx: Context, args: Args) -> Reply:
-    return start(ctx, PLATFORM, str(args.get("search") or ""))
+def admin_publish(ctx: Context, search: str | None) -> Reply:
+    return start(ctx, PLATFORM, search or "")
 
 
 def start(ctx: Context, scope: str, query: str) -> Reply:
@@ -57,23 +56,15 @@ def start(ctx: Context, scope: str, query: str) -> Reply:
     result = scanner.scan(ctx.db, ctx.services, connection_id, ctx.now)
     catalog.mark_missing(ctx.session, owner, result)
     views = catalog.describe_candidates(ctx.session, owner, result)
-    draft = PublishDraft(token=secrets.token_urlsafe(8), user_id=ctx.actor.id, connection_id=connection_id,
-                         commit=result.commit, query=query[:QUERY_MAX],
-                         selected=[v.name for v in views if v.state in ("published", "changed")])
-    ctx.session.add(draft)
-    ctx.session.flush()
+    draft = drafts.new_draft(ctx.session, ctx.actor, connection_id, result.commit, query,
+                             [v.name for v in views if v.state in ("published", "changed")])
     cost = "no change since the last scan" if result.unchanged else f"{result.parsed_files} file(s) parsed"
     return page(ctx, draft, views, 1, note=f"{result.api_calls} API call(s), {cost}")
 
 
 def load_draft(ctx: Context, token: str, *, lock: bool = False) -> PublishDraft:
-    query = select(PublishDraft).where(PublishDraft.token == token.split(":")[0])
-    draft = ctx.session.scalars(query.with_for_update() if lock else query).one_or_none()
-    if draft is None:
-        raise NotFound("This publish list has expired.", hint=f"Run `{ctx.slash} publish` again.")
-    if draft.user_id != ctx.actor.id:
-        raise NotAllowed("This publish list belongs to someone else.", hint=f"Run `{ctx.slash} publish` yourself.")
-    return draft
+    """The caller's publish draft (see :func:`core.catalog.drafts.load_draft`)."""
+    return drafts.load_draft(ctx.session, ctx.actor, token, lock=lock)
 
 
 def draft_owner(ctx: Context, draft: PublishDraft) -> User | None:
@@ -136,12 +127,11 @@ def page(ctx: Context, draft: PublishDraft, views: list[CandidateView], number: 
 
 
 def card(view: CandidateView, ticked: bool) -> Card:
-    spec = (view.candidate.spec if view.candidate else None) or {}
+    spec = load_spec(view.candidate.spec) if view.candidate is not None and view.candidate.valid else None
     fields = [Field("State", STATE_LABELS[view.state] + (" – selected" if ticked else ""))]
-    if view.candidate is not None and view.candidate.valid:
-        fields += [Field("Credit cost", str(spec.get("credit_cost", "0"))),
-                   Field("Inputs", str(len(spec.get("inputs") or [])))]
-    text = view.reason if view.state in ("invalid", "taken", "missing") else str(spec.get("description") or "")
+    if spec is not None:
+        fields += [Field("Credit cost", str(spec.credit_cost)), Field("Inputs", str(len(spec.inputs)))]
+    text = view.reason if view.state in ("invalid", "taken", "missing") or spec is None else spec.description
     return Card(view.name, text=text, fields=tuple(fields))
 
 
@@ -177,11 +167,11 @@ def search(ctx: Context, event: ActionEvent) -> Reply:
 def apply(ctx: Context, event: ActionEvent) -> Reply:
     """Apply the draft once; a second click (or a retry) shows the same result."""
     draft = load_draft(ctx, event.value, lock=True)
-    if draft.status != "applied":
+    if draft.status != PublishDraftStatus.APPLIED:
         owner, result = draft_owner(ctx, draft), draft_scan(ctx, draft)
         conn = ctx.session.get_one(RepoConnection, draft.connection_id)
         outcome = catalog.sync(ctx.session, ctx.actor, owner, result, draft.selected, conn.full_name, ctx.now)
-        draft.status, draft.result = "applied", outcome.to_json()
+        draft.status, draft.result = PublishDraftStatus.APPLIED, outcome.to_json()
     return Reply(text=summary(draft.result), replace_original=True)
 
 

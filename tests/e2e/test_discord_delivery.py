@@ -9,7 +9,7 @@ import pytest
 
 from commands import load_registry
 from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Args, Registry
+from commands.framework.registry import ActionEvent, Registry
 from commands.ui.model import Attachment, Button, Card, Confirm, Form, Input, Option, Reply, Select
 from core.config import Config
 from storage.db import Database
@@ -24,25 +24,25 @@ def delivery_registry() -> Registry:
     registry = replace(base, commands=dict(base.commands), actions=dict(base.actions))
 
     @registry.command("long", "A long answer")
-    def long(ctx: Context, args: Args) -> Reply:
+    def long(ctx: Context) -> Reply:
         return Reply(text=LONG_TEXT)
 
     @registry.command("announce", "A public answer")
-    def announce(ctx: Context, args: Args) -> Reply:
+    def announce(ctx: Context) -> Reply:
         return Reply(text="Hello, channel", ephemeral=False)
 
     @registry.command("report", "A chart and a CSV")
-    def report(ctx: Context, args: Args) -> Reply:
+    def report(ctx: Context) -> Reply:
         chart = Attachment("chart.png", b"\x89PNG fake", "image/png")
         csv = Attachment("revenue.csv", b"month,amount\n2026-01,12.50\n", "text/csv")
         return Reply(text="Revenue", cards=(Card("January", image="chart.png"),), attachments=(chart, csv))
 
     @registry.command("ask", "A form")
-    def ask(ctx: Context, args: Args) -> Form:
+    def ask(ctx: Context) -> Form:
         return Form("Ask", "ask:save", (Input("q", "Question"),))
 
     @registry.command("things", "Buttons and a select")
-    def things(ctx: Context, args: Args) -> Reply:
+    def things(ctx: Context) -> Reply:
         options = tuple(Option(f"Thing {n}", f"t{n}") for n in range(3))
         return Reply(text="Things", actions=(
             Button("Delete", "thing:delete", "7", style="danger", confirm=Confirm("Delete?", "It goes away.")),

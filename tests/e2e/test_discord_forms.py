@@ -10,7 +10,7 @@ import pytest
 
 from commands import load_registry
 from commands.framework.context import Context
-from commands.framework.registry import Args, Registry
+from commands.framework.registry import Registry
 from commands.ui.model import Form, FormErrors, FormValue, Input, Option, Reply
 from core.config import Config
 from storage.db import Database
@@ -38,7 +38,7 @@ def survey_registry() -> Registry:
     registry = replace(base, commands=dict(base.commands), forms=dict(base.forms))
 
     @registry.command("survey", "A long form")
-    def survey(ctx: Context, args: Args) -> Form:
+    def survey(ctx: Context) -> Form:
         return Form("A survey with seven questions", "survey:save", SURVEY_INPUTS, state="s42")
 
     @registry.form("survey:save")

@@ -13,7 +13,7 @@ import pytest
 
 from commands import load_registry
 from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Args, Registry
+from commands.framework.registry import ActionEvent, Registry
 from commands.ui.model import Button, Form, Input, Reply, SearchBox
 from core.config import Config
 from storage.db import Database
@@ -43,18 +43,18 @@ def slow_registry(gate: Gate) -> Registry:
     registry = load_registry().copy()
 
     @registry.command("scan", "Scan a repository", slow=True)
-    def scan(ctx: Context, args: Args) -> Reply:
+    def scan(ctx: Context) -> Reply:
         gate.wait()
         gate.done()
         return Reply(text="Scanned *12* files.")
 
     @registry.command("survey", "A slow command that asks for a form", slow=True)
-    def survey(ctx: Context, args: Args) -> Form:
+    def survey(ctx: Context) -> Form:
         gate.wait()
         return Form("Survey", "test:survey", (Input("name", "Name"),))
 
     @registry.command("offer", "A public message with slow buttons")
-    def offer(ctx: Context, args: Args) -> Reply:
+    def offer(ctx: Context) -> Reply:
         return Reply(text="Module net", ephemeral=False,
                      actions=(Button("Rescan", "test:rescan", "net"), Button("Details", "test:peek", "net")))
 
@@ -70,7 +70,7 @@ def slow_registry(gate: Gate) -> Registry:
         return Reply(text=f"Only you see the details of {event.value}.")
 
     @registry.command("browse", "Browse with search boxes")
-    def browse(ctx: Context, args: Args) -> Reply:
+    def browse(ctx: Context) -> Reply:
         return Reply(text="Modules", ephemeral=False,
                      actions=(SearchBox("test:find", "Search modules", value="conn7"),
                               SearchBox("test:slowfind", "Search slowly", value="conn7")))

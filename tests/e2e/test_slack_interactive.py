@@ -13,7 +13,7 @@ from slack_sdk.models.views import View
 
 from commands.framework.context import Context
 from commands.framework.dispatch import Dispatcher
-from commands.framework.registry import Args, ThreadMessage
+from commands.framework.registry import ThreadMessage
 from commands.ui.model import Attachment, Reply
 from core.accounts.identity import IdentityKey, find_user
 from core.config import Config
@@ -52,16 +52,16 @@ def custom(config: Config, db: Database, dispatcher: Dispatcher, emulator: Slack
         return Reply(text=f"echo ({message.subject}): {message.text}", ephemeral=False)
 
     @registry.command("chart", "Send a chart")
-    def chart(ctx: Context, args: Args) -> Reply:
+    def chart(ctx: Context) -> Reply:
         return Reply(text="Here is your chart.", ephemeral=False,
                      attachments=(Attachment("chart.png", b"\x89PNG fake", "image/png", "Revenue"),))
 
     @registry.command("export", "Send a private export")
-    def export(ctx: Context, args: Args) -> Reply:
+    def export(ctx: Context) -> Reply:
         return Reply(text="Your export.", attachments=(Attachment("users.csv", b"id,name\n1,a\n", "text/csv"),))
 
     @registry.command("essay", "A very long answer")
-    def essay(ctx: Context, args: Args) -> Reply:
+    def essay(ctx: Context) -> Reply:
         return Reply(text="word " * 10_000, ephemeral=False)
 
     runtime = runtime_with(registry, db, slack_config(config, emulator))

@@ -13,7 +13,7 @@ from bot.slack import slow as slack_slow
 from bot.slack.elements import decode_action_id
 from commands.framework.context import Context
 from commands.framework.dispatch import Dispatcher
-from commands.framework.registry import ActionEvent, Args
+from commands.framework.registry import ActionEvent
 from commands.ui.model import Button, Form, Input, Reply, SearchBox
 from core.config import Config
 from storage.db import Database
@@ -60,23 +60,23 @@ def slow(config: Config, db: Database, dispatcher: Dispatcher, emulator: SlackEm
     registry = copy_registry(dispatcher.registry)
 
     @registry.command("scan", "Scan a repository", slow=True)
-    def scan(ctx: Context, args: Args) -> Reply:
+    def scan(ctx: Context) -> Reply:
         gate.wait()
         gate.done()
         return Reply(text="Scanned *12* files.")
 
     @registry.command("announce", "Scan and tell the channel", slow=True)
-    def announce(ctx: Context, args: Args) -> Reply:
+    def announce(ctx: Context) -> Reply:
         gate.wait()
         return Reply(text="The scan found 3 modules.", ephemeral=False)
 
     @registry.command("survey", "A slow command that asks for a form", slow=True)
-    def survey(ctx: Context, args: Args) -> Form:
+    def survey(ctx: Context) -> Form:
         gate.wait()
         return Form("Survey", "test:survey", (Input("name", "Name"),))
 
     @registry.command("crash", "A slow command that fails", slow=True)
-    def crash(ctx: Context, args: Args) -> Reply:
+    def crash(ctx: Context) -> Reply:
         gate.wait()
         raise RuntimeError("scanner on fire")
 
@@ -92,7 +92,7 @@ def slow(config: Config, db: Database, dispatcher: Dispatcher, emulator: SlackEm
         return Reply(text=f"Only you see the details of {event.value}.")
 
     @registry.command("browse", "Browse with a search box")
-    def browse(ctx: Context, args: Args) -> Reply:
+    def browse(ctx: Context) -> Reply:
         return Reply(text="Modules", actions=(SearchBox("test:find", "Search modules", value="conn7"),
                                               Button("Close", "test:close")))
 

@@ -143,7 +143,7 @@ def test_unexpected_errors_show_an_id_that_is_logged(
     registry = dispatcher.registry.copy()
 
     @registry.command("explode", "Always fails")
-    def explode(ctx: object, args: object) -> Reply:
+    def explode(ctx: object) -> Reply:
         raise RuntimeError("kaboom")
 
     broken = Dispatcher(registry, dispatcher.db, dispatcher.config)
@@ -196,7 +196,7 @@ def test_an_unexpected_error_is_one_logged_incident_whose_id_the_user_sees(
     registry = load_registry()
 
     @registry.command("explode", "Fails on purpose")
-    def explode(ctx: object, args: object) -> Reply:
+    def explode(ctx: object) -> Reply:
         raise RuntimeError("a bug, with a secret-ish detail")
 
     try:
