@@ -33,6 +33,7 @@ from core.deployments.status import DeploymentAction, DeploymentStatus
 from core.secrets import load_keys
 from storage.db import Database
 from storage.models import Deployment, DeploymentRun
+from tests.support.host_processes import processes_mentioning
 
 ROOT = Path(__file__).resolve().parents[2]
 UMA = Caller(IdentityKey("slack", "T1", "UUMA"), "Uma")
@@ -130,19 +131,6 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 180,
         time.sleep(0.2)
 
 
-def sandbox_processes(marker: str) -> list[int]:
-    """Processes whose command line mentions ``marker`` (the sandboxed provisioner's sleep)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 def test_two_workers_with_their_own_data_dirs_share_every_deployment(
     platform: Dispatcher, db: Database, config: Config, tmp_path: Path
 ) -> None:
@@ -175,11 +163,11 @@ def test_a_worker_killed_during_apply_leaves_no_process_and_no_charge(
     short = deploy(platform, "slow-apply")
     with worker_process(config, data_dir, key) as process:
         marker = f"slow-{tmp_path.name}"
-        wait_for(lambda: bool(sandbox_processes(marker)), "the slow step to start", process=process)
-        running = sandbox_processes(marker)
+        wait_for(lambda: bool(processes_mentioning(marker)), "the slow step to start", process=process)
+        running = processes_mentioning(marker)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
-    wait_for(lambda: not any(pid in running for pid in sandbox_processes(marker)),
+    wait_for(lambda: not any(pid in running for pid in processes_mentioning(marker)),
              "the sandbox to die with its worker", timeout=15)
     assert status(db, short) == DeploymentStatus.WORKING
     assert [p.name for p in (data_dir / "runs").iterdir() if not p.name.endswith(".lock")]  # left behind

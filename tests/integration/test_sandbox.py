@@ -35,6 +35,7 @@ from core.terraform.launch import Terraform
 from core.terraform.runner import RunResult, RunStatus, prepare_workdir, run
 from core.terraform.sandbox import Limits, SandboxUnavailable, make_sandbox
 from storage.db import Database
+from tests.support.host_processes import processes_mentioning
 
 BOT_SECRET = "xoxb-bot-secret-that-must-stay-home"
 KEY_TEXT = "fernet-key-that-must-stay-home="
@@ -252,15 +253,4 @@ def test_a_run_whose_lease_is_lost_is_stopped_with_its_sandbox(bot_home: Path) -
     result = run(sandboxed(bot_home), workdir, "create", {}, set(), 120, state=MemoryStateStore(), cancel=cancel)
     assert time.monotonic() - started < 60
     assert result.status is RunStatus.INTERNAL_ERROR and "no longer holds the run" in result.error
-    assert not any(marker in cmd for cmd in _command_lines())  # the provisioner died with its sandbox
-
-
-def _command_lines() -> list[str]:
-    lines = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                lines.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-            except OSError:
-                continue
-    return lines
+    assert processes_mentioning(marker) == []  # the provisioner died with its sandbox
