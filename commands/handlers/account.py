@@ -20,11 +20,13 @@ def identity_text(ctx: Context, identity: ChatIdentity) -> str:
 
 
 def roles_text(user: User) -> str:
+    """The user's role names, sorted and comma-separated, or ``none``."""
     return ", ".join(sorted(user.role_names)) or "none"
 
 
 @command("whoami", "Show your RAD user, roles and linked chat accounts")
 def whoami(ctx: Context) -> Reply:
+    """A card of the caller's RAD user: id, roles, linked chat accounts and the date they joined."""
     user = ctx.actor
     card = Card(
         title=f"{user.display_name} (user {user.id})",
@@ -45,6 +47,7 @@ def whoami(ctx: Context) -> Reply:
             "When linking would change anyone's roles, it says how and asks first.",
 )
 def link(ctx: Context, code: str | None) -> Reply:
+    """Without a code, issue one; with a code, join the two accounts, asking first when roles would move."""
     if not code:
         issued = linking.issue_code(ctx.session, ctx.actor, ctx.platform, ctx.now)
         return Reply(text=f"Your link code is `{issued}`. Within 15 minutes, run "
@@ -69,6 +72,7 @@ def confirm_link(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("link:cancel")
 def cancel_link(ctx: Context, event: ActionEvent) -> Reply:
+    """The Cancel button of a link that moves roles: nothing is linked and the code stays valid."""
     linking.drop_link(ctx.session, ctx.caller.key, event.value)
     return Reply(text="Nothing was linked. Your code still works until it expires.", replace_original=True)
 
@@ -97,18 +101,22 @@ def ask_to_link(ctx: Context, plan: linking.LinkPlan, token: str, *, changed: bo
 
 
 def linked_reply(ctx: Context, user: User, merged: int) -> Reply:
+    """The answer once linked: which former RAD user was merged, and the accounts and roles now."""
     return Reply(text=f":link: Linked. Your former RAD user {merged} was merged into it. {accounts_text(ctx, user)}")
 
 
 def accounts_text(ctx: Context, user: User) -> str:
+    """The user's id, linked chat accounts and roles, as one sentence."""
     linked = ", ".join(identity_text(ctx, i) for i in user.identities)
     return f"Your RAD user {user.id} has these accounts: {linked}; roles: {roles_text(user)}."
 
 
 def account_name(user: User) -> str:
+    """A user as the link question names them: id, display name and roles."""
     return f"*RAD user {user.id}* ({user.display_name}, {roles_text(user)})"
 
 
 def role_list(roles: frozenset[str]) -> str:
+    """``the role *a*`` or ``the roles *a*, *b*``, sorted."""
     names = sorted(roles)
     return ("the role " if len(names) == 1 else "the roles ") + ", ".join(f"*{r}*" for r in names)

@@ -19,6 +19,7 @@ ROLE_PARAM = Param("role", "choice", "The role", choices=ROLES)
 @command("admin grant", "Give a user a role", params=(USER_PARAM, ROLE_PARAM), roles=(ADMIN,),
          details="A user who never used RAD is registered by the grant.")
 def grant(ctx: Context, user: IdentityKey, role: str) -> Reply:
+    """Give the user the role, registering them first if they never used RAD; audited."""
     role = check_role(role)
     target = identities.find_user(ctx.session, user)
     if target is None:
@@ -30,6 +31,7 @@ def grant(ctx: Context, user: IdentityKey, role: str) -> Reply:
 
 @command("admin revoke", "Take a role away from a user", params=(USER_PARAM, ROLE_PARAM), roles=(ADMIN,))
 def revoke(ctx: Context, user: IdentityKey, role: str) -> Reply:
+    """Take the role from a registered user (core refuses the last admin's admin role); audited."""
     role = check_role(role)
     target = identities.require_user(ctx.session, user)
     revoke_role(ctx.session, target, role)
@@ -40,11 +42,13 @@ def revoke(ctx: Context, user: IdentityKey, role: str) -> Reply:
 @command("admin users", "List users and their roles",
          params=(Param("page", "int", "Page number", required=False),), roles=(ADMIN,))
 def users(ctx: Context, page: int | None) -> Reply:
+    """The first page of users, or the page asked for."""
     return users_page(ctx, 1 if page is None else page)
 
 
 @action("admin:users:page", roles=(ADMIN,))
 def users_page_action(ctx: Context, event: ActionEvent) -> Reply:
+    """The Previous and Next buttons: that page of users, in place of the current one."""
     if not event.value.isdigit():
         raise InvalidInput("That page does not exist.")
     reply = users_page(ctx, int(event.value))
@@ -52,6 +56,11 @@ def users_page_action(ctx: Context, event: ActionEvent) -> Reply:
 
 
 def users_page(ctx: Context, page: int) -> Reply:
+    """One page of users with their roles and chat accounts, and Previous/Next buttons.
+
+    Raises:
+        InvalidInput: ``page`` is outside the pages there are.
+    """
     total = identities.count_users(ctx.session)
     pages = max(1, -(-total // PAGE_SIZE))
     if page < 1 or page > pages:

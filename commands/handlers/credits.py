@@ -24,6 +24,7 @@ WHAT = {"SIGNUP": "awarded at sign-up", "AWARD": "awarded", "PURCHASE": "purchas
 @command("credits", "Show your credits and your last transactions",
          params=(Param("user", "user", "Someone else's credits (finance and admins)", required=False),))
 def show_credits(ctx: Context, user: IdentityKey | None) -> Reply:
+    """The balance card and last transactions of the caller, or of ``user`` (finance and admins only)."""
     whom = identities.require_user(ctx.session, user) if user is not None else ctx.actor
     shown, rows = credits.statement(ctx.session, ctx.actor, whom, RECENT)
     whose = "Your credits" if whom.id == ctx.actor.id else f"Credits of {whom.display_name}"
@@ -43,6 +44,7 @@ def show_credits(ctx: Context, user: IdentityKey | None) -> Reply:
          roles=(ADMIN, FINANCE),
          details="Awarded credits are spent first; purchased credits count as revenue when spent.")
 def admin_credits(ctx: Context, user: IdentityKey, kind: str, amount: str, reason: str | None) -> Reply:
+    """Award or sell credits to ``user``, queue a direct message telling them, and show their new balance."""
     how_many = parse_amount(amount)
     target = identities.require_user(ctx.session, user)
     give = credits.award if kind == "award" else credits.purchase
@@ -66,6 +68,7 @@ def admin_credits(ctx: Context, user: IdentityKey, kind: str, amount: str, reaso
                  Param("value", "word", "Its new value", required=False)),
          roles=(ADMIN,))
 def admin_settings(ctx: Context, key: str | None, value: str | None) -> Reply:
+    """Without a key, every platform setting and the sandbox; with a key, that setting; with a value, change it."""
     if key is None:
         lines = ["*Platform settings*", *(setting_line(ctx, k) for k in credit_settings.SPECS),
                  f"Change one with `{ctx.slash} admin settings <key> <value>`.", sandbox_line(ctx)]
@@ -87,12 +90,14 @@ def sandbox_line(ctx: Context) -> str:
 
 
 def setting_line(ctx: Context, key: str) -> str:
+    """One setting: its current value, what it does and the values allowed."""
     spec = credit_settings.SPECS[key]
     current = spec.show(credit_settings.value(ctx.session, key))
     return f"• `{key}` = *{current}* – {spec.description}. Allowed: {spec.allowed}."
 
 
 def balance_card(title: str, shown: Balance) -> Card:
+    """The balance card: awarded, purchased, held and available credits."""
     return Card(title=title, fields=(
         Field("Awarded", format_credits(shown.awarded)),
         Field("Purchased", format_credits(shown.purchased)),

@@ -35,12 +35,14 @@ KINDS: dict[str, InputKind] = {"text": "text", "number": "number", "bool": "bool
          params=(Param("module", "word", "The module's name", required=False, options="modules:names"),),
          roles=(USER,))
 def deploy(ctx: Context, module: str | None) -> Reply | Form:
+    """The module picker, or the first step of deploying the named module."""
     if not module:
         return picker(ctx, "all")
     return start(ctx, browse.find_visible(ctx.session, ctx.actor, module))
 
 
 def picker(ctx: Context, tab: browse.Tab) -> Reply:
+    """The Platform, Partner and Pinned tab buttons and a select of the tab's modules."""
     rows = browse.browse(ctx.session, ctx.actor, tab)
     tabs = tuple(Button(label, "deploy:tab", t, style="primary" if t == tab else "default")
                  for t, label in (("platform", "Platform"), ("partner", "Partner"), ("pinned", "📌 Pinned")))
@@ -53,6 +55,7 @@ def picker(ctx: Context, tab: browse.Tab) -> Reply:
 
 @action("deploy:tab", roles=(USER,))
 def switch_tab(ctx: Context, event: ActionEvent) -> Reply:
+    """A tab button: the picker on that tab (``all`` for an unknown one), in place."""
     tab = event.value if event.value in browse.TABS else "all"
     reply = picker(ctx, tab)
     return reply.replacing()
@@ -60,6 +63,7 @@ def switch_tab(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("deploy:pick", roles=(USER,))
 def picked(ctx: Context, event: ActionEvent) -> Form | Reply:
+    """The module chosen in the picker: its first form step, or the confirmation when it has no inputs."""
     if not event.selected:
         return Reply(text="Choose a module.")
     return start(ctx, browse.find_visible(ctx.session, ctx.actor, event.selected[0]))
@@ -95,6 +99,7 @@ def verb(ctx: Context, draft: DeployDraft) -> str:
 
 
 def step_form(ctx: Context, draft: DeployDraft, module: Module, step: int) -> Form:
+    """The form of one step, pre-filled from the draft; Next until the last step, then Review."""
     groups = steps(deployable_inputs(load_spec(module.spec)))
     updating = draft.deployment_id is not None
     inputs = tuple(form_input(item, draft.values, updating) for item in groups[step])
@@ -105,6 +110,10 @@ def step_form(ctx: Context, draft: DeployDraft, module: Module, step: int) -> Fo
 
 
 def form_input(item: Variable, values: Mapping[str, Any], updating: bool) -> Input:
+    """The input for one module variable, pre-filled with the draft's value or the default (never a sensitive one).
+
+    On an update a sensitive input is optional: left empty, it keeps the current value.
+    """
     kind: InputKind = "secret" if item.sensitive else KINDS.get(item.kind, "text")
     current = values.get(item.name, item.default if item.has_default else None)
     default: FormValue
@@ -131,6 +140,10 @@ def load_draft(ctx: Context, token: str, *, lock: bool = False) -> tuple[DeployD
 
 @form("deploy:step", roles=(USER,))
 def submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Form | Reply | FormErrors:
+    """Check one step's values and keep them in the draft (sensitive ones sealed); then the next step or the review.
+
+    Values that do not check go back to the form as errors.
+    """
     token, _, number = state.partition(":")
     draft, module = load_draft(ctx, token)
     groups = steps(deployable_inputs(load_spec(module.spec)))
@@ -239,12 +252,14 @@ def confirm(ctx: Context, event: ActionEvent) -> Reply:
 
 
 def queued_text(deployment: Deployment) -> str:
+    """The answer to Confirm: the deployment is queued and reports its progress in the channel."""
     return (f":rocket: Deployment `{deployment.short_id}` of *{deployment.module_name}* is queued "
             f"({deployment.action.lower()}). Its progress appears in this channel.")
 
 
 @action("deploy:discard", roles=(USER,))
 def discard(ctx: Context, event: ActionEvent) -> Reply:
+    """The Cancel button: delete the draft and its sealed values; a confirmed draft cannot be cancelled."""
     draft, _ = load_draft(ctx, event.value)
     if draft.status == DeployDraftStatus.DONE:
         raise Conflict("This deployment is already confirmed.")

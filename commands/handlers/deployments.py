@@ -23,6 +23,7 @@ LIST_SIZE = 15
          params=(Param("scope", "choice", "Everyone's deployments", required=False, choices=("all",)),),
          roles=(USER,))
 def list_deployments(ctx: Context, scope: str | None) -> Reply:
+    """The caller's deployments (everyone's with ``all``, for admins and finance), newest first, and a picker."""
     rows = deployments.visible(ctx.session, ctx.actor, everyone=scope == "all")
     if not rows:
         return Reply(text=f"No deployments yet. Start one with `{ctx.slash} deploy`.")
@@ -37,15 +38,18 @@ def list_deployments(ctx: Context, scope: str | None) -> Reply:
 @command("deployment", "One deployment: status, inputs, outputs, runs and log",
          params=(Param("id", "word", "The 4-character id"),), roles=(USER,))
 def show(ctx: Context, id: str) -> Reply:
+    """The details of the deployment with that id."""
     return details(ctx, deployments.find(ctx.session, ctx.actor, id))
 
 
 @action("deployment:show", roles=(USER,))
 def show_action(ctx: Context, event: ActionEvent) -> Reply:
+    """The deployment picker: the chosen deployment's details."""
     return details(ctx, deployments.find(ctx.session, ctx.actor, (event.selected or (event.value,))[0]))
 
 
 def details(ctx: Context, d: Deployment) -> Reply:
+    """Status, inputs (sensitive masked), outputs and last runs; manage buttons, rating, the last run's log attached."""
     module = ctx.session.get(Module, d.module_id) if d.module_id else None
     sensitive = sensitive_names(module.spec or {}) if module else set()
     inputs = "\n".join(f"• `{k}` = {shown(v)}" for k, v in sorted(d.inputs.items()) if k not in sensitive)
@@ -77,11 +81,13 @@ def details(ctx: Context, d: Deployment) -> Reply:
 
 
 def target(ctx: Context, event: ActionEvent) -> Deployment:
+    """The deployment the button names, if the caller may see it."""
     return deployments.find(ctx.session, ctx.actor, event.value)
 
 
 @action("deployment:cancel", roles=(USER,))
 def cancel(ctx: Context, event: ActionEvent) -> Reply:
+    """Cancel a deployment still queued; its held credits are released."""
     d = target(ctx, event)
     deployments.cancel(ctx.session, ctx.actor, d, ctx.now)
     return Reply(text=f"Deployment `{d.short_id}` is cancelled; its credits are released.", replace_original=True)
@@ -89,6 +95,7 @@ def cancel(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("deployment:destroy", roles=(USER,))
 def destroy(ctx: Context, event: ActionEvent) -> Reply:
+    """Queue a destroy of the deployment's resources."""
     d = target(ctx, event)
     deployments.queue_destroy(ctx.session, ctx.actor, d, ctx.now)
     return Reply(text=f":broom: Destroying `{d.short_id}`; progress appears in its channel.", replace_original=True)
@@ -96,6 +103,7 @@ def destroy(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("deployment:purge", roles=(USER,))
 def purge(ctx: Context, event: ActionEvent) -> Reply:
+    """Remove the deployment's record from RAD (not its resources)."""
     d = target(ctx, event)
     short = d.short_id
     deployments.purge(ctx.session, ctx.actor, d)
@@ -118,6 +126,7 @@ def retry_create(ctx: Context, event: ActionEvent) -> Reply:
 
 
 def published(ctx: Context, d: Deployment) -> Module:
+    """The module the deployment was made from; NotFound once it is no longer published."""
     module = ctx.session.get(Module, d.module_id) if d.module_id else None
     if module is None:
         raise NotFound(f"The module `{d.module_name}` is no longer published.")
@@ -126,6 +135,7 @@ def published(ctx: Context, d: Deployment) -> Module:
 
 @action("deployment:rate", roles=(USER,))
 def rate(ctx: Context, event: ActionEvent) -> Reply:
+    """Rate the deployment 1 to 5 stars and show its module's new average."""
     stars = (event.selected or ("",))[0]
     if not stars.isdigit():
         raise InvalidInput("Choose 1 to 5 stars.")

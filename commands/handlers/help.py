@@ -17,10 +17,12 @@ def usable(ctx: Context) -> list[CommandSpec]:
 
 
 def command_list(ctx: Context) -> str:
+    """One line per command the caller may use: its usage and summary."""
     return "\n".join(f"• `{ctx.slash} {s.usage}` – {s.summary}" for s in usable(ctx))
 
 
 def describe(ctx: Context, spec: CommandSpec) -> Reply:
+    """A command's usage, details, parameters and who may run it."""
     lines = [f"*{ctx.slash} {spec.name}* – {spec.summary}", f"Usage: `{ctx.slash} {spec.usage}`"]
     if spec.details:
         lines.append(spec.details)
@@ -34,6 +36,7 @@ def describe(ctx: Context, spec: CommandSpec) -> Reply:
 @command("help", "Show the commands you can use, or how to use one",
          params=(Param("command", "text", "A command name, e.g. `admin grant`", required=False),))
 def help_command(ctx: Context, command: str | None) -> Reply:
+    """Help on one command (or the unknown-command answer), else the commands the caller may use."""
     if command:
         try:
             spec, _ = find_command(ctx.registry, tokenize(command))

@@ -26,10 +26,12 @@ MODULE_PARAM = Param("module", "word", "The module's name", options="modules:nam
                  Param("search", "text", "Only modules whose name contains this", required=False)),
          details="Pinned modules come first, then the most deployed and best rated.")
 def modules(ctx: Context, tab: str | None, search: str | None) -> Reply:
+    """The first page of the catalog on a tab, optionally only names containing ``search``."""
     return listing(ctx, tab_of(tab or "all"), (search or "")[:QUERY_MAX], 1)
 
 
 def tab_of(text: str) -> Tab:
+    """The tab called ``text``; InvalidInput for anything else."""
     for tab in TABS:
         if tab == text:
             return tab
@@ -42,12 +44,14 @@ def view_value(tab: Tab, page: int, query: str) -> str:
 
 
 def parse_view(value: str) -> tuple[Tab, int, str]:
+    """The tab, page and query of a :func:`view_value`; a page that is not a number reads as 1."""
     tab, _, rest = value.partition(":")
     page, _, query = rest.partition(":")
     return tab_of(tab or "all"), int(page) if page.isdigit() else 1, query
 
 
 def listing(ctx: Context, tab: Tab, query: str, number: int, *, replace: bool = False) -> Reply:
+    """One page of module cards, with the tab buttons and Previous/Next."""
     rows = browse.browse(ctx.session, ctx.actor, tab, query)
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
     number = min(max(1, number), pages)
@@ -70,6 +74,7 @@ def listing(ctx: Context, tab: Tab, query: str, number: int, *, replace: bool = 
 
 
 def row_card(row: ModuleRow, view: str) -> Card:
+    """A module's card in the list: cost, deployments, rating, source; Details and Pin or Unpin."""
     m = row.module
     rating = f"{row.rating} ★ ({m.rating_count})" if row.rating is not None else "not rated"
     fields = (Field("Credit cost", format_credits(m.credit_cost)), Field("Deployments", str(m.deployment_count)),
@@ -83,12 +88,14 @@ def row_card(row: ModuleRow, view: str) -> Card:
 
 @action("modules:tab")
 def switch(ctx: Context, event: ActionEvent) -> Reply:
+    """The tab and paging buttons: that page, in place."""
     tab, number, query = parse_view(event.value)
     return listing(ctx, tab, query, number, replace=True)
 
 
 @action("modules:pin")
 def toggle_pin(ctx: Context, event: ActionEvent) -> Reply:
+    """Pin or unpin the module, then redraw the page the button was on."""
     module_id, _, view = event.value.partition(":")
     module = visible_by_id(ctx, module_id)
     if browse.is_pinned(ctx.session, ctx.actor, module):
@@ -101,20 +108,24 @@ def toggle_pin(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("modules:show")
 def show_action(ctx: Context, event: ActionEvent) -> Reply:
+    """The Details button: the module's details."""
     return details(ctx, visible_by_id(ctx, event.value))
 
 
 def visible_by_id(ctx: Context, module_id: str) -> Module:
+    """The module with that id if the caller may see it; NotFound otherwise."""
     module = ctx.session.get(Module, int(module_id)) if module_id.isdigit() else None
     return browse.find_visible(ctx.session, ctx.actor, module.name if module else "?")
 
 
 @command("module", "Show one module: inputs, outputs, cost, dependencies", params=(MODULE_PARAM,))
 def module(ctx: Context, module: str) -> Reply:
+    """The details of the named module."""
     return details(ctx, browse.find_visible(ctx.session, ctx.actor, module))
 
 
 def details(ctx: Context, m: Module) -> Reply:
+    """Cards of one module: source, commit, cost, visibility, dependencies, inputs and outputs; a Pin button."""
     spec = load_spec(m.spec)
     pinned = browse.is_pinned(ctx.session, ctx.actor, m)
     about = Card(m.name, text=m.description, fields=tuple(f for f in (
@@ -151,6 +162,7 @@ def input_line(variable: Variable) -> str:
 
 @command("pin", "Pin a module so it comes first", params=(MODULE_PARAM,))
 def pin(ctx: Context, module: str) -> Reply:
+    """Pin the module for the caller."""
     m = browse.find_visible(ctx.session, ctx.actor, module)
     browse.pin(ctx.session, ctx.actor, m, ctx.now)
     return Reply(text=f":pushpin: `{m.name}` is pinned.")
@@ -158,6 +170,7 @@ def pin(ctx: Context, module: str) -> Reply:
 
 @command("unpin", "Unpin a module", params=(MODULE_PARAM,))
 def unpin(ctx: Context, module: str) -> Reply:
+    """Unpin the module for the caller."""
     m = browse.find_visible(ctx.session, ctx.actor, module)
     browse.unpin(ctx.session, ctx.actor, m)
     return Reply(text=f"`{m.name}` is unpinned.")
@@ -165,4 +178,5 @@ def unpin(ctx: Context, module: str) -> Reply:
 
 @options_provider("modules:names")
 def module_names(ctx: Context, query: str, value: str) -> list[Option]:
+    """Typeahead: the names of the modules the caller can see that match ``query``."""
     return [Option(r.module.name, r.module.name) for r in browse.browse(ctx.session, ctx.actor, "all", query)]

@@ -13,6 +13,7 @@ from core.errors import InvalidInput
 
 @command("profile", "Change your display name and notifications")
 def profile(ctx: Context) -> Form:
+    """The profile form, pre-filled with the caller's display name and notification choices."""
     mine = profiles.current(ctx.session, ctx.actor)
     return Form(
         title="Your RAD profile",
@@ -30,6 +31,7 @@ def profile(ctx: Context) -> Form:
 
 @form("profile:save")
 def save_profile(ctx: Context, values: Mapping[str, FormValue], state: str) -> Reply | FormErrors:
+    """Save the profile; a refused display name goes back to the form as its error."""
     wanted = profiles.Profile(str(values.get("display_name") or ""), bool(values.get("notify_deployments")),
                               bool(values.get("notify_billing")))
     try:

@@ -34,6 +34,7 @@ STATE_LABELS = {"new": "🆕 new", "published": "✅ published", "changed": "✏
          details="Tick the modules to publish: new ones are published, ticked published ones are updated to the "
                  "repository's head, unticked published ones are removed.")
 def publish(ctx: Context, search: str | None) -> Reply:
+    """Scan the caller's repository and show the modules to tick."""
     return start(ctx, PARTNER_SCOPE, search or "")
 
 
@@ -41,6 +42,7 @@ def publish(ctx: Context, search: str | None) -> Reply:
          params=(Param("search", "text", "Only modules whose name contains this", required=False),),
          roles=(ADMIN,), slow=True)
 def admin_publish(ctx: Context, search: str | None) -> Reply:
+    """Scan the platform repository and show the modules to tick."""
     return start(ctx, PLATFORM, search or "")
 
 
@@ -68,6 +70,7 @@ def load_draft(ctx: Context, token: str, *, lock: bool = False) -> PublishDraft:
 
 
 def draft_owner(ctx: Context, draft: PublishDraft) -> User | None:
+    """Whose repository the draft lists: the caller, or None for the platform's (admins only)."""
     conn = ctx.session.get_one(RepoConnection, draft.connection_id)
     return owner_for(ctx, PLATFORM if conn.owner_id is None else PARTNER_SCOPE)
 
@@ -81,6 +84,7 @@ def draft_scan(ctx: Context, draft: PublishDraft) -> scanner.ScanResult:
 
 
 def draft_views(ctx: Context, draft: PublishDraft) -> list[CandidateView]:
+    """The draft's module folders and their states, from the scan the draft was made from."""
     return catalog.describe_candidates(ctx.session, draft_owner(ctx, draft), draft_scan(ctx, draft))
 
 
@@ -94,6 +98,7 @@ def page_slice(draft: PublishDraft, views: list[CandidateView], number: int,
 
 
 def page_number(text: str) -> int:
+    """``text`` as a page number; 1 when it is not a number."""
     return int(text) if text.isdigit() else 1
 
 
@@ -127,6 +132,7 @@ def page(ctx: Context, draft: PublishDraft, views: list[CandidateView], number: 
 
 
 def card(view: CandidateView, ticked: bool) -> Card:
+    """A module folder's card: its state, and its cost and inputs when valid, else why it is not."""
     spec = load_spec(view.candidate.spec) if view.candidate is not None and view.candidate.valid else None
     fields = [Field("State", STATE_LABELS[view.state] + (" – selected" if ticked else ""))]
     if spec is not None:
@@ -137,6 +143,7 @@ def card(view: CandidateView, ticked: bool) -> Card:
 
 @action("publish:select", roles=(PARTNER,))
 def tick(ctx: Context, event: ActionEvent) -> Reply:
+    """The tick box: this page's ticks in the draft become the ticked ones, then the page is redrawn."""
     token, _, number = event.value.partition(":")
     draft = load_draft(ctx, token)
     views = draft_views(ctx, draft)
@@ -149,6 +156,7 @@ def tick(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("publish:page", roles=(PARTNER,))
 def turn(ctx: Context, event: ActionEvent) -> Reply:
+    """The paging buttons: that page of the draft, in place."""
     token, _, number = event.value.partition(":")
     if not number.isdigit():
         raise InvalidInput("That page does not exist.")
@@ -158,6 +166,7 @@ def turn(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("publish:search", roles=(PARTNER,))
 def search(ctx: Context, event: ActionEvent) -> Reply:
+    """The search box: keep the query in the draft and show the first page of the matching modules."""
     draft = load_draft(ctx, event.value)
     draft.query = (event.selected[0] if event.selected else "").strip()[:QUERY_MAX]
     return page(ctx, draft, draft_views(ctx, draft), 1).replacing()
@@ -176,6 +185,7 @@ def apply(ctx: Context, event: ActionEvent) -> Reply:
 
 
 def summary(result: dict[str, object]) -> str:
+    """What a sync did: published, updated, already up to date, removed, and why any were refused."""
     lines = []
     for key, title in (("published", "Published"), ("updated", "Updated"), ("unchanged", "Already up to date"),
                        ("removed", "Removed")):
