@@ -102,7 +102,7 @@ class Front:
             return
         args = {k: option_value(v) for k, v in options.items()}
         caller, where = caller_of(interaction.user), where_of(interaction)
-        if self.dispatcher.is_slow_command(name):
+        if self.dispatcher.is_slow_command(name, caller, args):
             await answer.defer(interaction, component=False)
         outcome = await self._call(interaction, "command", lambda: self.dispatcher.run_command(
             caller, name, args, where=where, delivery=delivery(interaction)))

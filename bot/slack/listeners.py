@@ -81,7 +81,7 @@ class SlackFrontDoor:
                          placeholder=placeholder)
         trigger = str(body.get("trigger_id") or "")
         with self.guarded(client, to, "command"):
-            if self.dispatcher.is_slow_command(text):
+            if self.dispatcher.is_slow_command(text, caller):
                 slow.show(placeholder, respond)
             outcome = self.dispatcher.run_text(caller, text, where=where,
                                                delivery=f"slack:command:{trigger}" if trigger else None)

@@ -91,7 +91,8 @@ class Dispatcher:
             args = parse_args(spec, rest, caller, self.slash)
             return self._invoke(ctx, spec.name, args)
 
-        return self._run(caller, where, delivery, f"command:{text[:40]}", body, slow=self.is_slow_command(text))
+        return self._run(caller, where, delivery, f"command:{text[:40]}", body,
+                         slow=self.is_slow_command(text, caller))
 
     def run_command(self, caller: Caller, name: str, args: Mapping[str, str | int | IdentityKey | None], *,
                     where: ConversationRef | None = None, delivery: str | None = None) -> Outcome | None:
@@ -102,7 +103,8 @@ class Dispatcher:
                 return unknown_command_reply(ctx, UnknownCommand(name, []))
             return self._invoke(ctx, name, check_args(spec, args, caller, self.slash))
 
-        return self._run(caller, where, delivery, f"command:{name}", body, slow=self.is_slow_command(name))
+        return self._run(caller, where, delivery, f"command:{name}", body,
+                         slow=self.is_slow_command(name, caller, args))
 
     def run_action(self, caller: Caller, event: ActionEvent, *, where: ConversationRef | None = None,
                    delivery: str | None = None) -> Outcome | None:
@@ -130,13 +132,24 @@ class Dispatcher:
 
         return self._run(caller, where, delivery, f"form:{form_id}", body, slow=self.is_slow_form(form_id))
 
-    def is_slow_command(self, text_or_name: str) -> bool:
-        """Whether a command (typed text, or its name) is slow: answer with a placeholder, then replace it."""
+    def is_slow_command(self, text_or_name: str, caller: Caller,
+                        args: Mapping[str, ArgValue] | None = None) -> bool:
+        """Whether a command is slow: answer with a placeholder, then replace it; hold no transaction.
+
+        Args:
+            text_or_name: the typed text, or the command's name when ``args`` come structured (Discord).
+            caller: who runs it (mentions in the arguments are read in their platform).
+            args: structured arguments, if any.
+        """
         try:
-            spec, _ = find_command(self.registry, tokenize(text_or_name) or ["help"])
+            spec, rest = find_command(self.registry, tokenize(text_or_name) or ["help"])
+            if not callable(spec.slow):
+                return spec.slow
+            checked = (parse_args(spec, rest, caller, self.slash) if args is None
+                       else check_args(spec, args, caller, self.slash))
         except RadError:
-            return False
-        return spec.slow
+            return False  # the command itself will answer with the error, quickly
+        return spec.is_slow(checked)
 
     def is_slow_action(self, action_id: str) -> bool:
         entry = self.registry.actions.get(action_id)

@@ -24,6 +24,8 @@ FormHandler = Callable[["Context", Mapping[str, FormValue], str], Outcome]
 ThreadHandler = Callable[["Context", "ThreadMessage"], Reply | None]
 JobHandler = Callable[["JobContext", Mapping[str, Any]], None]
 OptionsHandler = Callable[["Context", str, str], list[Option]]
+SlowWhen = Callable[[Args], bool]
+"""Whether a command is slow, decided from its checked arguments (``connect repo <name>`` is, ``connect`` not)."""
 
 
 PARAM_TYPES: dict[str, str] = {"word": "str", "text": "str", "choice": "str", "int": "int", "user": "IdentityKey"}
@@ -73,7 +75,11 @@ class CommandSpec:
     params: tuple[Param, ...] = ()
     roles: frozenset[str] = frozenset()
     details: str = ""
-    slow: bool = False
+    slow: bool | SlowWhen = False
+
+    def is_slow(self, args: Args) -> bool:
+        """Whether this call (with these arguments) may take long, so it must hold no transaction."""
+        return self.slow(args) if callable(self.slow) else self.slow
 
     @property
     def usage(self) -> str:
@@ -139,12 +145,12 @@ class Registry:
         params: tuple[Param, ...] = (),
         roles: tuple[str, ...] = (),
         details: str = "",
-        slow: bool = False,
+        slow: bool | SlowWhen = False,
     ) -> Callable[[CommandHandler], CommandHandler]:
         """Register a command; ``roles`` lists the roles of which the caller needs one (admins pass all).
 
         ``slow`` commands (they call GitHub, scan a repository...) get a placeholder at once from the front
-        doors, which then replace it in place with the outcome.
+        doors, which then replace it in place with the outcome; a :data:`SlowWhen` decides it per call.
         """
 
         def register(fn: CommandHandler) -> CommandHandler:

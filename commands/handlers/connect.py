@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Param, action, command, form, options_provider
+from commands.framework.registry import ActionEvent, Args, Param, action, command, form, options_provider
 from commands.ui.model import Button, Card, Confirm, Field, Form, FormValue, Input, Option, Reply, Select
 from core.accounts.roles import ADMIN, PARTNER, has_any, require_any
 from core.catalog import publish as catalog
@@ -27,6 +27,7 @@ JULES_HELP = ("From jules.google.com → Settings → API keys. It is checked wi
 INSTALL_JULES = ("Install the Jules GitHub app on it (jules.google.com → connect GitHub → choose the repository), "
                  "then run `{slash} connect jules` again to check.")
 def repository_param(scope: str) -> Param:
+    """The optional ``repository`` parameter, completed from the token's repositories (platform: also a folder)."""
     about = "owner/name when choosing the repository" + (", or a folder with `local`" if scope == PLATFORM else "")
     return Param("repository", "word", about, required=False, options="connect:repos", options_value=scope)
 
@@ -42,6 +43,7 @@ def owner_for(ctx: Context, scope: str) -> User | None:
 
 
 def token_form(scope: str) -> Form:
+    """The form asking for a GitHub token; its state is ``scope`` (partner or platform)."""
     whose = "the platform's" if scope == PLATFORM else "your"
     return Form(
         title="Connect GitHub",
@@ -54,11 +56,21 @@ def token_form(scope: str) -> Form:
 
 
 def jules_form() -> Form:
+    """The form asking for a Jules API key."""
     return Form(title="Connect Jules", action_id="connect:jules", submit_label="Check key",
                 inputs=(Input("key", "Jules API key", kind="secret", help=JULES_HELP, max_length=512),))
 
 
+def names_repository(args: Args) -> bool:
+    """``connect repo <owner/name>`` asks GitHub at once: slow, so no transaction is held while it waits."""
+    return args.get("target") in ("repo", None) and bool(args.get("repository"))
+
+
 def run_connect(ctx: Context, scope: str, target: str | None, repository: str | None) -> Reply | Form:
+    """``connect`` and ``admin connect``: status, a local folder, a named repository, Jules, else the token form.
+
+    A ``repository`` without a ``target`` means ``repo``.
+    """
     repository = repository or ""
     target = target or ("repo" if repository else "github")
     if target == "status":
@@ -72,7 +84,7 @@ def run_connect(ctx: Context, scope: str, target: str | None, repository: str | 
     if target == "repo":
         if not repository:
             raise InvalidInput("Which repository?", hint=f"`{ctx.slash} connect repo <owner/name>`")
-        return check_reply(ctx, scope, repository)
+        return chosen_reply(ctx, scope, repository)
     if target == "jules":
         if scope == PLATFORM:
             raise InvalidInput("The platform has no Jules key.", hint=f"Partners run `{ctx.slash} connect jules`.")
@@ -84,10 +96,11 @@ def run_connect(ctx: Context, scope: str, target: str | None, repository: str | 
 @command("connect", "Connect your GitHub repository (a form asks for a token), or Jules, or show the status",
          params=(Param("target", "choice", "What to connect", required=False,
                        choices=("github", "jules", "status", "repo")), repository_param(PARTNER_SCOPE)),
-         roles=(PARTNER,),
+         roles=(PARTNER,), slow=names_repository,
          details="`connect` asks for a GitHub token, then lets you pick the repository; `connect repo <owner/name>` "
                  "picks it by name; `connect jules` asks for a Jules API key; `connect status` shows both.")
 def connect(ctx: Context, target: str | None, repository: str | None) -> Reply | Form:
+    """Partner connections (see :func:`run_connect`)."""
     return run_connect(ctx, PARTNER_SCOPE, target, repository)
 
 
@@ -95,14 +108,16 @@ def connect(ctx: Context, target: str | None, repository: str | None) -> Reply |
          params=(Param("target", "choice", "What to do", required=False,
                        choices=("github", "status", "repo", "local")),
                  repository_param(PLATFORM)),
-         roles=(ADMIN,),
+         roles=(ADMIN,), slow=names_repository,
          details="`admin connect local <folder>` uses a folder on the bot's machine instead of GitHub.")
 def admin_connect(ctx: Context, target: str | None, repository: str | None) -> Reply | Form:
+    """The platform repository's connection (see :func:`run_connect`)."""
     return run_connect(ctx, PLATFORM, target, repository)
 
 
 @action("connect:start", roles=(PARTNER,))
 def start_again(ctx: Context, event: ActionEvent) -> Form:
+    """The Try again button: the Jules form, or the token form of the scope it carries."""
     if event.value == "jules":
         return jules_form()
     owner_for(ctx, event.value)
@@ -111,6 +126,10 @@ def start_again(ctx: Context, event: ActionEvent) -> Form:
 
 @form("connect:github", roles=(PARTNER,), slow=True)
 def token_submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Reply:
+    """Check the token with GitHub and keep it, then offer the repositories it reaches.
+
+    A refused token stores nothing and answers with the reason and a Try again button.
+    """
     owner = owner_for(ctx, state)
     try:
         result = connections.connect_token(ctx.session, ctx.services, ctx.actor, owner, str(values.get("token") or ""),
@@ -133,12 +152,14 @@ def token_submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -
 
 
 def repository_select(names: tuple[str, ...] | list[str], scope: str) -> Select:
+    """The repository picker, searchable beyond the listed names through the ``connect:repos`` options."""
     return Select("connect:repo", tuple(Option(n, n) for n in names), placeholder="Choose the repository",
                   value=scope, options_source="connect:repos")
 
 
 @options_provider("connect:repos", roles=(PARTNER,))
 def repository_options(ctx: Context, query: str, value: str) -> list[Option]:
+    """Typeahead of the picker: up to 100 of the connection's repositories matching ``query``."""
     if value == PLATFORM and not has_any(ctx.actor, (ADMIN,)):
         return []  # typeahead: offer nothing rather than audit a refusal per keystroke
     conn = connections.find_repo(ctx.session, owner_for(ctx, value or PARTNER_SCOPE))
@@ -148,25 +169,11 @@ def repository_options(ctx: Context, query: str, value: str) -> list[Option]:
 
 @action("connect:repo", roles=(PARTNER,), slow=True)
 def repository_chosen(ctx: Context, event: ActionEvent) -> Reply:
+    """A repository picked from the list: checked with GitHub and connected, in place of the picker."""
     if not event.selected:
         raise InvalidInput("Choose a repository.")
     reply = chosen_reply(ctx, event.value, event.selected[0])
     return reply.replacing()
-
-
-def check_reply(ctx: Context, scope: str, full_name: str) -> Reply:
-    """A typed ``connect repo <name>`` asks GitHub from a button: a command holds a transaction, a slow action not."""
-    _, name = connections.reachable_repository(ctx.session, owner_for(ctx, scope), full_name)
-    return Reply(text=f"Connect *{name}*? RAD first checks with GitHub that the token can read it.",
-                 actions=(Button(f"Check and connect {name}", "connect:check", f"{scope} {name}", style="primary"),))
-
-
-@action("connect:check", roles=(PARTNER,), slow=True)
-def repository_named(ctx: Context, event: ActionEvent) -> Reply:
-    scope, _, name = event.value.partition(" ")
-    if not name:
-        raise InvalidInput("That button no longer does anything.", hint=f"Run `{ctx.slash} connect` again.")
-    return chosen_reply(ctx, scope, name).replacing()
 
 
 def chosen_reply(ctx: Context, scope: str, full_name: str) -> Reply:
@@ -188,6 +195,7 @@ def chosen_reply(ctx: Context, scope: str, full_name: str) -> Reply:
 
 
 def jules_line(ctx: Context, full_name: str) -> str:
+    """Whether Jules can work on the repository: no key yet, it can, or how to install the Jules app on it."""
     conn = connections.find_jules(ctx.session, ctx.actor)
     if conn is None or conn.key_secret_id is None:
         return f"To refine modules with Jules, run `{ctx.slash} connect jules`."
@@ -198,6 +206,10 @@ def jules_line(ctx: Context, full_name: str) -> str:
 
 @form("connect:jules", roles=(PARTNER,), slow=True)
 def jules_submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Reply:
+    """Check the Jules key and keep it, then say whether Jules sees the connected repository.
+
+    A refused key stores nothing and answers with the reason and a Try again button.
+    """
     try:
         conn = connections.connect_jules(ctx.session, ctx.services, ctx.actor, str(values.get("key") or ""), ctx.now)
     except RadError as error:
@@ -212,15 +224,18 @@ def jules_submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -
 
 
 def retry_reply(error: RadError, start: str) -> Reply:
+    """The refusal, that nothing was stored, and a Try again button reopening the ``start`` form."""
     text = f":warning: {error.message}" + (f"\n{error.hint}" if error.hint else "") + "\nNothing was stored."
     return Reply(text=text, actions=(Button("Try again", "connect:start", start, style="primary"),))
 
 
 def when(moment: datetime | None) -> str:
+    """A moment as ``YYYY-MM-DD HH:MM UTC``, or ``never``."""
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
 def status_reply(ctx: Context, scope: str) -> Reply:
+    """Cards of the GitHub connection and, for a partner, of the Jules key; never a secret."""
     owner = owner_for(ctx, scope)
     repo = connections.find_repo(ctx.session, owner)
     cards = [github_card(repo, "Platform repository" if owner is None else "GitHub")]
@@ -237,6 +252,7 @@ def status_reply(ctx: Context, scope: str) -> Reply:
 
 
 def github_card(repo: RepoConnection | None, title: str) -> Card:
+    """The GitHub connection's card: repository, branch, whose token of which kind, scopes, last checks."""
     if repo is None:
         return Card(title, text="Not connected.")
     has_token = repo.token_secret_id is not None
@@ -254,6 +270,7 @@ def github_card(repo: RepoConnection | None, title: str) -> Card:
          params=(Param("target", "choice", "What to forget", required=False, choices=("github", "jules")),),
          roles=(PARTNER,))
 def disconnect(ctx: Context, target: str | None) -> Reply:
+    """Ask before forgetting the GitHub token or the Jules key: a danger button with a confirmation."""
     target = str(target or "github")
     what = "GitHub token" if target == "github" else "Jules key"
     return Reply(text=f"Forget your {what}? You can connect again at any time.", actions=(
@@ -265,6 +282,7 @@ def disconnect(ctx: Context, target: str | None) -> Reply:
 
 @action("connect:forget", roles=(PARTNER,))
 def forget(ctx: Context, event: ActionEvent) -> Reply:
+    """Delete the stored GitHub token or Jules key the button names, in place of the question."""
     if event.value == "jules":
         done, what = connections.disconnect_jules(ctx.session, ctx.actor), "Jules key"
     elif event.value == "github":

@@ -436,8 +436,7 @@ class DiscordDoor:
             return await self._reply(sent, reply.source, was_private=reply.private)
         assert len(select["options"]) == 25, "a value outside the select is typed in the command"
         sent = self.harness.slash("connect", {"target": "repo", "repository": value}, user_id=discord_id(user))
-        asked = await self._reply(sent, None)
-        return await self.click(asked, "Check and connect", user=user)
+        return await self._reply(sent, None)
 
     def sent(self) -> str:
         return "\n".join(f"{c.method} {c.path} {c.query!r} {c.json!r} {c.files!r} {c.headers!r}"
