@@ -37,6 +37,7 @@ class Context:
 
     @property
     def platform(self) -> str:
+        """The caller's platform: ``slack``, ``discord`` or ``console``."""
         return self.caller.key.platform
 
     @property
@@ -45,10 +46,12 @@ class Context:
         return f"/{self.config.command}"
 
     def audit(self, action: str, *, target: str = "", outcome: str = "ok", **detail: Any) -> None:
+        """Record an audit entry by the caller, on this platform, in the handler's unit of work."""
         audit.record(self.session, self.actor, action, target=target, platform=self.platform,
                      outcome=outcome, **detail)
 
     def require(self, *roles: str, what: str) -> None:
+        """Refuse (NotAllowed, naming who may) unless the caller has one of ``roles`` to do ``what``."""
         require_any(self.actor, roles, what)
 
 

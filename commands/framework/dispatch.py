@@ -75,6 +75,7 @@ class Dispatcher:
 
     @property
     def slash(self) -> str:
+        """The slash command as users type it, e.g. ``/rad``."""
         return f"/{self.config.command}"
 
     # -- entry points -------------------------------------------------------------------------------
@@ -152,6 +153,7 @@ class Dispatcher:
         return spec.is_slow(checked)
 
     def is_slow_action(self, action_id: str) -> bool:
+        """Whether a button's or select's handler may take long: it holds no transaction; front doors defer it."""
         entry = self.registry.actions.get(action_id)
         return entry is not None and entry.slow
 

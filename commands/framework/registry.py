@@ -83,6 +83,7 @@ class CommandSpec:
 
     @property
     def usage(self) -> str:
+        """How to type the command, e.g. ``admin grant <@user> user|partner|finance|admin`` (optional in brackets)."""
         parts = [self.name]
         for p in self.params:
             label = f"<@{p.name}>" if p.kind == "user" else ("|".join(p.choices) if p.choices else f"<{p.name}>")
@@ -101,8 +102,11 @@ class ActionSpec:
 
 @dataclass(frozen=True)
 class FormSpec:
-    """A registered form handler. ``slow`` ones (they call GitHub, Jules...) are closed at once by front
-    doors, and their outcome arrives as a follow-up message instead of inside the form."""
+    """A registered form handler.
+
+    ``slow`` ones (they call GitHub, Jules...) are closed at once by front doors, and their outcome arrives as a
+    follow-up message instead of inside the form.
+    """
 
     handler: FormHandler
     roles: frozenset[str]
@@ -174,6 +178,7 @@ class Registry:
 
     def form(self, form_id: str, *, roles: tuple[str, ...] = (), slow: bool = False,
              ) -> Callable[[FormHandler], FormHandler]:
+        """Register a form's submission handler; ``slow`` ones are closed at once and answered by a follow-up."""
         def register(fn: FormHandler) -> FormHandler:
             self._unique(self.forms, form_id)
             self.forms[form_id] = FormSpec(fn, frozenset(roles), slow)
@@ -193,6 +198,7 @@ class Registry:
         return register
 
     def thread(self, name: str) -> Callable[[ThreadHandler], ThreadHandler]:
+        """Register the handler of messages posted in threads bound to ``name``."""
         def register(fn: ThreadHandler) -> ThreadHandler:
             self._unique(self.threads, name)
             self.threads[name] = fn

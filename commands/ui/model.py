@@ -38,6 +38,7 @@ class Button:
 
 @dataclass(frozen=True)
 class Option:
+    """One choice of a select: the label shown, the value dispatched and an optional description."""
     label: str
     value: str
     description: str = ""
@@ -60,8 +61,11 @@ class Select:
 
 @dataclass(frozen=True)
 class SearchBox:
-    """A text box on a message; submitting it dispatches ``action_id`` with ``value`` and the text typed as
-    the only ``selected`` entry (Slack: an input that dispatches; Discord: a button opening a one-field form)."""
+    """A text box on a message; submitting it dispatches ``action_id`` with ``value``.
+
+    The text typed is the only ``selected`` entry (Slack: an input that dispatches; Discord: a button opening a
+    one-field form).
+    """
 
     action_id: str
     label: str = "Search"
@@ -75,6 +79,7 @@ Control = Button | Select | SearchBox
 
 @dataclass(frozen=True)
 class Field:
+    """A labelled value on a card."""
     label: str
     value: str
 

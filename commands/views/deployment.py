@@ -21,6 +21,7 @@ SUCCEEDED = (DeploymentStatus.SUCCESS, DeploymentStatus.DELETED)
 
 
 def status_line(deployment: Deployment) -> str:
+    """The deployment's status with its icon, e.g. ``✅ success``."""
     return f"{ICONS.get(deployment.status, '•')} {deployment.status.replace('_', ' ').lower()}"
 
 
@@ -54,6 +55,7 @@ def result_reply(deployment: Deployment, mention: str, error: str, tail: str, lo
 
 
 def shown(value: Any) -> str:
+    """A value as a message shows it: a string as it is, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value)
 
 
