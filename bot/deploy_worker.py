@@ -222,6 +222,7 @@ class DeployWorker:
         return stop, lost
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+        """Claim and run deployment runs until ``stop`` is set, waiting ``poll_seconds`` whenever none is due."""
         while not stop.is_set():
             try:
                 busy = self.run_once()

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def worker_name(index: int = 0) -> str:
+    """A worker's name, unique across hosts and processes: ``host:pid:index``."""
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
 
 
@@ -80,6 +81,7 @@ class Worker:
         return True
 
     def run_forever(self, stop: threading.Event) -> None:
+        """Run due jobs until ``stop`` is set, pausing ``poll_seconds`` when none is due; a failure never stops it."""
         log.info("worker started", extra={"worker": self.name})
         while not stop.is_set():
             try:

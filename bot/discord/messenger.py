@@ -97,8 +97,10 @@ class DiscordMessenger:
     # -- machinery ----------------------------------------------------------------------------------
 
     async def _target(self, http: HTTPClient, where: ConversationRef, reply: Reply) -> int:
-        """The channel to post in: ``where.thread`` (started from its message when there is none yet), else the
-        channel."""
+        """The channel to post in: ``where.thread``, else the channel.
+
+        A thread not started yet is started from its message first.
+        """
         if not where.thread or where.thread == where.channel or where.thread in self._threads:
             return int(where.thread or where.channel)
         try:

@@ -1,5 +1,7 @@
-"""Block Kit elements for the neutral controls: buttons, selects, search boxes, options, confirm dialogs,
-action ids."""
+"""Block Kit elements for the neutral controls.
+
+Buttons, selects, search boxes, options, confirm dialogs, and the action ids that name them in a block.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ def decode_action_id(encoded: str) -> tuple[str, str]:
 
 
 def confirm_dialog(confirm: Confirm, *, danger: bool) -> Json:
+    """A Block Kit confirm dialog; ``danger`` makes its confirm button red."""
     dialog: Json = {
         "title": plain_text(confirm.title, limits.CONFIRM_TITLE),
         "text": plain_text(confirm.text, limits.CONFIRM_TEXT),
@@ -54,6 +57,7 @@ def confirm_dialog(confirm: Confirm, *, danger: bool) -> Json:
 
 
 def button(control: Button, action_id: str) -> Json:
+    """A Block Kit button; ValueError when its value exceeds Slack's limit."""
     if len(control.value) > limits.BUTTON_VALUE:
         raise ValueError(f"button {control.action_id!r}: value longer than {limits.BUTTON_VALUE} characters")
     element: Json = {"type": "button", "text": plain_text(control.label, limits.BUTTON_TEXT), "action_id": action_id}
@@ -67,6 +71,7 @@ def button(control: Button, action_id: str) -> Json:
 
 
 def option(choice: Option) -> Json:
+    """A Block Kit option; ValueError when its value exceeds Slack's limit."""
     if len(choice.value) > limits.OPTION_VALUE:
         raise ValueError(f"option value {choice.value[:20]!r}… is longer than {limits.OPTION_VALUE} characters")
     built: Json = {"text": plain_text(choice.label, limits.OPTION_TEXT), "value": choice.value}
@@ -110,6 +115,7 @@ def choice_element(options: Sequence[Option], selected: Sequence[str], *, multi:
 
 
 def select(control: Select, action_id: str) -> tuple[Json, int]:
+    """A static (multi) select for a neutral Select; returns the element and how many options did not fit."""
     return choice_element(control.options, control.selected, multi=control.multi, action_id=action_id,
                           placeholder=control.placeholder)
 
@@ -130,4 +136,5 @@ def search_input(box: SearchBox, action_id: str) -> Json:
 
 
 def more_note(hidden: int) -> str:
+    """The note under a cut select saying how many choices are not shown."""
     return f"…and {hidden} more not shown: the list holds at most {limits.SELECT_OPTIONS} choices."

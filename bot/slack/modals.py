@@ -50,6 +50,7 @@ def render_form(form: Form, *, channel: str = "", thread: str = "") -> Json:
 
 
 def encode_metadata(meta: FormMeta) -> str:
+    """The form's ids as compact JSON for ``private_metadata``; ValueError when too long for Slack."""
     data = {k: v for k, v in (("s", meta.state), ("c", meta.channel), ("t", meta.thread)) if v}
     encoded = json.dumps(data, separators=(",", ":")) if data else ""
     if len(encoded) > limits.PRIVATE_METADATA:
@@ -69,6 +70,7 @@ def form_metadata(view: Mapping[str, Any]) -> FormMeta:
 
 
 def input_block(field: Input) -> Json:
+    """An ``input`` block named by the input's name, with its help (and a note when choices were cut) as the hint."""
     element, hidden = input_element(field)
     block: Json = {"type": "input", "block_id": field.name, "label": plain_text(field.label, limits.INPUT_LABEL),
                    "element": element, "optional": not field.required}
@@ -122,6 +124,7 @@ def form_values(view: Mapping[str, Any]) -> dict[str, FormValue]:
 
 
 def element_value(state: Mapping[str, Any]) -> FormValue:
+    """One submitted element's value: bool for checkboxes, a tuple for multi selects, else a string or None."""
     kind = state.get("type")
     if kind == "checkboxes":
         return any(o.get("value") == BOOL_VALUE for o in state.get("selected_options") or [])
