@@ -6,6 +6,7 @@ from storage.models.catalog import Module, ModulePin, ParsedBlob, PublishDraft, 
 from storage.models.credits import CREDIT_KINDS, CreditAccount, CreditTransaction
 from storage.models.deployments import DeployDraft, Deployment, DeploymentRun, SourceBlob
 from storage.models.kernel import AuditEvent, Delivery, FormDraft, Job, Setting, StoredSecret, ThreadBinding
+from storage.models.payments import Purchase, StripeEvent, Subscription, SubscriptionTier
 from storage.models.repos import JulesConnection, RepoConnection
 from storage.models.states import (
     DeployDraftStatus,
@@ -14,7 +15,9 @@ from storage.models.states import (
     DeploymentStatus,
     JobStatus,
     PublishDraftStatus,
+    PurchaseStatus,
     RepoScanStatus,
+    SubscriptionStatus,
 )
 
 __all__ = [
@@ -43,12 +46,18 @@ __all__ = [
     "ParsedBlob",
     "PublishDraft",
     "PublishDraftStatus",
+    "Purchase",
+    "PurchaseStatus",
     "RepoConnection",
     "RepoScan",
     "RepoScanStatus",
     "Setting",
     "SourceBlob",
     "StoredSecret",
+    "StripeEvent",
+    "Subscription",
+    "SubscriptionStatus",
+    "SubscriptionTier",
     "ThreadBinding",
     "UTCDateTime",
     "User",

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
 
-CREDIT_KINDS = ("SIGNUP", "AWARD", "PURCHASE", "HOLD", "RELEASE", "SPEND", "PROJECT")
+CREDIT_KINDS = ("SIGNUP", "AWARD", "PURCHASE", "HOLD", "RELEASE", "SPEND", "PROJECT", "REFUND")
 """Kinds of ledger rows: grants (SIGNUP, AWARD, PURCHASE), reservations (HOLD, settled once by SPEND or
-RELEASE) and recurring project-cost debits (PROJECT)."""
+RELEASE), recurring project-cost debits (PROJECT) and refunded purchases taken back (REFUND)."""
 
 class CreditAccount(Base):
     """A user's credit buckets and the amount held. A cache: each column is the sum of a ledger delta.

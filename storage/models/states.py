@@ -77,9 +77,28 @@ class RepoScanStatus(StrEnum):
     RUNNING = "running"
 
 
+class PurchaseStatus(StrEnum):
+    """A Stripe Checkout purchase: being created, waiting for payment, or how it ended (each end is final)."""
+
+    CREATING = "creating"
+    OPEN = "open"
+    PAID = "paid"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class SubscriptionStatus(StrEnum):
+    """A user's Stripe subscription: waiting for its checkout, running, ending at the period's end, or over."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    CANCELING = "canceling"
+    CANCELED = "canceled"
+
+
 STATE_MACHINES: tuple[type[StrEnum], ...] = (
     DeploymentStatus, DeploymentRunStatus, DeploymentAction, JobStatus, DeployDraftStatus, PublishDraftStatus,
-    RepoScanStatus)
+    RepoScanStatus, PurchaseStatus, SubscriptionStatus)
 
 
 def state_type(states: type[StrEnum], *, length: int, column: str) -> Enum:
