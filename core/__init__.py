@@ -1,2 +1,4 @@
-"""The domain, one package per concept; the kernel (errors, config, services, audit, conversations,
-secrets, suggestions) at the root."""
+"""The domain, one package per concept.
+
+The kernel (errors, config, services, audit, conversations, secrets, suggestions) is at the root.
+"""

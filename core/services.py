@@ -28,11 +28,13 @@ class Services:
         return SecretBox(load_keys(self.config.secret_keys, self.config.data_dir))
 
     def github(self) -> GitHubClient:
+        """A GitHub client configured for this process."""
         from core.repos.github import GitHubClient
 
         return GitHubClient.from_config(self.config, **self.github_options)
 
     def jules(self, api_key: str) -> JulesClient:
+        """A Jules client for one API key."""
         from core.jules.client import JulesClient
 
         return JulesClient.from_config(self.config, api_key, **self.jules_options)

@@ -85,6 +85,7 @@ class Database:
 
     @property
     def is_postgres(self) -> bool:
+        """Whether the database is PostgreSQL (else SQLite)."""
         return self.engine.dialect.name == "postgresql"
 
     @contextmanager
@@ -101,4 +102,5 @@ class Database:
             session.close()
 
     def dispose(self) -> None:
+        """Close the engine's pooled connections."""
         self.engine.dispose()

@@ -65,10 +65,12 @@ def _check_foreign_keys(connection: Connection) -> None:
 
 
 def head_revision() -> str | None:
+    """The newest migration's revision."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None before its first migration."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 

@@ -45,6 +45,7 @@ class ModuleRow:
 
     @property
     def rating(self) -> Decimal | None:
+        """The module's average rating to one decimal, or None before its first rating."""
         m = self.module
         return (Decimal(m.rating_sum) / m.rating_count).quantize(Decimal("0.1")) if m.rating_count else None
 
@@ -89,6 +90,7 @@ def printable(text: str) -> str:
 
 
 def is_pinned(session: Session, user: User, module: Module) -> bool:
+    """Whether ``user`` pinned ``module``."""
     return session.scalars(select(ModulePin.id).where(ModulePin.user_id == user.id,
                                                       ModulePin.module_id == module.id)).first() is not None
 
@@ -104,6 +106,7 @@ def pin(session: Session, user: User, module: Module, now: datetime) -> None:
 
 
 def unpin(session: Session, user: User, module: Module) -> None:
+    """Unpin ``module`` for ``user`` (Conflict when it is not pinned); audited."""
     result = session.execute(delete(ModulePin).where(ModulePin.user_id == user.id,
                                                       ModulePin.module_id == module.id))
     if not getattr(result, "rowcount", 0):

@@ -28,6 +28,7 @@ State = Literal["new", "published", "changed", "invalid", "missing", "taken"]
 
 
 def source_of(owner: User | None) -> str:
+    """The catalog source of an owner's modules: ``platform`` for None, else ``partner``."""
     return PLATFORM if owner is None else PARTNER
 
 
@@ -51,6 +52,7 @@ class CandidateView:
 
     @property
     def selectable(self) -> bool:
+        """Whether the publish page offers a tick for it (new, published or changed)."""
         return self.state in ("new", "published", "changed")
 
 
@@ -85,8 +87,11 @@ def describe_candidates(session: Session, owner: User | None, result: ScanResult
 
 
 def refusal(candidate: Candidate, owner: User | None, *, allowed: bool) -> str:
-    """Why a candidate cannot be published now ('' when it can): its problems, and its provisioners when it is
-    a partner module and ``allow_provisioners`` is off."""
+    """Why a candidate cannot be published now, or ``''`` when it can.
+
+    The reasons are its problems, and its provisioners when it is a partner module and ``allow_provisioners`` is
+    off.
+    """
     reasons = [] if candidate.valid else [candidate.problem or "it cannot be read"]
     if owner is not None and not allowed:
         reasons += candidate.provisioners
@@ -94,8 +99,10 @@ def refusal(candidate: Candidate, owner: User | None, *, allowed: bool) -> str:
 
 
 def _leading_names(result: ScanResult, mine: dict[str, Module]) -> dict[str, str]:
-    """For each key shared by look-alike folders of one repository, the one that keeps it: the published one,
-    else the first in name order."""
+    """For each key shared by look-alike folders of one repository, the folder that keeps it.
+
+    That is the published one, else the first in name order.
+    """
     groups: dict[str, list[str]] = {}
     for candidate in result.candidates:
         groups.setdefault(Module.key_for(candidate.name), []).append(candidate.name)
@@ -138,15 +145,19 @@ class SyncResult:
     refused: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
+        """The result as kept in the publish draft: names by outcome, and refusals with their reasons."""
         return {"published": self.published, "updated": self.updated, "unchanged": self.unchanged,
                 "removed": self.removed, "refused": self.refused}
 
 
 def sync(session: Session, actor: User, owner: User | None, result: ScanResult, selected: Iterable[str],
          repository: str, now: datetime) -> SyncResult:
-    """Make the published set equal the selection: publish new ones, update selected ones to the scanned
-    commit, remove published ones not selected (or gone from the repository, or refused). Removals come first,
-    so a renamed folder (``net_plan`` to ``net-plan``) can take over its own old name. Collisions are refused."""
+    """Make the published set equal the selection.
+
+    New ones are published, selected ones updated to the scanned commit, and published ones not selected (or
+    gone from the repository, or refused) removed. Removals come first, so a renamed folder (``net_plan`` to
+    ``net-plan``) can take over its own old name. Collisions are refused.
+    """
     wanted = set(selected)
     outcome = SyncResult()
     mine = published_by(session, owner)

@@ -53,14 +53,17 @@ class Candidate:
 
     @property
     def valid(self) -> bool:
+        """Whether the directory holds a module (a spec was read from it)."""
         return self.spec is not None
 
     def to_json(self) -> dict[str, Any]:
+        """The candidate as the scan cache keeps it, stamped with the parser version that read it."""
         return {"name": self.name, "files": self.files, "spec": self.spec, "problem": self.problem,
                 "provisioners": list(self.provisioners), "parser": parser.PARSER_VERSION}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Candidate:
+        """A candidate from the scan cache (see :meth:`to_json`)."""
         return cls(str(data["name"]), dict(data["files"]), data.get("spec"), str(data.get("problem") or ""),
                    tuple(data.get("provisioners") or ()))
 
@@ -86,10 +89,12 @@ class ScanResult:
     notes: tuple[str, ...] = field(default=())
 
     def candidate(self, name: str) -> Candidate | None:
+        """The candidate called ``name``, or None."""
         return next((c for c in self.candidates if c.name == name), None)
 
 
 def source_key(conn: RepoConnection) -> str:
+    """``provider:owner/name@branch``: a cached scan of another source or branch is not reused."""
     return f"{conn.provider}:{conn.full_name}@{conn.default_branch}"
 
 

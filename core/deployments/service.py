@@ -37,6 +37,7 @@ SHORT_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 @dataclass(frozen=True)
 class Dependency:
+    """A module the deployed one depends on, and whether the user has a successful deployment of it."""
     name: str
     satisfied: bool
 
@@ -52,20 +53,25 @@ class Quote:
 
     @property
     def available(self) -> Decimal:
+        """The credits that can pay: purchased only when the module asks for them, else all available."""
         return self.balance.available_purchased if self.purchased_only else self.balance.available_total
 
     @property
     def enough(self) -> bool:
+        """Whether the available credits cover the cost."""
         return self.cost <= self.available
 
     @property
     def shortage_code(self) -> str:
+        """The code a refusal names: not enough purchased credits, or not enough credits in all."""
         return "INSUFFICIENT_PURCHASED_CREDITS" if self.purchased_only else "INSUFFICIENT_TOTAL_CREDITS"
 
 
 def dependencies(session: Session, user: User, module: Module) -> list[Dependency]:
-    """Each ``module_dependency`` and whether the user has a successful deployment of it (names compared by
-    their catalog key, so ``net_plan`` is satisfied by a deployment of ``Net-Plan``)."""
+    """Each ``module_dependency`` and whether the user has a successful deployment of it.
+
+    Names are compared by their catalog key, so ``net_plan`` is satisfied by a deployment of ``Net-Plan``.
+    """
     done = {Module.key_for(name) for name in session.scalars(
         select(Deployment.module_name).where(Deployment.owner_id == user.id,
                                              Deployment.status == DeploymentStatus.SUCCESS))}
@@ -174,6 +180,7 @@ def find(session: Session, user: User, short_id: str) -> Deployment:
 
 
 def require_manager(user: User, deployment: Deployment, what: str) -> None:
+    """Refuse (NotAllowed) unless ``user`` owns the deployment or is an admin; ``what`` names the act."""
     if deployment.owner_id != user.id and ADMIN not in user.role_names:
         raise NotAllowed(f"Only the owner or an admin can {what} this deployment.")
 

@@ -40,12 +40,14 @@ class DatabaseStateStore:
     sleep: Callable[[float], None] = time.sleep
 
     def load(self) -> bytes | None:
+        """The deployment's Terraform state, opened, or None when it has none yet."""
         with self.db.unit_of_work() as session:
             deployment = session.get_one(Deployment, self.deployment_id)
             row = session.get(StoredSecret, deployment.state_secret_id) if deployment.state_secret_id else None
             return reveal(self.box, row).encode() if row is not None else None
 
     def save(self, state: bytes) -> None:
+        """Seal the state, then replace the stored one, retrying while the database is locked or away."""
         sealed = self.box.seal(state.decode("utf-8"))  # sealed once, outside the transaction
         for attempt, delay in enumerate((*RETRY_DELAYS, None)):
             try:

@@ -237,4 +237,5 @@ class Lines:
         self._breaks = [m.start() for m in re.finditer("\n", text)]
 
     def __call__(self, pos: int) -> int:
+        """The 1-based line of character offset ``pos``."""
         return bisect.bisect_left(self._breaks, pos) + 1

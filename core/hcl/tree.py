@@ -18,6 +18,7 @@ class NotLiteral:
     _instance: NotLiteral | None = None
 
     def __new__(cls) -> NotLiteral:
+        """The one instance, :data:`NOT_LITERAL`."""
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

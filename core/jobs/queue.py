@@ -22,6 +22,7 @@ LEASE = timedelta(minutes=30)
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any] | None = None, *,
             run_after: datetime | None = None) -> Job:
+    """Queue a job of ``kind`` with its payload, due now or at ``run_after``."""
     job = Job(kind=kind, payload=payload or {})
     if run_after is not None:
         job.run_after = run_after
@@ -49,6 +50,7 @@ def claim(session: Session, worker: str, now: datetime) -> Job | None:
 
 
 def finish(session: Session, job: Job, now: datetime) -> None:
+    """Mark the job done."""
     job.status, job.finished_at, job.error = JobStatus.DONE, now, ""
     session.flush()
 

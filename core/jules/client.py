@@ -49,6 +49,7 @@ class Source:
 
     @classmethod
     def from_json(cls, data: Json) -> Source:
+        """A source from the API's JSON."""
         repo = data.get("githubRepo") or {}
         return cls(name=str(data.get("name", "")), id=str(data.get("id", "")), owner=str(repo.get("owner", "")),
                    repo=str(repo.get("repo", "")), private=bool(repo.get("isPrivate", False)),
@@ -58,6 +59,7 @@ class Source:
 
 @dataclass(frozen=True)
 class PullRequest:
+    """A pull request a session opened."""
     url: str
     title: str = ""
     description: str = ""
@@ -84,6 +86,7 @@ class Session:
 
     @classmethod
     def from_json(cls, data: Json) -> Session:
+        """A session from the API's JSON, with the pull requests among its outputs."""
         context = data.get("sourceContext") or {}
         pulls = tuple(PullRequest(url=str(pr.get("url", "")), title=str(pr.get("title", "")),
                                   description=str(pr.get("description", "")), base_ref=str(pr.get("baseRef", "")),
@@ -100,6 +103,7 @@ class Session:
 
 @dataclass(frozen=True)
 class PlanStep:
+    """One step of a plan the agent proposes."""
     id: str
     title: str
     description: str = ""
@@ -126,6 +130,7 @@ class Activity:
 
     @classmethod
     def from_json(cls, data: Json) -> Activity:
+        """An activity from the API's JSON; its kind is the first known kind key present."""
         kind = next((k for k in ACTIVITY_KINDS if k in data), "")
         body = data.get(kind) or {}
         plan = body.get("plan") or {}
@@ -167,6 +172,7 @@ class JulesClient:
         return f"JulesClient(base_url={self.base_url!r})"
 
     def close(self) -> None:
+        """Close the HTTP session."""
         self._http.close()
 
     def __enter__(self) -> JulesClient:
@@ -216,6 +222,7 @@ class JulesClient:
                                             fresh=just_created or self._fresh(name)))
 
     def delete_session(self, session: str) -> None:
+        """Delete the session."""
         name = _session_name(session)
         self._call("DELETE", name, doing="delete the session", what=f"session {name}")
 

@@ -41,6 +41,7 @@ class TfType:
     defaults: dict[str, Any] = field(default_factory=dict)  # optional attribute -> its optional() default
 
     def describe(self) -> str:
+        """The type as Terraform writes it, e.g. ``list(string)`` or ``object({a = optional(number)})``."""
         if self.kind in PRIMITIVES:
             return self.kind
         if self.kind in COLLECTIONS and self.element is not None:

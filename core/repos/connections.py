@@ -38,14 +38,17 @@ def owner_key(owner: User | None) -> str:
 
 
 def describe_owner(owner: User | None) -> str:
+    """Whose connection it is, as messages say it: ``the platform`` or the owner's display name."""
     return "the platform" if owner is None else owner.display_name
 
 
 def find_repo(session: Session, owner: User | None) -> RepoConnection | None:
+    """The owner's repository connection (the platform's when ``owner`` is None), or None."""
     return session.scalars(select(RepoConnection).where(RepoConnection.owner_key == owner_key(owner))).one_or_none()
 
 
 def find_jules(session: Session, owner: User) -> JulesConnection | None:
+    """The owner's Jules connection, or None."""
     return session.scalars(select(JulesConnection).where(JulesConnection.owner_id == owner.id)).one_or_none()
 
 
@@ -221,6 +224,7 @@ def disconnect_github(session: Session, actor: User, owner: User | None) -> bool
 
 
 def disconnect_jules(session: Session, actor: User) -> bool:
+    """Delete the stored Jules key; False when none was connected; audited."""
     conn = find_jules(session, actor)
     if conn is None or conn.key_secret_id is None:
         return False

@@ -38,10 +38,12 @@ class TreeFile:
 
     @property
     def directory(self) -> str:
+        """The top-level directory the file is in."""
         return self.path.split("/", 1)[0]
 
     @property
     def name(self) -> str:
+        """The file's name within its directory."""
         return self.path.split("/", 1)[1]
 
 
@@ -63,6 +65,7 @@ class RepoReader(Protocol):
         ...
 
     def read(self, file: TreeFile) -> bytes:
+        """The content of one file of the snapshot."""
         ...
 
 
@@ -72,6 +75,7 @@ def git_blob_sha(content: bytes) -> str:
 
 
 def top_level_file(path: str) -> bool:
+    """Whether ``path`` is a file directly inside a top-level directory (not in a hidden one)."""
     return path.count("/") == 1 and not path.startswith(".")
 
 
@@ -96,6 +100,7 @@ class GitHubReader(AbstractContextManager["GitHubReader"]):
                                                       headers=headers)
 
     def snapshot(self, etag: str) -> tuple[Snapshot | None, str]:
+        """The branch head's top-level files and the ref's new ETag; None when the head is unchanged since ``etag``."""
         headers, ref = self._get(f"/git/ref/heads/{quote(self.branch)}", etag=etag)
         new_etag = str(headers.get("etag") or "")
         if ref is None:  # 304 Not Modified: the branch did not move
@@ -119,6 +124,7 @@ class GitHubReader(AbstractContextManager["GitHubReader"]):
                     yield {**item, "path": f"{entry['path']}/{item['path']}"}
 
     def read(self, file: TreeFile) -> bytes:
+        """The blob's content."""
         _, blob = self._get(f"/git/blobs/{file.sha}")
         return base64.b64decode(blob.get("content") or "")
 
@@ -137,6 +143,10 @@ class LocalReader:
             raise NotFound(f"The folder {root} does not exist.", hint="Check the path on the bot's machine.")
 
     def snapshot(self, etag: str) -> tuple[Snapshot | None, str]:
+        """The folder's top-level files; None when they are unchanged since ``etag``.
+
+        The commit (and the ETag) is a hash of the files' paths and SHAs.
+        """
         files = []
         for directory in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             for path in sorted(p for p in directory.iterdir() if p.is_file()):
@@ -148,6 +158,7 @@ class LocalReader:
         return Snapshot(commit, tuple(files)), commit
 
     def read(self, file: TreeFile) -> bytes:
+        """The file's content; InvalidInput when its path leads outside the folder."""
         path = (self.root / file.path).resolve()
         if self.root not in path.parents:
             raise InvalidInput(f"{file.path} is outside the repository folder.")

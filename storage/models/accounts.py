@@ -35,6 +35,7 @@ class User(Base):
 
     @property
     def role_names(self) -> frozenset[str]:
+        """The names of the roles the user holds."""
         return frozenset(r.role for r in self.roles)
 
 class UserRole(Base):

@@ -24,11 +24,13 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Store an aware datetime as UTC; ValueError for a naive one."""
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
         return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Read a datetime back as aware UTC (SQLite returns it naive)."""
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
@@ -42,4 +44,5 @@ NAMING = {
 }
 
 class Base(DeclarativeBase):
+    """The declarative base of every model; its constraints are named by ``NAMING``."""
     metadata = MetaData(naming_convention=NAMING)
