@@ -10,7 +10,7 @@ from core.accounts import identity as identities
 from core.accounts.identity import IdentityKey, describe
 from core.accounts.roles import ADMIN, FINANCE
 from core.credits import service as credits
-from core.credits.amounts import format_credits, parse_amount
+from core.credits.amounts import credit_count, format_credits, parse_amount
 from core.credits.ledger import Balance
 from core.settings import platform as credit_settings
 from storage.models import CreditTransaction
@@ -52,12 +52,12 @@ def admin_credits(ctx: Context, user: IdentityKey, kind: str, amount: str, reaso
     give(ctx.session, ctx.actor, target, how_many, reason=why, platform=ctx.platform)
     now = credits.balance(ctx.session, target)
     verb = "Awarded" if kind == "award" else "Added"
-    bucket = "" if kind == "award" else " purchased"
+    bucket = "" if kind == "award" else "purchased"
     because = f" ({why})" if why else ""
-    notify_later(ctx.session, target, f":moneybag: {ctx.actor.display_name} {verb.lower()} {format_credits(how_many)}"
-                                      f"{bucket} credits to you{because}. You have "
+    notify_later(ctx.session, target, f":moneybag: {ctx.actor.display_name} {verb.lower()} "
+                                      f"{credit_count(how_many, bucket)} to you{because}. You have "
                                       f"{format_credits(now.available_total)} available; see `{ctx.slash} credits`.")
-    return Reply(text=f":white_check_mark: {verb} {format_credits(how_many)}{bucket} credits to {describe(user)}"
+    return Reply(text=f":white_check_mark: {verb} {credit_count(how_many, bucket)} to {describe(user)}"
                       f"{because}. Their balance: {format_credits(now.awarded)} awarded, "
                       f"{format_credits(now.purchased)} purchased, {format_credits(now.available_total)} available.\n"
                       "They are told in a direct message.")

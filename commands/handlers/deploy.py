@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, Param, action, command, form
 from commands.ui.model import Button, Card, Field, Form, FormErrors, FormValue, Input, InputKind, Option, Reply, Select
+from commands.views.credits import offer_buttons
 from core.accounts.roles import USER
 from core.catalog import browse
-from core.credits.amounts import format_credits
+from core.credits.amounts import credit_count, format_credits
+from core.credits.offers import how_to_get_credits
 from core.deployments import drafts
 from core.deployments import service as deployments
 from core.errors import Conflict
-from core.modules.inputs import check_values, deployable_inputs, shown, steps
+from core.modules.inputs import check_values, deployable_inputs, form_text, shown, steps
 from core.modules.model import Variable
 from core.modules.spec import load_spec
 from storage.models import DeployDraft, DeployDraftStatus, Deployment, Module
@@ -122,7 +125,7 @@ def form_input(item: Variable, values: Mapping[str, Any], updating: bool) -> Inp
     elif kind == "bool":
         default = bool(current)
     elif item.kind == "json" and current is not None:
-        default = shown(item, current)
+        default = form_text(current)
     else:
         default = None if current is None else str(current)
     about = f"{item.description} ({item.type})".strip()
@@ -202,6 +205,8 @@ def confirmation(ctx: Context, draft: DeployDraft, module: Module) -> Reply:
     if not blockers:
         controls.append(Button("Confirm", "deploy:confirm", draft.token, style="primary"))
     controls.append(Button("Cancel", "deploy:discard", draft.token))
+    if blockers and doing != "Update" and not deployments.quote(ctx.session, ctx.actor, module).enough:
+        controls.extend(offer_buttons(how_to_get_credits(ctx.session, ctx.actor)))
     text = "\n".join(f":no_entry: {b}" for b in blockers) if blockers else "Check the inputs, then confirm."
     return Reply(text=text, cards=(card,), actions=tuple(controls))
 
@@ -209,14 +214,15 @@ def confirmation(ctx: Context, draft: DeployDraft, module: Module) -> Reply:
 def price_fields(ctx: Context, module: Module, fields: list[Field]) -> list[str]:
     """Add the cost, the balance that pays it and the dependencies to ``fields``; what blocks confirming."""
     price = deployments.quote(ctx.session, ctx.actor, module)
-    bucket = "purchased credits" if price.purchased_only else "credits"
-    fields.append(Field("Cost", f"{format_credits(price.cost)} credits" + (f" ({price.free_reason})"
-                                                                       if price.free_reason else "")))
-    fields.append(Field("Available", f"{format_credits(price.available)} {bucket}"))
+    kind = "purchased" if price.purchased_only else ""
+    fields.append(Field("Cost", credit_count(price.cost) + (f" ({price.free_reason})" if price.free_reason else "")))
+    fields.append(Field("Available", credit_count(price.available, kind)))
     blockers = []
     if not price.enough:
-        blockers.append(f"{price.shortage_code}: this needs {format_credits(price.cost)} {bucket} and you have "
-                        f"{format_credits(price.available)}. Top up, or ask an admin with `{ctx.slash} credits`.")
+        offer = how_to_get_credits(ctx.session, ctx.actor)
+        blockers.append(f"You are {credit_count(price.cost - max(price.available, Decimal(0)), kind)} short: "
+                        f"this needs {credit_count(price.cost, kind)} and you have "
+                        f"{format_credits(price.available)}. {offer.text}")
     deps = deployments.dependencies(ctx.session, ctx.actor, module)
     if deps:
         fields.append(Field("Depends on", ", ".join(f"{'✅' if d.satisfied else '❌'} {d.name}" for d in deps)))

@@ -11,6 +11,7 @@ from core.catalog import browse
 from core.catalog.browse import TABS, ModuleRow, Tab
 from core.credits.amounts import format_credits
 from core.errors import InvalidInput
+from core.hcl.display import hcl_value
 from core.modules.model import Variable
 from core.modules.spec import load_spec
 from storage.models import Module
@@ -130,7 +131,7 @@ def details(ctx: Context, m: Module) -> Reply:
     pinned = browse.is_pinned(ctx.session, ctx.actor, m)
     about = Card(m.name, text=m.description, fields=tuple(f for f in (
         Field("Source", f"{m.source} · {m.repository}"),
-        Field("Pinned to commit", f"`{m.commit[:12]}`"),
+        Field("Commit", f"`{m.commit[:12]}`"),
         Field("Credit cost", format_credits(m.credit_cost)
               + (" (purchased credits only)" if m.require_credit_purchases else "")),
         Field("Visibility", "everyone" if m.source == "platform" or m.public_access else "its partner and admins"),
@@ -154,7 +155,7 @@ def input_line(variable: Variable) -> str:
     elif variable.sensitive:
         line += " default hidden"
     else:
-        line += f" default `{variable.default!r}`" if variable.default is not None else " default `null`"
+        line += f" default `{hcl_value(variable.default)}`"
     if variable.description:
         line += f" – {variable.description}"
     return line

@@ -43,3 +43,9 @@ def check_amount(value: Decimal, what: str = "amount", *, allow_zero: bool = Fal
 def format_credits(value: Decimal) -> str:
     """An amount as people read it: ``1,250.5``, ``0``, ``-3``; no exponent, no trailing zeros."""
     return "0" if value == 0 else f"{value.normalize():,f}"
+
+
+def credit_count(value: Decimal, kind: str = "") -> str:
+    """An amount with its noun agreeing: ``1 credit``, ``2.5 credits``, ``1 purchased credit``."""
+    noun = f"{kind} credit" if kind else "credit"
+    return f"{format_credits(value)} {noun if abs(value) == 1 else noun + 's'}"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.accounts.roles import FINANCE, has_any
-from core.credits.amounts import check_amount, format_credits
+from core.credits.amounts import check_amount, credit_count, format_credits
 from core.credits.ledger import (
     ZERO,
     Balance,
@@ -26,6 +26,7 @@ from core.credits.ledger import (
     recent,
     settlement_of,
 )
+from core.credits.offers import how_to_get_credits
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, RadError
 from core.settings.platform import credits_enabled, partner_revenue_share, signup_credits
 from storage.models import CreditAccount, CreditTransaction, User
@@ -45,14 +46,16 @@ DEPLOYMENT_MAX = 64
 class InsufficientCredits(RadError):
     """A hold the balance cannot cover; ``code`` is one of the two platform error codes."""
 
-    def __init__(self, code: str, needed: Decimal, available: Decimal) -> None:
-        which = "purchased credits" if code == INSUFFICIENT_PURCHASED else "credits"
+    def __init__(self, code: str, needed: Decimal, available: Decimal, offer: str = "") -> None:
+        kind = "purchased" if code == INSUFFICIENT_PURCHASED else ""
+        have = max(available, ZERO)
         super().__init__(
-            f"{code}: this needs {format_credits(needed)} {which}; you have "
-            f"{format_credits(max(available, ZERO))} available.",
-            hint="Top up your credits (an admin or finance can add some), then try again. "
-                 "Your balance is in `/rad credits`.")
+            f"Not enough {kind + ' ' if kind else ''}credits: this needs {credit_count(needed, kind)} and you have "
+            f"{format_credits(have)} available, {format_credits(needed - have)} short.",
+            hint=(offer + " " if offer else "") + "Your balance is in `/rad credits`.")
         self.code = code
+        """The machine-readable reason (``INSUFFICIENT_TOTAL_CREDITS`` or ``INSUFFICIENT_PURCHASED_CREDITS``),
+        for logs and tests; people read the sentence."""
 
 
 @dataclass(frozen=True)
@@ -143,9 +146,11 @@ def hold(session: Session, user: User, amount: Decimal, *, purchased_only: bool 
         return _hold(existing, repeated=True)
     available = balance_of(account)
     if purchased_only and amount > 0 and amount > available.available_purchased:
-        raise InsufficientCredits(INSUFFICIENT_PURCHASED, amount, available.available_purchased)
+        raise InsufficientCredits(INSUFFICIENT_PURCHASED, amount, available.available_purchased,
+                                  how_to_get_credits(session, user).text)
     if not purchased_only and amount > 0 and amount > available.available_total:
-        raise InsufficientCredits(INSUFFICIENT_TOTAL, amount, available.available_total)
+        raise InsufficientCredits(INSUFFICIENT_TOTAL, amount, available.available_total,
+                                  how_to_get_credits(session, user).text)
     row = post(session, account, "HOLD", key, amount, held=amount, purchased_only=purchased_only,
                deployment_ref=deployment, module=module[:100], description=f"Held for {module or 'a deployment'}")
     audit.record(session, user, "credits.hold", target=f"user:{user.id}", amount=str(amount), key=key,

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
+from core.hcl.display import hcl_value
 from core.modules.model import ModuleSpec, Variable
 from core.modules.spec import load_spec
 from core.modules.value_types import TypeMismatch, from_text, parse_type
@@ -89,8 +90,13 @@ def check_values(items: list[Variable], raw: Mapping[str, Any]) -> tuple[dict[st
     return values, errors
 
 
+def form_text(value: Any) -> str:
+    """A structured value as a form field pre-fills it: JSON, which the form reads back (unicode kept)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def shown(item: Variable, value: Any) -> str:
-    """A value as a confirmation shows it: sensitive ones masked."""
+    """A value as a confirmation shows it, written as HCL (``"rad-data"``, ``false``); sensitive ones masked."""
     if item.sensitive:
         return MASK
-    return json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None else str(value)
+    return hcl_value(value)

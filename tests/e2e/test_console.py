@@ -144,4 +144,4 @@ def test_publish_and_browse_through_the_console(dispatcher: Dispatcher, db: Data
     assert "The platform repository is the folder" in text and "*5 module folder(s)*" in text
     assert "*Published:* `budget-alerts`, `data-bucket`" in text
     assert "[3] Publish (2 selected)" in text
-    assert "── 📌 budget-alerts" in text and "Pinned to commit" in text
+    assert "── 📌 budget-alerts" in text and "Commit" in text and "Pinned to commit" not in text

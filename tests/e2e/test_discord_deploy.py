@@ -129,7 +129,7 @@ async def test_deploy_from_modal_to_result(bot: Harness, db: Database) -> None:
     kinds = [c.json["type"] for c in await bot.callbacks(4)]
     assert kinds == [9, 4, 9, 4]  # modal, an "Open the form" button (a modal cannot open a modal), modal, confirmation
     card = confirmation.json["data"]["embeds"][0]
-    assert card["title"] == "Deploy network-plan?" and "`network_name` = lab" in card["description"]
+    assert card["title"] == "Deploy network-plan?" and "`network_name` = \"lab\"" in card["description"]
     assert {"Cost": "50 credits", "Available": "100 credits"}.items() <= {
         f["name"]: f["value"] for f in card["fields"]}.items()
     [queued] = await click(bot, confirmation.message, button(confirmation, "deploy:confirm"))
@@ -177,10 +177,11 @@ async def test_a_double_click_on_confirm_is_one_deployment_and_one_hold(bot: Har
     bot.validate_all()
 
 
-async def test_short_credits_show_the_code_and_no_confirm(bot: Harness, db: Database) -> None:
+async def test_short_credits_say_how_many_and_no_confirm(bot: Harness, db: Database) -> None:
     poor = "900000000000000077"
     confirmation = await deploy_to_confirmation(bot, "network-plan", user_id=poor)
-    assert "INSUFFICIENT_TOTAL_CREDITS" in confirmation.json["data"]["content"]
+    content = confirmation.json["data"]["content"]
+    assert "credits short" in content and "INSUFFICIENT" not in content and "Ask an admin or finance" in content
     assert button(confirmation, "deploy:confirm") is None and button(confirmation, "deploy:discard")
     bot.validate_all()
 

@@ -321,7 +321,7 @@ async def test_modules_tabs_update_in_place_and_pins_come_first(bot: Harness) ->
     details = await answered(bot, screen, bot.slash("module", {"module": "mod-05"}, user_id=USER_ID), MESSAGE, 1)
     assert details.titles == ["mod-05", "Inputs", "Outputs"]
     about, inputs = details.messages
-    assert cards(about)["mod-05"]["Pinned to commit"].startswith("`")
+    assert cards(about)["mod-05"]["Commit"].startswith("`")
     assert [c["label"] for c in components_of(about)] == ["📌 Pin"]
     assert "`size` (number) **required**" in cards(inputs)["Inputs"]["text"]
     bot.validate_all()

@@ -135,7 +135,7 @@ def test_deploy_from_modal_to_result_in_the_thread(platform: Harness, db: Databa
     assert confirmation["steps"] == ["Deploy network-plan", "Deploy network-plan"]
     shown = texts(confirmation)
     assert "Deploy network-plan?" in shown and "50 credits" in shown and "100 credits" in shown
-    assert "`network_name` = lab" in shown
+    assert "`network_name` = \"lab\"" in shown
     assert set(buttons(confirmation)) == {"deploy:confirm", "deploy:discard"}
 
     queued = platform.reply(click(platform, confirmation, "deploy:confirm", UMA))
@@ -183,9 +183,9 @@ def test_a_double_click_on_confirm_is_one_deployment_and_one_hold(platform: Harn
         assert kinds.count("HOLD") == 1
 
 
-def test_short_credits_show_the_code_and_no_confirm(platform: Harness, db: Database) -> None:
+def test_short_credits_say_how_many_and_no_confirm(platform: Harness, db: Database) -> None:
     confirmation = fill(platform, open_modal(platform, "deploy network-plan", POOR), POOR)
-    assert "INSUFFICIENT_TOTAL_CREDITS" in texts(confirmation)
+    assert "credits short" in texts(confirmation) and "INSUFFICIENT" not in texts(confirmation)
     assert "deploy:confirm" not in buttons(confirmation) and "deploy:discard" in buttons(confirmation)
     with db.unit_of_work() as s:
         assert s.scalars(select(Deployment)).all() == []

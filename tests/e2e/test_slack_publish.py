@@ -280,7 +280,7 @@ def test_modules_tabs_update_in_place_and_pins_come_first(connected: Harness) ->
     assert cards(unpinned) == {} and "Pin a module with its 📌 button" in texts(unpinned)
 
     details = texts(shown(harness, harness.command("module mod-05", **PAT)))
-    assert "Pinned to commit" in details and "`size` (number) *required*" in details
+    assert "Commit" in details and "`size` (number) *required*" in details
     validate_everything(harness)
 
 

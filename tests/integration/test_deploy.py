@@ -94,7 +94,8 @@ def test_short_credits_and_missing_dependencies_block_confirm(platform: Dispatch
     assert "Deploy `network-plan` first" in review.text
     poor = Caller(IdentityKey("slack", "T1", "UPOOR"), "Poor")
     review = fill(platform, poor, platform.run_text(poor, "deploy network-plan"), {})
-    assert confirm_button(review) is None and "INSUFFICIENT_TOTAL_CREDITS" in review.text
+    assert confirm_button(review) is None and "credits short: this needs" in review.text
+    assert "INSUFFICIENT" not in review.text and "Ask an admin or finance" in review.text
 
 
 def test_bad_values_stay_on_the_field(platform: Dispatcher) -> None:
@@ -211,7 +212,7 @@ def test_credits_gone_by_confirm_time(platform: Dispatcher, db: Database) -> Non
     third = deploy_button(platform, UMA, "network-plan")  # still affordable: 50 left
     platform.run_action(UMA, ActionEvent("deploy:confirm", third))
     refused = platform.run_action(UMA, ActionEvent("deploy:confirm", second))
-    assert isinstance(refused, Reply) and "INSUFFICIENT_TOTAL_CREDITS" in refused.text
+    assert isinstance(refused, Reply) and "Not enough credits: this needs 50 credits" in refused.text
     with db.unit_of_work() as s:
         assert len(s.scalars(select(Deployment)).all()) == 2
 
@@ -232,7 +233,7 @@ def test_concurrent_confirms_never_overdraw(platform: Dispatcher, db: Database) 
     for t in threads:
         t.join(60)
     assert sum("is queued" in a for a in answers) == 2  # 100 credits, 50 each
-    assert sum("INSUFFICIENT_TOTAL_CREDITS" in a for a in answers) == 4
+    assert sum("Not enough credits" in a for a in answers) == 4
     assert available(db) == 0
 
 

@@ -152,9 +152,9 @@ def test_retry_short_of_credits_is_refused_with_the_first_deploys_code(platform:
         platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "network-plan")))
     review = platform.run_action(UMA, ActionEvent("deployment:retry", short))
     assert button(review, "deploy:confirm") is None
-    assert isinstance(review, Reply) and "INSUFFICIENT_TOTAL_CREDITS" in review.text and "/rad credits" in review.text
+    assert isinstance(review, Reply) and "credits short" in review.text and "INSUFFICIENT" not in review.text
     refused = platform.run_action(UMA, ActionEvent("deploy:confirm", early.value))
-    assert isinstance(refused, Reply) and "INSUFFICIENT_TOTAL_CREDITS" in refused.text
+    assert isinstance(refused, Reply) and "Not enough credits" in refused.text and "/rad credits" in refused.text
     assert runs(db, short) == [(Action.CREATE, Run.INTERNAL_ERROR)]
     assert [row.split()[0] for row in ledger(db)].count("HOLD") == 3 and available(db) == 0
 
@@ -164,7 +164,7 @@ def test_a_purchased_only_retry_needs_purchased_credits(platform: Dispatcher, db
     short = deployed_and_failed(platform, db, module="data-bucket")
     platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "data-bucket")))
     review = platform.run_action(UMA, ActionEvent("deployment:retry", short))
-    assert isinstance(review, Reply) and "INSUFFICIENT_PURCHASED_CREDITS" in review.text
+    assert isinstance(review, Reply) and "purchased credits short" in review.text
     assert card_fields(review)["Available"] == "9.5 purchased credits" and button(review, "deploy:confirm") is None
     assert available(db) == Decimal("109.5")  # 100 awarded are there, but cannot pay this module
 

@@ -229,7 +229,7 @@ def test_browse_visibility_pins_and_details(dispatcher: Dispatcher, github: GitH
     assert titles(USER, "modules pinned") == ["pat-public"]
     detail = reply(dispatcher.run_text(USER, "module base-net"))
     inputs = next(c.text for c in detail.cards if c.title == "Inputs")
-    assert "`region` (string) default `'eu-west-1'`" in inputs and "`size` (number) *required*" in inputs
+    assert '`region` (string) default `"eu-west-1"`' in inputs and "`size` (number) *required*" in inputs
     assert "module_description" not in inputs
     tabbed = reply(dispatcher.run_action(USER, ActionEvent("modules:tab", "platform:1:")))
     assert tabbed.replace_original and [c.title for c in tabbed.cards] == ["base-net"]
