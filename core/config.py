@@ -50,6 +50,13 @@ class Config:
     stripe_api_key: str = field(default="", repr=False)
     stripe_webhook_secret: str = field(default="", repr=False)
     stripe_api_url: str = ""
+    public_url: str = ""
+    """``RAD_PUBLIC_URL``: the bot's public base URL (Stripe Checkout's return pages); see ``public_base_url``."""
+
+    @property
+    def public_base_url(self) -> str:
+        """``RAD_PUBLIC_URL``, or ``http://localhost:<PORT>`` when it is unset."""
+        return self.public_url or f"http://localhost:{self.port}"
 
     @property
     def effective_database_url(self) -> str:
@@ -119,4 +126,5 @@ class Config:
             stripe_api_key=get("STRIPE_API_KEY"),
             stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),
             stripe_api_url=get("STRIPE_API_URL").rstrip("/"),
+            public_url=get("RAD_PUBLIC_URL").rstrip("/"),
         )

@@ -19,11 +19,13 @@ from core.errors import InvalidInput
 from core.settings import store as settings
 from storage.models import User
 
-SettingValue = bool | int | Decimal
-SettingKind = Literal["bool", "int", "decimal"]
+SettingValue = bool | int | Decimal | str
+SettingKind = Literal["bool", "int", "decimal", "currency"]
 Change = tuple[SettingValue, SettingValue]
 TRUE, FALSE = ("true", "on", "yes", "1"), ("false", "off", "no", "0")
 DIGITS = re.compile(r"\d+(\.\d+)?")
+CURRENCY = re.compile(r"[a-z]{3}")
+"""An ISO 4217 code as Stripe takes it (lower case: ``usd``, ``eur``)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class SettingSpec:
         """The allowed values, as help text."""
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "currency":
+            return "a three-letter currency code such as usd or eur"
         span = f"{format_credits(self.low)} to {format_credits(self.high)}{self.unit}"
         if self.kind == "int":
             return f"a whole number from {span}"
@@ -56,6 +60,10 @@ class SettingSpec:
             if written in TRUE or written in FALSE:
                 return written in TRUE
             raise self._refuse(text)
+        if self.kind == "currency":
+            if not CURRENCY.fullmatch(written):
+                raise self._refuse(text)
+            return written
         if not DIGITS.fullmatch(written):
             raise self._refuse(text)
         number = Decimal(written)
@@ -80,6 +88,8 @@ class SettingSpec:
         """A value as admins see it: ``true``/``false``, or the number with its unit."""
         if isinstance(value, bool):
             return "true" if value else "false"
+        if isinstance(value, str):
+            return value.upper()
         return format_credits(Decimal(value)) + self.unit
 
     def _refuse(self, text: str) -> InvalidInput:
@@ -98,6 +108,18 @@ SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in (
     SettingSpec("private_mode", "bool", False, "whether only users an admin added may use RAD"),
     SettingSpec("allow_provisioners", "bool", False,
                 "whether partner modules may use local-exec and remote-exec provisioners"),
+    SettingSpec("review_creates", "bool", False,
+                "whether a new deployment's plan waits for Apply too (updates and destroys always do)"),
+    SettingSpec("plan_review_hours", "int", 24, "hours a plan waits for Apply or Discard before it expires",
+                Decimal(1), Decimal(720), unit=" h"),
+    SettingSpec("enable_subscription", "bool", False,
+                "whether users may buy credits and subscribe with Stripe (only with enable_credits)"),
+    SettingSpec("min_purchase", "decimal", Decimal(10), "the smallest amount of currency one purchase may be",
+                Decimal(1), Decimal(10_000), 2),
+    SettingSpec("currency", "currency", "usd", "the currency purchases and tiers are priced in"),
+    SettingSpec("low_credit_trigger", "decimal", Decimal(0),
+                "a user whose available credits fall below this is told once a day (0: never)",
+                Decimal(0), Decimal(1_000_000), 4),
 )}
 
 
@@ -119,10 +141,28 @@ def change(session: Session, actor: User, key: str, text: str, *, platform: str 
     """Set ``key`` from the text an admin typed; audited. Returns the old and the new value."""
     spec = spec_for(key)
     old, new = value(session, spec.key), spec.parse(text)
+    if spec.key == "enable_subscription" and new is True and not credits_enabled(session):
+        raise InvalidInput("`enable_subscription` needs credits: `enable_credits` is off.",
+                           hint="Turn credits on first: `/rad admin settings enable_credits true`.")
     settings.put(session, spec.key, spec.dump(new))
     audit.record(session, actor, "settings.change", target=f"setting:{spec.key}", platform=platform,
                  old=spec.show(old), new=spec.show(new))
     return old, new
+
+
+def subscription_enabled(session: Session) -> bool:
+    """Whether buying and subscribing are on: ``enable_subscription``, which needs ``enable_credits``."""
+    return credits_enabled(session) and bool(value(session, "enable_subscription"))
+
+
+def min_purchase(session: Session) -> Decimal:
+    """The smallest amount of currency one purchase may be."""
+    return Decimal(value(session, "min_purchase"))
+
+
+def currency(session: Session) -> str:
+    """The lower-case ISO code purchases and tiers are priced in (``usd``)."""
+    return str(value(session, "currency"))
 
 
 def provisioners_allowed(session: Session) -> bool:
@@ -145,6 +185,21 @@ def signup_credits(session: Session) -> int:
     return int(value(session, "signup_credits"))
 
 
+def low_credit_trigger(session: Session) -> Decimal:
+    """The available balance under which a user is told their credits are low (0: never told)."""
+    return Decimal(value(session, "low_credit_trigger"))
+
+
 def partner_revenue_share(session: Session) -> Decimal:
     """The partners' revenue share in percent (0–100), as snapshotted on each SPEND."""
     return Decimal(value(session, "partner_revenue_share"))
+
+
+def review_creates(session: Session) -> bool:
+    """Whether a create's plan waits for Apply (after the cost was confirmed) instead of being applied at once."""
+    return bool(value(session, "review_creates"))
+
+
+def plan_review_hours(session: Session) -> int:
+    """How many hours a plan waits for its review before it expires (and a create's hold is released)."""
+    return int(value(session, "plan_review_hours"))
