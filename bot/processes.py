@@ -71,12 +71,18 @@ def console(config: Config, identity: str, *, demo: bool, files: Path | None) ->
         for line in demo_seed.seed(runtime.db, runtime.dispatcher.services, caller):
             print(f"demo: {line}")
     from bot.console import ConsoleMessenger
+    from bot.console_feed import ConsoleFeed
     from bot.deploy_worker import start_deploy_workers
+    from bot.terminal import log_to_screen
     from bot.worker import start_workers
 
     terminal = Console(runtime.dispatcher, caller, files or config.data_dir / "console-files")
+    log_to_screen(terminal.screen)  # warnings from the workers' threads keep the prompt intact too
     stop = threading.Event()
     printed: dict[str, Messenger] = {"console": ConsoleMessenger(terminal)}
+    feed = ConsoleFeed(terminal, runtime.db)
+    feed.poll()  # how this user's deployments are now: only what changes from here on is printed
+    feed.start(stop)
     start_workers(runtime, printed, stop)
     start_deploy_workers(runtime, printed, stop)
     try:

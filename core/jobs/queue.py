@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Job, JobStatus
 
-__all__ = ["LEASE", "MAX_ATTEMPTS", "JobStatus", "claim", "enqueue", "fail", "fail_abandoned", "finish"]
+__all__ = ["LEASE", "MAX_ATTEMPTS", "JobStatus", "claim", "claim_id", "enqueue", "fail", "fail_abandoned", "finish"]
 
 MAX_ATTEMPTS = 3
 LEASE = timedelta(minutes=30)
@@ -47,6 +47,23 @@ def claim(session: Session, worker: str, now: datetime) -> Job | None:
     job.attempts += 1
     session.flush()
     return job
+
+
+def claim_id(session: Session, job_id: int, worker: str, now: datetime,
+             statuses: tuple[JobStatus, ...] = (JobStatus.QUEUED,)) -> Job | None:
+    """Take the job ``job_id`` for ``worker`` if it is in one of ``statuses``, due or not.
+
+    None when another worker has it or it is done. For a reader that delivers only the rows it alone can
+    (a console's messages to its user).
+    """
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(statuses))
+        .values(status=JobStatus.RUNNING, claimed_by=worker, claimed_at=now, attempts=Job.attempts + 1)
+    )
+    if not getattr(claimed, "rowcount", 0):
+        return None
+    return session.get(Job, job_id, populate_existing=True)
 
 
 def finish(session: Session, job: Job, now: datetime) -> None:
