@@ -208,6 +208,8 @@ class Console:
     def render_control(control: Control, number: int | None) -> str:
         """``  [3] Publish`` (or ``  [Publish]`` when it cannot be pressed from here)."""
         label = control.placeholder if isinstance(control, Select) else control.label
+        if isinstance(control, Button) and control.url:
+            label = f"{label}: {control.url}"  # a link: open it in a browser
         return f"  [{number}] {label}" if number is not None else f"  [{label}]"
 
     def show_card(self, card: Card) -> None:
@@ -251,6 +253,9 @@ class Console:
 
     def event_for(self, control: Control) -> ActionEvent | None:
         """The action of pressing ``control`` (confirmed, searched or picked first), or None when dropped."""
+        if isinstance(control, Button) and control.url:
+            self.say(f"  Open this page in your browser: {control.url}")
+            return None
         if isinstance(control, Button):
             if control.confirm and not self.confirm(f"{control.confirm.title}: {control.confirm.text}"):
                 return None

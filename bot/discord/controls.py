@@ -27,6 +27,8 @@ class ButtonSpec:
     custom_id: str
     style: discord.ButtonStyle = discord.ButtonStyle.secondary
     emoji: str = ""
+    url: str = ""
+    """A link button (style ``link``, no custom id): Discord opens the page and sends the bot nothing."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ def control_rows(controls: tuple[Control, ...], unique: ids.UniqueIds) -> list[R
 
 def button_spec(button: Button, unique: ids.UniqueIds) -> ButtonSpec:
     """A button as a Discord button; one with a confirmation asks first (``ids.CONFIRM``)."""
+    if button.url:
+        return ButtonSpec(shorten(button.label or "•", BUTTON_LABEL_MAX), "", discord.ButtonStyle.link, url=button.url)
     kind = ids.CONFIRM if button.confirm is not None else ids.RUN
     return ButtonSpec(shorten(button.label or "•", BUTTON_LABEL_MAX), unique.make(kind, button.action_id, button.value),
                       STYLES[button.style])

@@ -106,6 +106,8 @@ class OutMessage:
 
 
 def _item(spec: ButtonSpec | SelectSpec, row: int) -> discord.ui.Item[Any]:
+    if isinstance(spec, ButtonSpec) and spec.url:
+        return discord.ui.Button(label=spec.label, url=spec.url, style=discord.ButtonStyle.link, row=row)
     if isinstance(spec, ButtonSpec):
         return discord.ui.Button(label=spec.label, custom_id=spec.custom_id, style=spec.style, row=row,
                                  emoji=spec.emoji or None)

@@ -63,6 +63,8 @@ def button(control: Button, action_id: str) -> Json:
     element: Json = {"type": "button", "text": plain_text(control.label, limits.BUTTON_TEXT), "action_id": action_id}
     if control.value:
         element["value"] = control.value
+    if control.url:
+        element["url"] = control.url
     if control.style != "default":
         element["style"] = control.style
     if control.confirm is not None:

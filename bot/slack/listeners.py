@@ -16,7 +16,7 @@ from bot.slack import limits, payloads, slow, suggestions
 from bot.slack.deliver import Destination, send_reply
 from bot.slack.modals import FormMeta, errors_response, form_metadata, form_values, render_form
 from bot.slack.slow import Respond
-from commands.ui.model import Form, FormErrors, Option, Outcome, Reply
+from commands.ui.model import LINK_ACTION, Form, FormErrors, Option, Outcome, Reply
 from core.accounts.identity import Caller
 from core.conversations import ConversationRef
 from core.incidents import Incident, new_incident
@@ -102,6 +102,8 @@ class SlackFrontDoor:
         with self.guarded(client, to, "action"):
             action = body["actions"][0]
             event = payloads.action_event(action)
+            if event.action_id == LINK_ACTION:
+                return  # a link button (a Checkout page): the browser opened it, there is nothing to run
             if respond is not None and self.dispatcher.is_slow_action(event.action_id):
                 slow.show(placeholder, respond)
             stamp = action.get("action_ts") or body.get("trigger_id")

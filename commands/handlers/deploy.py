@@ -15,7 +15,20 @@ from typing import Any
 
 from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, Param, action, command, form
-from commands.ui.model import Button, Card, Field, Form, FormErrors, FormValue, Input, InputKind, Option, Reply, Select
+from commands.ui.model import (
+    FORM_INPUTS_MAX,
+    Button,
+    Card,
+    Field,
+    Form,
+    FormErrors,
+    FormValue,
+    Input,
+    InputKind,
+    Option,
+    Reply,
+    Select,
+)
 from commands.views.credits import offer_buttons
 from core.accounts.roles import USER
 from core.catalog import browse
@@ -24,7 +37,7 @@ from core.credits.offers import how_to_get_credits
 from core.deployments import drafts
 from core.deployments import service as deployments
 from core.errors import Conflict
-from core.modules.inputs import check_values, deployable_inputs, form_text, shown, steps
+from core.modules.inputs import VALUE_MAX, check_values, deployable_inputs, example, form_text, shown, steps
 from core.modules.model import Variable
 from core.modules.spec import load_spec
 from storage.models import DeployDraft, DeployDraftStatus, Deployment, Module
@@ -66,18 +79,90 @@ def switch_tab(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("deploy:pick", roles=(USER,))
 def picked(ctx: Context, event: ActionEvent) -> Form | Reply:
-    """The module chosen in the picker: its first form step, or the confirmation when it has no inputs."""
-    if not event.selected:
+    """The module chosen in the picker, or a Deploy button's module (the Home tab): its first form step.
+
+    A module without inputs goes straight to the confirmation.
+    """
+    chosen = event.selected or ((event.value,) if event.value else ())
+    if not chosen:
         return Reply(text="Choose a module.")
-    return start(ctx, browse.find_visible(ctx.session, ctx.actor, event.selected[0]))
+    return start(ctx, browse.find_visible(ctx.session, ctx.actor, chosen[0]))
 
 
 def start(ctx: Context, module: Module, deployment: Deployment | None = None) -> Form | Reply:
-    """A new draft for ``module`` (an update of ``deployment`` when given) and its first step."""
+    """A new draft for ``module`` (an update of ``deployment`` when given) and its first step.
+
+    What would block the confirmation (too few credits, a dependency not deployed) is said before any form is
+    shown, and no draft is made. A form of the same module left halfway is offered to resume or start again.
+    """
+    if deployment is None or not deployments.created(ctx.session, deployment):
+        refused = refusal(ctx, module, deployment)
+        if refused is not None:
+            return refused
+    if deployment is None:
+        left = drafts.unfinished(ctx.session, ctx.actor, module, len(form_steps(module)))
+        if left is not None:
+            return resume_offer(ctx, left, module)
     draft = new_draft(ctx, module, deployment)
     if not deployable_inputs(load_spec(module.spec)):
         return confirmation(ctx, draft, module)
     return step_form(ctx, draft, module, 0)
+
+
+def refusal(ctx: Context, module: Module, deployment: Deployment | None) -> Reply | None:
+    """Why ``module`` cannot be deployed now (credits short, dependencies missing), before its form; else None."""
+    fields = [Field("Module", f"{module.name} (`{module.commit[:7]}`)")]
+    blockers = price_fields(ctx, module, fields)
+    if not blockers:
+        return None
+    doing = "Retry" if deployment is not None else "Deploy"
+    card = Card(f"{doing} {module.name}", fields=tuple(fields))
+    lines = "\n".join(f":no_entry: {b}" for b in blockers)
+    short = not deployments.quote(ctx.session, ctx.actor, module).enough
+    offers = offer_buttons(how_to_get_credits(ctx.session, ctx.actor)) if short else ()
+    return Reply(text=f"{lines}\nNo form was opened and nothing was charged.", cards=(card,), actions=offers)
+
+
+def form_steps(module: Module) -> list[list[Variable]]:
+    """The module's inputs in form steps: one per UIMeta group, a long group split to fit one form."""
+    return steps(deployable_inputs(load_spec(module.spec)), FORM_INPUTS_MAX)
+
+
+def resume_offer(ctx: Context, draft: DeployDraft, module: Module) -> Reply:
+    """A form of ``module`` left halfway (a closed modal, Ctrl-C): resume it with its values, or start again."""
+    total = len(form_steps(module))
+    at = min(draft.step, total - 1)
+    text = (f"You left a form to {verb(ctx, draft).lower()} *{module.name}* at step {at + 1} of {total}; "
+            "nothing was deployed or charged. Resume it with the values you gave, or start again.")
+    return Reply(text=text, actions=(Button("Resume", "deploy:resume", draft.token, style="primary"),
+                                     Button("Start again", "deploy:restart", draft.token)))
+
+
+@action("deploy:resume", roles=(USER,))
+def resume(ctx: Context, event: ActionEvent) -> Form | Reply:
+    """Reopen a draft left halfway at the step it reached, with the values given so far."""
+    draft, module = load_draft(ctx, event.value)
+    if draft.status == DeployDraftStatus.DONE:
+        raise Conflict("This deployment is already confirmed.")
+    groups = form_steps(module)
+    if not groups:
+        return confirmation(ctx, draft, module)
+    return step_form(ctx, draft, module, min(draft.step, len(groups) - 1))
+
+
+@action("deploy:restart", roles=(USER,))
+def restart(ctx: Context, event: ActionEvent) -> Form | Reply:
+    """Forget a draft left halfway and open a new form of its module from the first step."""
+    draft, module = load_draft(ctx, event.value)
+    if draft.status == DeployDraftStatus.DONE:
+        raise Conflict("This deployment is already confirmed.")
+    seal(ctx, draft, {})
+    ctx.session.delete(draft)
+    ctx.session.flush()
+    fresh = new_draft(ctx, module, None)
+    if not form_steps(module):
+        return confirmation(ctx, fresh, module)
+    return step_form(ctx, fresh, module, 0)
 
 
 def retry(ctx: Context, module: Module, deployment: Deployment) -> Reply:
@@ -103,19 +188,21 @@ def verb(ctx: Context, draft: DeployDraft) -> str:
 
 def step_form(ctx: Context, draft: DeployDraft, module: Module, step: int) -> Form:
     """The form of one step, pre-filled from the draft; Next until the last step, then Review."""
-    groups = steps(deployable_inputs(load_spec(module.spec)))
-    updating = draft.deployment_id is not None
-    inputs = tuple(form_input(item, draft.values, updating) for item in groups[step])
+    groups = form_steps(module)
+    kept = set(sealed(ctx, draft))
+    inputs = tuple(form_input(item, draft.values, item.name in kept) for item in groups[step])
     title = f"{verb(ctx, draft)} {module.name}"
     part = f" (step {step + 1} of {len(groups)})" if len(groups) > 1 else ""
     return Form(title=title, action_id="deploy:step", inputs=inputs, state=f"{draft.token}:{step}",
-                submit_label="Next" if step + 1 < len(groups) else "Review", intro=f"{module.description}{part}")
+                submit_label="Next" if step + 1 < len(groups) else "Review", intro=f"{module.description}{part}",
+                part_action="deploy:part")
 
 
-def form_input(item: Variable, values: Mapping[str, Any], updating: bool) -> Input:
+def form_input(item: Variable, values: Mapping[str, Any], kept: bool) -> Input:
     """The input for one module variable, pre-filled with the draft's value or the default (never a sensitive one).
 
-    On an update a sensitive input is optional: left empty, it keeps the current value.
+    A sensitive input with a value ``kept`` (an update, a resumed form) is optional: left empty, it keeps it.
+    A list, map or object input asks for JSON and shows an example of its type.
     """
     kind: InputKind = "secret" if item.sensitive else KINDS.get(item.kind, "text")
     current = values.get(item.name, item.default if item.has_default else None)
@@ -129,11 +216,15 @@ def form_input(item: Variable, values: Mapping[str, Any], updating: bool) -> Inp
     else:
         default = None if current is None else str(current)
     about = f"{item.description} ({item.type})".strip()
-    if item.sensitive and updating:
-        about += " Leave empty to keep the current value."
+    placeholder = ""
+    if item.kind == "json" and not item.sensitive:
+        placeholder = example(item)
+        about = f"{item.description} Write JSON ({item.type}), for example {placeholder}".strip()
+    if item.sensitive and kept:
+        about += " Leave empty to keep the value given before."
     return Input(item.name, item.name.replace("_", " "), kind=kind,
-                 required=item.required and not (item.sensitive and updating), default=default, help=about,
-                 options=tuple(Option(c, c) for c in item.choices), max_length=4000)
+                 required=item.required and not (item.sensitive and kept), default=default, help=about,
+                 placeholder=placeholder, options=tuple(Option(c, c) for c in item.choices), max_length=VALUE_MAX)
 
 
 def load_draft(ctx: Context, token: str, *, lock: bool = False) -> tuple[DeployDraft, Module]:
@@ -149,16 +240,11 @@ def submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Form
     """
     token, _, number = state.partition(":")
     draft, module = load_draft(ctx, token)
-    groups = steps(deployable_inputs(load_spec(module.spec)))
+    groups = form_steps(module)
     step = int(number) if number.isdigit() and int(number) < len(groups) else 0
     items = groups[step]
-    updating = draft.deployment_id is not None
     kept = sealed(ctx, draft)
-    raw = {k: v for k, v in values.items()}
-    for item in items:  # an update keeps a sensitive value left empty
-        if item.sensitive and updating and not raw.get(item.name) and item.name in kept:
-            raw[item.name] = kept[item.name]
-    checked, errors = check_values(items, raw)
+    checked, errors = check_values(items, with_kept(items, values, kept))
     if errors:
         return FormErrors(errors)
     draft.values = {**draft.values, **{i.name: checked[i.name] for i in items if not i.sensitive}}
@@ -167,7 +253,36 @@ def submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Form
     if step + 1 < len(groups):
         draft.step = step + 1
         return step_form(ctx, draft, module, step + 1)
+    draft.step = len(groups)  # every step done: the review, no longer a form left halfway
     return confirmation(ctx, draft, module)
+
+
+@form("deploy:part", roles=(USER,))
+def part_checked(ctx: Context, values: Mapping[str, FormValue], state: str) -> FormErrors:
+    """Part of a step (one Discord modal of a longer step), checked before the next part is asked.
+
+    The part's values that check are kept in the draft (not the sensitive ones: the step's submission seals
+    them), so a form closed halfway keeps them; the others come back as errors for their fields.
+    """
+    token, _, number = state.partition(":")
+    draft, module = load_draft(ctx, token)
+    groups = form_steps(module)
+    step = int(number) if number.isdigit() and int(number) < len(groups) else 0
+    items = [item for item in groups[step] if item.name in values]
+    checked, errors = check_values(items, with_kept(items, values, sealed(ctx, draft)))
+    good = {i.name: checked[i.name] for i in items if not i.sensitive and i.name not in errors}
+    if good:
+        draft.values = {**draft.values, **good}
+    return FormErrors(errors)
+
+
+def with_kept(items: list[Variable], values: Mapping[str, FormValue], kept: Mapping[str, Any]) -> dict[str, Any]:
+    """The submitted values, where a sensitive one left empty takes the value given before (an update, a resume)."""
+    raw: dict[str, Any] = dict(values)
+    for item in items:
+        if item.sensitive and not raw.get(item.name) and item.name in kept:
+            raw[item.name] = kept[item.name]
+    return raw
 
 
 def sealed(ctx: Context, draft: DeployDraft) -> dict[str, Any]:

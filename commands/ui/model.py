@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Style = Literal["default", "primary", "danger"]
+LINK_ACTION = "link"
+"""The action id of link buttons (``Button.link``): a click only opens the page, no handler runs."""
 InputKind = Literal["text", "secret", "multiline", "number", "bool", "choice", "multichoice"]
 FormValue = str | bool | tuple[str, ...] | None
 
@@ -34,6 +36,13 @@ class Button:
     value: str = ""
     style: Style = "default"
     confirm: Confirm | None = None
+    url: str = ""
+    """A link button: it opens ``url`` in the browser (a Stripe Checkout page) and dispatches nothing."""
+
+    @classmethod
+    def link(cls, label: str, url: str, *, style: Style = "primary") -> Button:
+        """A button that opens ``url``; its action id is :data:`LINK_ACTION`, which front doors never dispatch."""
+        return cls(label, LINK_ACTION, style=style, url=url)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from core.catalog import browse
 from core.deployments import service as deployments
 from core.errors import NotAllowed, NotFound
 from core.secrets import SecretBox, open_json, replace_json
-from storage.models import DeployDraft, Deployment, Module, User
+from storage.models import DeployDraft, DeployDraftStatus, Deployment, Module, User
 
 
 def new_draft(session: Session, box: SecretBox, actor: User, module: Module, deployment: Deployment | None,
@@ -32,6 +32,22 @@ def new_draft(session: Session, box: SecretBox, actor: User, module: Module, dep
     if deployment is not None:  # applying again keeps the sealed values the user leaves empty
         seal(session, box, draft, deployments.sensitive_inputs(session, box, deployment), actor, now)
     return draft
+
+
+def unfinished(session: Session, actor: User, module: Module, steps: int) -> DeployDraft | None:
+    """The actor's newest form of a new deployment of ``module``, if it was left halfway.
+
+    Left halfway: never confirmed nor reviewed (its step is below ``steps``, the number of form steps), with a
+    step passed or a value given (a modal closed, a console form interrupted).
+    """
+    query = (select(DeployDraft)
+             .where(DeployDraft.user_id == actor.id, DeployDraft.module_id == module.id,
+                    DeployDraft.deployment_id.is_(None))
+             .order_by(DeployDraft.id.desc()).limit(1))
+    newest = session.scalars(query).one_or_none()
+    if newest is None or newest.status != DeployDraftStatus.FILLING or newest.step >= steps:
+        return None
+    return newest if newest.step > 0 or newest.values or newest.secret_id is not None else None
 
 
 def load_draft(session: Session, actor: User, token: str, *, lock: bool = False) -> tuple[DeployDraft, Module]:

@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 from core.hcl.display import hcl_value
+from core.modules.conditions import failed_messages
 from core.modules.model import ModuleSpec, Variable
 from core.modules.spec import load_spec
-from core.modules.value_types import TypeMismatch, from_text, parse_type
+from core.modules.value_types import TfType, TypeMismatch, from_text, parse_type
 
 MASK = "••••••"
 LAST = 1 << 30  # the step of untagged inputs: after every UIMeta group
+VALUE_MAX = 4000
+"""The longest value a form field takes (Discord's text input limit; Slack's own is lower and shown there)."""
 InputSpec: TypeAlias = Variable  # the name callers used before the spec was typed
 
 
@@ -37,12 +40,44 @@ def sensitive_names(spec: ModuleSpec | Mapping[str, Any] | None) -> set[str]:
     return {variable.name for variable in _typed(spec).inputs if variable.sensitive}
 
 
-def steps(inputs: list[Variable]) -> list[list[Variable]]:
-    """Inputs split into steps, one per UIMeta group (untagged inputs form the last step)."""
+def steps(inputs: list[Variable], most: int | None = None) -> list[list[Variable]]:
+    """Inputs split into steps, one per UIMeta group (untagged inputs form the last step).
+
+    With ``most``, a group with more inputs than that is split into as many steps as it needs, in order.
+    """
     grouped: dict[int, list[Variable]] = {}
     for item in inputs:
         grouped.setdefault(item.group if item.group is not None and item.group > 0 else LAST, []).append(item)
-    return [grouped[g] for g in sorted(grouped)]
+    found = [grouped[g] for g in sorted(grouped)]
+    if most is None or most < 1:
+        return found
+    return [group[start:start + most] for group in found for start in range(0, len(group), most)]
+
+
+def example(item: Variable) -> str:
+    """A JSON value of the variable's type, to show beside a field that wants JSON: ``["text"]``, ``{"key": 1}``."""
+    if item.has_default and item.default not in (None, [], {}) and not item.sensitive:
+        return json.dumps(item.default)
+    return json.dumps(_example(parse_type(item.type)))
+
+
+def _example(tf_type: TfType) -> Any:
+    kind = tf_type.kind
+    if kind == "string":
+        return "text"
+    if kind == "number":
+        return 1
+    if kind == "bool":
+        return True
+    if kind in ("list", "set"):
+        return [_example(tf_type.element or TfType("any"))]
+    if kind == "tuple":
+        return [_example(t) for t in tf_type.items]
+    if kind == "map":
+        return {"key": _example(tf_type.element or TfType("any"))}
+    if kind == "object":
+        return {name: _example(t) for name, (t, _optional) in tf_type.attributes.items()}
+    return {"key": "value"}
 
 
 def default_shown(item: Variable) -> str:
@@ -71,10 +106,23 @@ def convert(item: Variable, raw: Any) -> Any:
         text = json.dumps(list(raw))
     else:
         text = str(raw)
+    if len(text) > VALUE_MAX:
+        raise TypeMismatch("", f"is {len(text)} characters long; at most {VALUE_MAX} fit in a form field")
     value = from_text(parse_type(item.type), item.kind, text)
     if item.choices and value not in item.choices:
         raise TypeMismatch("", "must be one of " + ", ".join(item.choices))
     return value
+
+
+def validation_errors(item: Variable, value: Any) -> list[str]:
+    """The ``error_message`` of each of the variable's ``validation`` blocks that ``value`` fails.
+
+    Only conditions this process can evaluate count (see :mod:`core.modules.conditions`); the others are
+    left to Terraform at plan. A null value is not checked here (Terraform decides what null means).
+    """
+    if value is None or not item.validations:
+        return []
+    return failed_messages({v.condition: v.error_message for v in item.validations}, item.name, value)
 
 
 def check_values(items: list[Variable], raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -87,6 +135,10 @@ def check_values(items: list[Variable], raw: Mapping[str, Any]) -> tuple[dict[st
         except TypeMismatch as problem:
             where = f" ({problem.where})" if problem.where else ""
             errors[item.name] = f"{item.name}{where} {problem.message}"
+            continue
+        failed = validation_errors(item, values[item.name])
+        if failed:
+            errors[item.name] = " ".join(failed)
     return values, errors
 
 

@@ -22,7 +22,7 @@ from core.deployments import service as deployments
 from core.deployments.status import DeploymentAction, DeploymentRunStatus, DeploymentStatus
 from core.terraform.engine import EmbeddedEngine
 from storage.db import Database
-from storage.models import CreditTransaction, Deployment, DeploymentRun, Module, User, utcnow
+from storage.models import CreditTransaction, DeployDraft, Deployment, DeploymentRun, Module, User, utcnow
 
 ADMIN = Caller(IdentityKey("slack", "T1", "UADMIN"), "Ada")
 UMA = Caller(IdentityKey("slack", "T1", "UUMA"), "Uma")
@@ -88,14 +88,16 @@ def test_deploy_confirm_run_and_charge_once(platform: Dispatcher, worker: Deploy
     assert isinstance(shown, Reply) and "success" in str(shown.cards[0].fields[0])
 
 
-def test_short_credits_and_missing_dependencies_block_confirm(platform: Dispatcher) -> None:
-    review = fill(platform, UMA, platform.run_text(UMA, "deploy static-site"), {"site_name": "blog"})
-    assert confirm_button(review) is None
-    assert "Deploy `network-plan` first" in review.text
+def test_short_credits_and_missing_dependencies_are_said_before_the_form(platform: Dispatcher, db: Database) -> None:
+    refused = platform.run_text(UMA, "deploy static-site")
+    assert isinstance(refused, Reply) and confirm_button(refused) is None
+    assert "Deploy `network-plan` first" in refused.text and "No form was opened" in refused.text
     poor = Caller(IdentityKey("slack", "T1", "UPOOR"), "Poor")
-    review = fill(platform, poor, platform.run_text(poor, "deploy network-plan"), {})
-    assert confirm_button(review) is None and "credits short: this needs" in review.text
-    assert "INSUFFICIENT" not in review.text and "Ask an admin or finance" in review.text
+    refused = platform.run_text(poor, "deploy network-plan")
+    assert isinstance(refused, Reply) and confirm_button(refused) is None and "credits short: this needs" in refused.text
+    assert "INSUFFICIENT" not in refused.text and "Ask an admin or finance" in refused.text
+    with db.unit_of_work() as s:
+        assert s.scalars(select(DeployDraft)).all() == []  # no form was started
 
 
 def test_bad_values_stay_on_the_field(platform: Dispatcher) -> None:
@@ -108,7 +110,7 @@ def test_bad_values_stay_on_the_field(platform: Dispatcher) -> None:
 
 
 def test_a_failed_run_releases_the_hold(platform: Dispatcher, worker: DeployWorker, db: Database) -> None:
-    review = fill(platform, UMA, platform.run_text(UMA, "deploy network-plan"), {"cidr_block": "not-a-cidr"})
+    review = fill(platform, UMA, platform.run_text(UMA, "deploy network-plan"), {"cidr_block": "10.10.0.0/30"})
     button = confirm_button(review)
     assert button is not None
     platform.run_action(UMA, ActionEvent("deploy:confirm", button.value))

@@ -231,7 +231,7 @@ def test_the_result_of_a_failed_create_offers_retry(platform: Dispatcher, db: Da
 
 
 def test_retry_through_the_worker(platform: Dispatcher, worker: DeployWorker, db: Database) -> None:
-    review = fill(platform, UMA, platform.run_text(UMA, "deploy network-plan"), {"cidr_block": "not-a-cidr"})
+    review = fill(platform, UMA, platform.run_text(UMA, "deploy network-plan"), {"cidr_block": "10.10.0.0/30"})
     platform.run_action(UMA, ActionEvent("deploy:confirm", button(review, "deploy:confirm").value))  # type: ignore[union-attr]
     assert worker.run_once()
     with db.unit_of_work() as s:
@@ -293,7 +293,7 @@ def abandon(db: Database) -> str:
 async def retry_scenario(door: Door, db: Database) -> None:
     """Retry from the result of a failed create and from the card of one whose worker died: a confirmation
     with the cost, one hold per confirm (double clicks too), released on failure, spent once on success."""
-    [queued] = await door.click(await door.deploy("network-plan", {"cidr_block": "not-a-cidr"}), "deploy:confirm")
+    [queued] = await door.click(await door.deploy("network-plan", {"cidr_block": "10.10.0.0/30"}), "deploy:confirm")
     assert "is queued" in queued.text
     failed = await door.run_worker()
     assert "failure" in failed.text and "deployment:retry" in failed.buttons, failed

@@ -38,6 +38,8 @@ def test_values_are_checked_per_field() -> None:
         if item.kind == "json" and not default_shown(item):
             good[name] = "[]" if item.type.startswith(("list", "set")) else "{}"
     values, errors = check_values(inputs, good)
+    assert errors == {"access_token": "The access token must be at least 12 characters long."}  # its validation
+    values, errors = check_values(inputs, {**good, "access_token": "x" * 12})
     assert errors == {} and values["gpu_count"] == 1
 
 
