@@ -1,8 +1,9 @@
 """The ``/rad`` slash command tree, built from the shared registry.
 
 One group named after ``RAD_COMMAND``; one-word commands are its subcommands, two-word commands
-(``admin grant``) live in a subgroup. Options are typed from the parameter kinds: user → USER option,
-int → INTEGER, choice → STRING with choices, word/text → STRING. Every option has a description.
+(``admin grant``) live in a subgroup, where a one-word command of the same first word is ``show``.
+Options are typed from the parameter kinds: user → USER option, int → INTEGER, choice → STRING with
+choices, word/text → STRING. Every option has a description.
 A parameter with an options provider (``Param.options``) is a STRING option with autocomplete.
 """
 
@@ -23,6 +24,9 @@ from commands.ui.model import Option
 log = logging.getLogger(__name__)
 DESCRIPTION_MAX, CHOICES_MAX, SUBCOMMANDS_MAX, CHOICE_TEXT_MAX = 100, 25, 25, 100
 ROOT_DESCRIPTION = "RAD: modules, deployments, credits and reports"
+BARE_NAME = "show"
+"""Discord cannot run a group itself: a one-word command that also heads a group (``credits`` beside
+``credits history``) is that group's ``show`` subcommand (``/rad credits show``)."""
 CommandRunner = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
 Completer = Callable[[discord.Interaction, str, str, str], Awaitable[list[app_commands.Choice[str]]]]
 """``complete(interaction, provider, value, current)``: the choices to offer for what is typed so far."""
@@ -37,23 +41,21 @@ def build_group(registry: Registry, name: str, run: CommandRunner,
     """
     root = app_commands.Group(name=name, description=ROOT_DESCRIPTION)
     for first, specs in sorted(registry.command_groups().items()):
-        singles = [s for s in specs if " " not in s.name]
         nested = [s for s in specs if " " in s.name]
-        if singles and nested:
-            raise ValueError(f"'{first}' is both a command and a command group; Discord allows one of them")
         parent = root
         if nested:
             parent = app_commands.Group(name=first, description=f"{first.capitalize()} commands", parent=root)
         for spec in sorted(specs, key=lambda s: s.name):
-            parent.add_command(build_command(spec, run, complete))
+            bare = BARE_NAME if nested and " " not in spec.name else None  # `credits` beside `credits history`
+            parent.add_command(build_command(spec, run, complete, name=bare))
         if len(parent.commands) > SUBCOMMANDS_MAX:
             raise ValueError(f"'{parent.name}' has more than {SUBCOMMANDS_MAX} subcommands")
     return root
 
 
-def build_command(spec: CommandSpec, run: CommandRunner,
-                  complete: Completer | None = None) -> app_commands.Command[Any, ..., None]:
-    """One slash (sub)command whose options come from ``spec.params``."""
+def build_command(spec: CommandSpec, run: CommandRunner, complete: Completer | None = None, *,
+                  name: str | None = None) -> app_commands.Command[Any, ..., None]:
+    """One slash (sub)command whose options come from ``spec.params``, named ``name`` or its last word."""
     names = {f"arg{i}": p for i, p in enumerate(spec.params)}
 
     async def callback(interaction: discord.Interaction, **options: Any) -> None:
@@ -72,7 +74,7 @@ def build_command(spec: CommandSpec, run: CommandRunner,
         completers = {k: completer(complete, p.options, p.options_value)
                       for k, p in names.items() if autocompleted(p)}
         renamed = app_commands.autocomplete(**completers)(renamed) if completers else renamed
-    return app_commands.Command(name=spec.name.split()[-1], description=shorten(spec.summary, DESCRIPTION_MAX),
+    return app_commands.Command(name=name or spec.name.split()[-1], description=shorten(spec.summary, DESCRIPTION_MAX),
                                 callback=renamed)
 
 

@@ -10,7 +10,7 @@ from core.accounts.identity import Caller, IdentityKey
 from core.errors import InvalidInput
 from core.suggestions import closest, did_you_mean
 
-MENTION = re.compile(r"^<@!?([A-Za-z0-9_.-]+)(?:\|[^>]*)?>$")
+MENTION = re.compile(r"^<@!?([A-Za-z0-9_.-]+)(?:\|([^>]*))?>$")
 MAX_COMMAND_TEXT = 4000
 """The longest command text read, in characters: Slack's own limit for a slash command's text."""
 WHITESPACE = frozenset(" \t\r\n")
@@ -102,13 +102,16 @@ def suggest(words: str, names: Iterable[str]) -> list[str]:
 
 
 def parse_mention(token: str, caller: Caller) -> IdentityKey:
-    """A mention in the caller's platform (``<@U123>``, ``@name`` in the console) or a full identity."""
+    """A mention in the caller's platform (``<@U123>``, ``@name`` in the console) or a full identity.
+
+    The name a Slack mention carries (``<@U123|name>``) comes along as the key's ``name``.
+    """
     found = MENTION.match(token)
     if found:
         workspace = caller.key.workspace if caller.key.platform == "slack" else ""
-        return IdentityKey(caller.key.platform, workspace, found.group(1))
+        return IdentityKey(caller.key.platform, workspace, found.group(1), (found.group(2) or "").strip())
     if token.startswith("@") and len(token) > 1 and caller.key.platform == "console":
-        return IdentityKey("console", "", token[1:])
+        return IdentityKey("console", "", token[1:], token[1:])
     if token.split(":")[0] in ("slack", "discord", "console"):
         return IdentityKey.parse(token)
     raise InvalidInput(f"`{token}` is not a mention of a user.", hint="Mention them, like @someone.")
@@ -153,9 +156,25 @@ def absent(spec: CommandSpec, param: Param, slash: str) -> ArgValue:
 
 
 def skippable(param: Param, rest: list[str], later: tuple[Param, ...]) -> bool:
-    """An optional choice whose word is not one of its choices, when free text may follow."""
-    return (param.kind == "choice" and not param.required and bool(rest)
-            and rest[0].lower() not in param.choices and any(p.kind == "text" for p in later))
+    """An optional argument the next word cannot be, when a later parameter can take that word.
+
+    An optional choice whose word is not one of its choices, when free text may follow (``modules vpc``);
+    an optional user whose word is not a mention, when other parameters follow (``credits history
+    2026-01-01``: no user named, the date is the next parameter's).
+    """
+    if param.required or not rest:
+        return False
+    if param.kind == "choice":
+        return rest[0].lower() not in param.choices and any(p.kind == "text" for p in later)
+    if param.kind == "user":
+        return bool(later) and not looks_like_mention(rest[0])
+    return False
+
+
+def looks_like_mention(token: str) -> bool:
+    """Whether a word is written as a mention (``<@U1>``, ``@name``, ``slack:T1:U1``), valid or not."""
+    return bool(MENTION.match(token)) or token.startswith(("@", "<@")) or \
+        token.split(":")[0] in ("slack", "discord", "console")
 
 
 def convert(param: Param, raw: str | int | IdentityKey, caller: Caller) -> ArgValue:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, Param, action, command
 from commands.handlers.account import identity_text, roles_text
-from commands.ui.model import Button, Reply
+from commands.ui.model import Reply
+from commands.ui.paging import page_of
 from core.accounts import identity as identities
 from core.accounts.identity import IdentityKey, describe, user_label
 from core.accounts.roles import ADMIN, ROLES, check_role, grant_role, revoke_role
@@ -61,21 +62,13 @@ def users_page(ctx: Context, page: int) -> Reply:
     Raises:
         InvalidInput: ``page`` is outside the pages there are.
     """
-    total = identities.count_users(ctx.session)
-    pages = max(1, -(-total // PAGE_SIZE))
-    if page < 1 or page > pages:
-        raise InvalidInput(f"There is no page {page}.", hint=f"Pages go from 1 to {pages}.")
-    rows = identities.list_users(ctx.session, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    lines = [f"*Users* (page {page} of {pages}, {total} in all)"]
+    shown = page_of(identities.count_users(ctx.session), page, PAGE_SIZE, strict=True)
+    rows = identities.list_users(ctx.session, offset=shown.offset, limit=PAGE_SIZE)
+    lines = [f"*Users* ({shown.label}, {shown.total} in all)"]
     for user in rows:
         accounts = "; ".join(identity_text(ctx, i) for i in user.identities)
         state = "" if user.active else " _(deactivated)_"
         lines.append(f"• *{user.display_name}* (user {user.id}){state} – {roles_text(user)} – {accounts}")
-    buttons = []
-    if page > 1:
-        buttons.append(Button("◀ Previous", "admin:users:page", str(page - 1)))
-    if page < pages:
-        buttons.append(Button("Next ▶", "admin:users:page", str(page + 1)))
-    return Reply(text="\n".join(lines), actions=tuple(buttons))
+    return Reply(text="\n".join(lines), actions=shown.buttons("admin:users:page", str))
 
 

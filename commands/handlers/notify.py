@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from commands.framework.context import JobContext
 from commands.framework.messenger import Messenger
 from commands.framework.registry import job
-from commands.ui.model import Reply
+from commands.ui.model import Button, Reply
 from core.accounts.identity import IdentityKey
 from core.conversations import ConversationRef
 from core.jobs import queue as jobs
@@ -34,10 +34,11 @@ POST_KIND = "chat.post"
 
 
 def post_later(session: Session, key: str, text: str, *, where: ConversationRef | None = None,
-               user: IdentityKey | None = None) -> Job:
+               user: IdentityKey | None = None, buttons: Sequence[Button] = ()) -> Job:
     """Queue ``text`` for ``where`` (a channel or thread) or for ``user`` (a direct message), once per ``key``.
 
-    The row commits with the caller's transaction; the worker posts it after that.
+    The row commits with the caller's transaction; the worker posts it after that. ``buttons`` go with the
+    message (their label, action id, value and style; no confirmation dialogs).
     """
     if (where is None) == (user is None):
         raise ValueError("post_later needs exactly one of where= or user=")
@@ -50,15 +51,18 @@ def post_later(session: Session, key: str, text: str, *, where: ConversationRef 
         payload["where"] = asdict(where)
     if user is not None:
         payload["user"] = asdict(user)
+    if buttons:
+        payload["buttons"] = [{"label": b.label, "action_id": b.action_id, "value": b.value, "style": b.style}
+                              for b in buttons]
     return jobs.enqueue(session, POST_KIND, payload)
 
 
-def notify_later(session: Session, user: User, text: str) -> None:
+def notify_later(session: Session, user: User, text: str, *, buttons: Sequence[Button] = ()) -> None:
     """Queue a private message to ``user`` on every chat platform they use (posted by the worker)."""
     key = uuid.uuid4().hex
     for identity in user.identities:
         post_later(session, f"notify:{key}:{identity.platform}:{identity.workspace}:{identity.external_id}", text,
-                   user=IdentityKey(identity.platform, identity.workspace, identity.external_id))
+                   user=IdentityKey(identity.platform, identity.workspace, identity.external_id), buttons=buttons)
 
 
 def deliver(messengers: Mapping[str, Messenger], payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,7 +73,9 @@ def deliver(messengers: Mapping[str, Messenger], payload: Mapping[str, Any]) -> 
     """
     if payload.get("sent"):
         return dict(payload)
-    reply = Reply(text=str(payload["text"]), ephemeral=False)
+    buttons = tuple(Button(str(b["label"]), str(b["action_id"]), str(b.get("value", "")), b.get("style", "default"))
+                    for b in payload.get("buttons") or ())
+    reply = Reply(text=str(payload["text"]), actions=buttons, ephemeral=False)
     if "user" in payload:
         user = IdentityKey(**payload["user"])
         messenger = _messenger(messengers, user.platform)
