@@ -51,7 +51,9 @@ class Worker:
         if handler is not None:
             try:
                 with db.unit_of_work() as session:
-                    handler(JobContext(session, self.runtime.config, self.messengers, self.clock()), payload)
+                    after = handler(JobContext(session, self.runtime.config, self.messengers, self.clock()), payload)
+                if after is not None:
+                    after()  # committed, no transaction open: the job's network call (a Slack publish...)
             except Exception as exc:  # a job's failure must never stop the worker
                 log.exception("job failed", extra={"job_id": job_id, "kind": kind})
                 error = f"{type(exc).__name__}: {exc}"

@@ -64,6 +64,7 @@ def build_app(
     app.view_submission(ANY)(ack=door.submit_view, lazy=[door.run_slow_form])
     app.options(ANY)(door.suggest)
     app.event("message")(door.on_message)
+    app.event("app_home_opened")(door.on_home_opened)
     app.error(door.on_error)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,16 +15,22 @@ from slack_sdk.errors import SlackApiError
 from bot.runtime import Runtime
 from bot.slack import limits, payloads, slow, suggestions
 from bot.slack.deliver import Destination, send_reply
+from bot.slack.home import from_home, redraws_home, render_home
 from bot.slack.modals import FormMeta, errors_response, form_metadata, form_values, render_form
 from bot.slack.slow import Respond
+from commands.framework.registry import ActionEvent
+from commands.handlers.home import OPEN_ACTION
 from commands.ui.model import LINK_ACTION, Form, FormErrors, Option, Outcome, Reply
-from core.accounts.identity import Caller
+from core.accounts.identity import Caller, IdentityKey
 from core.conversations import ConversationRef
 from core.incidents import Incident, new_incident
 
 log = logging.getLogger(__name__)
 
 NAME_CACHE_SIZE = 10_000
+BARE_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+MENTIONS_NAMED_MAX = 5
+"""The most name-less mentions of one command looked up (``users.info``); the rest go as they are."""
 SLACK_ERROR_HINTS = {
     "not_in_channel": "I am not in this channel: invite me with `/invite` and try again.",
     "channel_not_found": "I cannot see this channel: invite me with `/invite` and try again.",
@@ -76,7 +83,7 @@ class SlackFrontDoor:
     def run_command(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         """Lazy half: run the command; a slow one shows a placeholder first, which the outcome replaces."""
         caller, where = payloads.command_caller(body), payloads.command_where(body)
-        text, placeholder = str(body.get("text", "")), slow.for_command()
+        text, placeholder = self.named_mentions(client, str(body.get("text", ""))), slow.for_command()
         to = Destination(channel=where.channel, user=caller.key.external_id, respond=respond,
                          placeholder=placeholder)
         trigger = str(body.get("trigger_id") or "")
@@ -95,6 +102,8 @@ class SlackFrontDoor:
 
     def run_action(self, body: dict[str, Any], respond: Respond | None, client: WebClient) -> None:
         """Lazy half: run a click, a choice or a search; a slow one first replaces the message by a placeholder."""
+        if not body.get("response_url"):
+            respond = None  # a click on the Home tab: Bolt's respond would raise; replies go by direct message
         caller, where = payloads.interaction_caller(body), payloads.interaction_where(body)
         placeholder = slow.for_action(body)
         to = Destination(channel=where.channel, user=caller.key.external_id, thread=where.thread, respond=respond,
@@ -109,7 +118,34 @@ class SlackFrontDoor:
             stamp = action.get("action_ts") or body.get("trigger_id")
             delivery = f"slack:action:{stamp}:{caller.key.external_id}" if stamp else None
             outcome = self.dispatcher.run_action(caller, event, where=where, delivery=delivery)
+            if from_home(body) and isinstance(outcome, Reply) and redraws_home(outcome):
+                outcome = None  # the Home tab has no message to redraw: its refresh (core.home) shows the change
             self.deliver(client, to, outcome, where=where, trigger_id=str(body.get("trigger_id", "")))
+
+    # -- the App Home tab ---------------------------------------------------------------------------
+
+    def on_home_opened(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+        """``app_home_opened`` on the Home tab: remember it was opened and publish the user's Home now.
+
+        A click on the Home tab arrives as a block action without a channel or ``response_url``: its replies go
+        to the user's direct messages and its forms open as modals (``run_action``).
+        """
+        user = str(event.get("user") or "")
+        if event.get("tab") != "home" or not user:
+            return  # the Messages tab, or a payload without a user
+        team = str(body.get("team_id") or (event.get("view") or {}).get("team_id") or "")
+        event_id = body.get("event_id")
+        try:
+            caller = Caller(IdentityKey(payloads.PLATFORM, team, user), self.display_name(client, user))
+            outcome = self.dispatcher.run_action(caller, ActionEvent(OPEN_ACTION),
+                                                 delivery=f"slack:event:{event_id}" if event_id else None)
+            if isinstance(outcome, Reply):
+                client.views_publish(user_id=user, view=render_home(outcome, self.dispatcher.slash))
+        except SlackApiError as error:
+            log.error("Home tab publish failed", extra={"error_id": new_error_id(),
+                                                        "slack_error": error.response.get("error")})
+        except Exception:
+            log.exception("Home tab failed", extra={"error_id": new_error_id()})
 
     # -- modal submissions ---------------------------------------------------------------------------
 
@@ -189,6 +225,17 @@ class SlackFrontDoor:
             delivery = f"slack:event:{body.get('event_id') or where.channel + ':' + where.message}"
             outcome = self.dispatcher.thread_message(caller, where, text, delivery=delivery)
             self.deliver(client, to, outcome, where=where)
+
+    def named_mentions(self, client: WebClient, text: str) -> str:
+        """Mentions without a name (``<@U123>``) given the user's Slack name (``<@U123|name>``), looked up once.
+
+        So a user granted a role before they ever used RAD is registered under their name, not their id.
+        """
+        def named(found: re.Match[str]) -> str:
+            name = self.display_name(client, found.group(1)).replace(">", "").replace("|", "")
+            return f"<@{found.group(1)}|{name}>" if name else found.group(0)
+
+        return BARE_MENTION.sub(named, text, count=MENTIONS_NAMED_MAX) if "<@" in text else text
 
     def display_name(self, client: WebClient, user: str) -> str:
         """The user's Slack display name (``users.info``, cached); empty when it cannot be read."""

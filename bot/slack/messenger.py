@@ -7,6 +7,7 @@ import logging
 from slack_sdk import WebClient
 
 from bot.slack.deliver import Destination, upload
+from bot.slack.home import render_home
 from bot.slack.render import render_reply
 from commands.ui.model import Reply
 from core.accounts.identity import IdentityKey
@@ -56,6 +57,11 @@ class SlackMessenger:
             upload(self.client, Destination(where.channel, ""), rendered, ephemeral=False, thread=thread)
         if rest:
             log.info("edited message continued in its thread", extra={"extra_messages": len(rest)})
+
+    def publish_home(self, user: IdentityKey, reply: Reply) -> None:
+        """Show ``reply`` as the user's App Home tab (``views.publish`` replaces what it showed)."""
+        assert_no_transaction("SlackMessenger.publish_home")
+        self.client.views_publish(user_id=user.external_id, view=render_home(reply))
 
     def notify(self, user: IdentityKey, reply: Reply) -> None:
         """A direct message: posting to a user id writes in the app's conversation with them."""

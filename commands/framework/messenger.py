@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from commands.ui.model import Reply
 from core.accounts.identity import IdentityKey
@@ -24,4 +24,13 @@ class Messenger(Protocol):
 
     def notify(self, user: IdentityKey, reply: Reply) -> None:
         """Tell one user privately (a direct message)."""
+        ...
+
+
+@runtime_checkable
+class HomePublisher(Protocol):
+    """A messenger that can show a user their Home (Slack: the App Home tab, ``views.publish``)."""
+
+    def publish_home(self, user: IdentityKey, reply: Reply) -> None:
+        """Publish ``reply`` as ``user``'s Home, replacing what it showed; no transaction may be open."""
         ...

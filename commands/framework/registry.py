@@ -22,7 +22,10 @@ CommandHandler = Callable[..., Outcome]
 ActionHandler = Callable[["Context", "ActionEvent"], Outcome]
 FormHandler = Callable[["Context", Mapping[str, FormValue], str], Outcome]
 ThreadHandler = Callable[["Context", "ThreadMessage"], Reply | None]
-JobHandler = Callable[["JobContext", Mapping[str, Any]], None]
+AfterCommit = Callable[[], None]
+"""What a job may return: work to do once its transaction is committed (a network call, e.g. a Slack publish)."""
+JobHandler = Callable[["JobContext", Mapping[str, Any]], AfterCommit | None]
+"""``handler(ctx, payload)`` runs in the job's unit of work; what it returns, if anything, runs after the commit."""
 OptionsHandler = Callable[["Context", str, str], list[Option]]
 SlowWhen = Callable[[Args], bool]
 """Whether a command is slow, decided from its checked arguments (``connect repo <name>`` is, ``connect`` not)."""

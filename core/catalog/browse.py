@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -107,8 +107,11 @@ def pin(session: Session, user: User, module: Module, now: datetime) -> None:
 
 def unpin(session: Session, user: User, module: Module) -> None:
     """Unpin ``module`` for ``user`` (Conflict when it is not pinned); audited."""
-    result = session.execute(delete(ModulePin).where(ModulePin.user_id == user.id,
-                                                      ModulePin.module_id == module.id))
-    if not getattr(result, "rowcount", 0):
+    pinned = session.scalars(select(ModulePin).where(ModulePin.user_id == user.id,
+                                                     ModulePin.module_id == module.id)
+                             .with_for_update()).first()  # a concurrent unpin waits, then finds none
+    if pinned is None:
         raise Conflict(f"`{module.name}` is not pinned.")
+    session.delete(pinned)  # through the session, so the user's Home tab notices (core.home)
+    session.flush()
     audit.record(session, user, "module.unpin", target=module.name)

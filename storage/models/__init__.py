@@ -5,6 +5,7 @@ from storage.models.base import NAMING, Base, UTCDateTime, utcnow
 from storage.models.catalog import Module, ModulePin, ParsedBlob, PublishDraft, RepoScan
 from storage.models.credits import CREDIT_KINDS, CreditAccount, CreditTransaction
 from storage.models.deployments import DeployDraft, Deployment, DeploymentRun, SourceBlob
+from storage.models.home import HomeTab
 from storage.models.kernel import AuditEvent, Delivery, FormDraft, Job, Setting, StoredSecret, ThreadBinding
 from storage.models.payments import Purchase, StripeEvent, Subscription, SubscriptionTier
 from storage.models.repos import JulesConnection, RepoConnection
@@ -37,6 +38,7 @@ __all__ = [
     "DeploymentRunStatus",
     "DeploymentStatus",
     "FormDraft",
+    "HomeTab",
     "Job",
     "JobStatus",
     "JulesConnection",

@@ -8,7 +8,7 @@ models (``tests.emulators.slack_validate``); a refused payload is answered as Sl
 (``invalid_blocks`` with the errors) and kept in ``failures``. It keeps the messages it was sent: ``chat.update``
 or ``chat.delete`` of an unknown ``ts`` fails with ``message_not_found``, ``views.update`` of an unknown view
 with ``not_found`` (``hash_conflict`` on a stale hash), and ``response_url`` posts replace or delete the
-message they belong to.
+message they belong to. ``views.publish`` takes only Home views and keeps each user's Home (``home(user)``).
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ class SlackEmulator:
     _messages: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, init=False, repr=False)
     _ephemeral: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list, init=False, repr=False)
     _views: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    _homes: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _hooks: dict[str, Hook] = field(default_factory=dict, init=False, repr=False)
     failures: list[Failure] = field(default_factory=list, init=False, repr=False)
     _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
@@ -227,6 +228,17 @@ class SlackEmulator:
                 return self._views.get(view_id)
             return next((v for v in self._views.values() if external_id and v.get("external_id") == external_id),
                         None)
+
+    def store_home(self, user: str, view: dict[str, Any]) -> None:
+        """Make ``view`` (already stored) the Home tab ``user`` sees."""
+        with self._lock:
+            self._homes[user] = str(view["id"])
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The Home tab ``user`` sees now (the last view published for them), or None."""
+        with self._lock:
+            view_id = self._homes.get(user)
+            return self._views.get(view_id) if view_id else None
 
     def views(self) -> list[dict[str, Any]]:
         """Every view opened, pushed, updated or published, as it is now."""

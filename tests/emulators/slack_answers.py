@@ -102,6 +102,10 @@ def _view_answer(emu: SlackEmulator, body: dict[str, Any], *, method: str) -> An
     if (need and not body.get(need)) or not isinstance(body.get("view"), dict):
         return {"ok": False, "error": "invalid_arguments"}
     errors = view_errors(body["view"])
+    if method == "views.publish" and body["view"].get("type") != "home":
+        errors.append(f"view.type: views.publish publishes a Home tab (type home), not {body['view'].get('type')!r}")
+    elif method != "views.publish" and body["view"].get("type") == "home":
+        errors.append(f"view.type: {method} opens modals; a Home tab is published with views.publish")
     if errors:
         emu.record_failure(method, errors, body)
         return {"ok": False, "error": "invalid_arguments", "errors": errors,
@@ -113,6 +117,10 @@ def _view_answer(emu: SlackEmulator, body: dict[str, Any], *, method: str) -> An
             return {"ok": False, "error": "not_found"}
         if body.get("hash") and body["hash"] != previous["hash"]:
             return {"ok": False, "error": "hash_conflict"}
+    if method == "views.publish":
+        previous = emu.home(str(body["user_id"]))
+        if body.get("hash") and previous is not None and body["hash"] != previous["hash"]:
+            return {"ok": False, "error": "hash_conflict"}
     n = emu.next_id()
     view = dict(body["view"])
     view_id = previous["id"] if previous else f"V{n:08d}"
@@ -123,6 +131,8 @@ def _view_answer(emu: SlackEmulator, body: dict[str, Any], *, method: str) -> An
     view.setdefault("callback_id", "")
     view.setdefault("external_id", "")
     emu.store_view(view)
+    if method == "views.publish":
+        emu.store_home(str(body["user_id"]), view)
     return {"ok": True, "view": view}
 
 

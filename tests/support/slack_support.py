@@ -188,6 +188,32 @@ class Harness:
                 "type": "event_callback", "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
                 "event_time": int(time.time())}
 
+    def home_opened_body(self, *, user: str = ADMIN, tab: str = "home", event_id: str = "") -> dict[str, Any]:
+        """An ``app_home_opened`` event: ``user`` opened the app's Home (or Messages) tab."""
+        opened: dict[str, Any] = {"type": "app_home_opened", "user": user, "channel": "D" + user.lstrip("UW"),
+                                  "tab": tab, "event_ts": f"{time.time():.6f}"}
+        home = self.emulator.home(user)
+        if home is not None:
+            opened["view"] = home
+        return {"token": "legacy", "team_id": TEAM, "api_app_id": "A1", "event": opened, "type": "event_callback",
+                "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time())}
+
+    def open_home(self, *, user: str = ADMIN, tab: str = "home") -> Answer:
+        """``user`` opens the app's Home tab: the signed event through the real Bolt app."""
+        return self.event(self.home_opened_body(user=user, tab=tab))
+
+    def home_action_body(self, element: dict[str, Any], *, user: str = ADMIN, name: str = "admin",
+                         ) -> dict[str, Any]:
+        """A click on ``element`` (a button of ``user``'s published Home): no channel, no ``response_url``."""
+        home = self.emulator.home(user)
+        assert home is not None, f"{user} has no Home tab published"
+        action = {"type": "button", "action_id": element["action_id"], "block_id": "b1",
+                  "value": element.get("value", ""), "text": element["text"], "action_ts": f"{time.time():.6f}"}
+        return {"type": "block_actions", "team": {"id": TEAM, "domain": "rad"},
+                "user": {"id": user, "username": name, "name": name, "team_id": TEAM}, "api_app_id": "A1",
+                "token": "legacy", "trigger_id": f"trig.{uuid.uuid4().hex}",
+                "container": {"type": "view", "view_id": home["id"]}, "view": home, "actions": [action]}
+
     def event(self, body: dict[str, Any], **kwargs: Any) -> Answer:
         return self.post(json.dumps(body), "application/json", **kwargs)
 

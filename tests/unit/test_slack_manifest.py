@@ -78,6 +78,14 @@ def test_every_event_listened_to_is_subscribed(manifest: dict[str, Any]) -> None
     assert subscribed <= known, f"subscribed but never handled: {sorted(subscribed - known)}"
 
 
+def test_the_home_tab_is_enabled_when_the_app_publishes_it(manifest: dict[str, Any]) -> None:
+    """A Home tab Slack does not show would be published for nothing; one it shows needs its event."""
+    publishes = "views_publish" in set(WEB_API_CALL.findall(code()))
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is publishes
+    assert ("app_home_opened" in set(EVENT_LISTENER.findall(code()))) is publishes
+    assert ("app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]) is publishes
+
+
 def test_scopes_cover_exactly_what_the_code_uses(manifest: dict[str, Any]) -> None:
     methods = set(WEB_API_CALL.findall(code()))
     assert {"chat_postMessage", "files_upload_v2", "views_open"} <= methods
