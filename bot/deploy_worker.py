@@ -2,6 +2,8 @@
 
 The status message is posted when the run starts and edited in place at each step; when the run ends, a
 reply carries the outputs (or the error and the log's tail), the full log as a file, and mentions the owner.
+A run that waits for review stops after its plan: the plan is sealed in the database and a reply shows it
+(summary, the full plan as a file, Apply and Discard); once applied, a later claim applies exactly that plan.
 A heartbeat marks the run alive, retrying through a database outage; runs whose worker died are failed by
 ``fail_abandoned`` once their lease expired, and a run taken away that way is told to stop (``Job.cancel``).
 """
@@ -22,9 +24,11 @@ from bot.runtime import Runtime
 from commands.framework.messenger import Messenger
 from commands.ui.model import Reply
 from commands.views.deployment import result_reply, status_reply
+from commands.views.review import no_change_reply, review_reply
 from core.accounts.identity import IdentityKey, describe
 from core.config import Config
 from core.conversations import ConversationRef
+from core.deployments import pending, review
 from core.deployments import queue as run_queue
 from core.deployments import service as deployments
 from core.deployments.queue import Finished
@@ -39,9 +43,10 @@ from core.modules.spec import load_spec
 from core.settings.platform import provisioners_allowed
 from core.terraform.engine import find_engine
 from core.terraform.launch import Terraform, terraform_for
-from core.terraform.runner import Action, Progress, run
+from core.terraform.output import PlanSummary
+from core.terraform.runner import Action, Phase, Progress, run
 from core.terraform.workdir import remove_abandoned, run_directory
-from storage.models import Deployment, Module, User, utcnow
+from storage.models import Deployment, DeploymentRun, Module, User, utcnow
 
 log = logging.getLogger(__name__)
 BEAT_SECONDS = 20.0
@@ -62,6 +67,22 @@ class Job:
     """The status message once posted (else its channel): every later step edits it."""
     cancel: threading.Event = field(default_factory=threading.Event)
     """Set by the heartbeat when the run is no longer this worker's: the Terraform command must stop."""
+    phase: Phase = "all"
+    """``plan`` when the plan waits for review, ``apply`` when a reviewed plan is applied, else ``all``."""
+    saved_plan: bytes | None = field(default=None, repr=False)
+    planned_on: review.StateVersion | None = None
+    """The state the reviewed plan was made on: applying it on another state is refused."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan phase that ended with a plan to review (it changes something)."""
+
+    summary: PlanSummary
+    saved_plan: bytes = field(repr=False)
+    text: str
+    log: str
+    version: review.StateVersion
 
 
 def default_terraform(config: Config) -> Terraform:
@@ -93,15 +114,37 @@ class DeployWorker:
             finished = self._execute(job)
         finally:
             stop_beating.set()
+        if isinstance(finished, Planned):
+            return self._review(job, finished)
         with self.runtime.db.unit_of_work() as session:
             deployment = run_queue.finish_run(session, job.run_id, finished, self.clock())
             reply = result_reply(deployment, self._mention(session, deployment), finished.error,
                                  "\n".join(finished.log.splitlines()[-40:]), finished.log)
+            if finished.plan == review.NO_CHANGES and finished.status == DeploymentRunStatus.SUCCESS:
+                reply = no_change_reply(deployment, self._mention(session, deployment))
             final = status_reply(deployment, self._mention(session, deployment), plan=finished.plan)
         self._show(job, final)
         where = job.where
         if where is not None:
             self._send(where.in_thread(where.thread or where.message), reply, edit=False)
+        return True
+
+    def _review(self, job: Job, planned: Planned) -> bool:
+        """Park the planned run for its review; show the plan (summary, file, Apply and Discard) in the thread."""
+        box = self.runtime.dispatcher.services.secrets
+        with self.runtime.db.unit_of_work() as session:
+            deployment = review.planned(session, box, job.run_id, planned.saved_plan, planned.summary.text,
+                                        planned.log, planned.version, self.clock())
+            if deployment is None:  # failed as abandoned meanwhile: its end was reported then
+                return True
+            mention = self._mention(session, deployment)
+            shown = review_reply(deployment, session.get_one(DeploymentRun, job.run_id), mention, planned.summary,
+                                 planned.text)
+            final = status_reply(deployment, mention, progress="waiting for review", plan=planned.summary.text)
+        self._show(job, final)
+        where = job.where
+        if where is not None:
+            self._send(where.in_thread(where.thread or where.message), shown, edit=False)
         return True
 
     def _claim(self) -> Job | None:
@@ -117,11 +160,14 @@ class DeployWorker:
             sensitive = deployments.sensitive_inputs(session, box, deployment)
             names = sensitive_names(load_spec(module.spec)) if module is not None else set()
             allowed = deployment.source_platform or provisioners_allowed(session)
+            saved = pending.saved_plan(session, box, claimed)
+            phase: Phase = "apply" if saved is not None else "plan" if claimed.review else "all"
             return Job(claimed.id, claimed.action, deployment.id, deployment.short_id,
                        {**deployment.inputs, **sensitive}, names | set(sensitive), allowed,
-                       deployments.chat_ref(deployment))
+                       deployments.chat_ref(deployment), phase=phase, saved_plan=saved,
+                       planned_on=review.StateVersion(claimed.state_serial, claimed.state_lineage))
 
-    def _execute(self, job: Job) -> Finished:
+    def _execute(self, job: Job) -> Finished | Planned:
         runtime = self.runtime
         try:
             files = pinned_files(runtime.db, runtime.dispatcher.services, job.deployment_id)
@@ -134,10 +180,18 @@ class DeployWorker:
             state = DatabaseStateStore(runtime.db, runtime.dispatcher.services.secrets, job.deployment_id)
             import_legacy_state(state, runtime.config.data_dir, job.short_id)
             action = cast(Action, job.action.lower())
+            version = review.state_version(state.load())
+            if job.phase == "apply" and version != job.planned_on:
+                return Finished(DeploymentRunStatus.FAILURE, error="The deployment's state changed after its plan "
+                                "was reviewed, so the plan was not applied. Update or destroy it again.")
             with run_directory(runtime.config.data_dir, f"{job.short_id}-{job.run_id}", files) as workdir:
                 result = run(terraform, workdir, action, job.values, job.sensitive_names,
                              runtime.config.deploy_timeout, on_progress=lambda p: self._progress(job, p),
-                             state=state, cancel=job.cancel)
+                             state=state, cancel=job.cancel, phase=job.phase, saved_plan=job.saved_plan)
+            if job.phase == "plan" and result.ok and result.plan is not None and result.saved_plan is not None:
+                if result.plan.changes_nothing:
+                    return Finished(DeploymentRunStatus.SUCCESS, plan=review.NO_CHANGES, log=result.log)
+                return Planned(result.plan, result.saved_plan, result.plan_text, result.log, version)
             return Finished(DeploymentRunStatus(result.status), plan=str(result.plan or ""), outputs=result.outputs,
                             error=result.error, log=result.log)
         except RadError as error:

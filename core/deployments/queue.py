@@ -16,23 +16,26 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from core.deployments.holds import settle
+from core.deployments.pending import forget_plan
 from core.deployments.status import ENDINGS, DeploymentAction, DeploymentRunStatus, DeploymentStatus
 from storage.models import Deployment, DeploymentRun, Module
 
 HEARTBEAT_LEASE = timedelta(minutes=2)
+CLAIMABLE = (DeploymentRunStatus.QUEUED, DeploymentRunStatus.APPROVED)
+"""Runs a worker may take: queued ones, and reviewed plans waiting to be applied."""
 CLAIM_TRIES = 5
 """Queued runs a worker looks at per claim before it leaves the rest to the next poll."""
 
 
 def claim_run(session: Session, worker: str, now: datetime) -> DeploymentRun | None:
-    """The oldest queued run, now WORKING for ``worker``; None when nothing can be claimed.
+    """The oldest queued run (or reviewed plan to apply), now WORKING for ``worker``; None when nothing can be claimed.
 
     A run whose deployment has a WORKING run (or whose deployment another transaction holds) is left
     queued: one run at a time per deployment, also between workers claiming at the same moment.
     """
     passed: list[int] = []
     for _ in range(CLAIM_TRIES):
-        run = session.scalars(select(DeploymentRun).where(DeploymentRun.status == DeploymentRunStatus.QUEUED,
+        run = session.scalars(select(DeploymentRun).where(DeploymentRun.status.in_(CLAIMABLE),
                                                           DeploymentRun.id.not_in(passed))
                               .order_by(DeploymentRun.id).limit(1).with_for_update(skip_locked=True)).first()
         if run is None:
@@ -88,7 +91,9 @@ def finish_run(session: Session, run_id: int, result: Finished, now: datetime) -
     if run.status != DeploymentRunStatus.WORKING:
         return deployment  # already finished (e.g. failed as abandoned): never settle twice
     run.status, run.finished_at = result.status, now
-    run.plan_summary, run.error, run.log = result.plan[:200], result.error, result.log[-200_000:]
+    run.plan_summary = result.plan[:200] or run.plan_summary
+    run.error, run.log = result.error, ((run.log + "\n" if run.log else "") + result.log)[-200_000:]
+    forget_plan(session, run, proposal=True)
     ok = result.status == DeploymentRunStatus.SUCCESS
     ended = DeploymentStatus(result.status)
     if run.action == DeploymentAction.DESTROY:

@@ -25,8 +25,9 @@ from core.conversations import ConversationRef
 from core.credits import service as credits
 from core.credits.ledger import find_by_key
 from core.credits.service import Balance
+from core.deployments import pending
 from core.deployments.holds import hold_key, settle
-from core.deployments.status import ACTIVE, DeploymentAction, DeploymentRunStatus, DeploymentStatus
+from core.deployments.status import ACTIVE, OPEN_RUNS, DeploymentAction, DeploymentRunStatus, DeploymentStatus
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from core.secrets import SecretBox, open_json, replace_json
 from core.settings.platform import credits_enabled
@@ -113,8 +114,10 @@ def create(session: Session, box: SecretBox, actor: User, module: Module, values
     _seal_inputs(session, box, deployment, sensitive, actor, now)
     session.add(deployment)
     session.flush()
-    session.add(DeploymentRun(deployment_id=deployment.id, action=DeploymentAction.CREATE,
-                              status=DeploymentRunStatus.QUEUED, created_at=now))
+    run = DeploymentRun(deployment_id=deployment.id, action=DeploymentAction.CREATE,
+                        status=DeploymentRunStatus.QUEUED, created_at=now)
+    pending.start(session, run, None)
+    session.add(run)
     audit.record(session, actor, "deployment.create", target=short, module=module.name, cost=str(price.cost))
     return deployment
 
@@ -212,17 +215,18 @@ def _lock(session: Session, deployment: Deployment) -> None:
 
 
 def _queue(session: Session, deployment: Deployment, action: DeploymentAction, now: datetime) -> DeploymentRun:
-    waiting = (DeploymentRunStatus.QUEUED, DeploymentRunStatus.WORKING)
     busy = session.scalar(select(exists().where(DeploymentRun.deployment_id == deployment.id,
-                                                DeploymentRun.status.in_(waiting))))
+                                                DeploymentRun.status.in_(OPEN_RUNS))))
     if deployment.status in ACTIVE or busy:
         raise Conflict(f"Deployment `{deployment.short_id}` is {deployment.status.lower()} right now.",
                        hint="Wait for it to finish.")
     if deployment.status in (DeploymentStatus.DELETED, DeploymentStatus.CANCELLED):
         raise Conflict(f"Deployment `{deployment.short_id}` is {deployment.status.lower()}.")
+    before = deployment.status
     deployment.status = DeploymentStatus.DELETING if action == DeploymentAction.DESTROY else DeploymentStatus.QUEUED
     deployment.action = action
     run = DeploymentRun(deployment_id=deployment.id, action=action, status=DeploymentRunStatus.QUEUED, created_at=now)
+    pending.start(session, run, before)
     session.add(run)
     session.flush()
     return run
@@ -246,10 +250,27 @@ def queue_update(session: Session, box: SecretBox, actor: User, deployment: Depl
         return _latest_run(session, deployment)
     run = _create_again(session, actor, deployment, module, key, now) if again else \
         _queue(session, deployment, DeploymentAction.UPDATE, now)
+    if run.review and run.action == DeploymentAction.UPDATE:  # put back if its plan is not applied
+        pending.keep_previous(run, deployment)
     deployment.inputs, deployment.commit = dict(values), module.commit
     deployment.source_files, deployment.source_platform = dict(module.files), module.source == "platform"
     _seal_inputs(session, box, deployment, sensitive, actor, now)
     audit.record(session, actor, "deployment.update", target=deployment.short_id, run=run.action)
+    return run
+
+
+def requeue_update(session: Session, actor: User, deployment: Deployment, module: Module,
+                   now: datetime) -> DeploymentRun:
+    """Queue an update at ``module``'s current commit, keeping the deployment's version to put back.
+
+    The caller sets the inputs the update proposes (a plan planned again after it was refused).
+    """
+    require_manager(actor, deployment, "update")
+    _lock(session, deployment)
+    run = _queue(session, deployment, DeploymentAction.UPDATE, now)
+    pending.keep_previous(run, deployment)
+    deployment.commit = module.commit
+    deployment.source_files, deployment.source_platform = dict(module.files), module.source == "platform"
     return run
 
 
@@ -300,6 +321,8 @@ def purge(session: Session, actor: User, deployment: Deployment) -> None:
     if deployment.status == DeploymentStatus.WORKING:
         raise Conflict(f"Deployment `{deployment.short_id}` is running.", hint="Wait for it, or cancel it first.")
     settle(session, deployment, spend=False)
+    for run in session.scalars(select(DeploymentRun).where(DeploymentRun.deployment_id == deployment.id)):
+        pending.forget_plan(session, run, proposal=True)  # sealed plans and kept inputs go with the record
     audit.record(session, actor, "deployment.purge", target=deployment.short_id, module=deployment.module_name)
     session.delete(deployment)
     session.flush()

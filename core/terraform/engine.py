@@ -27,7 +27,7 @@ from core.terraform.sandbox import INSIDE_ENGINE, Mount, Sandbox
 __all__ = [
     "INIT_ARGS", "INTERNAL_EXIT", "OUTPUT_ARGS", "VERSION_ARGS", "BinaryEngine", "EmbeddedEngine", "Engine",
     "apply_args", "destroy_plan_args", "embedded_available", "find_engine", "plan_args", "plugin_cache_dir",
-    "show_args",
+    "show_args", "show_text_args",
 ]
 
 VERSION_ARGS = ("version",)
@@ -53,6 +53,11 @@ def destroy_plan_args(var_file: str, plan_file: str) -> tuple[str, ...]:
 def show_args(plan_file: str) -> tuple[str, ...]:
     """``show -json`` of a saved plan: what it would do, in Terraform's machine-readable form."""
     return ("show", "-json", "-no-color", plan_file)
+
+
+def show_text_args(plan_file: str) -> tuple[str, ...]:
+    """``show`` of a saved plan as Terraform prints it for people (sensitive values shown as sensitive)."""
+    return ("show", "-no-color", plan_file)
 
 
 def plugin_cache_dir(data_dir: Path) -> Path:

@@ -1,7 +1,9 @@
 """The Terraform runner: one deployment action (create, update, destroy) as init → plan → show → apply.
 
 A destroy is a ``plan -destroy`` applied the same way. What the plan would do is read from Terraform's
-machine-readable plan (``show -json``), never from its human text.
+machine-readable plan (``show -json``), never from its human text. A run can also stop after the plan
+(phase ``plan``: the saved plan file and its human-readable text come back, for a review) and a later run
+apply exactly that saved plan (phase ``apply``): Terraform itself refuses a saved plan whose state moved.
 
 Pure core: no database, no chat. The caller prepares a fresh working directory (:func:`prepare_workdir`), says
 how Terraform runs (:class:`core.terraform.launch.Terraform`: engine, sandbox, limits) and where the state is
@@ -20,7 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -39,6 +41,7 @@ from core.terraform.engine import (
     destroy_plan_args,
     plan_args,
     show_args,
+    show_text_args,
 )
 from core.terraform.launch import Terraform
 from core.terraform.output import Masker, PlanSummary, error_text, parse_plan_json, tail
@@ -51,11 +54,12 @@ from core.terraform.workdir import (
     VAR_FILE,
     prepare_workdir,
     write_backend_file,
+    write_plan_file,
     write_var_file,
 )
 
 __all__ = [
-    "ACTIONS", "TAIL_LINES", "Action", "PlanSummary", "Progress", "RunResult", "RunStatus", "StepRecord",
+    "ACTIONS", "TAIL_LINES", "Action", "Phase", "PlanSummary", "Progress", "RunResult", "RunStatus", "StepRecord",
     "prepare_workdir", "run", "sensitive_inputs", "write_var_file",
 ]
 
@@ -63,6 +67,8 @@ logger = logging.getLogger(__name__)
 
 Action = Literal["create", "update", "destroy"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "destroy")
+Phase = Literal["all", "plan", "apply"]
+"""A whole run (plan then apply), only its plan (kept for a review), or the apply of a saved plan."""
 TAIL_LINES = 40
 PRIVATE_STATE_PORT = 40080
 """The state relay's port inside a sandbox with a network namespace of its own (no other process is there)."""
@@ -101,10 +107,12 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class RunResult:
-    """The outcome of :func:`run`. Nothing in it holds a sensitive value.
+    """The outcome of :func:`run`. Nothing in it holds a sensitive value, except ``saved_plan``.
 
     ``outputs`` are the non-sensitive outputs after an apply; ``sensitive_outputs`` names the others.
     ``error`` is Terraform's error text (or why the run stopped); ``log`` is every command's output.
+    After a ``plan`` phase, ``saved_plan`` is the plan file (it can hold sensitive values: seal it, never
+    show it) and ``plan_text`` the plan as Terraform shows it to people, sensitive values masked.
     """
 
     status: RunStatus
@@ -117,6 +125,8 @@ class RunResult:
     log: str
     steps: tuple[StepRecord, ...]
     duration: float
+    saved_plan: bytes | None = field(default=None, repr=False)
+    plan_text: str = ""
 
     @property
     def ok(self) -> bool:
@@ -145,25 +155,34 @@ def run(
     *,
     state: StateStore,
     cancel: threading.Event | None = None,
+    phase: Phase = "all",
+    saved_plan: bytes | None = None,
 ) -> RunResult:
     """Run ``action`` in ``workdir`` with the variable ``values``, all steps within ``timeout`` seconds.
 
     ``sensitive`` names the variables whose values are masked everywhere. The state is read from and written
     to ``state`` as Terraform goes; ``cancel`` stops the command that is running. The var file and the saved
-    plan are removed afterwards.
+    plan are removed afterwards. ``phase`` ``plan`` stops after the plan and returns it; ``apply`` applies
+    ``saved_plan`` (a plan file a ``plan`` phase returned) and nothing else.
 
     Raises:
-        InvalidInput: an unknown action or a value that cannot be written to the var file.
+        InvalidInput: an unknown action or a value that cannot be written to the var file, or an ``apply``
+            phase without its saved plan.
     """
     if action not in ACTIONS:
         raise InvalidInput(f"Unknown Terraform action {action!r}.", hint="Use create, update or destroy.")
+    if (phase == "apply") != (saved_plan is not None):
+        raise InvalidInput("Only the apply phase takes a saved plan, and it needs one.")
     secret_names = set(sensitive)
     masker = Masker.of_values(value for name, value in values.items() if name in secret_names)
     write_var_file(workdir, values)
     write_backend_file(workdir)
+    if saved_plan is not None:
+        write_plan_file(workdir, saved_plan)
     server = StateServer(state)
     session = _Session(terraform, workdir, action, timeout, masker.adding([server.password]), on_progress,
                        server, state, cancel)
+    session.phase = phase
     try:
         server.start()
         terraform.prepare_control(server.directory)
@@ -204,6 +223,9 @@ class _Session:
         self.plan: PlanSummary | None = None
         self.outputs: dict[str, Any] = {}
         self.sensitive_outputs: tuple[str, ...] = ()
+        self.phase: Phase = "all"
+        self.saved_plan: bytes | None = None
+        self.plan_text = ""
 
     def perform(self) -> RunResult:
         self.description = self.terraform.describe()
@@ -216,19 +238,33 @@ class _Session:
         self.log.insert(0, f"# {self.action} with {self.description}")
         destroying = self.action == "destroy"
         planning = destroy_plan_args(VAR_FILE, PLAN_FILE) if destroying else plan_args(VAR_FILE, PLAN_FILE)
-        for name, args in (("init", INIT_ARGS), ("plan", planning)):
+        steps = (("init", INIT_ARGS),) if self.phase == "apply" else (("init", INIT_ARGS), ("plan", planning))
+        for name, args in steps:
             outcome = self.step(name, args)
             if outcome.status is not None:
                 return self.finish(outcome.status, outcome.error)
             if name == "plan":
                 self.read_plan()
             self.notify(name, "done", self.plan.text if self.plan and name == "plan" else "")
+        if self.phase == "plan":
+            return self.keep_plan()
         applied = self.step("destroy" if destroying else "apply", apply_args(PLAN_FILE))
         if applied.status is not None:
             return self.finish(applied.status, applied.error)
         self.notify("destroy" if destroying else "apply", "done")
         if not destroying:
             self.read_outputs()
+        return self.finish(RunStatus.SUCCESS, "")
+
+    def keep_plan(self) -> RunResult:
+        """End a ``plan`` phase: the saved plan file, and the plan as people read it (masked)."""
+        shown = self.step("show", show_text_args(PLAN_FILE), quiet=True)
+        if shown.status is not None:
+            return self.finish(shown.status, shown.error)
+        if self.plan is None:
+            return self.finish(RunStatus.FAILURE, "Terraform's plan could not be read, so it cannot be reviewed.")
+        self.plan_text = self.masker.mask(shown.result.stdout)
+        self.saved_plan = (self.workdir / PLAN_FILE).read_bytes()
         return self.finish(RunStatus.SUCCESS, "")
 
     def read_plan(self) -> None:
@@ -336,6 +372,7 @@ class _Session:
             outputs=MappingProxyType(dict(self.outputs)), sensitive_outputs=self.sensitive_outputs,
             error=self.masker.mask(error), log=self.masker.mask("\n".join(self.log)) + "\n",
             steps=tuple(self.steps), duration=time.monotonic() - self.started,
+            saved_plan=self.saved_plan if status is RunStatus.SUCCESS else None, plan_text=self.plan_text,
         )
 
 

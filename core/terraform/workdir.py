@@ -157,6 +157,16 @@ def write_backend_file(workdir: Path) -> Path:
     return _write_private(workdir / BACKEND_FILE, BACKEND_TEXT)
 
 
+def write_plan_file(workdir: Path, plan: bytes) -> Path:
+    """Write a saved plan (mode 0600) for Terraform to apply; it is removed with the var file after the run."""
+    path = workdir / PLAN_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(plan)
+    return path
+
+
 def _json_default(value: object) -> Any:
     """Decimals as numbers, sets as sorted lists."""
     if isinstance(value, Decimal):

@@ -84,6 +84,24 @@ class DeploymentRun(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     log: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    review: Mapped[bool] = mapped_column(default=False)
+    """Whether the plan waits for a review (Apply or Discard) before anything is applied."""
+    plan_secret_id: Mapped[int | None] = mapped_column(ForeignKey("stored_secrets.id", ondelete="SET NULL"))
+    """The saved plan file while it waits for review or apply, sealed like the state (it can hold secrets)."""
+    state_serial: Mapped[int | None] = mapped_column(default=None)
+    state_lineage: Mapped[str] = mapped_column(String(64), default="")
+    """The state the plan was made on (its serial and lineage): a plan whose state moved is never applied."""
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    resume_status: Mapped[DeploymentStatus | None] = mapped_column(
+        state_type(DeploymentStatus, length=20, column="resume_status"), default=None)
+    """The deployment's status before this run: what it returns to when the plan is not applied."""
+    other_inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The deployment's other version (inputs, commit, files): before the run its previous one, kept to put
+    back when the plan is not applied; after that, this run's proposal, kept to plan it again."""
+    other_secret_id: Mapped[int | None] = mapped_column(ForeignKey("stored_secrets.id", ondelete="SET NULL"))
+    """The sealed inputs of that other version."""
 
 class DeployDraft(Base):
     """A deploy form being filled in (step by step) and confirmed once; sensitive values are sealed."""

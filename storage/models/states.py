@@ -25,6 +25,8 @@ class DeploymentStatus(StrEnum):
     CANCELLED = "CANCELLED"
     DELETING = "DELETING"
     DELETED = "DELETED"
+    AWAITING_REVIEW = "AWAITING_REVIEW"
+    """A plan of its update or destroy (or of its create, with ``review_creates``) waits for Apply or Discard."""
 
 
 class DeploymentRunStatus(StrEnum):
@@ -37,6 +39,16 @@ class DeploymentRunStatus(StrEnum):
     TIMEOUT = "TIMEOUT"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     CANCELLED = "CANCELLED"
+    PLANNED = "PLANNED"
+    """Planned; the plan (sealed) waits for its review: Apply or Discard."""
+    APPROVED = "APPROVED"
+    """The reviewed plan was applied by a click: it waits for a worker to apply exactly that plan."""
+    DISCARDED = "DISCARDED"
+    """The plan was discarded: nothing was applied."""
+    EXPIRED = "EXPIRED"
+    """No one reviewed the plan in time (``plan_review_hours``): nothing was applied."""
+    STALE = "STALE"
+    """The deployment changed after the plan (state or module): the plan was refused, nothing was applied."""
 
 
 class DeploymentAction(StrEnum):

@@ -23,6 +23,7 @@ from core.deployments.status import DeploymentStatus
 from core.repos import connections
 from storage.db import Database
 from storage.models import Deployment, Module, SourceBlob, User, utcnow
+from tests.integration.test_deploy import apply_plan
 
 UMA = Caller(IdentityKey("slack", "T1", "UUMA"), "Uma")
 ADMIN = Caller(IdentityKey("console", "", "demo-admin"), "demo")
@@ -116,7 +117,8 @@ def test_destroy_works_after_the_module_changed_and_was_unpublished(
     with db.unit_of_work() as session:
         assert session.scalars(select(Module).where(Module.name == "network-plan")).first() is None
     platform.run_action(UMA, ActionEvent("deployment:destroy", short))
-    assert worker.run_once()
+    assert worker.run_once()  # the destroy's plan (of the pinned files) waits for review
+    apply_plan(platform, worker, db)
     with db.unit_of_work() as session:
         deployment = session.scalars(select(Deployment)).one()
         assert deployment.status == DeploymentStatus.DELETED and deployment.source_files == pinned
