@@ -58,6 +58,20 @@ def confirm_button(reply: Reply) -> Button | None:
     return next((a for a in reply.actions if isinstance(a, Button) and a.action_id == "deploy:confirm"), None)
 
 
+def planned_run(db: Database) -> int:
+    """The id of the one run whose plan waits for review."""
+    with db.unit_of_work() as s:
+        return s.scalars(select(DeploymentRun.id).where(DeploymentRun.status == DeploymentRunStatus.PLANNED)).one()
+
+
+def apply_plan(platform: Dispatcher, worker: DeployWorker, db: Database, caller: Caller = UMA) -> Reply:
+    """Apply the plan waiting for review (as ``caller``), then let the worker apply it; the click's answer."""
+    applied = platform.run_action(caller, ActionEvent("plan:apply", str(planned_run(db))))
+    assert isinstance(applied, Reply) and "Applying the reviewed plan" in applied.text, applied
+    assert worker.run_once()
+    return applied
+
+
 def available(db: Database, name: str = "Uma") -> Decimal:
     with db.unit_of_work() as s:
         user = s.scalars(select(User).where(User.display_name == name)).one()
@@ -141,7 +155,8 @@ def test_destroy_cancel_purge_and_rate(platform: Dispatcher, worker: DeployWorke
     refused = platform.run_action(other, ActionEvent("deployment:destroy", first))
     assert isinstance(refused, Reply) and "There is no deployment" in refused.text
     platform.run_action(UMA, ActionEvent("deployment:destroy", first))
-    assert worker.run_once()
+    assert worker.run_once()  # the destroy's plan waits for review
+    apply_plan(platform, worker, db)
     with db.unit_of_work() as s:
         destroyed = s.scalars(select(Deployment).where(Deployment.short_id == first)).one()
         assert destroyed.status == DeploymentStatus.DELETED
@@ -185,7 +200,8 @@ def test_update_is_not_charged_and_keeps_sensitive_values(platform: Dispatcher, 
     assert "updates are not charged" in str(review.cards[0].fields)
     before = available(db)
     platform.run_action(UMA, ActionEvent("deploy:confirm", confirm_button(review).value))  # type: ignore[union-attr]
-    assert worker.run_once()
+    assert worker.run_once()  # the update's plan waits for review
+    apply_plan(platform, worker, db)
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment)).one()
         runs = [(r.action, r.status) for r in s.scalars(select(DeploymentRun).order_by(DeploymentRun.id))]
