@@ -21,7 +21,9 @@ import stripe
 
 from bot.runtime import Runtime
 from bot.wsgi import MAX_BODY_BYTES, BodyRefused, read_body, refuse, respond_json
+from commands.handlers.payments import apply_stripe_event
 from core.incidents import report
+from core.payments.events import HANDLED
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,17 @@ class StripeEventHandlers:
 
 
 def stripe_event_handlers(runtime: Runtime) -> StripeEventHandlers:
-    """The handlers a process serves. None yet: the payments issue registers its own here."""
-    return StripeEventHandlers()
+    """The handlers a process serves: every event type ``core.payments.events`` acts on, applied exactly once."""
+    handlers = StripeEventHandlers()
+
+    def apply(event: stripe.Event) -> None:
+        applied = apply_stripe_event(runtime.db, runtime.config, event.to_dict())
+        log.info("Stripe event applied", extra={"event_type": event.type, "event_id": event.id,
+                                                "outcome": applied.outcome})
+
+    for event_type in HANDLED:
+        handlers.register(event_type, apply)
+    return handlers
 
 
 class MalformedEvent(ValueError):

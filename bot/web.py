@@ -1,7 +1,8 @@
 """The HTTP front: Slack events, Stripe webhooks, health and metrics on one small WSGI app served by waitress.
 
 Routes: ``POST /slack/events`` (when a Slack app is given), ``POST /stripe/webhook`` (when
-``STRIPE_WEBHOOK_SECRET`` is set), ``GET /healthz``, ``GET /metrics`` (behind a bearer token when
+``STRIPE_WEBHOOK_SECRET`` is set), ``GET /stripe/success`` and ``GET /stripe/cancel`` (the pages Stripe
+Checkout returns to), ``GET /healthz``, ``GET /metrics`` (behind a bearer token when
 ``RAD_METRICS_TOKEN`` is set). waitress refuses any body over ``MAX_BODY_BYTES`` (413) while reading it, before
 the app runs; the routes check the limit again. ``serve`` blocks; ``start_background`` runs the same server in a
 thread.
@@ -27,6 +28,7 @@ from bot.runtime import Runtime
 from bot.slack.http import SlackHttpHandler
 from bot.stripe_webhook import STRIPE_WEBHOOK_PATH, StripeEventHandlers, StripeWebhook, stripe_event_handlers
 from bot.wsgi import MAX_BODY_BYTES, respond_json
+from core.payments.checkout import CANCEL_PATH, SUCCESS_PATH
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class WebApp:
         self.routes: dict[tuple[str, str], WSGIApplication] = {
             ("GET", "/healthz"): self.healthz,
             ("GET", "/metrics"): self.metrics,
+            ("GET", SUCCESS_PATH): return_page(PAID_PAGE),
+            ("GET", CANCEL_PATH): return_page(CANCELLED_PAGE),
         }
         if slack_app is not None:
             self.add_route("POST", SLACK_EVENTS_PATH, SlackHttpHandler(slack_app, config.slack_signing_secret))
@@ -102,6 +106,27 @@ class WebApp:
         start_response("200 OK", [("Content-Type", prometheus_client.CONTENT_TYPE_LATEST),
                                   ("Content-Length", str(len(body)))])
         return [body]
+
+
+PAGE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
+        "<meta name=\"viewport\" content=\"width=device-width\"></head><body style=\"font-family:sans-serif;"
+        "max-width:32em;margin:4em auto\"><h1>{title}</h1><p>{text}</p><p>You can close this tab.</p></body></html>")
+PAID_PAGE = PAGE.format(title="Thank you", text="Your payment went through. Your credits are added as soon as "
+                        "Stripe confirms it, and the bot tells you in chat.")
+CANCELLED_PAGE = PAGE.format(title="Payment cancelled", text="Nothing was charged and no credits were added.")
+
+
+def return_page(html: str) -> WSGIApplication:
+    """A fixed page Stripe Checkout sends the user back to (it shows nothing of the request)."""
+    body = html.encode()
+
+    def page(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
+                                  ("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
+                                  ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")])
+        return [body]
+
+    return page
 
 
 def bearer_matches(environ: WSGIEnvironment, token: bytes) -> bool:

@@ -11,6 +11,7 @@ from core.secrets import SecretBox, load_keys
 
 if TYPE_CHECKING:  # imported on first use: PyGithub and requests weigh on every process's memory
     from core.jules.client import JulesClient
+    from core.payments.client import StripeGateway
     from core.repos.github import GitHubClient
 
 
@@ -21,6 +22,7 @@ class Services:
     config: Config
     github_options: dict[str, Any] = field(default_factory=dict)
     jules_options: dict[str, Any] = field(default_factory=dict)
+    stripe_options: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def secrets(self) -> SecretBox:
@@ -38,3 +40,9 @@ class Services:
         from core.jules.client import JulesClient
 
         return JulesClient.from_config(self.config, api_key, **self.jules_options)
+
+    def stripe(self) -> StripeGateway:
+        """The Stripe client (``STRIPE_API_KEY`` at ``STRIPE_API_URL``); PaymentsNotConfigured without a key."""
+        from core.payments.client import StripeGateway
+
+        return StripeGateway.from_config(self.config, **self.stripe_options)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.accounts.roles import ADMIN, FINANCE, has_any
+from core.settings.platform import subscription_enabled
 from storage.models import User, UserRole
 
 OfferKind = Literal["buy", "ask", "self"]
@@ -36,8 +37,8 @@ class CreditOffer:
 
 
 def buying_enabled(session: Session) -> bool:
-    """Whether users can buy credits themselves; no payment flow exists yet, so never for now."""
-    return False
+    """Whether users can buy credits themselves: ``enable_credits`` and ``enable_subscription`` are on."""
+    return subscription_enabled(session)
 
 
 def how_to_get_credits(session: Session, user: User) -> CreditOffer:

@@ -22,8 +22,16 @@ from core.accounts.roles import FINANCE, has_any
 from core.conversations import ConversationRef
 from core.credits.amounts import MAX_AMOUNT, format_credits
 from core.errors import InvalidInput, NotAllowed, NotFound
-from core.payments.client import CheckoutSession
+from core.payments.client import (
+    CheckoutSession,
+    PaymentsNotConfigured,
+    PaymentsRefused,
+    PaymentsUnavailable,
+    payments_configured,
+)
+from core.services import Services
 from core.settings import platform as settings
+from storage.db import Database
 from storage.models import Purchase, PurchaseStatus, User
 
 MONEY = re.compile(r"\d{1,9}(\.\d{1,2})?")
@@ -55,11 +63,45 @@ def format_money(amount: Decimal, currency: str) -> str:
     return f"{amount.quantize(CENTS):,f} {currency.upper()}"
 
 
-def require_buying(session: Session) -> None:
-    """Refuse unless buying is switched on (``enable_credits`` and ``enable_subscription``)."""
+def require_buying(session: Session, services: Services) -> None:
+    """Refuse unless buying is switched on (``enable_credits``, ``enable_subscription``) and Stripe configured."""
     if not settings.subscription_enabled(session):
         raise NotAllowed("Buying credits is not switched on on this platform.",
                          hint="An admin can turn it on with `/rad admin settings enable_subscription true`.")
+    if not payments_configured(services.config):
+        raise PaymentsNotConfigured()
+
+
+def buy(db: Database, services: Services, user_id: int, written: str, where: ConversationRef | None,
+        ) -> tuple[Purchase, Quote]:
+    """Open a Checkout Session for the amount typed: recorded, opened at Stripe, recorded again.
+
+    No transaction is open while Stripe is called. When Stripe fails, the purchase is marked ``failed``
+    and the error (a clear message, nothing charged) is raised.
+    """
+    with db.unit_of_work() as session:
+        require_buying(session, services)
+        offer = quote(session, written)
+        user = session.get_one(User, user_id)
+        purchase = start(session, user, offer, where)
+        purchase_id, key = purchase.id, purchase.key
+        params = session_params(purchase, user, services.config.public_base_url)
+    return open_session(db, services, purchase_id, key, params), offer
+
+
+def open_session(db: Database, services: Services, purchase_id: int, key: str, params: dict[str, object],
+                 ) -> Purchase:
+    """Ask Stripe for the session (no transaction open) and record its outcome; raises when Stripe failed."""
+    try:
+        created = services.stripe().create_checkout_session(params, key)
+    except (PaymentsUnavailable, PaymentsRefused) as error:
+        with db.unit_of_work() as session:
+            not_opened(session, purchase_id, error.message)
+        raise
+    with db.unit_of_work() as session:
+        purchase = opened(session, purchase_id, created)
+        session.expunge(purchase)
+    return purchase
 
 
 def quote(session: Session, written: str) -> Quote:

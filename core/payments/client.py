@@ -63,12 +63,15 @@ class CheckoutSession:
 
     @classmethod
     def of(cls, found: Any) -> CheckoutSession:
-        """The fields of a ``stripe`` Checkout Session object (or an event's snapshot of one)."""
+        """The fields of a ``stripe`` Checkout Session object (or a plain mapping of one)."""
+        values: Mapping[str, Any] = found.to_dict() if hasattr(found, "to_dict") else found
+
         def text(name: str) -> str:
-            value: Any = found.get(name) if hasattr(found, "get") else None
+            value = values.get(name)
             if isinstance(value, str):
                 return value
-            return str(value.get("id", "")) if value is not None and hasattr(value, "get") else ""
+            return str(value.get("id", "")) if isinstance(value, Mapping) else ""
+
         return cls(text("id"), text("url"), text("status"), text("payment_status"), text("payment_intent"),
                    text("subscription"), text("customer"))
 

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.conversations import ConversationRef
 from core.errors import Conflict, NotFound
-from core.payments.checkout import metadata, remember_offer, return_urls
+from core.payments.checkout import metadata, open_session, remember_offer, require_buying, return_urls
+from core.services import Services
+from storage.db import Database
 from storage.models import Purchase, PurchaseStatus, Subscription, SubscriptionStatus, SubscriptionTier, User
 
 LIVE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.CANCELING)
@@ -48,6 +50,33 @@ def start(session: Session, user: User, tier: SubscriptionTier, where: Conversat
     audit.record(session, user, "payments.subscribe", target=f"purchase:{purchase.id}",
                  platform=where.platform if where else "", tier=tier.name)
     return purchase
+
+
+def subscribe(db: Database, services: Services, user_id: int, tier_id: int, where: ConversationRef | None,
+              ) -> Purchase:
+    """Open a subscription Checkout Session for a tier, as ``checkout.buy`` does for a one-time purchase."""
+    with db.unit_of_work() as session:
+        require_buying(session, services)
+        user = session.get_one(User, user_id)
+        tier = session.get(SubscriptionTier, tier_id)
+        if tier is None:
+            raise NotFound("That tier no longer exists.", hint="See the tiers with `/rad credits subscription`.")
+        purchase = start(session, user, tier, where)
+        params = session_params(purchase, tier, user, services.config.public_base_url)
+        purchase_id, key = purchase.id, purchase.key
+    return open_session(db, services, purchase_id, key, params)
+
+
+def cancel(db: Database, services: Services, user_id: int) -> Subscription:
+    """Ask Stripe to end the user's subscription at the period's end, then record it (no transaction over the call)."""
+    with db.unit_of_work() as session:
+        row = cancel_requested(session, session.get_one(User, user_id))
+        stripe_id, row_id = str(row.stripe_subscription_id), row.id
+    services.stripe().cancel_at_period_end(stripe_id, f"cancel:{row_id}:{stripe_id}")
+    with db.unit_of_work() as session:
+        done = canceling(session, session.get_one(User, user_id), stripe_id)
+        session.expunge(done)
+    return done
 
 
 def session_params(purchase: Purchase, tier: SubscriptionTier, user: User, public_url: str) -> dict[str, object]:
