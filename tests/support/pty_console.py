@@ -1,0 +1,99 @@
+"""A real ``python -m bot console`` on a pseudo-terminal, driven like a person typing (keys, Ctrl-C, Ctrl-D).
+
+The pty is the child's controlling terminal, so Ctrl-C typed into it is a real SIGINT from the line discipline
+and Ctrl-D a real end of input; the console sees a terminal (line editing, colours) exactly as a user's shell
+would give it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CTRL_C, CTRL_D = "\x03", "\x04"
+
+
+def _take_terminal() -> None:  # runs in the child before exec: a new session whose terminal is the pty
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class PtyConsole:
+    """The console process and the master side of its terminal."""
+
+    def __init__(self, args: list[str], env: dict[str, str], *, rows: int = 50, columns: int = 200) -> None:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        full_env = {"PATH": os.environ["PATH"], "TERM": "xterm-256color", "INPUTRC": "/dev/null",
+                    "PYTHONPATH": str(ROOT), **env}
+        self.process = subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=ROOT, env=full_env,
+                                        stdin=slave, stdout=slave, stderr=slave, preexec_fn=_take_terminal,
+                                        close_fds=True)
+        os.close(slave)
+        self.master = master
+        self.output = ""
+        self.position = 0
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:  # the child closed its side
+            return False
+        if not data:
+            return False
+        self.output += data.decode(errors="replace")
+        return True
+
+    def expect(self, text: str, timeout: float = 30) -> str:
+        """Wait until ``text`` appears after what was already expected; returns the output up to its end."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output[self.position:]:
+            left = deadline - time.monotonic()
+            got = left > 0 and self._read(min(left, 0.2))
+            if left <= 0 or (not got and self.process.poll() is not None):
+                raise AssertionError(f"{text!r} never appeared; the console printed:\n"
+                                     f"{self.output[self.position:][-3000:]!r}")
+        end = self.output.index(text, self.position) + len(text)
+        seen, self.position = self.output[self.position:end], end
+        return seen
+
+    def settle(self, quiet: float = 0.5, timeout: float = 10) -> str:
+        """Read until nothing arrives for ``quiet`` seconds; returns what arrived."""
+        start, deadline = len(self.output), time.monotonic() + timeout
+        while time.monotonic() < deadline and self._read(quiet):
+            pass
+        return self.output[start:]
+
+    def send(self, keys: str) -> None:
+        """Type ``keys`` (``\\r`` is Enter)."""
+        os.write(self.master, keys.encode())
+
+    def wait(self, timeout: float = 20) -> int:
+        """The exit status, reading what is left so the child never blocks on a full terminal."""
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            self._read(0.1)
+        return self.process.wait(max(0.1, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        """Stop the process if it still runs, and close the terminal."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        os.close(self.master)
