@@ -7,11 +7,14 @@ from sqlalchemy import select
 from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, Param, action, command
 from commands.handlers.deploy import retry, start
-from commands.ui.model import Attachment, Card, Control, Field, Form, Option, Reply, Select
+from commands.ui.model import Attachment, Button, Card, Control, Field, Form, Option, Reply, Select
 from commands.views.deployment import ICONS, SUCCEEDED, manage_buttons, shown, status_line
+from commands.views.review import review_buttons
 from core.accounts.roles import USER
 from core.credits.amounts import format_credits
+from core.deployments import review
 from core.deployments import service as deployments
+from core.deployments.status import DeploymentRunStatus
 from core.errors import InvalidInput, NotFound
 from core.modules.inputs import sensitive_names
 from storage.models import Deployment, DeploymentRun, Module
@@ -71,6 +74,9 @@ def details(ctx: Context, d: Deployment) -> Reply:
     if run_lines:
         cards.append(Card("Runs", text="\n".join(run_lines)))
     controls: list[Control] = list(manage_buttons(d))
+    waiting = next((r for r in runs if r.status == DeploymentRunStatus.PLANNED), None)
+    if waiting is not None and review.may_review(ctx.actor, d):  # only those who may apply see Apply
+        controls[:0] = review_buttons(waiting)
     if d.owner_id == ctx.actor.id and d.status in SUCCEEDED:
         controls.append(Select("deployment:rate", tuple(Option("★" * n, str(n)) for n in range(1, 6)),
                                placeholder="Rate it", value=d.short_id,
@@ -95,10 +101,39 @@ def cancel(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("deployment:destroy", roles=(USER,))
 def destroy(ctx: Context, event: ActionEvent) -> Reply:
-    """Queue a destroy of the deployment's resources."""
+    """Plan the destroy; first name the deployments that depend on this one, and ask before going on."""
     d = target(ctx, event)
+    deployments.require_manager(ctx.actor, d, "destroy")
+    depending = review.dependents(ctx.session, d)
+    if not depending:
+        return plan_destroy(ctx, d)
+    one = len(depending) == 1
+    names = ", ".join(f"`{x.short_id}` ({x.module_name})" for x in depending)
+    return Reply(text=f":warning: {names} depend{'s' if one else ''} on `{d.short_id}` ({d.module_name}); "
+                      f"destroying it can break {'it' if one else 'them'}. Plan the destroy anyway? Nothing is "
+                      "destroyed before you apply the plan.",
+                 actions=(Button("Plan the destroy", "deployment:destroy_anyway", d.short_id, style="danger"),
+                          Button("Keep it", "deployment:keep", d.short_id)), replace_original=True)
+
+
+@action("deployment:destroy_anyway", roles=(USER,))
+def destroy_anyway(ctx: Context, event: ActionEvent) -> Reply:
+    """Plan the destroy although other deployments depend on this one (the user was told which)."""
+    return plan_destroy(ctx, target(ctx, event))
+
+
+@action("deployment:keep", roles=(USER,))
+def keep(ctx: Context, event: ActionEvent) -> Reply:
+    """Do not destroy after all."""
+    d = target(ctx, event)
+    return Reply(text=f"Nothing was destroyed: `{d.short_id}` stays.", replace_original=True)
+
+
+def plan_destroy(ctx: Context, d: Deployment) -> Reply:
+    """Queue the destroy's plan; it is shown for review (Apply or Discard) before anything is destroyed."""
     deployments.queue_destroy(ctx.session, ctx.actor, d, ctx.now)
-    return Reply(text=f":broom: Destroying `{d.short_id}`; progress appears in its channel.", replace_original=True)
+    return Reply(text=f":broom: Planning the destroy of `{d.short_id}`; the plan appears in its thread for review "
+                      "before anything is destroyed.", replace_original=True)
 
 
 @action("deployment:purge", roles=(USER,))
