@@ -10,6 +10,7 @@ deployments and messages in the database, wherever the run was claimed, and neve
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ from storage.models import Deployment, DeploymentRun, Job, JobStatus, Module, ut
 from tests.support.pty_console import CTRL_C, CTRL_D, ROOT, PtyConsole
 
 BOLD, CODE = "\x1b[1m", "\x1b[36m"
+ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 PROMPT = "/rad> "
 
 
@@ -345,5 +347,36 @@ def test_a_run_of_another_process_is_shown_in_the_console_process(
         with db.unit_of_work() as session:
             statuses = {r.status for r in session.scalars(select(DeploymentRun))}
         assert statuses == {DeploymentRunStatus.FAILURE}
+    finally:
+        console.close()
+
+
+def test_a_deploy_from_the_console_prints_one_line_per_step_not_the_card(
+    dispatcher: Dispatcher, db: Database, config: Config, tmp_path: Path
+) -> None:
+    """The console process runs the deployment itself (its own worker, real Terraform in the sandbox)."""
+    seed(db, dispatcher.services, console_caller("ada"))
+    console = PtyConsole(["console", "--as", "ada"], console_env(config, tmp_path))
+    try:
+        console.expect(PROMPT)
+        console.send("deploy budget-alerts\r")
+        for _ in range(30):  # Enter keeps every default, step by step, up to the confirmation's buttons
+            console.settle(0.7)
+            if "Choose a number" in console.output[-200:]:
+                break
+            console.send("\r")
+        buttons = dict((label.strip(), number) for number, label in
+                       re.findall(r"\[(\d+)\] ([^\r\n]*)", console.output[console.output.rindex("── Deploy"):]))
+        console.send(f"{buttons['Confirm']}\r")
+        short = re.search(r"Deployment (\w+) of", ESCAPE.sub("", console.expect("is queued")))
+        assert short is not None
+        result = console.expect("✅ success.", timeout=180)
+        title = f"Deploying budget-alerts · {short.group(1)}"
+        for step in ("⚙️ working", "init: running", "plan: running", "apply: running", "apply: done"):
+            assert result.count(f"{title}: {step}\r\n") == 1, step
+        assert "── Deploying" not in result and "Credit cost" not in result  # never the whole card again
+        assert f"{PROMPT}\x1b" not in result.replace(f"{PROMPT}\r\x1b[2K", "")  # each line drawn above the prompt
+        console.send("quit\r")
+        assert console.wait() == 0
     finally:
         console.close()
