@@ -59,6 +59,12 @@ def remember_opened(session: Session, key: IdentityKey, now: datetime) -> None:
     session.flush()
 
 
+def shown_now(session: Session, user: User) -> None:
+    """The Home about to be published for ``user`` is built in this transaction: its changes need no refresh."""
+    session.flush()
+    session.info.get(_PENDING, set()).discard(user.id)
+
+
 def home_identities(session: Session, user: User) -> list[IdentityKey]:
     """The identities of ``user`` that opened the Home tab, oldest first."""
     rows = session.scalars(select(ChatIdentity).join(HomeTab, HomeTab.identity_id == ChatIdentity.id)

@@ -37,7 +37,9 @@ def show_home(ctx: Context) -> Reply:
 def opened(ctx: Context, event: ActionEvent) -> Reply:
     """The Home tab was opened: remember it (so it is refreshed when it changes) and return what it shows."""
     home.remember_opened(ctx.session, ctx.caller.key, ctx.now)
-    return home_view(ctx.session, ctx.actor, ctx.slash)
+    shown = home_view(ctx.session, ctx.actor, ctx.slash)
+    home.shown_now(ctx.session, ctx.actor)  # e.g. the sign-up credits of a first contact: already shown
+    return shown
 
 
 @job(home.KIND)

@@ -213,3 +213,18 @@ def test_deploy_from_the_home_tab_then_the_home_shows_it_and_cancel_works(platfo
     run_jobs(platform)
     assert len(publishes(platform, "UUMA")) == 3
     assert "Deployments (0)" in current_home(platform)
+
+
+def test_a_first_contact_on_the_home_tab_registers_and_publishes_once(platform: Harness, db: Database) -> None:
+    platform.reply(platform.command("admin settings signup_credits 10"))
+    view = open_home(platform, {"user": "UNEW", "name": "new"})
+    assert "10 credits" in texts(view)  # registered on first contact, with the sign-up credits
+    run_jobs(platform)
+    assert len(publishes(platform, "UNEW")) == 1, "the sign-up is already on the published Home"
+
+
+def test_socket_mode_delivers_the_home_tab_event_too(platform: Harness) -> None:
+    platform.socket(platform.home_opened_body(user="UUMA"))
+    platform.settle()
+    [published] = publishes(platform, "UUMA")
+    assert "network-plan" in texts(published.body["view"])
