@@ -10,10 +10,14 @@ deployments and messages in the database, wherever the run was claimed, and neve
 from __future__ import annotations
 
 import io
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +26,7 @@ from sqlalchemy import select
 
 from bot.console import Console, ConsoleMessenger, console_caller, console_channel
 from bot.console_feed import ConsoleFeed
-from bot.demo import seed
+from bot.demo import EXAMPLES, seed
 from commands.framework.context import Context
 from commands.framework.dispatch import Dispatcher
 from commands.framework.registry import ActionEvent
@@ -225,13 +229,13 @@ def test_help_admin_lists_the_admin_subcommands(dispatcher: Dispatcher, db: Data
 # -- following the database ---------------------------------------------------------------------------
 
 
-def queued_deployment(dispatcher: Dispatcher, db: Database, who: str) -> str:
-    """A CREATE of budget-alerts queued by ``who`` from their console; its short id."""
+def queued_deployment(dispatcher: Dispatcher, db: Database, who: str, module_name: str = "budget-alerts") -> str:
+    """A CREATE of ``module_name`` queued by ``who`` from their console; its short id."""
     caller = console_caller(who)
     dispatcher.run_text(caller, "whoami")
     with db.unit_of_work() as session:
         user = find_user(session, caller.key)
-        module = session.scalars(select(Module).where(Module.name == "budget-alerts")).first()
+        module = session.scalars(select(Module).where(Module.name == module_name)).first()
         assert user is not None and module is not None
         made = deployments.create(session, dispatcher.services.secrets, user, module, {}, {}, f"test-{who}",
                                   utcnow(), ConversationRef("console", channel=console_channel(caller.key)))
@@ -380,3 +384,69 @@ def test_a_deploy_from_the_console_prints_one_line_per_step_not_the_card(
         assert console.wait() == 0
     finally:
         console.close()
+
+
+SLOW_MODULE = """
+variable "module_description" {
+  type    = string
+  default = "Takes a few seconds"
+}
+
+resource "terraform_data" "slow" {
+  input = "slow"
+  provisioner "local-exec" {
+    command = "sleep 6"
+  }
+}
+"""
+
+
+def deployment_status(db: Database, short: str) -> str:
+    with db.unit_of_work() as session:
+        return str(session.scalars(select(Deployment.status).where(Deployment.short_id == short)).one())
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_a_run_claimed_by_a_separate_worker_process_is_shown_and_another_users_never(
+    dispatcher: Dispatcher, db: Database, config: Config, tmp_path: Path
+) -> None:
+    """``python -m bot worker`` runs ada's deployment; bob's is queued while that worker is busy, so ada's console
+    process (free first) or the worker runs it: either way ada's console shows only hers."""
+    modules = tmp_path / "modules"
+    shutil.copytree(EXAMPLES, modules)
+    (modules / "slow-step").mkdir()
+    (modules / "slow-step" / "main.tf").write_text(SLOW_MODULE)
+    seed(db, dispatcher.services, console_caller("ada"), modules)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **console_env(config, tmp_path),
+           "RAD_DATA_DIR": str(tmp_path / "worker-data")}
+    worker = subprocess.Popen([sys.executable, "-m", "bot", "worker"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    console: PtyConsole | None = None
+    try:
+        mine = queued_deployment(dispatcher, db, "ada", "slow-step")
+        wait_until(lambda: deployment_status(db, mine) == "WORKING", "the worker process to claim ada's run")
+        theirs = queued_deployment(dispatcher, db, "bob")
+        console = PtyConsole(["console", "--as", "ada"], console_env(config, tmp_path))
+        console.expect(PROMPT)
+        shown = console.expect("✅ success.", timeout=120)
+        assert f"budget-alerts `{theirs}`" not in shown and "slow-step" in shown and mine in shown
+        wait_until(lambda: deployment_status(db, theirs) == "SUCCESS", "bob's run")
+        console.send("whoami\r")
+        console.expect(PROMPT)
+        console.settle(1.5)  # the feed's next polls, had it anything of bob's to say
+        assert theirs not in console.output
+    finally:
+        if console is not None:
+            console.close()
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
