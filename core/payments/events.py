@@ -98,10 +98,10 @@ def session_completed(session: Session, found: Json, kind: str) -> Applied:
     intent = found.get("payment_intent")
     if isinstance(intent, str) and intent and purchase.payment_intent is None:
         purchase.payment_intent = intent[:255]
-    if not paid:
-        return Applied("waiting for a delayed payment")
     if purchase.status is PurchaseStatus.PAID:
         return Applied("session already paid")
+    if not paid:
+        return Applied("waiting for a delayed payment")
     if purchase.mode == "subscription":
         return _subscription_paid(session, purchase, found)
     return _credit_purchase(session, purchase)

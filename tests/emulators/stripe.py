@@ -231,8 +231,9 @@ class StripeEmulator(HttpEmulator[Call, _Fault]):
         return session
 
     def _customer(self, email: str = "") -> Json:
-        customer = {"id": new_id("cus"), "object": "customer", "email": email or None}
-        self.customers[customer["id"]] = customer
+        customer_id = new_id("cus")
+        customer: Json = {"id": customer_id, "object": "customer", "email": email or None}
+        self.customers[customer_id] = customer
         return customer
 
     def _update_subscription(self, subscription_id: str, params: Json) -> Json:
@@ -247,9 +248,10 @@ class StripeEmulator(HttpEmulator[Call, _Fault]):
     def add_price(self, unit_amount: int, currency: str = "usd", *, interval: str = "month") -> Json:
         """A recurring price (what an admin makes in the dashboard); its id goes into a tier."""
         with self._lock:
-            price = {"id": new_id("price"), "object": "price", "unit_amount": unit_amount, "currency": currency,
-                     "recurring": {"interval": interval}, "active": True}
-            self.prices[price["id"]] = price
+            price_id = new_id("price")
+            price: Json = {"id": price_id, "object": "price", "unit_amount": unit_amount, "currency": currency,
+                           "recurring": {"interval": interval}, "active": True}
+            self.prices[price_id] = price
             return price
 
     def pay(self, session_id: str, *, delayed: bool = False) -> list[Json]:
@@ -341,7 +343,7 @@ class StripeEmulator(HttpEmulator[Call, _Fault]):
                 "Content-Type": "application/json; charset=utf-8", "Stripe-Signature": signature,
                 "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"})
             try:
-                with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (a local URL)
+                with urllib.request.urlopen(request, timeout=10) as answer:
                     statuses.append(answer.status)
             except urllib.error.HTTPError as error:
                 statuses.append(error.code)
@@ -355,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--key", default="sk_test_demo")
     args = parser.parse_args(argv)
     emulator = StripeEmulator(port=args.port, api_key=args.key).start()
-    print(f"Stripe emulator on {emulator.url} (key {args.key[:8]}…)")  # noqa: T201 (a command-line tool)
+    print(f"Stripe emulator on {emulator.url} (key {args.key[:8]}…)")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
