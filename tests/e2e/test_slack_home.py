@@ -18,12 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.demo import seed
+from bot.deploy_worker import DeployWorker
 from bot.slack.app import make_client
 from bot.slack.elements import decode_action_id
 from bot.slack.messenger import SlackMessenger
 from bot.worker import Worker
 from core import home
 from core.accounts.identity import Caller, IdentityKey
+from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
 from storage.db import Database
 from storage.models import ChatIdentity, Deployment, DeploymentStatus, HomeTab, Job, utcnow
 from tests.emulators.slack import Call
@@ -167,7 +169,8 @@ def state_of(block: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
     return {"type": kind, "value": answers.get(name, element.get("initial_value"))}
 
 
-def test_deploy_from_the_home_tab_then_the_home_shows_it_and_cancel_works(platform: Harness, db: Database) -> None:
+def deploy_from_home(platform: Harness, db: Database) -> str:
+    """Uma clicks Deploy on her Home tab, fills the modal and confirms in the DM; the queued deployment's id."""
     view = open_home(platform, UMA)
     opened = len(platform.emulator.calls("views.open"))
     click_home(platform, view, "deploy:pick", "network-plan")
@@ -196,8 +199,11 @@ def test_deploy_from_the_home_tab_then_the_home_shows_it_and_cancel_works(platfo
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment)).one()
         assert deployment.status == DeploymentStatus.QUEUED
-        short = deployment.short_id
+        return deployment.short_id
 
+
+def test_deploy_from_the_home_tab_then_the_home_shows_it_and_cancel_works(platform: Harness, db: Database) -> None:
+    short = deploy_from_home(platform, db)
     run_jobs(platform)
     assert len(publishes(platform, "UUMA")) == 2, "the deploy (its hold and its row) is one refresh"
     refreshed = platform.emulator.home("UUMA")
@@ -228,3 +234,20 @@ def test_socket_mode_delivers_the_home_tab_event_too(platform: Harness) -> None:
     platform.settle()
     [published] = publishes(platform, "UUMA")
     assert "network-plan" in texts(published.body["view"])
+
+
+def test_the_deploy_worker_finishing_a_run_republishes_the_home(platform: Harness, db: Database,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.deploy_worker.find_engine", lambda cfg: EmbeddedEngine(plugin_cache_dir(cfg.data_dir)))
+    short = deploy_from_home(platform, db)
+    run_jobs(platform)
+    assert "queued" in current_home(platform)
+    messenger = SlackMessenger(make_client(platform.runtime.config))
+    assert DeployWorker(platform.runtime, {"slack": messenger}, name="home-test-worker").run_once()
+    with db.unit_of_work() as s:
+        assert s.scalars(select(Deployment)).one().status == DeploymentStatus.SUCCESS
+    run_jobs(platform)
+    assert len(publishes(platform, "UUMA")) == 3, "the run (working, then success and its spend) is one publish"
+    shown = current_home(platform)
+    assert f"network-plan · {short}" in shown and "success" in shown
+    assert "50 credits (0 purchased)" in shown  # 100 awarded, 50 spent
