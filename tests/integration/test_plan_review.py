@@ -20,6 +20,7 @@ from commands.framework.dispatch import Dispatcher
 from commands.framework.registry import ActionEvent
 from commands.ui.model import Button, Form, Reply
 from core.accounts.identity import Caller, IdentityKey
+from core.credits import service as credits
 from core.deployments import review
 from core.deployments import service as deployments
 from core.deployments.pending import PLAN_KIND
@@ -29,7 +30,7 @@ from core.deployments.status import DeploymentRunStatus as Run
 from core.deployments.status import DeploymentStatus
 from core.jobs import housekeeping
 from storage.db import Database
-from storage.models import Deployment, DeploymentRun, Module, StoredSecret, utcnow
+from storage.models import Deployment, DeploymentRun, Module, StoredSecret, User, utcnow
 from tests.integration.test_deploy import (
     ADMIN,
     UMA,
@@ -319,6 +320,14 @@ class Door(Protocol):
         """Run one run with the real worker; the last message it posted in the deployment's thread."""
 
 
+def award_the_owner(db: Database, amount: Decimal) -> None:
+    """The deployments' owner gets ``amount`` awarded credits (from the first admin), for a second deployment."""
+    with db.unit_of_work() as s:
+        owner = s.get_one(User, s.scalars(select(Deployment.owner_id)).first())
+        admin = next(u for u in s.scalars(select(User).order_by(User.id)) if "admin" in u.role_names)
+        credits.award(s, admin, owner, amount, reason="a second deployment")
+
+
 def short_of_latest(db: Database) -> str:
     with db.unit_of_work() as s:
         return s.scalars(select(Deployment.short_id).order_by(Deployment.id.desc())).first() or ""
@@ -345,6 +354,7 @@ async def plan_review_scenario(door: Door, db: Database) -> None:
     assert [r for r in runs(db, network)] == [(Action.CREATE, Run.SUCCESS), (Action.UPDATE, Run.SUCCESS)]
     assert deployment(db, network).outputs["network_name"] == "reviewed"
 
+    award_the_owner(db, Decimal(100))
     [queued] = await door.click(await door.deploy("static-site", {"site_name": "blog"}), "deploy:confirm")
     assert "success" in (await door.run_worker()).text
     site = short_of_latest(db)

@@ -1,0 +1,70 @@
+"""End to end through Slack: an update's plan in the deployment's thread with the plan as a file, Apply clicked
+twice and applied once; a destroy naming its dependents, then discarded; a plan that changes nothing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import StoredSecret
+from tests.e2e.test_slack_deploy import ROOM, UMA, buttons, click, fill, platform, since, worker
+from tests.integration.test_plan_review import Seen, plan_review_scenario
+from tests.support.slack_support import Harness, emulator, harness, slack_runtime, texts
+
+__all__ = ["emulator", "harness", "platform", "slack_runtime"]
+
+
+class SlackReviewDoor:
+    """Signed requests to the real Bolt app, Uma clicking in ``ROOM``; the worker reports through the Web API."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+
+    @staticmethod
+    def seen(message: dict[str, Any], files: dict[str, bytes] | None = None) -> Seen:
+        return Seen(texts(message), {name: message for name in buttons(message)}, files or {})
+
+    async def deploy(self, module: str, answers: dict[str, str]) -> Seen:
+        before = len(self.harness.emulator.calls("views.open"))
+        answer = self.harness.command(f"deploy {module}", channel=ROOM, **UMA)
+        assert (answer.status, answer.body) == (200, "")
+        view = self.harness.emulator.wait_for("views.open", count=before + 1)[-1].body["view"]
+        return self.seen(fill(self.harness, view, UMA, answers))
+
+    async def click(self, seen: Seen, action_id: str, times: int = 1) -> list[Seen]:
+        message = seen.buttons[action_id]
+        answers = [click(self.harness, message, action_id, UMA, stamp=f"{time.time():.6f}{n}") for n in range(times)]
+        return [self.seen({**self.harness.reply(a), "channel": ROOM}) for a in answers]
+
+    async def show(self, short: str) -> Seen:
+        return self.seen({**self.harness.reply(self.harness.command(f"deployment {short}", channel=ROOM, **UMA)),
+                          "channel": ROOM})
+
+    async def update(self, short: str, answers: dict[str, str]) -> Seen:
+        card = await self.show(short)
+        before = len(self.harness.emulator.calls("views.open"))
+        assert click(self.harness, card.buttons["deployment:update"], "deployment:update", UMA).status == 200
+        view = self.harness.emulator.wait_for("views.open", count=before + 1)[-1].body["view"]
+        return self.seen(fill(self.harness, view, UMA, answers))
+
+    async def run_worker(self) -> Seen:
+        mark = time.monotonic()
+        assert worker(self.harness).run_once()
+        *_, result = since(self.harness, mark, "chat.postMessage")
+        assert result.body["thread_ts"]  # in the deployment's thread
+        names = [c.body["filename"] for c in since(self.harness, mark, "files.getUploadURLExternal")]
+        uploads = [c.raw for c in self.harness.emulator.calls() if c.path.startswith("/upload/") and c.at >= mark]
+        for done in since(self.harness, mark, "files.completeUploadExternal"):
+            assert done.body["thread_ts"] == result.body["thread_ts"]  # the plan goes in the same thread
+        return self.seen({**result.body, "channel": ROOM}, dict(zip(names, uploads, strict=True)))
+
+
+async def test_plan_review_through_slack(platform: Harness, db: Database) -> None:
+    await plan_review_scenario(SlackReviewDoor(platform), db)
+    sent = "\n".join(repr(c.body) + c.raw.decode("utf-8", "replace") for c in platform.emulator.calls())
+    with db.unit_of_work() as s:
+        sealed = [row.ciphertext for row in s.scalars(select(StoredSecret))]
+    assert sealed and not any(ciphertext in sent for ciphertext in sealed)  # no sealed plan or state reached Slack
