@@ -42,7 +42,7 @@ from core.deployments.queue import Finished
 from core.deployments.status import DeploymentRunStatus
 from core.secrets import load_keys
 from storage.db import Database
-from storage.models import Deployment, DeploymentRun, Job, JobStatus, Module, utcnow
+from storage.models import DeployDraft, Deployment, DeploymentRun, Job, JobStatus, Module, utcnow
 from tests.support.pty_console import CTRL_C, CTRL_D, ROOT, PtyConsole
 
 BOLD, CODE = "\x1b[1m", "\x1b[36m"
@@ -205,6 +205,33 @@ def test_ctrl_c_at_a_choice_goes_back_to_the_prompt(dispatcher: Dispatcher, tmp_
     console = Console(sorting_dispatcher(dispatcher, pressed), console_caller("ada"), tmp_path, read=read, out=out)
     console.loop()
     assert pressed == [] and out.getvalue().count("Two cards") == 1
+
+
+def test_ctrl_c_in_a_later_deploy_step_keeps_the_draft_of_the_earlier_ones(
+    dispatcher: Dispatcher, db: Database, tmp_path: Path
+) -> None:
+    seed(db, dispatcher.services, console_caller("ada"))
+    answers = iter(["deploy budget-alerts", "250", ""])  # step 1: the budget, then an empty JSON for thresholds
+    prompts: list[str] = []
+
+    def read(prompt: str) -> str:
+        prompts.append(prompt)
+        if prompt.lower().startswith("alert channel"):  # in step 2
+            raise KeyboardInterrupt
+        return next(answers, "quit")
+
+    out = io.StringIO()
+    console = Console(dispatcher, console_caller("ada"), tmp_path, read=read, out=out)
+    console.loop()
+    text = out.getvalue()
+    assert "(step 2 of 2)" in text
+    assert "✖ Cancelled “Deploy budget-alerts”: nothing of this step was sent. What earlier steps saved is kept." \
+        in text
+    assert prompts[-1] == "/rad> "  # back at the prompt (then it read quit), not out of the console
+    with db.unit_of_work() as session:
+        draft = session.scalars(select(DeployDraft)).one()
+        assert draft.step == 1 and str(draft.values["monthly_budget"]) == "250"
+        assert session.scalars(select(Deployment)).first() is None
 
 
 # -- help ---------------------------------------------------------------------------------------------
