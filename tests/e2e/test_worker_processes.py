@@ -29,7 +29,7 @@ from core.accounts.identity import Caller, IdentityKey, find_user
 from core.config import Config
 from core.credits import service as credits
 from core.deployments.state import DatabaseStateStore
-from core.deployments.status import DeploymentAction, DeploymentStatus
+from core.deployments.status import DeploymentAction, DeploymentRunStatus, DeploymentStatus
 from core.secrets import load_keys
 from storage.db import Database
 from storage.models import Deployment, DeploymentRun
@@ -145,6 +145,11 @@ def test_two_workers_with_their_own_data_dirs_share_every_deployment(
         deployment_id = deployment.id
     platform.run_action(UMA, ActionEvent("deployment:destroy", short))
     with worker_process(config, second, key):
+        wait_for(lambda: status(db, short) == DeploymentStatus.AWAITING_REVIEW, "the destroy's plan on worker B")
+        with db.unit_of_work() as session:
+            planned = session.scalars(select(DeploymentRun.id).where(
+                DeploymentRun.status == DeploymentRunStatus.PLANNED)).one()
+        platform.run_action(UMA, ActionEvent("plan:apply", str(planned)))  # the reviewed plan, applied
         wait_for(lambda: status(db, short) == DeploymentStatus.DELETED, "the destroy on worker B")
     with db.unit_of_work() as session:
         destroy = session.scalars(select(DeploymentRun).where(DeploymentRun.action == DeploymentAction.DESTROY)).one()
