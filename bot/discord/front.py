@@ -65,9 +65,9 @@ def delivery(interaction: discord.Interaction) -> str:
 
 
 def option_value(value: Any) -> str | int | IdentityKey | None:
-    """A slash-command option as the dispatcher takes it; a user becomes its identity key."""
+    """A slash-command option as the dispatcher takes it; a user becomes its identity key, with their name."""
     if isinstance(value, discord.User | discord.Member):
-        return IdentityKey("discord", "", str(value.id))
+        return IdentityKey("discord", "", str(value.id), value.display_name)
     return value if isinstance(value, str | int) or value is None else str(value)
 
 

@@ -13,9 +13,9 @@ PLATFORM_NAMES = {"slack": "Slack", "discord": "Discord", "console": "Console"}
 
 
 def identity_text(ctx: Context, identity: ChatIdentity) -> str:
-    """An identity as the caller's platform can show it: a mention on the same platform, an id elsewhere."""
+    """An identity as the caller's platform can show it: a mention on the same platform, its name elsewhere."""
     key = IdentityKey(identity.platform, identity.workspace, identity.external_id)
-    shown = describe(key) if identity.platform == ctx.platform else f"`{key}`"
+    shown = describe(key) if identity.platform == ctx.platform else (identity.display_name or f"`{key}`")
     return f"{PLATFORM_NAMES.get(identity.platform, identity.platform)}: {shown}"
 
 

@@ -8,8 +8,8 @@ from commands.handlers.account import identity_text, roles_text
 from commands.ui.model import Reply
 from commands.ui.paging import page_of
 from core.accounts import identity as identities
-from core.accounts.identity import IdentityKey, describe, user_label
-from core.accounts.roles import ADMIN, ROLES, check_role, grant_role, revoke_role
+from core.accounts.identity import IdentityKey, user_label
+from core.accounts.roles import ADMIN, ROLES, check_role, revoke_role
 from core.errors import InvalidInput
 
 PAGE_SIZE = 10
@@ -22,12 +22,12 @@ ROLE_PARAM = Param("role", "choice", "The role", choices=ROLES)
 def grant(ctx: Context, user: IdentityKey, role: str) -> Reply:
     """Give the user the role, registering them first if they never used RAD; audited."""
     role = check_role(role)
-    target = identities.find_user(ctx.session, user)
-    if target is None:
-        target = identities.create_user(ctx.session, user, user.external_id, by=ctx.actor)
-    grant_role(ctx.session, target, role)
-    ctx.audit("role.grant", target=user_label(target), role=role)
-    return Reply(text=f":white_check_mark: {describe(user)} is now a {role}. Roles: {roles_text(target)}.")
+    done = identities.grant(ctx.session, ctx.actor, user, role)
+    target = done.user
+    if done.registered:
+        return Reply(text=f":white_check_mark: *{target.display_name}* is now a {role}: they had not used RAD yet, "
+                          f"so they are registered now. Roles: {roles_text(target)}.")
+    return Reply(text=f":white_check_mark: *{target.display_name}* is now a {role}. Roles: {roles_text(target)}.")
 
 
 @command("admin revoke", "Take a role away from a user", params=(USER_PARAM, ROLE_PARAM), roles=(ADMIN,))
@@ -37,7 +37,8 @@ def revoke(ctx: Context, user: IdentityKey, role: str) -> Reply:
     target = identities.require_user(ctx.session, user)
     revoke_role(ctx.session, target, role)
     ctx.audit("role.revoke", target=user_label(target), role=role)
-    return Reply(text=f":white_check_mark: {describe(user)} is no longer a {role}. Roles: {roles_text(target)}.")
+    return Reply(text=f":white_check_mark: *{target.display_name}* is no longer a {role}. "
+                      f"Roles: {roles_text(target)}.")
 
 
 @command("admin users", "List users and their roles",

@@ -17,7 +17,7 @@ from core.deployments import service as deployments
 from core.deployments.status import DeploymentRunStatus
 from core.errors import InvalidInput, NotFound
 from core.modules.inputs import sensitive_names
-from storage.models import Deployment, DeploymentRun, Module
+from storage.models import Deployment, DeploymentRun, Module, User
 
 LIST_SIZE = 15
 
@@ -30,9 +30,12 @@ def list_deployments(ctx: Context, scope: str | None) -> Reply:
     rows = deployments.visible(ctx.session, ctx.actor, everyone=scope == "all")
     if not rows:
         return Reply(text=f"No deployments yet. Start one with `{ctx.slash} deploy`.")
+    everyone = scope == "all" and any(d.owner_id != ctx.actor.id for d in rows)
     lines = [f"{ICONS.get(d.status, '•')} `{d.short_id}` *{d.module_name}* – {d.status.lower()} – "
-             f"{d.created_at:%Y-%m-%d %H:%M}" for d in rows[:LIST_SIZE]]
-    more = f"\n…and {len(rows) - LIST_SIZE} older ones." if len(rows) > LIST_SIZE else ""
+             + (f"{owner_name(ctx, d)} – " if everyone else "") + f"{d.created_at:%Y-%m-%d %H:%M}"
+             for d in rows[:LIST_SIZE]]
+    older = len(rows) - LIST_SIZE
+    more = f"\n…and {older} older {'one' if older == 1 else 'ones'}." if older > 0 else ""
     picker = Select("deployment:show", tuple(Option(f"{d.short_id} · {d.module_name}", d.short_id)
                                              for d in rows[:LIST_SIZE]), placeholder="Show a deployment")
     return Reply(text=f"*Deployments* ({len(rows)})\n" + "\n".join(lines) + more, actions=(picker,))
@@ -63,7 +66,8 @@ def details(ctx: Context, d: Deployment) -> Reply:
                  + (f" – {r.error.splitlines()[0][:150]}" if r.error else "") for r in runs]
     cards = [
         Card(f"{d.module_name} · {d.short_id}", fields=(
-            Field("Status", status_line(d)), Field("Commit", f"`{d.commit[:12]}`"),
+            Field("Status", status_line(d)), Field("Owner", owner_name(ctx, d)),
+            Field("Commit", f"`{d.commit[:12]}`"),
             Field("Credit cost", format_credits(d.credit_cost) + (" (charged)" if d.charged else "")),
             Field("Rating", f"{d.rating} ★" if d.rating else "not rated"),
             Field("Created", f"{d.created_at:%Y-%m-%d %H:%M} UTC"))),
@@ -73,7 +77,7 @@ def details(ctx: Context, d: Deployment) -> Reply:
         cards.append(Card("Outputs", fields=tuple(Field(k, shown(v)) for k, v in sorted(d.outputs.items()))))
     if run_lines:
         cards.append(Card("Runs", text="\n".join(run_lines)))
-    controls: list[Control] = list(manage_buttons(d))
+    controls: list[Control] = list(manage_buttons(d, ctx.actor, created=deployments.created(ctx.session, d)))
     waiting = next((r for r in runs if r.status == DeploymentRunStatus.PLANNED), None)
     if waiting is not None and review.may_review(ctx.actor, d):  # only those who may apply see Apply
         controls[:0] = review_buttons(waiting)
@@ -84,6 +88,14 @@ def details(ctx: Context, d: Deployment) -> Reply:
     log = runs[0].log if runs else ""
     files = (Attachment(f"deployment-{d.short_id}.log", log.encode(), "text/plain"),) if log else ()
     return Reply(cards=tuple(cards), actions=tuple(controls), attachments=files)
+
+
+def owner_name(ctx: Context, d: Deployment) -> str:
+    """The deployment's owner by name ("you" for the caller's own)."""
+    if d.owner_id == ctx.actor.id:
+        return f"{ctx.actor.display_name} (you)"
+    owner = ctx.session.get(User, d.owner_id)
+    return owner.display_name if owner is not None else f"user {d.owner_id}"
 
 
 def target(ctx: Context, event: ActionEvent) -> Deployment:

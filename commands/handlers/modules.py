@@ -6,14 +6,18 @@ import math
 
 from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, Param, action, command, options_provider
-from commands.ui.model import Button, Card, Control, Field, Option, Reply
+from commands.handlers.deploy import start as deploy_start
+from commands.ui.model import Button, Card, Control, Field, Form, Option, Reply
+from core.accounts.roles import USER
 from core.catalog import browse
 from core.catalog.browse import TABS, ModuleRow, Tab
 from core.credits.amounts import format_credits
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotAllowed, NotFound
 from core.hcl.display import hcl_value
 from core.modules.model import Variable
 from core.modules.spec import load_spec
+from core.repos import connections
+from core.wording import count
 from storage.models import Module
 
 PAGE_SIZE = 8
@@ -65,17 +69,22 @@ def listing(ctx: Context, tab: Tab, query: str, number: int, *, replace: bool = 
         controls.append(Button("◀ Previous", "modules:tab", view_value(tab, number - 1, query)))
     if number < pages:
         controls.append(Button("Next ▶", "modules:tab", view_value(tab, number + 1, query)))
-    found = f"{len(rows)} module(s)" + (f" matching `{query}`" if query else "")
+    found = count(len(rows), "module") + (f" matching `{query}`" if query else "")
     text = f"*{TAB_LABELS[tab]} modules* – {found}, page {number} of {pages}."
     if not rows:
         text += "\n" + (f"Pin a module with its 📌 button or `{ctx.slash} pin <module>`." if tab == "pinned"
                         else "Nothing here yet.")
-    cards = tuple(row_card(row, view_value(tab, number, query)) for row in here)
+    jules = jules_connected(ctx)
+    cards = tuple(row_card(row, view_value(tab, number, query), refine=jules and owns(ctx, row.module))
+                  for row in here)
     return Reply(text=text, cards=cards, actions=tuple(controls), replace_original=replace)
 
 
-def row_card(row: ModuleRow, view: str) -> Card:
-    """A module's card in the list: cost, deployments, rating, source; Details and Pin or Unpin."""
+def row_card(row: ModuleRow, view: str, *, refine: bool = False) -> Card:
+    """A module's card in the list: cost, deployments, rating, source, and its buttons.
+
+    Deploy, Details, Pin or Unpin, and Refine when ``refine`` (the caller owns it and has Jules connected).
+    """
     m = row.module
     rating = f"{row.rating} ★ ({m.rating_count})" if row.rating is not None else "not rated"
     fields = (Field("Credit cost", format_credits(m.credit_cost)), Field("Deployments", str(m.deployment_count)),
@@ -84,7 +93,57 @@ def row_card(row: ModuleRow, view: str) -> Card:
     details = Button("Details", "modules:show", str(m.id))
     title = ("📌 " if row.pinned else "") + m.name
     text = m.description + ("\n⚠️ _No longer in its repository: the next publish removes it._" if m.missing else "")
-    return Card(title, text=text, fields=fields, actions=(details, pin))
+    return Card(title, text=text, fields=fields, actions=module_buttons(m, pin, details, refine=refine))
+
+
+def module_buttons(m: Module, pin: Button, details: Button | None = None, *, refine: bool = False,
+                   ) -> tuple[Button, ...]:
+    """A module card's buttons: Deploy, Details (when given), Pin or Unpin, and ✨ Refine for its refiner."""
+    buttons = [Button("🚀 Deploy", "modules:deploy", str(m.id), style="primary")]
+    if details is not None:
+        buttons.append(details)
+    buttons.append(pin)
+    if refine:
+        buttons.append(Button("✨ Refine", "modules:refine", str(m.id)))
+    return tuple(buttons)
+
+
+def owns(ctx: Context, m: Module) -> bool:
+    """Whether the caller is the partner who published ``m`` from their repository (only they refine it)."""
+    return m.owner_id is not None and m.owner_id == ctx.actor.id
+
+
+def jules_connected(ctx: Context) -> bool:
+    """Whether the caller has a Jules API key connected (``/rad connect jules``)."""
+    conn = connections.find_jules(ctx.session, ctx.actor)
+    return conn is not None and conn.key_secret_id is not None
+
+
+@action("modules:deploy", roles=(USER,))
+def deploy_action(ctx: Context, event: ActionEvent) -> Form | Reply:
+    """The Deploy button: the module's deploy form (or its confirmation when it has no inputs)."""
+    return deploy_start(ctx, visible_by_id(ctx, event.value))
+
+
+@action("modules:refine")
+def refine_action(ctx: Context, event: ActionEvent) -> Reply:
+    """The Refine button: what refining the module with Jules takes today, re-checked for the caller."""
+    m = visible_by_id(ctx, event.value)
+    if not owns(ctx, m):
+        raise NotAllowed(f"Only the partner who published `{m.name}` can refine it.")
+    conn = connections.find_jules(ctx.session, ctx.actor)
+    if conn is None or conn.key_secret_id is None:
+        raise NotFound("No Jules API key is connected.", hint=f"Run `{ctx.slash} connect jules` first.")
+    lines = [f":sparkles: *Refine {m.name}* with Jules"]
+    if connections.jules_source(m.repository) in conn.sources:
+        lines.append(f"Your Jules key can work on *{m.repository}*. RAD does not start Jules sessions from chat "
+                     f"in this version: open Jules on *{m.repository}*, ask for the change in the `{m.name}` "
+                     "folder and merge its pull request there.")
+    else:
+        lines.append(f"Your Jules key cannot see *{m.repository}* yet: install the Jules GitHub app on it, then "
+                     f"run `{ctx.slash} connect jules` again so RAD checks it.")
+    lines.append(f"Once the change is merged, `{ctx.slash} publish` updates `{m.name}` to the new commit.")
+    return Reply(text="\n".join(lines))
 
 
 @action("modules:tab")
@@ -137,7 +196,9 @@ def details(ctx: Context, m: Module) -> Reply:
         Field("Visibility", "everyone" if m.source == "platform" or m.public_access else "its partner and admins"),
         Field("Depends on", ", ".join(f"`{d}`" for d in m.dependencies) or "nothing"),
         Field("Documentation", m.documentation) if m.documentation else None,
-    ) if f is not None), actions=(Button("Unpin" if pinned else "📌 Pin", "modules:pin", f"{m.id}:all:1:"),))
+    ) if f is not None), actions=module_buttons(m, Button("Unpin" if pinned else "📌 Pin", "modules:pin",
+                                                         f"{m.id}:all:1:"),
+                                               refine=owns(ctx, m) and jules_connected(ctx)))
     inputs = [input_line(v) for v in spec.inputs]
     outputs = [f"• `{o.name}`" + (" (sensitive)" if o.sensitive else "")
                + (f" – {o.description}" if o.description else "") for o in spec.outputs]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from commands.ui.model import Attachment, Button, Card, Confirm, Field, Reply
 from core.credits.amounts import format_credits
+from core.deployments.access import is_owner, may_manage
 from core.deployments.status import FAILED, DeploymentAction, DeploymentStatus
-from storage.models import Deployment
+from core.hcl.display import hcl_value
+from storage.models import Deployment, User
 
 ICONS = {DeploymentStatus.QUEUED: "⏳", DeploymentStatus.WORKING: "⚙️", DeploymentStatus.SUCCESS: "✅",
          DeploymentStatus.FAILURE: "❌", DeploymentStatus.TIMEOUT: "⌛", DeploymentStatus.INTERNAL_ERROR: "💥",
@@ -55,25 +56,38 @@ def result_reply(deployment: Deployment, mention: str, error: str, tail: str, lo
 
 
 def shown(value: Any) -> str:
-    """A value as a message shows it: a string as it is, anything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value)
+    """An input or output value as HCL writes it: ``"rad-data"``, ``false``, ``{ age_days = 90 }``."""
+    return hcl_value(value)
 
 
-def retry_buttons(deployment: Deployment) -> tuple[Button, ...]:
-    """Retry, when the deployment's CREATE failed: it was never created, so applying it again is a charged CREATE."""
+def retry_buttons(deployment: Deployment, viewer: User | None = None) -> tuple[Button, ...]:
+    """Retry, when the deployment's CREATE failed: it was never created, so applying it again is a charged CREATE.
+
+    With ``viewer``, only for its owner (a retry is charged to them; anyone else would be refused).
+    """
+    if viewer is not None and not is_owner(viewer, deployment):
+        return ()
     if deployment.action == DeploymentAction.CREATE and deployment.status in FAILED:
         return (Button("Retry", "deployment:retry", deployment.short_id, style="primary"),)
     return ()
 
 
-def manage_buttons(deployment: Deployment) -> tuple[Button, ...]:
-    """What can be done to a deployment now (re-authorised on click)."""
+def manage_buttons(deployment: Deployment, viewer: User | None = None, *, created: bool = True,
+                   ) -> tuple[Button, ...]:
+    """What can be done to a deployment now (re-authorised on click).
+
+    With ``viewer``, only the buttons they may use: none for someone who may only look (finance, on another's
+    deployment), no Update of a never-``created`` deployment for anyone but its owner.
+    """
+    if viewer is not None and not may_manage(viewer, deployment):
+        return ()
     ref = deployment.short_id
-    buttons = list(retry_buttons(deployment))
+    buttons = list(retry_buttons(deployment, viewer))
     if deployment.status == DeploymentStatus.QUEUED:
         buttons.append(Button("Cancel", "deployment:cancel", ref, style="danger"))
-    if deployment.status in ENDED:
+    if deployment.status in ENDED and (viewer is None or created or is_owner(viewer, deployment)):
         buttons.append(Button("Update", "deployment:update", ref))
+    if deployment.status in ENDED:
         buttons.append(Button("Destroy", "deployment:destroy", ref, style="danger", confirm=Confirm(
             f"Destroy {ref}?", "Terraform destroys what this deployment created. The record is kept.",
             confirm="Destroy")))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,8 @@ class IdentityKey:
     platform: str
     workspace: str
     external_id: str
+    name: str = field(default="", compare=False)
+    """The name the platform showed with it (a mention's name, a resolved member); not part of the identity."""
 
     @classmethod
     def parse(cls, text: str) -> IdentityKey:
@@ -83,15 +85,20 @@ def require_user(session: Session, key: IdentityKey) -> User:
 
 
 def describe(key: IdentityKey) -> str:
-    """How to show an identity in a message: a mention where the platform has one."""
+    """How to show an identity in a message: the name it came with, else a mention where the platform has one."""
+    if key.name:
+        return key.name
     if key.platform in ("slack", "discord"):
         return f"<@{key.external_id}>"
     return f"@{key.external_id}"
 
 
 def create_user(session: Session, key: IdentityKey, display_name: str, *, by: User | None = None) -> User:
-    """Create a user with the ``user`` role and this identity; audited."""
-    name = (display_name or key.external_id)[:120]
+    """Create a user with the ``user`` role and this identity; audited.
+
+    Without a ``display_name`` the name the identity came with (a mention's) is used, else the id.
+    """
+    name = (display_name or key.name or key.external_id)[:120]
     user = User(display_name=name)
     session.add(user)
     session.flush()
@@ -103,6 +110,39 @@ def create_user(session: Session, key: IdentityKey, display_name: str, *, by: Us
                  identity=str(key))
     credits.grant_signup(session, user)
     return user
+
+
+@dataclass(frozen=True)
+class Granted:
+    """What a grant did: ``user`` holds the role; ``registered`` when the grant registered them."""
+
+    user: User
+    registered: bool
+
+
+def grant(session: Session, actor: User, key: IdentityKey, role: str) -> Granted:
+    """Give the user behind ``key`` the ``role``, registering them first if they never used RAD.
+
+    A new user is named after the mention (``key.name``) and holds ``user`` already, so granting ``user`` to
+    them only registers them. A known user still named by their bare id takes the mention's name; any other
+    name stays (their own contacts keep it current). Audited.
+
+    Raises:
+        Conflict: a known user already holds the role.
+    """
+    target = find_user(session, key)
+    registered = target is None
+    if target is None:
+        target = create_user(session, key, key.name, by=actor)
+    else:
+        identity = find_identity(session, key)
+        if identity is not None and key.name and identity.display_name == identity.external_id:
+            refresh_name(target, identity, key.name)
+    if not (registered and role == USER):
+        grant_role(session, target, role)
+    audit.record(session, actor, "role.grant", target=user_label(target), platform=key.platform, role=role,
+                 registered=registered)
+    return Granted(target, registered)
 
 
 def user_label(user: User) -> str:
@@ -130,8 +170,7 @@ def resolve_caller(session: Session, caller: Caller, bootstrap_admins: Iterable[
         user = identity.user
         while user.merged_into_id is not None:
             user = session.get_one(User, user.merged_into_id)
-        if caller.display_name and identity.display_name != caller.display_name:
-            identity.display_name = caller.display_name[:120]
+        refresh_name(user, identity, caller.display_name)
     if not user.active:
         raise NotAllowed("Your RAD account is deactivated.", hint="Ask an admin if you think this is a mistake.")
     if is_bootstrap_admin and "admin" not in user.role_names:
@@ -139,6 +178,20 @@ def resolve_caller(session: Session, caller: Caller, bootstrap_admins: Iterable[
         audit.record(session, user, "role.grant", target=user_label(user), platform=caller.key.platform,
                      role="admin", reason="RAD_ADMINS")
     return user
+
+
+def refresh_name(user: User, identity: ChatIdentity, name: str) -> None:
+    """Keep the names current with the platform's: the identity's always, the user's unless they chose one.
+
+    A user's name counts as chosen (in ``/rad profile``) when it is neither this identity's last known name nor
+    its bare id (the name of a user registered by a grant before a name was known).
+    """
+    name = name.strip()[:120]
+    if not name or (identity.display_name == name and user.display_name == name):
+        return
+    if user.display_name in (identity.display_name, identity.external_id):
+        user.display_name = name
+    identity.display_name = name
 
 
 def _register_once(session: Session, caller: Caller) -> User:

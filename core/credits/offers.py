@@ -46,8 +46,8 @@ def how_to_get_credits(session: Session, user: User) -> CreditOffer:
     if buying_enabled(session):
         return CreditOffer("buy", "Buy credits with `/rad credits buy <amount>`.", command="/rad credits buy")
     if has_any(user, (FINANCE,)):
-        return CreditOffer("self", "You can add credits yourself with "
-                                   "`/rad admin credits <@user> award <amount>`.",
+        return CreditOffer("self", "You can add credits yourself: `/rad admin credits <@user> award <amount>` "
+                                   "(or `purchase`, for purchased credits).",
                            command="/rad admin credits")
     people = granters(session)
     if not people:

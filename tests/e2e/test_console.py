@@ -100,8 +100,8 @@ def test_every_command_through_the_console(dispatcher: Dispatcher, db: Database,
     text = out.getvalue()
     for expected in (
         "*RAD commands you can use*", "Usage: `/rad admin revoke <@user> user|partner|finance|admin`",
-        "── ada (user ", "Your link code is", "@bob is now a partner", "*Users* (page 1 of 1, 5 in all)",
-        "@bob is no longer a partner", "== Your RAD profile", "Saved. You are *Ada*",
+        "── ada (user ", "Your link code is", "*bob* is now a partner", "*Users* (page 1 of 1, 5 in all)",
+        "*bob* is no longer a partner", "== Your RAD profile", "Saved. You are *Ada*",
         "Did you mean `/rad admin users`",
     ):
         assert expected in text, expected
@@ -134,7 +134,7 @@ def test_publish_and_browse_through_the_console(dispatcher: Dispatcher, db: Data
         f"admin connect local {EXAMPLES}", "admin publish",
         "1", "1,2",          # choose the tick box, tick the first two modules on the page
         "3",                 # on the refreshed page, press Publish (2 selected)
-        "modules platform", "2", "",  # pin the first card (its second button), then leave
+        "modules platform", "3", "",  # pin the first card (its third button: Deploy, Details, Pin), then leave
         "module data-bucket", "",
         "quit",
     ]

@@ -287,7 +287,7 @@ async def test_modules_tabs_update_in_place_and_pins_come_first(bot: Harness) ->
     await press(bot, screen, message, "Publish")
 
     everything = await answered(bot, screen, bot.slash("modules", user_id=USER_ID), MESSAGE, 3)
-    assert "**All modules** – 3 module(s)" in everything.content
+    assert "**All modules** – 3 modules," in everything.content
     assert everything.titles == ["mod-00", "mod-05", "mod-07"]
     assert cards(everything.card_message("mod-05"))["mod-05"]["Credit cost"] == "5"
     tabs = components_of(everything.tabs)
@@ -300,10 +300,10 @@ async def test_modules_tabs_update_in_place_and_pins_come_first(bot: Harness) ->
     assert "**Partner modules**" in partner.content and partner.titles == ["mod-00", "mod-05", "mod-07"]
     sent = bot.click(partner.tabs, custom_id_of(partner.tabs, "Platform"), user_id=USER_ID)
     platform = await answered(bot, screen, sent, UPDATE, 0)
-    assert "0 module(s)" in platform.content and platform.titles == []
+    assert "0 modules," in platform.content and platform.titles == []
 
     card = partner.card_message("mod-07")
-    assert [c["label"] for c in components_of(card)] == ["Details", "📌 Pin"]
+    assert [c["label"] for c in components_of(card)] == ["🚀 Deploy", "Details", "📌 Pin"]
     pin = custom_id_of(card, "📌 Pin")
     sent = bot.click(card, pin, user_id=USER_ID)
     pinned = await answered(bot, screen, sent, UPDATE, 3)
@@ -322,6 +322,6 @@ async def test_modules_tabs_update_in_place_and_pins_come_first(bot: Harness) ->
     assert details.titles == ["mod-05", "Inputs", "Outputs"]
     about, inputs = details.messages
     assert cards(about)["mod-05"]["Commit"].startswith("`")
-    assert [c["label"] for c in components_of(about)] == ["📌 Pin"]
+    assert [c["label"] for c in components_of(about)] == ["🚀 Deploy", "📌 Pin"]
     assert "`size` (number) **required**" in cards(inputs)["Inputs"]["text"]
     bot.validate_all()
