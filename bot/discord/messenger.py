@@ -72,7 +72,7 @@ class DiscordMessenger:
         messages = render_reply(reply)
 
         async def work(http: HTTPClient) -> list[str]:
-            channel = await http.start_private_message(int(user.external_id))
+            channel = await http.start_private_message(user.external_id)  # a snowflake, as a string
             return await _post(http, int(channel["id"]), messages)
 
         self._run(work)

@@ -139,14 +139,14 @@ def show_subscription(ctx: Context) -> Reply:
 
 @action(SUBSCRIBE_ACTION, slow=True)
 def subscribe_pressed(ctx: Context, event: ActionEvent) -> Reply:
-    """A tier's Subscribe button: its Checkout page (mode subscription)."""
+    """A tier's Subscribe button: its Checkout page (mode subscription), in place of the tiers."""
     if not event.value.isdigit():
         raise InvalidInput("That button is not a tier.")
     purchase = subscriptions.subscribe(ctx.db, ctx.services, ctx.actor.id, int(event.value), ctx.where)
     price = format_money(purchase.amount, purchase.currency)
     return Reply(text=f":credit_card: Subscribe for *{price} a month*: each paid month adds "
                       f"*{format_credits(purchase.credits)} credits*. Press *Subscribe* to open Stripe's payment page.",
-                 actions=pay_buttons(purchase, f"Subscribe: {price} a month"))
+                 actions=pay_buttons(purchase, f"Subscribe: {price} a month")).replacing()
 
 
 @action(CANCEL_ACTION, slow=True)

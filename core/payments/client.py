@@ -80,7 +80,7 @@ class StripeGateway:
     """The few Stripe calls the bot makes, over one ``stripe.StripeClient``."""
 
     def __init__(self, api_key: str, *, api_url: str = "", timeout: float = 10.0, retries: int = 3,
-                 backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> None:
+                 backoff: float = 0.25, sleep: Callable[[float], None] = time.sleep) -> None:
         if not api_key:
             raise PaymentsNotConfigured()
         bases: dict[str, str] = {"api": api_url} if api_url else {}

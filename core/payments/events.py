@@ -270,6 +270,7 @@ HANDLERS: dict[str, Callable[[Session, Json, str], Applied]] = {
     "checkout.session.expired": session_failed,
     "invoice.paid": invoice_paid,
     "charge.refunded": charge_refunded,
+    "customer.subscription.created": subscription_changed,
     "customer.subscription.updated": subscription_changed,
     "customer.subscription.deleted": subscription_changed,
 }

@@ -264,7 +264,7 @@ def test_each_paid_invoice_adds_the_tier_credits_once_even_before_the_checkout_e
     assert apply(db, paying, invoice) == "credited", "invoice.paid may arrive before the checkout completes"
     assert apply(db, paying, invoice) == "repeated event"
     assert apply(db, paying, completed) == "subscribed"
-    assert apply(db, paying, created) == "ignored"
+    assert apply(db, paying, created) == "subscription active"
     assert purchased(db, uid) == D(3000)
     with db.unit_of_work() as s:
         [row] = s.scalars(select(Subscription))

@@ -1,0 +1,274 @@
+"""Buying credits end to end, through every front door, against the Stripe emulator and the real ``stripe`` library.
+
+A user types ``/rad credits buy 25``, sees what it buys and a Pay button to the Checkout page; the emulator
+plays the customer paying; its signed webhooks reach ``POST /stripe/webhook`` repeated and out of order; the
+credits land once, a direct message says so, and the offer's Check payment button shows it paid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.discord.messenger import DiscordMessenger
+from bot.runtime import Runtime
+from bot.slack.app import make_client
+from bot.slack.messenger import SlackMessenger
+from bot.web import BackgroundServer, start_background
+from bot.worker import Worker
+from commands import load_registry
+from commands.framework.dispatch import Dispatcher
+from commands.framework.messenger import Messenger
+from core.accounts.identity import Caller, IdentityKey
+from core.config import Config
+from core.credits import service as credits
+from core.credits.ledger import check_balances
+from core.services import Services
+from core.settings import store
+from storage.db import Database
+from storage.models import ChatIdentity, CreditTransaction, Purchase, PurchaseStatus, User
+from tests.emulators.stripe import StripeEmulator
+from tests.support import discord_harness as dh
+from tests.support.front_door import (
+    WORKING,
+    DiscordDoor,
+    FrontDoor,
+    Person,
+    Reply,
+    SlackDoor,
+    door,
+    door_registry,
+    hook_answer,
+)
+from tests.support.slack_support import emulator, harness, slack_runtime
+
+__all__ = ["door", "door_registry", "emulator", "harness", "slack_runtime"]
+
+KEY, SECRET = "sk_test_e2e_key_never_shown", "whsec_e2e_secret_never_shown"
+BUYER = Person("buyer")
+D = Decimal
+
+
+@pytest.fixture
+def stripe_emulator() -> Iterator[StripeEmulator]:
+    with StripeEmulator(api_key=KEY, webhook_secret=SECRET) as running:
+        yield running
+
+
+@pytest.fixture
+def config(config: Config, stripe_emulator: StripeEmulator) -> Config:
+    """The test configuration with payments configured against the emulator."""
+    return replace(config, stripe_api_key=KEY, stripe_webhook_secret=SECRET, stripe_api_url=stripe_emulator.url,
+                   public_url="https://rad.example")
+
+
+@pytest.fixture
+def services(config: Config) -> Services:
+    return Services(config, stripe_options={"retries": 1, "backoff": 0.01, "timeout": 2.0})
+
+
+@pytest.fixture
+def webhook(db: Database, config: Config, stripe_emulator: StripeEmulator) -> Iterator[BackgroundServer]:
+    """The bot's web server (``POST /stripe/webhook``), where the emulator delivers its events."""
+    registry = load_registry()
+    server = start_background(Runtime(config, db, registry, Dispatcher(registry, db, config)), None)
+    stripe_emulator.webhook_url = f"{server.url}/stripe/webhook"
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def buying(db: Database) -> None:
+    """Buying switched on at 100 credits per dollar."""
+    with db.unit_of_work() as s:
+        store.put(s, "enable_subscription", True)
+        store.put(s, "credits_per_unit", "100")
+
+
+async def slow(door: FrontDoor, words: str, args: dict[str, Any] | None = None, *, user: Person = BUYER) -> Reply:
+    """A slow command's answer: on Slack the outcome that replaces the "working on it" placeholder."""
+    return outcome(door, await door.command(words, args, user=user))
+
+
+def outcome(door: FrontDoor, first: Reply) -> Reply:
+    """The outcome of a slow request: on Slack the second post to its response_url, after the placeholder."""
+    if isinstance(door, SlackDoor) and WORKING in first.text:
+        return door._as_reply(door.harness.reply(hook_answer(str(first.source)), 2), str(first.source))
+    return first
+
+
+def links(door: FrontDoor, reply: Reply) -> list[str]:
+    """The addresses of the link buttons of a reply (Slack url buttons, Discord link-style buttons)."""
+    if door.platform == "slack":
+        return [str(e["url"]) for b in reply.raw.get("blocks") or [] if b.get("type") == "actions"
+                for e in b.get("elements") or [] if e.get("url")]
+    message = reply.source if isinstance(reply.source, dict) else {}
+    return [str(c["url"]) for c in dh.components_of(message) if c.get("style") == 5]
+
+
+def buyer_id(db: Database) -> int:
+    with db.unit_of_work() as s:
+        return s.scalars(select(ChatIdentity.user_id).where(ChatIdentity.external_id.like("%BUYER%")
+                                                            | ChatIdentity.external_id.like("91%"))).one()
+
+
+def purchased(db: Database, uid: int) -> Decimal:
+    with db.unit_of_work() as s:
+        return credits.balance(s, s.get_one(User, uid)).purchased
+
+
+async def deliver_outbox(door: FrontDoor) -> None:
+    """Run the worker over the outbox, as the worker process does (the direct messages)."""
+    assert isinstance(door, SlackDoor | DiscordDoor)
+    runtime = door.harness.runtime
+    messenger: Messenger = SlackMessenger(make_client(runtime.config)) if isinstance(door, SlackDoor) \
+        else DiscordMessenger(runtime.config)
+    worker = Worker(runtime, {door.platform: messenger})
+    try:
+        while await asyncio.to_thread(worker.run_once):
+            pass
+    finally:
+        if isinstance(messenger, DiscordMessenger):
+            await asyncio.to_thread(messenger.close)
+
+
+def direct_messages(door: FrontDoor) -> list[str]:
+    """What the bot sent the buyer privately."""
+    user = door.identity(BUYER).external_id
+    if isinstance(door, SlackDoor):
+        return [str(c.body.get("text", "")) for c in door.harness.emulator.calls("chat.postMessage")
+                if c.body.get("channel") == user]
+    assert isinstance(door, DiscordDoor)
+    channel = door.harness.emulator.dm_channel_id(user)
+    return [str((c.json or {}).get("content", ""))
+            for c in door.harness.emulator.find("POST", rf"/channels/{channel}/messages")]
+
+
+def session_of(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
+async def test_a_purchase_is_paid_once_through_checkout_whatever_stripe_delivers(
+        door: FrontDoor, db: Database, stripe_emulator: StripeEmulator, webhook: BackgroundServer,
+        buying: None) -> None:
+    offer = await slow(door, "credits buy", {"amount": "25"})
+    assert "25.00 USD buys 2,500 credits" in offer.text and offer.private
+    [pay] = links(door, offer)
+    session_id = session_of(pay)
+    assert pay == stripe_emulator.sessions[session_id]["url"]
+    uid = buyer_id(db)
+    assert stripe_emulator.sessions[session_id]["metadata"]["rad_user"] == str(uid)
+    assert purchased(db, uid) == 0
+
+    [completed] = stripe_emulator.pay(session_id)
+    retried = {**completed, "id": "evt_stripe_retry"}
+    assert stripe_emulator.deliver(completed, times=3) == [200, 200, 200]
+    assert stripe_emulator.deliver(retried) == [200]
+    assert purchased(db, uid) == D(2500)
+    with db.unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(CreditTransaction)
+                        .where(CreditTransaction.kind == "PURCHASE")) == 1
+        assert check_balances(s) == []
+
+    await deliver_outbox(door)
+    [told] = direct_messages(door)
+    assert "Payment received: 2,500 purchased credits were added for 25.00 USD" in told
+
+    paid = await door.click(offer, "Check payment", user=BUYER)
+    assert paid.replaced and "Paid: 25.00 USD; 2,500 purchased credits were added." in paid.text
+    assert links(door, paid) == [], "the Pay button is gone once the purchase is paid"
+    sent = door.sent()
+    assert KEY not in sent and SECRET not in sent
+
+
+async def test_bad_amounts_and_stripe_being_down_are_answered_clearly_and_nothing_stays_pending(
+        door: FrontDoor, db: Database, stripe_emulator: StripeEmulator, buying: None) -> None:
+    for typed, says in (("-5", "is not an amount of money"), ("abc", "is not an amount of money"),
+                        ("0", "The smallest purchase is 10.00 USD"), ("9.999", "is not an amount of money"),
+                        ("5000000", "is more than one purchase may be")):
+        answer = await slow(door, "credits buy", {"amount": typed})
+        assert says in answer.text, (typed, answer.text)
+    assert stripe_emulator.calls() == []
+    stripe_emulator.fail(503, times=4)
+    down = await slow(door, "credits buy", {"amount": "10"})
+    assert "Stripe is not answering" in down.text and "Nothing was charged" in down.text
+    with db.unit_of_work() as s:
+        [row] = s.scalars(select(Purchase))
+        assert row.status is PurchaseStatus.FAILED
+    assert KEY not in door.sent()
+
+
+async def test_a_subscription_is_credited_once_per_paid_invoice_and_ends_at_the_period_end(
+        door: FrontDoor, db: Database, stripe_emulator: StripeEmulator, webhook: BackgroundServer,
+        buying: None) -> None:
+    price = stripe_emulator.add_price(2900)
+    added = await door.command("admin tiers", {"name": "Pro", "price": "29", "credits": "3000",
+                                               "price_id": price["id"]})
+    assert "Added the tier Pro: 29.00 USD a month, 3,000 credits" in added.text
+    tiers = await door.command("credits subscription", user=BUYER)
+    subscribe = outcome(door, await door.click(tiers, "Subscribe to Pro", user=BUYER))
+    assert "29.00 USD a month" in subscribe.text
+    [pay] = links(door, subscribe)
+    session_id = session_of(pay)
+    assert stripe_emulator.sessions[session_id]["mode"] == "subscription"
+    created, invoice, completed = stripe_emulator.pay(session_id)
+    for event in (invoice, completed, invoice, created, completed):  # out of order and repeated
+        assert stripe_emulator.deliver(event) == [200]
+    uid = buyer_id(db)
+    assert purchased(db, uid) == D(3000)
+    subscription_id = stripe_emulator.sessions[session_id]["subscription"]
+    [renewal] = stripe_emulator.renew(subscription_id)
+    assert stripe_emulator.deliver(renewal, times=2) == [200, 200]
+    assert purchased(db, uid) == D(6000)
+
+    shown = await door.command("credits subscription", user=BUYER)
+    assert "Your subscription: Pro" in shown.text and "renews on" in shown.text
+    ended = outcome(door, await door.click_danger(shown, user=BUYER))
+    assert "Your subscription ends on" in ended.text
+    assert stripe_emulator.subscriptions[subscription_id]["cancel_at_period_end"] is True
+
+
+def test_a_bad_or_stale_signature_is_refused_and_adds_nothing(db: Database, config: Config, services: Services,
+                                                              stripe_emulator: StripeEmulator,
+                                                              webhook: BackgroundServer, buying: None) -> None:
+    dispatcher = Dispatcher(load_registry(), db, config, services=services)
+    caller = Caller(IdentityKey("slack", "T1", "UBUYER"), "Buyer")
+    dispatcher.run_text(caller, "credits buy 10")
+    with db.unit_of_work() as s:
+        purchase = s.scalars(select(Purchase)).one()
+        session_id, uid = str(purchase.session_id), purchase.user_id
+    [completed] = stripe_emulator.pay(session_id)
+    assert stripe_emulator.deliver(completed, secret="whsec_forged") == [400]
+    assert stripe_emulator.deliver(completed, timestamp=int(time.time()) - 3600) == [400]
+    assert purchased(db, uid) == 0
+    assert stripe_emulator.deliver(completed) == [200]
+    assert purchased(db, uid) == D(1000)
+    [refund] = stripe_emulator.refund(session_id, 400)
+    assert stripe_emulator.deliver(refund, times=2) == [200, 200]
+    assert purchased(db, uid) == D(600)
+
+
+def test_buying_without_stripe_configured_names_the_variables(db: Database, config: Config, buying: None) -> None:
+    bare = replace(config, stripe_api_key="", stripe_webhook_secret="")
+    answer = Dispatcher(load_registry(), db, bare).run_text(Caller(IdentityKey("slack", "T1", "UX"), "X"),
+                                                            "credits buy 10")
+    assert answer is not None and not isinstance(answer, list)
+    text = getattr(answer, "text", "")
+    assert "Payments are not configured" in text and "STRIPE_API_KEY" in text and "STRIPE_WEBHOOK_SECRET" in text
+
+
+def test_the_checkout_return_pages_say_the_tab_can_be_closed(webhook: BackgroundServer) -> None:
+    import urllib.request
+
+    for path, says in (("/stripe/success?session_id=cs_test_<script>", "Thank you"),
+                       ("/stripe/cancel", "Nothing was charged")):
+        with urllib.request.urlopen(f"{webhook.url}{path}", timeout=5) as page:
+            html = page.read().decode()
+        assert says in html and "You can close this tab." in html and "<script>" not in html
