@@ -38,6 +38,7 @@ from core.accounts.identity import Caller, IdentityKey
 from core.conversations import ConversationRef
 
 EXIT_WORDS = {"quit", "exit", ":q"}
+YES, NO = frozenset({"y", "yes", "true", "1"}), frozenset({"n", "no", "false", "0"})
 SEARCH_ABOVE = 20
 CHANNEL_LENGTH = 64
 """The width of the ``chat_channel`` column a deployment stores its console in."""
@@ -279,11 +280,37 @@ class Console:
         for number, option in enumerate(select.options, 1):
             mark = "*" if option.value in select.selected else " "
             self.say(f"   {mark}{number}. {option.label}")
-        prompt = "Numbers, comma-separated: " if select.multi else "Number: "
-        numbers = [p.strip() for p in self.ask(prompt).split(",") if p.strip()]
-        if not numbers or not all(n.isdigit() and 1 <= int(n) <= len(select.options) for n in numbers):
-            return None
-        return tuple(select.options[int(n) - 1].value for n in (numbers if select.multi else numbers[:1]))
+        prompt = "Numbers, comma-separated (Enter to skip): " if select.multi else "Number (Enter to skip): "
+        while True:
+            answer = self.ask(prompt)
+            if not answer:
+                return None
+            chosen, problem = _chosen(select, answer)
+            if chosen is not None:
+                return chosen
+            self.say(f"  {problem}")
+
+    def ask_choice(self, spec: Input, current: FormValue) -> FormValue:
+        """A choice field: numbers (or the options' names) until the answer is one; Enter keeps the current one.
+
+        An answer that is not an option is explained and asked again, never replaced by a default.
+        """
+        multi = spec.kind == "multichoice"
+        select = Select(spec.name, spec.options, multi=multi, selected=_as_tuple(current))
+        for number, option in enumerate(select.options, 1):
+            mark = "*" if option.value in select.selected else " "
+            self.say(f"   {mark}{number}. {option.label}")
+        keep = ", ".join(select.selected)
+        hint = f"Enter keeps {keep}" if keep else ("required" if spec.required else "Enter for none")
+        prompt = f"{spec.label} – {'numbers, comma-separated' if multi else 'number'} ({hint}): "
+        while True:
+            answer = self.ask(prompt)
+            if not answer and (keep or not spec.required):
+                return select.selected if multi else (select.selected[0] if keep else None)
+            chosen, problem = _chosen(select, answer)
+            if chosen is not None:
+                return chosen if multi else chosen[0]
+            self.say(f"  {problem or 'Choose one: this field is required.'}")
 
     # -- forms --------------------------------------------------------------------------------------
 
@@ -321,14 +348,16 @@ class Console:
             return self.ask(f"{spec.label}{mark} (hidden): ", secret=True) or None
         if spec.kind == "bool":
             default = "Y/n" if current else "y/N"
-            answer = self.ask(f"{spec.label} [{default}]: ").lower()
-            return bool(current) if not answer else answer in ("y", "yes", "true", "1")
+            while True:
+                answer = self.ask(f"{spec.label} [{default}]: ").lower()
+                if not answer:
+                    return bool(current)
+                if answer in YES or answer in NO:
+                    return answer in YES
+                kept = "yes" if current else "no"
+                self.say(f"  `{answer}` is neither yes nor no: answer y or n (Enter keeps {kept}).")
         if spec.kind in ("choice", "multichoice"):
-            chosen = self.pick(Select(spec.name, spec.options, multi=spec.kind == "multichoice",
-                                      selected=_as_tuple(current)))
-            if chosen is None:
-                return _as_tuple(current) if spec.kind == "multichoice" else (str(current) if current else None)
-            return chosen if spec.kind == "multichoice" else chosen[0]
+            return self.ask_choice(spec, current)
         if spec.kind == "multiline":
             self.say(f"{spec.label}{mark} (end with an empty line):")
             lines = []
@@ -364,8 +393,31 @@ class Console:
         self.screen.show_async(line)
 
     def confirm(self, question: str) -> bool:
-        """Ask a yes/no ``question``; no unless the answer is yes."""
-        return self.ask(f"{question} [y/N]: ").lower() in ("y", "yes")
+        """Ask a yes/no ``question``: Enter is no; an answer that is neither is asked again."""
+        while True:
+            answer = self.ask(f"{question} [y/N]: ").lower()
+            if not answer or answer in NO:
+                return False
+            if answer in YES:
+                return True
+            self.say(f"  `{answer}` is neither yes nor no: answer y or n.")
+
+
+def _chosen(select: Select, answer: str) -> tuple[tuple[str, ...] | None, str]:
+    """The values an answer picks from ``select`` (numbers, or option names for the lazy), else what is wrong."""
+    by_name = {o.value.lower(): o.value for o in select.options} | {o.label.lower(): o.value for o in select.options}
+    parts = [p.strip() for p in (answer.split(",") if select.multi else [answer]) if p.strip()]
+    count = len(select.options)
+    picked: list[str] = []
+    for part in parts:
+        if part.isdigit() and 1 <= int(part) <= count:
+            picked.append(select.options[int(part) - 1].value)
+        elif part.lower() in by_name:
+            picked.append(by_name[part.lower()])
+        else:
+            what = f"There is no choice {part}" if part.isdigit() else f"`{part}` is not one of the choices"
+            return None, f"{what}: type a number from 1 to {count}."
+    return (tuple(dict.fromkeys(picked)), "") if picked else (None, "")
 
 
 def _as_tuple(value: FormValue) -> tuple[str, ...]:

@@ -29,7 +29,7 @@ from bot.discord.search import search_modal, typed_text
 from bot.discord.tree import CHOICES_MAX, choices
 from bot.runtime import Runtime
 from commands.framework.registry import ActionEvent
-from commands.ui.model import Form, FormErrors, Outcome, Reply
+from commands.ui.model import Form, FormErrors, Input, Outcome, Reply
 from core.accounts.identity import Caller, IdentityKey
 from core.conversations import ConversationRef
 
@@ -203,8 +203,15 @@ class Front:
         if draft is None:
             return
         chunks = steps(draft.form)
-        values, errors = convert(chunks[min(step, len(chunks) - 1)], read_components(components))
+        chunk = chunks[min(step, len(chunks) - 1)]
+        values, errors = convert(chunk, read_components(components))
         draft.values.update(values)
+        if not errors and step + 1 < len(chunks) and draft.form.part_action:
+            checked = await self.check_part(interaction, draft, chunk)
+            if isinstance(checked, Reply):
+                await self.respond(interaction, checked, component=False)
+                return
+            errors = checked
         if errors or step + 1 < len(chunks):
             await asyncio.to_thread(self.drafts.save, draft)
             shown = errors_notice(draft, errors) if errors else next_step_notice(draft, step + 1)
@@ -223,6 +230,21 @@ class Front:
             return
         self.drafts.forget_secrets(token)
         await self.respond(interaction, outcome, component=False)
+
+    async def check_part(self, interaction: discord.Interaction, draft: Draft,
+                         chunk: tuple[Input, ...]) -> dict[str, str] | Reply:
+        """The form's own checks of one modal's values (``Form.part_action``) before the next modal is offered.
+
+        Returns the errors by input name (empty when the part is fine), or the Reply the check answered instead
+        (the form expired, say).
+        """
+        form, caller, where = draft.form, caller_of(interaction.user), where_of(interaction)
+        part = {i.name: draft.values.get(i.name) for i in chunk}
+        outcome = await self._call(interaction, "modal", lambda: self.dispatcher.submit_form(
+            caller, form.part_action, part, form.state, where=where))
+        if isinstance(outcome, Reply):
+            return outcome
+        return dict(outcome.errors) if isinstance(outcome, FormErrors) else {}
 
     async def _draft(self, interaction: discord.Interaction, token: str) -> Draft | None:
         """The caller's draft, or None after telling them it expired or is not theirs."""

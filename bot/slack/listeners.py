@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 from bot.slack import limits, payloads, slow, suggestions
 from bot.slack.deliver import Destination, send_reply
 from bot.slack.home import from_home, redraws_home, render_home
-from bot.slack.modals import FormMeta, errors_response, form_metadata, form_values, render_form
+from bot.slack.modals import FormMeta, errors_response, form_metadata, form_values, length_errors, render_form
 from bot.slack.slow import Respond
 from commands.framework.registry import ActionEvent
 from commands.handlers.home import OPEN_ACTION
@@ -157,6 +157,10 @@ class SlackFrontDoor:
             return
         caller, meta = payloads.interaction_caller(body), form_metadata(view)
         where, to = submission_place(caller, meta)
+        too_long = length_errors(view)
+        if too_long:
+            ack(**errors_response(FormErrors(too_long), view))
+            return
         try:
             outcome = self.dispatcher.submit_form(caller, form_id, form_values(view), meta.state, where=where,
                                                   delivery=view_delivery(body, view))

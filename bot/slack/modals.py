@@ -137,6 +137,21 @@ def element_value(state: Mapping[str, Any]) -> FormValue:
     return None if value is None else str(value)
 
 
+def length_errors(view: Mapping[str, Any]) -> dict[str, str]:
+    """Text values longer than their input's ``max_length``, by block id, each with the limit.
+
+    Slack's client enforces the limit; a forged or replayed payload may not, so it is checked again here.
+    """
+    limits_by_block = {str(b.get("block_id")): int(b["element"]["max_length"]) for b in view.get("blocks") or []
+                       if b.get("type") == "input" and isinstance((b.get("element") or {}).get("max_length"), int)}
+    found: dict[str, str] = {}
+    for name, value in form_values(view).items():
+        most = limits_by_block.get(name)
+        if most is not None and isinstance(value, str) and len(value) > most:
+            found[name] = f"This is {len(value)} characters long; at most {most} fit here."
+    return found
+
+
 def errors_response(errors: FormErrors, view: Mapping[str, Any]) -> Json:
     """``response_action: errors``; an error for a name the view lacks is shown on its first input."""
     inputs = [b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"]
