@@ -154,6 +154,8 @@ class Console:
                 continue
             try:
                 self.run(line)
+            except Cancelled:  # a question asked outside a form or a choice was left with Ctrl-C
+                self.say("\n✖ Cancelled.")
             except KeyboardInterrupt:  # Ctrl-C while a command was running: its transaction was rolled back
                 self.say("\n✖ Interrupted. Type `quit` to leave.")
 
