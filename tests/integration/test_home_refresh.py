@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from commands.views.home import LIST_SIZE, home_view
 from core import home
 from core.accounts.identity import IdentityKey, create_user
 from core.accounts.roles import FINANCE, grant_role
@@ -112,3 +113,22 @@ def test_who_opened_home(db: Database, people: tuple[int, int]) -> None:
         home.remember_opened(s, IdentityKey("slack", "T1", "UNOBODY"), utcnow())  # unknown: nothing to remember
         home.remember_opened(s, ANN, utcnow())  # again: still one tab
         assert home.home_identities(s, s.get_one(User, ann)) == [ANN]
+
+
+def test_the_home_lists_the_newest_live_deployments_and_counts_the_rest(db: Database, people: tuple[int, int]) -> None:
+    ann, _ = people
+    with db.unit_of_work() as s:
+        for n in range(LIST_SIZE + 2):
+            s.add(Deployment(short_id=f"n{n:03}", module_name="net", owner_id=ann, status=DeploymentStatus.SUCCESS,
+                             action=DeploymentAction.CREATE))
+        s.add(Deployment(short_id="gone", module_name="net", owner_id=ann, status=DeploymentStatus.DELETED,
+                         action=DeploymentAction.DESTROY))
+    with db.unit_of_work() as s:
+        shown = home_view(s, s.get_one(User, ann), "/ops")
+    live = LIST_SIZE + 3  # aaaa and the new ones; not the destroyed one
+    [heading] = [c for c in shown.cards if c.title.startswith("Deployments")]
+    assert heading.title == f"Deployments ({live})"
+    assert heading.text == f"The newest {LIST_SIZE} are below, and {live - LIST_SIZE} more: see `/ops deployments`."
+    listed = [c.title for c in shown.cards if c.title.startswith("net · ")]
+    assert listed == [f"net · n{n:03}" for n in reversed(range(LIST_SIZE + 2))][:LIST_SIZE]
+    assert "gone" not in repr(shown) and "bbbb" not in repr(shown)  # destroyed, and Ben's
