@@ -8,14 +8,19 @@ from datetime import UTC, timedelta
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
 
 from bot.runtime import Runtime
+from commands.handlers.credit_notices import KIND as LOW_BALANCE_KIND
 from core.jobs import housekeeping
-from storage.models import utcnow
+from core.jobs import queue as jobs
+from storage.models import Job, JobStatus, utcnow
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = timedelta(hours=1)
+LOW_BALANCE_HOUR = 9
+"""The hour (UTC) at which the daily low-balance notices are queued."""
 
 
 def run_housekeeping(runtime: Runtime) -> dict[str, int]:
@@ -24,6 +29,18 @@ def run_housekeeping(runtime: Runtime) -> dict[str, int]:
         counts = housekeeping.sweep(session, utcnow())
     log.info("housekeeping done", extra=counts)
     return counts
+
+
+def queue_low_balance_check(runtime: Runtime) -> bool:
+    """Queue the day's low-balance job for the workers, unless one is already waiting; True if queued."""
+    with runtime.db.unit_of_work() as session:
+        waiting = session.scalars(select(Job.id).where(
+            Job.kind == LOW_BALANCE_KIND, Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))).first()
+        if waiting is not None:
+            return False
+        jobs.enqueue(session, LOW_BALANCE_KIND)
+    log.info("low-balance check queued")
+    return True
 
 
 def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
@@ -42,4 +59,6 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     )
     scheduler.add_job(run_housekeeping, "interval", args=[runtime], id="housekeeping", replace_existing=True,
                       seconds=HOUSEKEEPING_EVERY.total_seconds(), next_run_time=utcnow() + timedelta(seconds=30))
+    scheduler.add_job(queue_low_balance_check, "cron", args=[runtime], id="low_balance", replace_existing=True,
+                      hour=LOW_BALANCE_HOUR, minute=0)
     return scheduler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from commands.framework.context import Context
 from commands.framework.registry import Param, command
+from commands.handlers.credit_corrections import debit_reply
 from commands.handlers.notify import notify_later
 from commands.ui.model import Card, Field, Reply
 from core.accounts import identity as identities
@@ -16,9 +17,10 @@ from core.settings import platform as credit_settings
 from storage.models import CreditTransaction
 
 RECENT = 10
-SIGNS = {"SIGNUP": "+", "AWARD": "+", "PURCHASE": "+", "SPEND": "−", "PROJECT": "−", "HOLD": "", "RELEASE": ""}
+SIGNS = {"SIGNUP": "+", "AWARD": "+", "PURCHASE": "+", "SPEND": "−", "PROJECT": "−", "HOLD": "", "RELEASE": "",
+         "DEBIT": "−"}
 WHAT = {"SIGNUP": "awarded at sign-up", "AWARD": "awarded", "PURCHASE": "purchased", "SPEND": "spent",
-        "PROJECT": "project costs", "HOLD": "held", "RELEASE": "released"}
+        "PROJECT": "project costs", "HOLD": "held", "RELEASE": "released", "DEBIT": "debited (correction)"}
 
 
 @command("credits", "Show your credits and your last transactions",
@@ -35,16 +37,19 @@ def show_credits(ctx: Context, user: IdentityKey | None) -> Reply:
     return Reply(text="\n".join(lines), cards=(balance_card(whose, shown),))
 
 
-@command("admin credits", "Award or sell credits to a user",
-         params=(Param("user", "user", "Who gets the credits"),
-                 Param("kind", "choice", "`award`: free credits; `purchase`: paid credits",
-                       choices=("award", "purchase")),
+@command("admin credits", "Award or sell credits to a user, or debit a correction",
+         params=(Param("user", "user", "Whose credits"),
+                 Param("kind", "choice", "`award`: free credits; `purchase`: paid credits; `debit`: take some back",
+                       choices=("award", "purchase", "debit")),
                  Param("amount", "word", "How many credits, like 25 or 12.5"),
-                 Param("reason", "text", "Why; shown in their transactions", required=False)),
+                 Param("reason", "text", "Why; shown in their transactions (required for a debit)", required=False)),
          roles=(ADMIN, FINANCE),
-         details="Awarded credits are spent first; purchased credits count as revenue when spent.")
+         details="Awarded credits are spent first; purchased credits count as revenue when spent. A debit takes "
+                 "awarded credits first, never more than is available (holds count), and needs a reason.")
 def admin_credits(ctx: Context, user: IdentityKey, kind: str, amount: str, reason: str | None) -> Reply:
-    """Award or sell credits to ``user``, queue a direct message telling them, and show their new balance."""
+    """Award, sell or debit credits of ``user``, queue a direct message telling them, and show their balance."""
+    if kind == "debit":
+        return debit_reply(ctx, user, amount, reason)
     how_many = parse_amount(amount)
     target = identities.require_user(ctx.session, user)
     give = credits.award if kind == "award" else credits.purchase
@@ -117,6 +122,6 @@ def transaction_line(row: CreditTransaction) -> str:
         text += f" · deployment `{row.deployment_ref}`"
     if row.module:
         text += f" · {row.module}"
-    if row.description and row.kind in ("AWARD", "PURCHASE", "RELEASE"):
+    if row.description and row.kind in ("AWARD", "PURCHASE", "RELEASE", "DEBIT"):
         text += f" – {row.description}"
     return f"{text} · balance {format_credits(row.balance_after)}"

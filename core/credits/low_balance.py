@@ -48,7 +48,7 @@ def due(session: Session, now: datetime) -> list[LowBalance]:
                     CreditAccount.awarded + CreditAccount.purchased - CreditAccount.held < trigger)
              .order_by(User.id))
     found = []
-    for account, user in session.execute(query).tuples():
+    for account, user in session.execute(query):
         if user.id in muted or target(user) in told:
             continue
         found.append(LowBalance(user, balance_of(account), trigger))

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
 
-CREDIT_KINDS = ("SIGNUP", "AWARD", "PURCHASE", "HOLD", "RELEASE", "SPEND", "PROJECT", "REFUND")
+CREDIT_KINDS = ("SIGNUP", "AWARD", "PURCHASE", "HOLD", "RELEASE", "SPEND", "PROJECT", "REFUND", "DEBIT")
 """Kinds of ledger rows: grants (SIGNUP, AWARD, PURCHASE), reservations (HOLD, settled once by SPEND or
-RELEASE), recurring project-cost debits (PROJECT) and refunded purchases taken back (REFUND)."""
+RELEASE), recurring project-cost debits (PROJECT), refunded purchases taken back (REFUND) and corrections
+by finance or admins (DEBIT)."""
 
 class CreditAccount(Base):
     """A user's credit buckets and the amount held. A cache: each column is the sum of a ledger delta.

@@ -385,12 +385,17 @@ class DiscordEmulator:
         message["edited_timestamp"] = obj.now_iso()
         return message
 
+    @staticmethod
+    def dm_channel_id(user_id: str) -> str:
+        """The id of the DM channel with a user (the same each time, as on Discord)."""
+        return str(900_000_000_000_000_000 + int(user_id) % 10**17)
+
     def _open_dm(self, call: Call, match: re.Match[str]) -> tuple[int, Any]:
         """The DM channel with a user (one per user, like Discord)."""
         recipient = str((call.json or {}).get("recipient_id", ""))
         if not recipient.isdigit():
             return 400, {"message": "Invalid Form Body", "code": 50035}
-        channel = str(900_000_000_000_000_000 + int(recipient) % 10**17)
+        channel = self.dm_channel_id(recipient)
         return 200, {"id": channel, "type": 1, "last_message_id": None,
                      "recipients": [{"id": recipient, "username": f"user{recipient[-4:]}", "discriminator": "0",
                                      "avatar": None, "global_name": None}]}

@@ -14,13 +14,20 @@ import re
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import pytest
 from sqlalchemy.orm import Session
 
+from bot.discord.tree import BARE_NAME
+from bot.processes import messengers
+from bot.slack.elements import decode_action_id
+from bot.worker import Worker
 from commands.framework.registry import Registry
 from core.accounts.identity import IdentityKey
 from core.config import Config
@@ -54,6 +61,30 @@ class Button:
     label: str
     id: str
     value: str = ""
+    key: str = ""  # what it does, the same in every rendering: action id and value, or the custom id
+    style: str = "default"  # or primary, danger
+    source: Any = field(default=None, repr=False, compare=False)  # the message it is on (Discord)
+
+
+@dataclass
+class Card:
+    """A card as the user sees it: its title, text, fields by label and the buttons shown with it."""
+
+    title: str
+    text: str
+    fields: dict[str, str]
+    buttons: list[Button]
+
+
+@dataclass
+class Choice:
+    """A select menu: the values it offers, those shown chosen, and whether several can be chosen."""
+
+    options: list[str]
+    chosen: list[str]
+    multi: bool
+    raw: dict[str, Any] = field(repr=False)
+    source: Any = field(default=None, repr=False)  # the message it is on (Discord)
 
 
 @dataclass
@@ -66,6 +97,13 @@ class Reply:
     replaced: bool
     raw: dict[str, Any] = field(repr=False)
     source: Any = field(default=None, repr=False)  # what a click on this reply needs (message or hook)
+    cards: list[Card] = field(default_factory=list)
+    selects: list[Choice] = field(default_factory=list)
+    marked: str = field(default="", repr=False)  # the text with the platform's markup, as sent
+    parts: list[dict[str, Any]] = field(default_factory=list, repr=False)  # its messages (Discord splits)
+    waited: bool = False  # a placeholder (Slack) or a deferral (Discord) came first
+    at: float = 0.0  # when the platform received it (time.monotonic)
+    clicked: Any = field(default=None, repr=False)  # the message clicked (Discord) or the click's hook (Slack)
 
     def button(self, label: str) -> Button:
         """The button labelled ``label`` (or starting with it)."""
@@ -73,6 +111,23 @@ class Reply:
             if found.label.startswith(label) or found.label.endswith(label):
                 return found
         raise AssertionError(f"no button {label!r} among {[b.label for b in self.buttons]}")
+
+    @property
+    def titles(self) -> list[str]:
+        """The cards' titles, in order."""
+        return [c.title for c in self.cards]
+
+    def card(self, title: str) -> Card:
+        """The card titled ``title``."""
+        for found in self.cards:
+            if found.title == title:
+                return found
+        raise AssertionError(f"no card {title!r} among {self.titles}")
+
+    def select(self) -> Choice:
+        """The reply's only select menu."""
+        [found] = self.selects
+        return found
 
 
 @dataclass
@@ -127,8 +182,34 @@ class FrontDoor(Protocol):
     async def choose(self, reply: Reply, value: str, *, user: Person = ADMIN) -> Reply:
         """``value`` chosen with the picker of ``reply`` (any value it can search, not only those shown)."""
 
+    async def press(self, reply: Reply, button: Button, *, user: Person = ADMIN) -> Reply:
+        """A click on ``button`` of ``reply`` (one of several with the same label), answered."""
+
+    async def pick(self, reply: Reply, values: Sequence[str], *, user: Person = ADMIN) -> Reply:
+        """``values`` chosen in the select menu of ``reply`` (all that are chosen, as the platform sends them)."""
+
+    async def search(self, reply: Reply, text: str, *, shows: str = "", label: str = "",
+                     user: Person = ADMIN) -> Reply:
+        """``text`` typed in the search box ``label`` of ``reply``, which showed ``shows`` before; answered."""
+
+    async def double_click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> list[Reply]:
+        """Two clicks at once on ``label`` and a re-delivery of the first (dropped); the two answers."""
+
+    def clicked_now(self, answer: Reply) -> Reply:
+        """The message whose click got ``answer``, as the user sees it now."""
+
     def sent(self) -> str:
         """Everything the bot sent to the platform so far, as one text (for secret checks)."""
+
+    def files(self) -> dict[str, bytes]:
+        """Every file the bot uploaded so far, by file name (Slack: to a channel or a direct message)."""
+
+    def direct_messages(self, person: Person) -> list[Reply]:
+        """The direct messages the bot sent ``person`` so far, oldest first, with their buttons."""
+
+    @contextmanager
+    def worker(self, clock: Callable[[], datetime]) -> Iterator[Worker]:
+        """A background worker on ``clock`` whose chat posts reach this door's platform (its emulator)."""
 
     async def restart(self) -> None:
         """A new front-door instance, as after a process restart."""
@@ -191,18 +272,10 @@ class SlackDoor:
                       user: Person = ADMIN) -> Reply:
         answer = self.harness.command(self._text(words, args or {}), **self._who(user))
         assert (answer.status, answer.body) == (200, ""), "a slash command is acked empty at once"
-        return self._reply(answer.hook)
+        return self._answer(answer.hook, command=True)
 
     async def click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Reply:
-        button = reply.button(label)
-        hook = f"act-{uuid.uuid4().hex[:8]}"
-        self.harness.emulator.bind_hook(hook, message=reply.raw)  # the response_url belongs to that message
-        answer = self.harness.click(button.id, button.value, hook=hook, **self._who(user))
-        assert (answer.status, answer.body) == (200, "")
-        found = self._reply(answer.hook)
-        if found.replaced:
-            assert self.harness.emulator.hook(hook).current == found.raw, "the clicked message was replaced"
-        return found
+        return await self.press(reply, reply.button(label), user=user)
 
     async def click_stale(self, button_id: str, *, user: Person = ADMIN) -> Reply:
         answer = self.harness.click(button_id, "7", **self._who(user))
@@ -269,11 +342,123 @@ class SlackDoor:
         if WORKING not in first.text:
             return first
         assert first.replaced, "a slow action's placeholder takes the picker's place"
-        return self._as_reply(self.harness.reply(hook_answer(answer.hook), 2), answer.hook)
+        found = self._as_reply(self.harness.reply(hook_answer(answer.hook), 2), answer.hook)
+        found.waited = True
+        return found
+
+    async def press(self, reply: Reply, button: Button, *, user: Person = ADMIN) -> Reply:
+        hook = self._hook(reply)
+        return self._clicked(hook, self._action(reply, button.id, button.value, hook, user))
+
+    async def pick(self, reply: Reply, values: Sequence[str], *, user: Person = ADMIN) -> Reply:
+        picker = reply.select().raw
+        options = {o["value"]: o for o in picker.get("options") or []}
+        action: dict[str, Any] = {"type": picker["type"], "action_id": picker["action_id"], "block_id": "Sl4ck",
+                                  "action_ts": f"{time.time():.6f}"}
+        if picker["type"].startswith("multi_"):
+            action["selected_options"] = [options[value] for value in values]  # Slack sends every chosen option
+        else:
+            [value] = values
+            action["selected_option"] = options[value]
+        if "placeholder" in picker:
+            action["placeholder"] = picker["placeholder"]
+        hook = self._hook(reply)
+        body = self._action(reply, picker["action_id"], "", hook, user)
+        body["actions"] = [action]
+        return self._clicked(hook, body)
+
+    async def search(self, reply: Reply, text: str, *, shows: str = "", label: str = "",
+                     user: Person = ADMIN) -> Reply:
+        [box] = [b for b in reply.raw.get("blocks") or [] if b["type"] == "input" and b.get("dispatch_action")
+                 and (not label or b["label"]["text"] == label)]
+        element = box["element"]
+        assert element["type"] == "plain_text_input" and element.get("initial_value", "") == shows
+        hook = self._hook(reply)
+        body = self.harness.search_body(element["action_id"], text, hook=hook, **self._who(user))
+        return self._clicked(hook, self._in_channel(reply, body))  # Enter pressed: a block action
+
+    async def double_click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> list[Reply]:
+        button = reply.button(label)
+        base = time.time()
+        stamps = [f"{base:.6f}", f"{base + 0.000001:.6f}"]
+        hooks = [self._hook(reply) for _ in stamps]
+        bodies = [self._action(reply, button.id, button.value, hook, user, action_ts=stamp)
+                  for hook, stamp in zip(hooks, stamps, strict=True)]
+        with ThreadPoolExecutor(2) as pool:  # two deliveries at once
+            answers = list(pool.map(self.harness.interact, bodies))
+        assert [(a.status, a.body) for a in answers] == [(200, "")] * 2
+        found = [self._answer(a.hook) for a in answers]
+        retry = self._action(reply, button.id, button.value, self._hook(reply), user, action_ts=stamps[0])
+        again = self.harness.interact(retry, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+        assert again.status == 200
+        self.harness.settle()
+        assert self.harness.emulator.calls(again.hook) == [], "Slack's retry of a click is dropped"
+        return found
+
+    def clicked_now(self, answer: Reply) -> Reply:
+        posted = self.harness.emulator.hook(str(answer.clicked)).posted
+        assert posted, "the clicked message is gone"
+        return self._as_reply(posted[0], str(answer.clicked))
+
+    def _hook(self, reply: Reply) -> str:
+        """A new response_url that belongs to the message of ``reply``."""
+        hook = f"act-{uuid.uuid4().hex[:8]}"
+        self.harness.emulator.bind_hook(hook, message=reply.raw)
+        return hook
+
+    def _action(self, reply: Reply, action_id: str, value: str, hook: str, user: Person,
+                **extra: Any) -> dict[str, Any]:
+        body = self.harness.action_body(action_id, value, hook=hook, extra=extra or None, **self._who(user))
+        return self._in_channel(reply, body)
+
+    def _in_channel(self, reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+        """A click on a message everyone sees: Slack says so and sends the message along."""
+        if not reply.private:
+            body["container"]["is_ephemeral"] = False
+            body["message"] = {"type": "message", "ts": "1700000005.000100", "text": reply.raw.get("text", ""),
+                               "blocks": reply.raw.get("blocks") or []}
+        return body
+
+    def _clicked(self, hook: str, body: dict[str, Any]) -> Reply:
+        answer = self.harness.interact(body)
+        assert (answer.status, answer.body) == (200, "")
+        found = self._answer(answer.hook)
+        if found.replaced:
+            assert self.harness.emulator.hook(hook).current == found.raw, "the clicked message was replaced"
+        return found
+
+    def _answer(self, hook: str, *, command: bool = False) -> Reply:
+        """The answer posted to ``hook``; after a slow handler's placeholder, the post that takes its place."""
+        first = self._reply(hook)
+        if WORKING not in first.text:
+            return first
+        assert first.private and first.replaced != command, "a command's placeholder is new, a click's replaces"
+        count = 2
+        if self._reply(hook, count).raw.get("delete_original"):  # a public outcome follows the private wait
+            count += 1
+        found = self._reply(hook, count)
+        assert found.replaced or not found.private, "the outcome takes the placeholder's place"
+        found.waited = True
+        return found
 
     def sent(self) -> str:
         return "\n".join("\n".join((c.path, repr(c.body), repr(c.headers), c.raw.decode("utf-8", "replace")))
                          for c in self.harness.emulator.calls())
+
+    def files(self) -> dict[str, bytes]:
+        self.harness.settle()
+        calls = self.harness.emulator.calls()
+        names = [str(c.body["filename"]) for c in calls if c.path.strip("/") == "files.getUploadURLExternal"]
+        uploads = [c.raw for c in calls if c.path.startswith("/upload/")]
+        assert len(names) == len(uploads), "every upload URL asked for is used once"
+        return dict(zip(names, uploads, strict=True))
+
+    def direct_messages(self, person: Person) -> list[Reply]:
+        return [self._as_reply(m, "", private=False) for m in self.harness.emulator.messages(slack_id(person))]
+
+    @contextmanager
+    def worker(self, clock: Callable[[], datetime]) -> Iterator[Worker]:
+        yield Worker(self.harness.runtime, messengers(self.harness.runtime), clock=clock)
 
     async def restart(self) -> None:
         """Nothing to do: the Bolt app keeps nothing between requests (state lives in the database)."""
@@ -312,16 +497,61 @@ class SlackDoor:
     def check(self) -> None:
         self.harness.emulator.check()
 
-    def _reply(self, hook: str) -> Reply:
-        return self._as_reply(self.harness.reply(hook_answer(hook)), hook)
+    def _reply(self, hook: str, count: int = 1) -> Reply:
+        call = self.harness.emulator.wait_for(hook, count, timeout=10)[count - 1]
+        found = self._as_reply(call.body, hook)
+        found.at = call.at
+        return found
 
     def _as_reply(self, body: dict[str, Any], hook: str, *, private: bool | None = None) -> Reply:
-        buttons = [Button(str(e["text"]["text"]), str(e["action_id"]), str(e.get("value", "")))
-                   for block in body.get("blocks") or [] if block.get("type") == "actions"
-                   for e in block.get("elements") or [] if e.get("type") == "button"]
+        buttons = slack_buttons(body.get("blocks") or [])
         if private is None:
             private = body.get("response_type", "ephemeral") == "ephemeral"
-        return Reply(plain(sh.texts(body)), buttons, private, bool(body.get("replace_original")), body, hook)
+        return Reply(plain(sh.texts(body)), buttons, private, bool(body.get("replace_original")), body, hook,
+                     cards=slack_cards(body), selects=slack_selects(body), marked=sh.texts(body), parts=[body],
+                     clicked=hook)
+
+
+def slack_buttons(blocks: Sequence[Mapping[str, Any]]) -> list[Button]:
+    """The buttons of the actions blocks among ``blocks``."""
+    return [Button(str(e["text"]["text"]), str(e["action_id"]), str(e.get("value", "")),
+                   key=f"{decode_action_id(str(e['action_id']))[0]}:{e.get('value', '')}",
+                   style=str(e.get("style", "default")))
+            for block in blocks if block.get("type") == "actions"
+            for e in block.get("elements") or [] if e.get("type") == "button"]
+
+
+def slack_cards(message: Mapping[str, Any]) -> list[Card]:
+    """The cards of a message: a header, then its text, fields and buttons, up to the next divider."""
+    cards: list[Card] = []
+    current: Card | None = None
+    for block in message.get("blocks") or []:
+        if block["type"] == "header":
+            current = Card(plain(block["text"]["text"]), "", {}, [])
+            cards.append(current)
+        elif block["type"] == "divider" or current is None:
+            current = None
+        elif block["type"] == "section" and block.get("fields"):
+            for cell in block["fields"]:
+                label, _, value = str(cell["text"]).partition("\n")
+                current.fields[plain(label)] = plain(value)
+        elif block["type"] == "section":
+            current.text = "\n".join(t for t in (current.text, plain(block["text"]["text"])) if t)
+        elif block["type"] == "actions":
+            current.buttons += slack_buttons([block])
+    return cards
+
+
+def slack_selects(message: Mapping[str, Any]) -> list[Choice]:
+    """The select menus of a message's actions blocks, with the options shown chosen."""
+    found = []
+    for element in elements(message):
+        if str(element.get("type", "")).endswith("_select"):
+            initial = element.get("initial_options") or ([element["initial_option"]] if "initial_option" in element
+                                                         else [])
+            found.append(Choice([str(o["value"]) for o in element.get("options") or []],
+                                [str(o["value"]) for o in initial], element["type"].startswith("multi_"), element))
+    return found
 
 
 def elements(message: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -349,6 +579,7 @@ class DiscordDoor:
     def __init__(self, harness: dh.Harness) -> None:
         self.harness = harness
         self.seen = 0
+        self._before: dict[str, set[asyncio.Task[Any]]] = {}
 
     def mention(self, person: Person) -> str:
         return f"<@{discord_id(person)}>"
@@ -366,19 +597,17 @@ class DiscordDoor:
                 options[name] = value
                 if isinstance(value, int):
                     types[name] = dh.INTEGER_OPTION
-        sent = self.harness.slash(words, options, user_id=discord_id(user), types=types, resolved=resolved)
+        sent = self._feed(self.harness.slash, discord_words(self.harness.runtime.registry, words), options,
+                          user_id=discord_id(user), types=types, resolved=resolved)
         return await self._reply(sent, None)
 
     async def click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Reply:
-        button = reply.button(label)
-        assert reply.source is not None, "the reply has no message to click in"
-        sent = self.harness.click(reply.source, button.id, user_id=discord_id(user))
-        return await self._reply(sent, reply.source, was_private=reply.private)
+        return await self.press(reply, reply.button(label), user=user)
 
     async def click_stale(self, button_id: str, *, user: Person = ADMIN) -> Reply:
         old = obj.message(obj.snowflake(), dh.CHANNEL_ID, obj.user("1", "bot"), content="old", components=[
             {"type": 1, "components": [{"type": 2, "style": 1, "label": "Old", "custom_id": button_id}]}])
-        sent = self.harness.click(old, button_id, user_id=discord_id(user))
+        sent = self._feed(self.harness.click, old, button_id, user_id=discord_id(user))
         return await self._reply(sent, old)
 
     async def click_danger(self, reply: Reply, *, user: Person = ADMIN) -> Reply:
@@ -431,16 +660,106 @@ class DiscordDoor:
         select = self._select(reply)
         if value in [o["value"] for o in select["options"]]:
             assert reply.source is not None
-            sent = self.harness.click(reply.source, str(select["custom_id"]), component_type=3, values=[value],
-                                      user_id=discord_id(user))
+            sent = self._feed(self.harness.click, reply.source, str(select["custom_id"]), component_type=3,
+                              values=[value], user_id=discord_id(user))
             return await self._reply(sent, reply.source, was_private=reply.private)
         assert len(select["options"]) == 25, "a value outside the select is typed in the command"
-        sent = self.harness.slash("connect", {"target": "repo", "repository": value}, user_id=discord_id(user))
+        sent = self._feed(self.harness.slash, "connect", {"target": "repo", "repository": value},
+                          user_id=discord_id(user))
         return await self._reply(sent, None)
+
+    async def press(self, reply: Reply, button: Button, *, user: Person = ADMIN) -> Reply:
+        message = button.source if button.source is not None else reply.source
+        assert message is not None, "the reply has no message to click in"
+        sent = self._feed(self.harness.click, message, button.id, user_id=discord_id(user))
+        return await self._reply(sent, message, was_private=reply.private)
+
+    async def pick(self, reply: Reply, values: Sequence[str], *, user: Person = ADMIN) -> Reply:
+        choice = reply.select()
+        message = choice.source if choice.source is not None else reply.source
+        sent = self._feed(self.harness.click, message, str(choice.raw["custom_id"]), component_type=3,
+                          values=list(values), user_id=discord_id(user))  # Discord sends the chosen values
+        return await self._reply(sent, message, was_private=reply.private)
+
+    async def search(self, reply: Reply, text: str, *, shows: str = "", label: str = "",
+                     user: Person = ADMIN) -> Reply:
+        [button] = [b for b in reply.buttons if b.id.startswith("radq|") and (not label or b.label == label)]
+        message = button.source if button.source is not None else reply.source
+        opened = self._feed(self.harness.click, message, button.id, user_id=discord_id(user))
+        self.seen += 1
+        modal = (await self._callback(opened)).json
+        await self._quiet(opened)
+        assert modal["type"] == 9, "a search button opens a modal"
+        validate_schema(modal, "ModalInteractionCallbackRequest")
+        [box] = dh.components_of(modal)
+        assert box["custom_id"] == "query" and box.get("value", "") == shows
+        sent = self._feed(self.harness.submit, modal["data"]["custom_id"], {"query": text}, user_id=discord_id(user),
+                          message=message)
+        return await self._reply(sent, message, was_private=reply.private)
+
+    async def double_click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> list[Reply]:
+        button = reply.button(label)
+        message = button.source if button.source is not None else reply.source
+        first = self._feed(self.harness.click, message, button.id, user_id=discord_id(user))
+        second = self._feed(self.harness.click, message, button.id, user_id=discord_id(user))
+        self.harness.feed(first)  # and the first one delivered twice
+        found = [await self._reply(sent, message, was_private=reply.private) for sent in (first, second)]
+        await asyncio.sleep(0.2)
+        assert len(self.harness.emulator.find("POST", callback_path(first))) == 1, "the re-delivery is dropped"
+        return found
+
+    def clicked_now(self, answer: Reply) -> Reply:
+        assert answer.clicked is not None, "the answer was not to a click"
+        message = self.harness.emulator.messages[str(answer.clicked["id"])]
+        return self._as_reply(message, message, private=bool(int(message.get("flags") or 0) & EPHEMERAL),
+                              replaced=False)
+
+    def _feed(self, send: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Feed an interaction, noting the tasks that existed before (those it starts are the rest)."""
+        before = set(asyncio.all_tasks())
+        payload: dict[str, Any] = send(*args, **kwargs)
+        self._before[str(payload["id"])] = before
+        return payload
+
+    async def _quiet(self, sent: Mapping[str, Any], timeout: float = 10.0) -> None:
+        """Wait until the tasks started since ``sent`` was fed (follow-ups included) have finished."""
+        before = self._before.pop(str(sent["id"]), None)
+        if before is None:
+            return
+        me = asyncio.current_task()
+        deadline = time.monotonic() + timeout
+        while busy := [t for t in asyncio.all_tasks() if t not in before and t is not me and not t.done()]:
+            assert time.monotonic() < deadline, f"the bot is still busy with {busy}"
+            await asyncio.wait(busy, timeout=deadline - time.monotonic())
+
+    async def _callback(self, sent: Mapping[str, Any]) -> Any:
+        """The callback answering interaction ``sent`` (each gets exactly one), validated."""
+        [call] = await self.harness.emulator.wait_for("POST", callback_path(sent), timeout=10)
+        validate_call(call)
+        return call
 
     def sent(self) -> str:
         return "\n".join(f"{c.method} {c.path} {c.query!r} {c.json!r} {c.files!r} {c.headers!r}"
                          for c in self.harness.emulator.calls)
+
+    def files(self) -> dict[str, bytes]:
+        return {f.filename: f.content for c in self.harness.emulator.calls for f in c.files}
+
+    def direct_messages(self, person: Person) -> list[Reply]:
+        channel = self.harness.emulator.dm_channel_id(discord_id(person))
+        return [self._as_reply(c.json, None, private=False, replaced=False)
+                for c in self.harness.emulator.find("POST", rf"/channels/{channel}/messages")]
+
+    @contextmanager
+    def worker(self, clock: Callable[[], datetime]) -> Iterator[Worker]:
+        found = messengers(self.harness.runtime)
+        try:
+            yield Worker(self.harness.runtime, found, clock=clock)
+        finally:
+            for messenger in found.values():
+                close = getattr(messenger, "close", None)  # the Discord messenger runs a loop of its own
+                if callable(close):
+                    close()
 
     async def restart(self) -> None:
         await self.harness.restart()
@@ -478,29 +797,82 @@ class DiscordDoor:
 
     async def _reply(self, sent: dict[str, Any], clicked: dict[str, Any] | None, *,
                      was_private: bool = False) -> Reply:
+        """The answer to ``sent``: its callback (or the edit after a deferral) and every follow-up message."""
         self.seen += 1
-        calls = await self.harness.callbacks(self.seen, timeout=10)
-        call = calls[self.seen - 1]
+        call = await self._callback(sent)
         body: dict[str, Any] = call.json
         flags = int((body.get("data") or {}).get("flags") or 0)
-        if body["type"] in (5, 6):  # deferred: the answer is an edit of the original response
+        waited = body["type"] in (5, 6)
+        if waited:  # deferred: the answer is an edit of the original response
+            assert body == ({"type": 5, "data": {"flags": EPHEMERAL}} if body["type"] == 5 else {"type": 6}), \
+                "a command is deferred privately, a click as an update of its message"
             [*_, edit] = await self.harness.original_edits(sent, timeout=10)
             data: dict[str, Any] = edit.json
             message = edit.message if edit.message is not None else clicked
-            replaced = body["type"] == 6
+            replaced, at = body["type"] == 6, edit.at
+            if body["type"] == 5 and edit.message is not None:
+                assert int(edit.message.get("flags") or 0) & EPHEMERAL, "the answer stays as private as its wait"
         else:
             data = body.get("data") or {}
-            message = call.message if body["type"] == 4 else clicked
-            replaced = body["type"] == 7
+            message = call.message if call.message is not None else clicked
+            replaced, at = body["type"] == 7, call.at
         private = bool(flags & EPHEMERAL) or (replaced and was_private)  # an update keeps the message's flags
-        return self._as_reply(body, message, private=private, replaced=replaced, data=data)
+        await self._quiet(sent)
+        follow_ups = self.harness.emulator.find("POST", rf"/webhooks/\d+/{re.escape(str(sent['token']))}")
+        for follow_up in follow_ups:
+            validate_call(follow_up)
+            assert waited or bool(int(follow_up.json.get("flags") or 0) & EPHEMERAL) == private, \
+                "the rest of an answer is as private as its start"
+        found = self._as_reply(body, message, private=private, replaced=replaced, data=data,
+                               more=[f.response for f in follow_ups])
+        found.waited, found.at, found.clicked = waited, at, clicked
+        return found
 
     def _as_reply(self, body: dict[str, Any], message: dict[str, Any] | None, *, private: bool, replaced: bool,
-                  data: dict[str, Any] | None = None) -> Reply:
+                  data: dict[str, Any] | None = None, more: Sequence[dict[str, Any]] = ()) -> Reply:
         shown = body if data is None else data
-        buttons = [Button(str(c.get("label", "")), str(c["custom_id"]))
-                   for c in dh.components_of(shown) if c.get("type") == 2 and c.get("custom_id")]
-        return Reply(plain(discord_text(shown)), buttons, private, replaced, body, message)
+        parts = [(shown, message), *((m, m) for m in more)]  # what each message shows, and the message to click
+        return Reply("\n".join(plain(discord_text(p)) for p, _ in parts),
+                     [b for p, m in parts for b in discord_buttons(p, m)], private, replaced, body, message,
+                     cards=[c for p, m in parts for c in discord_cards(p, m)],
+                     selects=[c for p, m in parts for c in discord_selects(p, m)],
+                     marked="\n".join(discord_text(p) for p, _ in parts), parts=[p for p, _ in parts])
+
+
+def callback_path(sent: Mapping[str, Any]) -> str:
+    """The path of the callback answering interaction ``sent``."""
+    return rf"/interactions/{sent['id']}/{re.escape(str(sent['token']))}/callback"
+
+
+def discord_buttons(data: Mapping[str, Any], message: dict[str, Any] | None) -> list[Button]:
+    """The buttons of a message body; a click on one is sent with ``message``."""
+    return [Button(str(c.get("label", "")), str(c["custom_id"]), key=str(c["custom_id"]),
+                   style={1: "primary", 4: "danger"}.get(int(c.get("style") or 2), "default"), source=message)
+            for c in dh.components_of(dict(data)) if c.get("type") == 2 and c.get("custom_id")]
+
+
+def discord_cards(data: Mapping[str, Any], message: dict[str, Any] | None) -> list[Card]:
+    """The embeds of a message body as cards; the last one shows the message's buttons."""
+    embeds = data.get("embeds") or []
+    return [Card(plain(str(e.get("title") or "")), plain(str(e.get("description") or "")),
+                 {plain(str(f["name"])): plain(str(f["value"])) for f in e.get("fields") or []},
+                 discord_buttons(data, message) if n == len(embeds) - 1 else [])
+            for n, e in enumerate(embeds)]
+
+
+def discord_selects(data: Mapping[str, Any], message: dict[str, Any] | None) -> list[Choice]:
+    """The select menus of a message body, with the options shown chosen (``default``)."""
+    return [Choice([str(o["value"]) for o in c.get("options") or []],
+                   [str(o["value"]) for o in c.get("options") or [] if o.get("default")],
+                   int(c.get("max_values") or 1) > 1, c, message)
+            for c in dh.components_of(dict(data)) if c.get("type") == 3]
+
+
+def discord_words(registry: Registry, words: str) -> str:
+    """The words of a command on Discord: a one-word command heading a group is that group's ``show``."""
+    if " " not in words and any(name.startswith(words + " ") for name in registry.commands):
+        return f"{words} {BARE_NAME}"
+    return words
 
 
 def discord_text(data: Mapping[str, Any]) -> str:
