@@ -138,11 +138,8 @@ def convert(inputs: Sequence[Input], raw: Mapping[str, str | list[str] | bool]) 
             values[item.name] = tuple(got) if item.kind == "multichoice" else (got[0] if got else None)
             continue
         text = str(got).strip() if got not in (None, "") else ""
-        most = min(item.max_length or TEXT_MAX, TEXT_MAX)
         if item.required and not text:
             errors[item.name] = "This is required."
-        elif len(text) > most:  # Discord's client enforces it; a forged submission may not
-            errors[item.name] = f"This is {len(text)} characters long; at most {most} fit here."
         elif item.kind == "number" and text and not NUMBER.fullmatch(text):
             errors[item.name] = "Enter a number."
         elif item.kind in ("choice", "multichoice") and text:

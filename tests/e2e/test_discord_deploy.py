@@ -177,12 +177,13 @@ async def test_a_double_click_on_confirm_is_one_deployment_and_one_hold(bot: Har
     bot.validate_all()
 
 
-async def test_short_credits_say_how_many_and_no_confirm(bot: Harness, db: Database) -> None:
+async def test_short_credits_say_how_many_before_the_form(bot: Harness, db: Database) -> None:
     poor = "900000000000000077"
-    confirmation = await deploy_to_confirmation(bot, "network-plan", user_id=poor)
-    content = confirmation.json["data"]["content"]
+    refused = await deploy_to_confirmation(bot, "network-plan", user_id=poor)
+    assert [c.json["type"] for c in await bot.callbacks(1)] == [4]  # no modal: said at once
+    content = refused.json["data"]["content"]
     assert "credits short" in content and "INSUFFICIENT" not in content and "Ask an admin or finance" in content
-    assert button(confirmation, "deploy:confirm") is None and button(confirmation, "deploy:discard")
+    assert "No form was opened" in content and button(refused, "deploy:confirm") is None
     bot.validate_all()
 
 

@@ -183,10 +183,11 @@ def test_a_double_click_on_confirm_is_one_deployment_and_one_hold(platform: Harn
         assert kinds.count("HOLD") == 1
 
 
-def test_short_credits_say_how_many_and_no_confirm(platform: Harness, db: Database) -> None:
-    confirmation = fill(platform, open_modal(platform, "deploy network-plan", POOR), POOR)
-    assert "credits short" in texts(confirmation) and "INSUFFICIENT" not in texts(confirmation)
-    assert "deploy:confirm" not in buttons(confirmation) and "deploy:discard" in buttons(confirmation)
+def test_short_credits_say_how_many_before_the_form(platform: Harness, db: Database) -> None:
+    refused = platform.reply(platform.command("deploy network-plan", channel=ROOM, **POOR))
+    assert "credits short" in texts(refused) and "INSUFFICIENT" not in texts(refused)
+    assert "No form was opened" in texts(refused) and "deploy:confirm" not in buttons(refused)
+    assert platform.emulator.calls("views.open") == []  # no modal
     with db.unit_of_work() as s:
         assert s.scalars(select(Deployment)).all() == []
 
