@@ -42,7 +42,7 @@ _PENDING = "rad_home_changed_users"
 """``session.info`` key: ids of the users whose Home changed in this transaction."""
 _OWNER: dict[type[Any], str] = {Deployment: "owner_id", CreditTransaction: "user_id", ModulePin: "user_id"}
 """Rows a Home shows, and the column naming the user whose Home shows them."""
-_DEPLOYMENT_SHOWN = ("status", "action", "module_name", "credit_cost")
+_DEPLOYMENT_SHOWN = ("status", "action", "module_name", "credit_cost", "owner_id")
 """The deployment columns a Home shows; a change of another one (its chat message id...) is no refresh."""
 
 
@@ -108,10 +108,11 @@ def _noticed(session: Session, _context: Any) -> None:
         column = _OWNER.get(type(row))
         if column is None or not _shown_change(session, row):
             continue
-        user_id = getattr(row, column, None)
-        if isinstance(user_id, int):
-            changed = changed if changed is not None else session.info.setdefault(_PENDING, set())
-            changed.add(user_id)
+        owners = [getattr(row, column, None), *get_history(row, column).deleted]  # and a previous owner
+        for user_id in owners:
+            if isinstance(user_id, int):
+                changed = changed if changed is not None else session.info.setdefault(_PENDING, set())
+                changed.add(user_id)
 
 
 @event.listens_for(Session, "before_commit")

@@ -132,3 +132,13 @@ def test_the_home_lists_the_newest_live_deployments_and_counts_the_rest(db: Data
     listed = [c.title for c in shown.cards if c.title.startswith("net · ")]
     assert listed == [f"net · n{n:03}" for n in reversed(range(LIST_SIZE + 2))][:LIST_SIZE]
     assert "gone" not in repr(shown) and "bbbb" not in repr(shown)  # destroyed, and Ben's
+
+
+def test_a_deployment_moving_to_another_owner_refreshes_both_homes(db: Database, people: tuple[int, int]) -> None:
+    ann, ben = people
+    with db.unit_of_work() as s:
+        home.remember_opened(s, BEN, utcnow())
+    done(db)
+    with db.unit_of_work() as s:
+        deployment(s, "aaaa").owner_id = ben  # as when two accounts are linked
+    assert sorted(j.payload["user_id"] for j in refreshes(db)) == sorted([ann, ben])
