@@ -100,6 +100,23 @@ def test_views_are_validated_and_updated_by_id_and_hash(slack: SlackEmulator, cl
     assert [f.method for f in slack.take_failures()] == ["views.open", "views.push"]
 
 
+def test_home_tabs_are_published_per_user_and_validated(slack: SlackEmulator, client: WebClient) -> None:
+    home = {"type": "home", "blocks": [SECTION]}
+    first = client.views_publish(user_id="U1", view=home)["view"]
+    again = client.views_publish(user_id="U1", view={**home, "blocks": [SECTION, {"type": "divider"}]})["view"]
+    assert again["id"] == first["id"] and slack.home("U1") == again and slack.home("U2") is None
+    assert refused(client, "views.publish", user_id="U1", view=MODAL)["error"] == "invalid_arguments"  # not a Home
+    assert refused(client, "views.open", trigger_id="trig.1", view=home)["error"] == "invalid_arguments"
+    with_submit = {**home, "submit": {"type": "plain_text", "text": "Go"}}  # a Home has no buttons of its own
+    assert refused(client, "views.publish", user_id="U1", view=with_submit)["error"] == "invalid_arguments"
+    assert refused(client, "views.publish", user_id="U1", view={"type": "home", "blocks": [SECTION] * 101}
+                   )["error"] == "invalid_arguments"
+    assert refused(client, "views.publish", view=home)["error"] == "invalid_arguments"  # whose Home?
+    assert [f.method for f in slack.take_failures()] == ["views.publish", "views.open", "views.publish",
+                                                         "views.publish"]
+    assert slack.home("U1") == again  # what was refused changed nothing
+
+
 def test_response_urls_replace_and_delete_the_message_they_belong_to(
     slack: SlackEmulator, client: WebClient
 ) -> None:
