@@ -6,6 +6,7 @@ across restarts and platforms, and Publish applies the draft exactly once (a dou
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 from commands.framework.context import Context
@@ -20,6 +21,7 @@ from core.catalog.publish import CandidateView
 from core.errors import Conflict, InvalidInput, NotFound
 from core.modules.spec import load_spec
 from core.repos import connections
+from core.wording import count
 from storage.models import PublishDraft, PublishDraftStatus, RepoConnection, User
 
 PAGE_SIZE = 8
@@ -60,8 +62,8 @@ def start(ctx: Context, scope: str, query: str) -> Reply:
     views = catalog.describe_candidates(ctx.session, owner, result)
     draft = drafts.new_draft(ctx.session, ctx.actor, connection_id, result.commit, query,
                              [v.name for v in views if v.state in ("published", "changed")])
-    cost = "no change since the last scan" if result.unchanged else f"{result.parsed_files} file(s) parsed"
-    return page(ctx, draft, views, 1, note=f"{result.api_calls} API call(s), {cost}")
+    cost = "no change since the last scan" if result.unchanged else f"{count(result.parsed_files, 'file')} parsed"
+    return page(ctx, draft, views, 1, note=f"{count(result.api_calls, 'API call')}, {cost}")
 
 
 def load_draft(ctx: Context, token: str, *, lock: bool = False) -> PublishDraft:
@@ -122,7 +124,7 @@ def page(ctx: Context, draft: PublishDraft, views: list[CandidateView], number: 
     published = {v.name for v in views if v.state in ("published", "changed")}
     label = "Update" if chosen & published else "Publish"
     controls.append(Button(f"{label} ({len(chosen)} selected)", "publish:apply", draft.token, style="primary"))
-    lines = [f"*{len(views)} module folder(s)* at `{draft.commit[:7]}`"
+    lines = [f"*{count(len(views), 'module folder')}* at `{draft.commit[:7]}`"
              + (f", {matching} matching `{draft.query}`" if draft.query else "") + f" – page {number} of {pages}.",
              "Tick the modules to publish; published modules left unticked are removed when you press "
              f"{label}."]
@@ -174,14 +176,58 @@ def search(ctx: Context, event: ActionEvent) -> Reply:
 
 @action("publish:apply", roles=(PARTNER,))
 def apply(ctx: Context, event: ActionEvent) -> Reply:
-    """Apply the draft once; a second click (or a retry) shows the same result."""
-    draft = load_draft(ctx, event.value, lock=True)
+    """Apply the draft once; a second click (or a retry) shows the same result.
+
+    When the sync would remove modules that still have live deployments, it asks first (how many each), and
+    applies only on **Remove and publish**.
+    """
+    return applied(ctx, event.value, confirmed="")
+
+
+@action("publish:remove", roles=(PARTNER,))
+def apply_removing(ctx: Context, event: ActionEvent) -> Reply:
+    """**Remove and publish**: apply the draft, removing the modules the question named.
+
+    If the removals or their deployments changed since the question, it is asked again.
+    """
+    token, _, seen = event.value.partition(":")
+    return applied(ctx, token, confirmed=seen)
+
+
+def applied(ctx: Context, token: str, *, confirmed: str) -> Reply:
+    """Apply the draft ``token`` once, unless removals with live deployments are not ``confirmed`` yet."""
+    draft = load_draft(ctx, token, lock=True)
     if draft.status != PublishDraftStatus.APPLIED:
         owner, result = draft_owner(ctx, draft), draft_scan(ctx, draft)
+        risky = {name: n for name, n in catalog.removals(ctx.session, owner, result, draft.selected).items() if n}
+        if risky and confirmed != removal_key(risky):
+            return ask_removal(draft, risky, changed=bool(confirmed)).replacing()
         conn = ctx.session.get_one(RepoConnection, draft.connection_id)
         outcome = catalog.sync(ctx.session, ctx.actor, owner, result, draft.selected, conn.full_name, ctx.now)
         draft.status, draft.result = PublishDraftStatus.APPLIED, outcome.to_json()
     return Reply(text=summary(draft.result), replace_original=True)
+
+
+def removal_key(risky: dict[str, int]) -> str:
+    """A short fingerprint of the removals asked about, so a confirmation applies only what it was shown."""
+    text = ";".join(f"{name}={n}" for name, n in sorted(risky.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def ask_removal(draft: PublishDraft, risky: dict[str, int], *, changed: bool = False) -> Reply:
+    """The question before removing modules that have live deployments: which, how many, what it means."""
+    lines = [":warning: The deployments changed since you were asked; here is what publishing removes now."] \
+        if changed else []
+    named = ", ".join(f"`{name}` ({count(n, 'live deployment')})" for name, n in risky.items())
+    total = sum(risky.values())
+    lines += [f"Publishing removes {named} from the catalog.",
+              ("That deployment keeps" if total == 1 else f"The {count(total, 'deployment')} keep")
+              + " running and can still be destroyed, but can no longer be updated or deployed again. "
+              "Remove and publish?"]
+    return Reply(text="\n".join(lines), actions=(
+        Button("Remove and publish", "publish:remove", f"{draft.token}:{removal_key(risky)}", style="danger"),
+        Button("Back to the list", "publish:page", f"{draft.token}:1"),
+    ))
 
 
 def summary(result: dict[str, object]) -> str:

@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.catalog.scan import Candidate, ScanResult
+from core.deployments.status import DeploymentStatus
 from core.modules.spec import load_spec
 from core.settings.platform import provisioners_allowed
-from storage.models import Module, User
+from storage.models import Deployment, Module, User
 
 PLATFORM, PARTNER = "platform", "partner"
 State = Literal["new", "published", "changed", "invalid", "missing", "taken"]
@@ -158,27 +159,18 @@ def sync(session: Session, actor: User, owner: User | None, result: ScanResult, 
     gone from the repository, or refused) removed. Removals come first, so a renamed folder (``net_plan`` to
     ``net-plan``) can take over its own old name. Collisions are refused.
     """
-    wanted = set(selected)
     outcome = SyncResult()
     mine = published_by(session, owner)
-    allowed = provisioners_allowed(session)
-    ready: list[Candidate] = []
-    for name in sorted(wanted, key=str.lower):
-        candidate = result.candidate(name)
-        if candidate is None:
-            outcome.refused[name] = "it is not in the repository any more"
-        elif reason := refusal(candidate, owner, allowed=allowed):
-            outcome.refused[name] = reason
-        else:
-            ready.append(candidate)
+    ready, outcome.refused = _sorted_selection(session, owner, result, selected)
     for name, module in sorted(mine.items()):
-        if name not in wanted or name in outcome.refused:
-            session.delete(module)
-            outcome.removed.append(name)
+        if name not in outcome.refused and name in {c.name for c in ready}:
+            continue
+        session.delete(module)
+        outcome.removed.append(name)
     session.flush()
     for candidate in ready:
         if candidate.name in mine:
-            _update(mine[candidate.name], candidate, result.commit, now, outcome)
+            _update(mine[candidate.name], candidate, result.commit, repository, now, outcome)
         else:
             _publish(session, actor, owner, candidate, result.commit, repository, now, outcome)
     session.flush()
@@ -187,11 +179,64 @@ def sync(session: Session, actor: User, owner: User | None, result: ScanResult, 
     return outcome
 
 
-def _update(module: Module, candidate: Candidate, commit: str, now: datetime, outcome: SyncResult) -> None:
-    if module.files == candidate.files and module.commit == commit:
+def _sorted_selection(session: Session, owner: User | None, result: ScanResult, selected: Iterable[str],
+                      ) -> tuple[list[Candidate], dict[str, str]]:
+    """The selected candidates that can be published, and why the other selected names cannot."""
+    allowed = provisioners_allowed(session)
+    ready: list[Candidate] = []
+    refused: dict[str, str] = {}
+    for name in sorted(set(selected), key=str.lower):
+        candidate = result.candidate(name)
+        if candidate is None:
+            refused[name] = "it is not in the repository any more"
+        elif reason := refusal(candidate, owner, allowed=allowed):
+            refused[name] = reason
+        else:
+            ready.append(candidate)
+    return ready, refused
+
+
+def removals(session: Session, owner: User | None, result: ScanResult, selected: Iterable[str],
+             ) -> dict[str, int]:
+    """The published modules a sync of ``selected`` would remove, each with its number of live deployments.
+
+    A module is removed when it is not selected, gone from the repository, or refused. A deployment is live
+    until it is destroyed or cancelled: removing its module leaves it running, destroyable but no longer
+    updatable.
+    """
+    ready, _ = _sorted_selection(session, owner, result, selected)
+    kept = {c.name for c in ready}
+    gone = {name: module for name, module in published_by(session, owner).items() if name not in kept}
+    counts = live_deployments(session, [m.id for m in gone.values()])
+    return {name: counts.get(module.id, 0) for name, module in sorted(gone.items())}
+
+
+def live_deployments(session: Session, module_ids: Iterable[int]) -> dict[int, int]:
+    """How many deployments that are neither destroyed nor cancelled each module has, by module id."""
+    ids = list(module_ids)
+    if not ids:
+        return {}
+    done = (DeploymentStatus.DELETED, DeploymentStatus.CANCELLED)
+    rows = session.execute(select(Deployment.module_id, func.count(Deployment.id))
+                           .where(Deployment.module_id.in_(ids), Deployment.status.not_in(done))
+                           .group_by(Deployment.module_id))
+    return {module_id: number for module_id, number in rows if module_id is not None}
+
+
+def _update(module: Module, candidate: Candidate, commit: str, repository: str, now: datetime,
+            outcome: SyncResult) -> None:
+    """Update ``module`` to the candidate when its files changed or it now comes from another repository.
+
+    A module whose files are the same stays at the commit it was published at (its code is the same there), so
+    it is listed as up to date, never as updated, and a deploy confirmed meanwhile needs no second look.
+    """
+    moved = bool(repository) and module.repository != repository
+    if module.files == candidate.files and not moved:
+        module.missing = False
         outcome.unchanged.append(module.name)
         return
     _fill(module, candidate, commit)
+    module.repository = repository or module.repository
     module.missing, module.updated_at = False, now
     outcome.updated.append(module.name)
 

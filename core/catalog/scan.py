@@ -29,6 +29,7 @@ from core.modules import policy as module_policy
 from core.repos.connections import repository_token
 from core.repos.reader import LOCAL_PREFIX, GitHubReader, LocalReader, RepoReader, Snapshot, TreeFile
 from core.services import Services
+from core.wording import count
 from storage.db import Database
 from storage.models import ParsedBlob, RepoConnection, RepoScan, RepoScanStatus
 
@@ -129,8 +130,9 @@ def _interrupted(error: Unavailable, progress: _Progress) -> Unavailable:
     if not progress.needed:
         return error
     left = progress.needed - progress.kept
-    kept = (f"{progress.kept} of the {progress.needed} file(s) to read were read and are kept; the next scan "
-            f"reads only the other {left}.")
+    kept = (f"{progress.kept} of the {count(progress.needed, 'file')} to read "
+            f"{'was' if progress.kept == 1 else 'were'} read and {'is' if progress.kept == 1 else 'are'} kept; "
+            f"the next scan reads only the other {left}.")
     return Unavailable(f"{error.message} {kept}", hint=error.hint, retry_at=error.retry_at)
 
 

@@ -141,7 +141,7 @@ def test_publish_and_browse_through_the_console(dispatcher: Dispatcher, db: Data
     console, out, _ = make_console(dispatcher, tmp_path, script, identity="slack:T1:UADMIN")
     console.loop()
     text = out.getvalue()
-    assert "The platform repository is the folder" in text and "*5 module folder(s)*" in text
+    assert "The platform repository is the folder" in text and "*5 module folders*" in text
     assert "*Published:* `budget-alerts`, `data-bucket`" in text
     assert "[3] Publish (2 selected)" in text
     assert "── 📌 budget-alerts" in text and "Commit" in text and "Pinned to commit" not in text

@@ -20,7 +20,8 @@ from sqlalchemy import select
 from core.config import Config
 from core.services import Services
 from storage.db import Database
-from storage.models import AuditEvent, Module
+from storage.models import AuditEvent, Deployment, Module, utcnow
+from storage.models.states import DeploymentStatus
 from tests.emulators import discord_objects as obj
 from tests.emulators.discord import Call
 from tests.emulators.github import GitHubEmulator
@@ -167,7 +168,7 @@ def syncs(db: Database) -> int:
 async def test_publish_ticks_searches_pages_and_publishes_once(bot: Harness, db: Database) -> None:
     screen = Screen(bot)
     first, message = await open_publish(bot, screen)
-    assert "**20 module folder(s)**" in first["content"] and "page 1 of 3" in first["content"]
+    assert "**20 module folders**" in first["content"] and "page 1 of 3" in first["content"]
     shown = cards(first)
     assert list(shown) == [f"mod-{n:02}" for n in range(8)]
     assert shown["mod-00"]["State"] == "🆕 new" and shown["mod-00"]["text"] == "The mod-00 module"
@@ -227,6 +228,27 @@ async def test_published_modules_come_ticked_and_unticking_removes_them(bot: Har
     with db.unit_of_work() as s:
         assert s.scalars(select(Module)).all() == []
     assert syncs(db) == 2
+    bot.validate_all()
+
+
+async def test_unticking_a_module_with_live_deployments_asks_first(bot: Harness, db: Database) -> None:
+    screen = Screen(bot)
+    _, message = await open_publish(bot, screen)
+    _, message = await tick(bot, screen, message, ["mod-02"])
+    await press(bot, screen, message, "Publish")
+    with db.unit_of_work() as s:
+        found = s.scalars(select(Module).where(Module.name == "mod-02")).one()
+        s.add(Deployment(short_id="live", module_id=found.id, module_name="mod-02", owner_id=found.owner_id,
+                         status=DeploymentStatus.SUCCESS, commit=found.commit, created_at=utcnow()))
+    _, message = await open_publish(bot, screen)
+    _, message = await tick(bot, screen, message, [])
+    asked, message = await press(bot, screen, message, "Publish")
+    assert "Publishing removes `mod-02` (1 live deployment) from the catalog." in asked["content"]
+    assert label_of(asked, "Remove") == "Remove and publish" and label_of(asked, "Back") == "Back to the list"
+    with db.unit_of_work() as s:
+        assert [m.name for m in s.scalars(select(Module))] == ["mod-02"], "asked first: nothing removed yet"
+    removed, _ = await press(bot, screen, message, "Remove and publish")
+    assert removed["content"] == "**Removed:** `mod-02`"
     bot.validate_all()
 
 

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from bot.slack.elements import decode_action_id
 from storage.db import Database
-from storage.models import AuditEvent, Module
+from storage.models import AuditEvent, Deployment, Module, utcnow
+from storage.models.states import DeploymentStatus
 from tests.emulators.github import GitHubEmulator
 from tests.support.sample_repository import BROKEN, repository_files
 from tests.support.slack_support import Answer, Harness, emulator, harness, slack_runtime, texts, typed
@@ -169,7 +170,7 @@ def open_publish(harness: Harness) -> Json:
 def test_publish_ticks_searches_pages_and_publishes_once(connected: Harness, db: Database) -> None:
     harness = connected
     first = open_publish(harness)
-    assert "20 module folder(s)" in texts(first) and "page 1 of 3" in texts(first)
+    assert "20 module folders" in texts(first) and "page 1 of 3" in texts(first)
     shown_cards = cards(first)
     assert list(shown_cards) == [f"mod-{n:02}" for n in range(8)]
     assert "🆕 new" in shown_cards["mod-00"] and "The mod-00 module" in shown_cards["mod-00"]
@@ -243,6 +244,33 @@ def test_published_modules_come_ticked_and_unticking_removes_them(connected: Har
         assert s.scalars(select(Module)).all() == []
     assert syncs(db) == 2
     validate_everything(harness)
+
+
+def test_unticking_a_module_with_live_deployments_asks_first(connected: Harness, db: Database) -> None:
+    harness = connected
+    ticked = tick(harness, open_publish(harness), ["mod-02"])
+    assert "*Published:* `mod-02`" in texts(shown(harness, click(harness, ticked, "publish:apply")))
+    live_deployment(db, "mod-02")
+    cleared = tick(harness, open_publish(harness), [])
+    asked = shown(harness, click(harness, cleared, "publish:apply"))
+    assert asked["replace_original"] is True
+    assert "Publishing removes `mod-02` (1 live deployment) from the catalog." in texts(asked)
+    assert control(asked, "publish:remove")["style"] == "danger" and control(asked, "publish:page")
+    with db.unit_of_work() as s:
+        assert [m.name for m in s.scalars(select(Module))] == ["mod-02"], "asked first: nothing removed yet"
+    removed = shown(harness, click(harness, asked, "publish:remove"))
+    assert "*Removed:* `mod-02`" in texts(removed)
+    with db.unit_of_work() as s:
+        assert s.scalars(select(Module)).all() == []
+    validate_everything(harness)
+
+
+def live_deployment(db: Database, module: str) -> None:
+    """A successful deployment of ``module`` (as the worker leaves one): it keeps running after a removal."""
+    with db.unit_of_work() as s:
+        found = s.scalars(select(Module).where(Module.name == module)).one()
+        s.add(Deployment(short_id="live", module_id=found.id, module_name=module, owner_id=found.owner_id,
+                         status=DeploymentStatus.SUCCESS, commit=found.commit, created_at=utcnow()))
 
 
 def test_modules_tabs_update_in_place_and_pins_come_first(connected: Harness) -> None:

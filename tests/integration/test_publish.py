@@ -256,7 +256,7 @@ def test_two_thousand_directories(dispatcher: Dispatcher, github: GitHubEmulator
     files = {f"m{n:04}/main.tf": f'variable "v{n}" {{\n  default = {n}\n}}\n' for n in range(2000)}
     connect(dispatcher, github, PAT, "pat", "pat/big", files)
     answer, token = open_publish(dispatcher, PAT)
-    assert "*2000 module folder(s)*" in answer.text and "page 1 of 250" in answer.text
+    assert "*2,000 module folders*" in answer.text and "page 1 of 250" in answer.text
     last = reply(dispatcher.run_action(PAT, ActionEvent("publish:page", f"{token}:250")))
     assert [c.title for c in last.cards][-1] == "m1999"
     before = github.count()

@@ -45,14 +45,14 @@ def test_a_rate_limited_scan_keeps_its_parses_and_the_next_one_continues(dispatc
     reset = datetime.fromtimestamp(math.ceil(github.bucket("pat").reset / 60) * 60, UTC)
     stopped = reply(dispatcher.run_text(PAT, "publish")).text
     assert f"rate limit is reached; try again after {reset:%H:%M} UTC" in stopped
-    assert "17 of the 60 file(s) to read were read and are kept; the next scan reads only the other 43" in stopped
+    assert "17 of the 60 files to read were read and are kept; the next scan reads only the other 43" in stopped
     assert "error id" not in stopped and len(blob_calls(github)) == 17 and cached(db) == 17
 
     github.reset_rate_limit("pat")
     before = len(blob_calls(github))
     page, _ = open_publish(dispatcher, PAT)
     assert len(blob_calls(github)) - before == 43  # only what the first scan did not read
-    assert f"*{MODULES} module folder(s)*" in page.text and "43 file(s) parsed" in page.text
+    assert f"*{MODULES} module folders*" in page.text and "43 files parsed" in page.text
     assert all(state.startswith("🆕 new") for state in states(page).values())
     assert cached(db) == 60
     assert len(set(blob_calls(github))) == 60  # no blob was fetched twice
