@@ -145,3 +145,25 @@ def test_publish_and_browse_through_the_console(dispatcher: Dispatcher, db: Data
     assert "*Published:* `budget-alerts`, `data-bucket`" in text
     assert "[3] Publish (2 selected)" in text
     assert "── 📌 budget-alerts" in text and "Commit" in text and "Pinned to commit" not in text
+
+
+def test_credit_history_pages_by_number_and_writes_its_csv(dispatcher: Dispatcher, db: Database,
+                                                           tmp_path: Path) -> None:
+    """The history's Next button is a numbered choice; the CSV lands in the files folder, the ledger as it is."""
+    from core.credits import history
+    from core.dates import Period
+    from tests.support.credit_story import write_story
+
+    dispatcher.run_text(console_caller("slack:T1:UADMIN"), "whoami")
+    with db.unit_of_work() as s:
+        admin = s.scalars(select(User)).one()
+        write_story(s, admin, admin)
+        expected = history.to_csv(s, history.history_filter(s, admin, admin, Period()))
+        name = history.csv_name(history.history_filter(s, admin, admin, Period()), admin.display_name)
+    console, out, _ = make_console(dispatcher, tmp_path, ["credits history", "1", "", "quit"])
+    console.loop()
+    text = out.getvalue()
+    assert "28 transaction(s), page 1 of 3" in text and "[1] Next ▶" in text and "page 2 of 3" in text
+    written = tmp_path / "files" / name
+    assert written.read_bytes() == expected and str(written) in text
+    assert expected.decode().splitlines()[0].startswith("id,date,type,amount,awarded_delta")

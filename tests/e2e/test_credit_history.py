@@ -225,7 +225,12 @@ async def test_a_low_balance_is_told_once_per_24_hours(door: FrontDoor, db: Data
         assert await asyncio.to_thread(queue_low_balance_check, worker.runtime)
         await drain(worker)
         assert len(low_notices(door, UMA)) == 1
+        assert [b.label for b in door.direct_messages(UMA)[-1].buttons] == []  # nothing to buy with: ask
+        await door.command("admin settings", {"key": "enable_subscription", "value": "true"})
         clock.now += timedelta(hours=1, minutes=1)
         assert await asyncio.to_thread(queue_low_balance_check, worker.runtime)
         await drain(worker)
         assert len(low_notices(door, UMA)) == 2
+        bought = door.direct_messages(UMA)[-1]
+        assert "Buy credits with /rad credits buy" in bought.text.replace("`", "")
+        assert [b.label for b in bought.buttons] == ["Buy credits"]

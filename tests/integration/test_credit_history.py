@@ -11,16 +11,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.runtime import Runtime
+from bot.scheduler import LOW_BALANCE_HOUR, build_scheduler, queue_low_balance_check
+from commands.framework.dispatch import Dispatcher
 from core.accounts.identity import IdentityKey, create_user
 from core.accounts.profile import preferences
 from core.accounts.roles import ADMIN, FINANCE, grant_role
+from core.config import Config
 from core.credits import history, low_balance
 from core.credits import service as credits
 from core.dates import Period, parse_period
 from core.errors import InvalidInput, NotAllowed, NotFound
 from core.settings import platform as settings
 from storage.db import Database
-from storage.models import CreditTransaction, Deployment, User, utcnow
+from storage.models import CreditTransaction, Deployment, Job, JobStatus, User, utcnow
 from tests.support.credit_story import DEPLOYMENT, JANUARY_GRANTS, write_story
 
 D = Decimal
@@ -130,3 +134,18 @@ def test_low_balances_are_told_once_per_24_hours(db: Database) -> None:
             ["low", "rich"]
         settings.change(s, s.scalars(select(User).where(User.display_name == "ada")).one(), "enable_credits", "off")
         assert low_balance.due(s, now + timedelta(days=2)) == []
+
+
+def test_the_clock_queues_the_low_balance_check_daily(dispatcher: Dispatcher, config: Config, db: Database) -> None:
+    runtime = Runtime(config, db, dispatcher.registry, dispatcher)
+    scheduler = build_scheduler(runtime)
+    scheduler.start(paused=True)
+    try:
+        job = scheduler.get_job("low_balance")
+        assert job is not None and str(job.trigger) == f"cron[hour='{LOW_BALANCE_HOUR}', minute='0']"
+    finally:
+        scheduler.shutdown(wait=False)
+    assert queue_low_balance_check(runtime) and not queue_low_balance_check(runtime)
+    with db.unit_of_work() as s:
+        [queued] = s.scalars(select(Job).where(Job.kind == "credits.low_balance"))
+        assert queued.status == JobStatus.QUEUED
