@@ -17,7 +17,7 @@ from core.modules.spec import load_spec
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "modules"
 
 
-@pytest.mark.parametrize(("condition", "value", "expected"), [
+CONDITION_CASES: list[tuple[str, Any, object]] = [
     ('contains(["a", "b"], var.v)', "a", True),
     ('contains(["a", "b"], var.v)', "c", False),
     ("can(cidrhost(var.v, 0))", "10.10.0.0/16", True),
@@ -46,9 +46,24 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "modules"
     ("var.v.size > 2 ? true : false", {"size": 3}, True),
     ("var.v[1] == 2", [1, 2], True),
     ('var.v != "" && trimspace(var.v) == var.v', " padded ", False),
-    ('"1" == 1', None, False),  # == compares type and value, as in Terraform
-    ('"3" > 2', None, True),  # ordering converts strings to numbers
+    ("var.v == 1", "1", False),  # == compares type and value, as in Terraform
+    ("var.v > 2", "3", True),  # ordering converts strings to numbers
     ("length(distinct(var.v)) == length(var.v)", ["a", "b", "a"], False),
+    ("var.v % 2 == 0", 7, False),
+    ("var.v / 4 == 2.5", 10, True),
+    ("contains([1, 2], var.v)", 2.0, True),
+    ('substr(var.v, 0, 3) == "abc" && upper(var.v) == "ABCDEF"', "abcdef", True),
+    ('length(split(",", var.v)) == 3', "a,b", False),
+    ('join("-", sort(var.v)) == "a-b-c"', ["c", "a", "b"], True),
+    ('cidrhost(var.v, -1) == "10.0.0.255"', "10.0.0.0/24", True),
+    ('can(cidrnetmask(var.v))', "fd00::/8", False),  # IPv6 has no netmask
+    ('lookup(var.v, "size", 0) > 1', {"name": "x"}, False),
+    ('coalesce(var.v, "none") == "none"', "", True),
+    ('replace(var.v, "/[0-9]+/", "#") == "a#b#"', "a12b3", True),
+    ('alltrue([for k in keys(var.v) : startswith(k, "env_")])', {"env_a": 1, "b": 2}, False),
+    ("length(flatten(var.v)) == 3", [[1], [2, 3]], True),
+    ('var.v == null ? true : length(var.v) > 0', [], False),
+    ("tonumber(var.v) > 3", "abc", False),  # an error outside can(): refused
     ("max(var.v...) < 10", [1, 2], UNKNOWN),  # expansion: left to Terraform
     ("var.v == var.other", "x", UNKNOWN),  # another variable
     ("var.v == local.name", "x", UNKNOWN),
@@ -56,7 +71,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "modules"
     ('"${var.v}-x" == "a-x"', "a", UNKNOWN),  # templates
     ("var.v[*].name == []", [], UNKNOWN),  # splats
     ("var.v >=", 1, UNKNOWN),  # not even an expression
-])
+]
+"""(condition on ``var.v``, value, what :func:`evaluate` says); the embedded Terraform agrees on the decided ones
+(``tests/integration/test_conditions_agreement.py``)."""
+
+
+@pytest.mark.parametrize(("condition", "value", "expected"), CONDITION_CASES)
 def test_conditions_are_evaluated_like_terraform(condition: str, value: Any, expected: object) -> None:
     assert evaluate(condition, "v", value) is expected
 
