@@ -52,10 +52,12 @@ def how_to_get_credits(session: Session, user: User) -> CreditOffer:
     people = granters(session)
     if not people:
         return CreditOffer("ask", "Ask an admin to add credits to your account.")
-    named = ", ".join(people[:NAMED_MAX])
-    more = len(people) - NAMED_MAX
+    shown = people[:NAMED_MAX]
+    more = len(people) - len(shown)
     if more > 0:
-        named += f" or one of {more} more"
+        named = ", ".join(shown) + f" or one of {more} more"
+    else:
+        named = " or ".join(filter(None, (", ".join(shown[:-1]), shown[-1])))
     return CreditOffer("ask", f"Ask an admin or finance to add credits to your account: {named}.", tuple(people))
 
 

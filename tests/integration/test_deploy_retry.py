@@ -298,6 +298,11 @@ async def retry_scenario(door: Door, db: Database) -> None:
     failed = await door.run_worker()
     assert "failure" in failed.text and "deployment:retry" in failed.buttons, failed
     assert owner_ledger(db) == (["AWARD 100", "HOLD 50", "RELEASE 50"], Decimal(100))
+    with db.unit_of_work() as s:  # the plan failed on the input: no plan line anywhere
+        short, planned = s.execute(select(Deployment.short_id, DeploymentRun.plan_summary)
+                                   .join(DeploymentRun, DeploymentRun.deployment_id == Deployment.id)).one()
+    assert planned == "" and "to add" not in failed.text
+    assert "to add" not in (await door.show(short)).text
 
     [review] = await door.click(failed, "deployment:retry")
     assert "Retry network-plan?" in review.text and "50 credits" in review.text and "100 credits" in review.text
