@@ -185,7 +185,7 @@ def run(config: Config) -> int:
             from bot.slack.messenger import SlackMessenger
 
             slack_app = build_app(runtime)
-            found["slack"] = SlackMessenger(slack_app.client)
+            found["slack"] = SlackMessenger(slack_app.client, f"/{config.command}")
             if config.slack_app_token:
                 from bot.slack.socket_mode import start_socket_mode, stop_socket_mode
 
@@ -236,7 +236,7 @@ def messengers(runtime: Runtime) -> dict[str, Messenger]:
 
     found: dict[str, Messenger] = {}
     if runtime.config.slack_bot_token:
-        found["slack"] = SlackMessenger(make_client(runtime.config))
+        found["slack"] = SlackMessenger(make_client(runtime.config), f"/{runtime.config.command}")
     if runtime.config.discord_configured:
         found["discord"] = DiscordMessenger(runtime.config)
     return found

@@ -25,8 +25,9 @@ class SlackMessenger:
 
     platform = "slack"
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, slash: str = "/rad") -> None:
         self.client = client
+        self.slash = slash  # the configured command (RAD_COMMAND), for hints the messenger adds itself
 
     def post(self, where: ConversationRef, reply: Reply) -> ConversationRef:
         """Post in ``where`` (in its thread if it has one); returns the first message's reference."""
@@ -61,7 +62,7 @@ class SlackMessenger:
     def publish_home(self, user: IdentityKey, reply: Reply) -> None:
         """Show ``reply`` as the user's App Home tab (``views.publish`` replaces what it showed)."""
         assert_no_transaction("SlackMessenger.publish_home")
-        self.client.views_publish(user_id=user.external_id, view=render_home(reply))
+        self.client.views_publish(user_id=user.external_id, view=render_home(reply, self.slash))
 
     def notify(self, user: IdentityKey, reply: Reply) -> None:
         """A direct message: posting to a user id writes in the app's conversation with them."""
