@@ -49,7 +49,7 @@ def credit_history(ctx: Context, user: IdentityKey | None, start: str | None, en
 def credit_history_page(ctx: Context, event: ActionEvent) -> Reply:
     """Previous / Next: that page of the same history, in place; the viewer is checked again."""
     user_id, start, end, deployment, number = (event.value.split(":") + [""] * 5)[:5]
-    whom = ctx.session.get(User, int(user_id)) if user_id.isdigit() else None
+    whom = ctx.session.get(User, int(user_id)) if user_id.isdigit() and len(user_id) <= 9 else None
     if whom is None:
         raise InvalidInput("That history is no longer available.", hint=f"Run `{ctx.slash} credits history` again.")
     wanted = history.history_filter(ctx.session, ctx.actor, whom, parse_period(start, end), deployment or None)

@@ -27,6 +27,8 @@ CSV_HEADER = ("id", "date", "type", "amount", "awarded_delta", "purchased_delta"
               "module", "description", "balance_after")
 """The CSV's one header row; dates are ISO-8601 UTC, amounts plain decimal strings."""
 Q = TypeVar("Q", bound=Select[Any])
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""How a cell starts that spreadsheets read as a formula (reasons are typed by people)."""
 
 
 @dataclass(frozen=True)
@@ -77,14 +79,17 @@ def rows(session: Session, wanted: HistoryFilter) -> Iterator[CreditTransaction]
 
 
 def to_csv(session: Session, wanted: HistoryFilter) -> bytes:
-    """The whole filtered history as UTF-8 CSV: one header row (:data:`CSV_HEADER`), one line per row."""
+    """The whole filtered history as UTF-8 CSV: one header row (:data:`CSV_HEADER`), one line per row.
+
+    Reasons and module names are written :func:`inert`, so a reason such as ``=HYPERLINK(...)`` stays text.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for row in rows(session, wanted):
         writer.writerow((row.id, iso_utc(row.created_at), row.kind, plain(row.amount), plain(row.awarded_delta),
-                         plain(row.purchased_delta), plain(row.held_delta), row.deployment_ref or "", row.module,
-                         row.description, plain(row.balance_after)))
+                         plain(row.purchased_delta), plain(row.held_delta), row.deployment_ref or "",
+                         inert(row.module), inert(row.description), plain(row.balance_after)))
     return out.getvalue().encode()
 
 
@@ -92,6 +97,11 @@ def csv_name(wanted: HistoryFilter, who: str) -> str:
     """``credits-<user>-<from>-<to>.csv``; an open side reads ``all``, the user is a safe slug."""
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in who.lower()).strip("-")[:40] or "user"
     return f"credits-{slug}-{wanted.period.label('first')}-{wanted.period.label('last')}.csv"
+
+
+def inert(text: str) -> str:
+    """Free text a spreadsheet will not run as a formula: a leading ``=``, ``+``, ``-``, ``@`` gets a ``'``."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def iso_utc(moment: datetime) -> str:

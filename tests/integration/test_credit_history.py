@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from bot.runtime import Runtime
 from bot.scheduler import LOW_BALANCE_HOUR, build_scheduler, queue_low_balance_check
 from commands.framework.dispatch import Dispatcher
-from core.accounts.identity import IdentityKey, create_user
+from commands.framework.registry import ActionEvent
+from commands.ui.model import Reply
+from core.accounts.identity import Caller, IdentityKey, create_user
 from core.accounts.profile import preferences
 from core.accounts.roles import ADMIN, FINANCE, grant_role
 from core.config import Config
@@ -28,6 +30,8 @@ from storage.models import CreditTransaction, Deployment, Job, JobStatus, User, 
 from tests.support.credit_story import DEPLOYMENT, JANUARY_GRANTS, write_story
 
 D = Decimal
+ADMIN_CALLER = Caller(IdentityKey("slack", "T1", "UADMIN"), "Ada")
+BOB_CALLER = Caller(IdentityKey("slack", "T1", "UBOB"), "Bob")
 
 
 def person(s: Session, name: str, role: str | None = None) -> User:
@@ -149,3 +153,31 @@ def test_the_clock_queues_the_low_balance_check_daily(dispatcher: Dispatcher, co
     with db.unit_of_work() as s:
         [queued] = s.scalars(select(Job).where(Job.kind == "credits.low_balance"))
         assert queued.status == JobStatus.QUEUED
+
+
+def test_a_reason_that_looks_like_a_formula_stays_text_in_the_csv(db: Database) -> None:
+    with db.unit_of_work() as s:
+        ada, bob = person(s, "ada", ADMIN), person(s, "bob")
+        credits.award(s, ada, bob, D(5), reason='=HYPERLINK("http://evil")')
+        credits.award(s, ada, bob, D(1), reason="-2+3")
+        table = list(csv.reader(io.StringIO(history.to_csv(s, history.history_filter(s, bob, bob, Period()))
+                                            .decode())))
+    assert [line[9] for line in table[1:]] == ['\'=HYPERLINK("http://evil")', "'-2+3"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("99999999999999999999:::: 1", "no longer available"), ("x:y", "no longer available"),
+    ("{bob}:2026-01-01:2025-01-01::1", "after it ends"), ("{bob}:::nope:1", "There is no deployment"),
+    ("{ada}::::1", "Only finance and admins"),
+])
+def test_forged_history_page_buttons_are_refused(dispatcher: Dispatcher, db: Database, value: str,
+                                                 expected: str) -> None:
+    dispatcher.run_text(ADMIN_CALLER, "whoami")
+    dispatcher.run_text(BOB_CALLER, "whoami")
+    with db.unit_of_work() as s:
+        ids = {u.display_name.lower(): u.id for u in s.scalars(select(User))}
+    forged = value.format(bob=ids["bob"], ada=ids["ada"])
+    reply = dispatcher.run_action(BOB_CALLER, ActionEvent("credits:history:page", forged))
+    assert isinstance(reply, Reply) and expected in reply.text and "transaction(s)" not in reply.text
+    fine = dispatcher.run_action(BOB_CALLER, ActionEvent("credits:history:page", f"{ids['bob']}::::7"))
+    assert isinstance(fine, Reply) and "no transactions" in fine.text
