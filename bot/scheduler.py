@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -12,6 +12,10 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime
 from commands.handlers.credit_notices import KIND as LOW_BALANCE_KIND
+from commands.handlers.notify import post_later
+from commands.views.review import again_buttons
+from core.deployments import review
+from core.deployments import service as deployments
 from core.jobs import housekeeping
 from core.jobs import queue as jobs
 from storage.models import Job, JobStatus, utcnow
@@ -19,6 +23,8 @@ from storage.models import Job, JobStatus, utcnow
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = timedelta(hours=1)
+PLAN_EXPIRY_EVERY = timedelta(minutes=5)
+"""How often plans waiting for review are checked for their expiry (``plan_review_hours``)."""
 LOW_BALANCE_HOUR = 9
 """The hour (UTC) at which the daily low-balance notices are queued."""
 
@@ -29,6 +35,28 @@ def run_housekeeping(runtime: Runtime) -> dict[str, int]:
         counts = housekeeping.sweep(session, utcnow())
     log.info("housekeeping done", extra=counts)
     return counts
+
+
+def run_plan_expiry(runtime: Runtime, now: datetime | None = None) -> list[str]:
+    """Expire the plans nobody reviewed in time (a create's hold released) and say so in each deployment's thread.
+
+    The notices go through the outbox (posted by a worker after this commits), with Plan again (or Retry for a
+    create). Returns the short ids of the deployments whose plan expired.
+    """
+    with runtime.db.unit_of_work() as session:
+        expired = review.expire(session, now or utcnow())
+        for run, deployment in expired:
+            where = deployments.chat_ref(deployment)
+            if not where.channel:
+                continue
+            post_later(session, f"plan-expired:{run.id}",
+                       f"The plan of `{deployment.short_id}` ({deployment.module_name}) expired: nobody applied it "
+                       "in time, so nothing was applied.", where=where.in_thread(where.thread or where.message),
+                       buttons=again_buttons(run, deployment))
+        shorts = [deployment.short_id for _, deployment in expired]
+    if shorts:
+        log.info("plans expired", extra={"deployments": len(shorts)})
+    return shorts
 
 
 def queue_low_balance_check(runtime: Runtime) -> bool:
@@ -59,6 +87,8 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     )
     scheduler.add_job(run_housekeeping, "interval", args=[runtime], id="housekeeping", replace_existing=True,
                       seconds=HOUSEKEEPING_EVERY.total_seconds(), next_run_time=utcnow() + timedelta(seconds=30))
+    scheduler.add_job(run_plan_expiry, "interval", args=[runtime], id="plan_expiry", replace_existing=True,
+                      seconds=PLAN_EXPIRY_EVERY.total_seconds())
     scheduler.add_job(queue_low_balance_check, "cron", args=[runtime], id="low_balance", replace_existing=True,
                       hour=LOW_BALANCE_HOUR, minute=0)
     return scheduler

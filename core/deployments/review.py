@@ -218,8 +218,8 @@ def _not_applied(session: Session, run: DeploymentRun, deployment: Deployment, s
     session.flush()
 
 
-def expire(session: Session, now: datetime) -> list[str]:
-    """Plans nobody reviewed in time: EXPIRED, nothing applied, a create's hold released; their deployments."""
+def expire(session: Session, now: datetime) -> list[tuple[DeploymentRun, Deployment]]:
+    """Plans nobody reviewed in time: EXPIRED, nothing applied, a create's hold released; the runs and deployments."""
     due = session.scalars(select(DeploymentRun).where(DeploymentRun.status == DeploymentRunStatus.PLANNED,
                                                       DeploymentRun.expires_at <= now)
                           .with_for_update(skip_locked=True)).all()
@@ -227,7 +227,7 @@ def expire(session: Session, now: datetime) -> list[str]:
     for run in due:
         deployment = session.get_one(Deployment, run.deployment_id, with_for_update=True)
         _not_applied(session, run, deployment, DeploymentRunStatus.EXPIRED, expired_reason(run), now)
-        gone.append(deployment.short_id)
+        gone.append((run, deployment))
     return gone
 
 

@@ -1,8 +1,4 @@
-"""Periodic clean-up of what no one needs any more, and plans nobody reviewed in time.
-
-Stale drafts (and their sealed values), old delivery keys, spent link codes, finished jobs; plans waiting
-longer than ``plan_review_hours`` expire (nothing applied, a create's hold released).
-"""
+"""Periodic clean-up: stale drafts (and their sealed values), old delivery keys, spent link codes, finished jobs."""
 
 from __future__ import annotations
 
@@ -11,7 +7,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.deployments import review
 from core.jobs import queue as jobs
 from storage.models import Delivery, DeployDraft, FormDraft, Job, LinkCode, PublishDraft, StoredSecret
 
@@ -39,5 +34,4 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
         "jobs": count(session.execute(delete(Job).where(
             Job.status.in_((jobs.JobStatus.DONE, jobs.JobStatus.FAILED)), Job.finished_at < now - JOB_TTL))),
         "abandoned_jobs": jobs.fail_abandoned(session, now),
-        "expired_plans": len(review.expire(session, now)),
     }

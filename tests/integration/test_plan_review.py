@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from bot.deploy_worker import DeployWorker
+from bot.scheduler import run_plan_expiry
 from commands.framework.dispatch import Dispatcher
 from commands.framework.registry import ActionEvent
 from commands.ui.model import Button, Form, Reply
@@ -28,9 +29,8 @@ from core.deployments.state import DatabaseStateStore
 from core.deployments.status import DeploymentAction as Action
 from core.deployments.status import DeploymentRunStatus as Run
 from core.deployments.status import DeploymentStatus
-from core.jobs import housekeeping
 from storage.db import Database
-from storage.models import Deployment, DeploymentRun, Module, StoredSecret, User, utcnow
+from storage.models import Deployment, DeploymentRun, Job, Module, StoredSecret, User, utcnow
 from tests.integration.test_deploy import (
     ADMIN,
     UMA,
@@ -186,9 +186,18 @@ def test_an_expired_plan_is_refused_and_can_be_planned_again(platform: Dispatche
     with db.unit_of_work() as s:
         run = s.get_one(DeploymentRun, int(run_id))
         assert run.expires_at is not None and timedelta(hours=1.9) < run.expires_at - utcnow() <= timedelta(hours=2)
-    with db.unit_of_work() as s:  # the scheduler's sweep, three hours later
-        assert housekeeping.sweep(s, utcnow() + timedelta(hours=3))["expired_plans"] == 1
+    with db.unit_of_work() as s:  # as if deployed in a Slack channel, whose status message is its thread
+        made_in = s.scalars(select(Deployment).where(Deployment.short_id == short)).one()
+        made_in.chat_platform, made_in.chat_channel, made_in.chat_message = "slack", "CDEPLOY", "1700000000.000001"
+    assert run_plan_expiry(worker.runtime, utcnow() + timedelta(hours=1)) == []  # not yet
+    assert run_plan_expiry(worker.runtime, utcnow() + timedelta(hours=3)) == [short]  # the scheduler, later
+    assert run_plan_expiry(worker.runtime, utcnow() + timedelta(hours=4)) == []  # once
     assert deployment(db, short).inputs.get("network_name", "main") == "main" and plan_secrets(db) == []
+    with db.unit_of_work() as s:  # the thread is told, through the outbox, with Plan again
+        [notice] = [j.payload for j in s.scalars(select(Job).where(Job.kind == "chat.post"))
+                    if "plan-expired" in j.payload["key"]]
+        assert "nothing was applied" in notice["text"] and notice["buttons"][0]["action_id"] == "plan:again"
+        assert (notice["where"]["channel"], notice["where"]["thread"]) == ("CDEPLOY", "1700000000.000001")
     refused = click(platform, UMA, "plan:apply", run_id)
     assert "Nobody applied this plan in time" in refused.text and "Nothing was applied" in refused.text
     again = buttons(refused)["plan:again"]
@@ -249,8 +258,7 @@ def test_review_creates_holds_until_apply_and_a_discard_releases(platform: Dispa
     click(platform, UMA, "deploy:confirm", deploy_button(platform, UMA, "network-plan"))
     assert worker.run_once()
     second = str(planned_run(db))
-    with db.unit_of_work() as s:  # nobody reviews it: the sweep expires it and releases the hold
-        assert housekeeping.sweep(s, utcnow() + timedelta(hours=25))["expired_plans"] == 1
+    assert run_plan_expiry(worker.runtime, utcnow() + timedelta(hours=25))  # nobody reviewed it: hold released
     assert available(db) == Decimal(100)
     expired = click(platform, UMA, "plan:apply", second)
     assert "in time" in expired.text and "deployment:retry" in buttons(expired)
