@@ -73,5 +73,6 @@ def parse_period(first: str | None, last: str | None) -> Period:
     period = Period(parse_day(first, "start date"), parse_day(last, "end date"))
     if period.first and period.last and period.first > period.last:
         raise InvalidInput(f"The period starts on {period.first.isoformat()}, after it ends "
-                           f"({period.last.isoformat()}).", hint="Give the earlier date first: `from` then `to`.")
+                           f"({period.last.isoformat()}).",
+                           hint="Give the earlier day first (start, then end), as YYYY-MM-DD.")
     return period

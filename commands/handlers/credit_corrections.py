@@ -19,7 +19,7 @@ from core.accounts.identity import IdentityKey, describe
 from core.accounts.roles import ADMIN, FINANCE
 from core.credits import corrections
 from core.credits import service as credits
-from core.credits.amounts import format_credits, parse_amount
+from core.credits.amounts import credit_count, format_credits, parse_amount
 from core.credits.corrections import LARGE_ADJUSTMENT, Adjustment
 
 APPLY_ACTION = "credits:adjust"
@@ -59,8 +59,8 @@ def adjust(ctx: Context, scope: str, kind: str, amount: str, reason: str) -> Rep
     users = len(corrections.adjustable_users(ctx.session))
     done = corrections.already_adjusted(ctx.session, wanted)
     todo = max(0, users - done)
-    lines = [f"*Adjust all*: {describe_adjustment(wanted)} to each of {users} active user(s) – "
-             f"{format_credits(wanted.amount * todo)} credits in all. Reason: {wanted.reason}",
+    lines = [f"*Adjust all*: {credit_count(wanted.amount, bucket(wanted))} for each of {users} active user(s) – "
+             f"{credit_count(wanted.amount * todo)} in all for those who do not have it yet. Reason: {wanted.reason}",
              f"Batch `{wanted.batch}`: the same kind, amount and reason are never given twice to anyone."]
     if done:
         lines.append(f":information_source: {done} user(s) already have this adjustment and are skipped.")
@@ -105,6 +105,11 @@ def applied(ctx: Context, wanted: Adjustment, confirmation: str | None) -> Reply
     skipped = f" {outcome.skipped} user(s) already had it and got nothing more." if outcome.skipped else ""
     return Reply(text=f":white_check_mark: {describe_adjustment(wanted)} to {len(outcome.applied)} user(s): "
                       f"{format_credits(outcome.total)} credits in all (batch `{wanted.batch}`).{skipped}")
+
+
+def bucket(wanted: Adjustment) -> str:
+    """``awarded`` or ``purchased``: the bucket an adjustment adds to."""
+    return "awarded" if wanted.kind == "award" else "purchased"
 
 
 def describe_adjustment(wanted: Adjustment) -> str:

@@ -12,7 +12,9 @@ import csv
 import io
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.scheduler import queue_low_balance_check
@@ -29,6 +31,12 @@ __all__ = ["door", "door_registry", "emulator", "harness", "slack_runtime"]
 
 UMA, EVE, FIN = Person("uma"), Person("eve"), Person("fin")
 D = Decimal
+
+
+@pytest.fixture
+def discord_options() -> dict[str, Any]:
+    """The Discord client with its default options (the door fixture may ask for them)."""
+    return {}
 
 
 def user_of(db: Database, door: FrontDoor, person: Person) -> int:
@@ -155,7 +163,7 @@ async def test_adjust_all_applies_once_per_user_even_when_repeated(door: FrontDo
         await door.command("whoami", user=person)
     preview = await door.command("admin adjust", {"scope": "all", "kind": "award", "amount": "50",
                                                   "reason": "Launch bonus"})
-    assert "awarded 50 credits to each of 3 active user(s) – 150 credits in all" in preview.text
+    assert "50 awarded credits for each of 3 active user(s) – 150 credits in all" in preview.text
     answers = sorted(a.text for a in await door.double_click(preview, "Apply to 3 user(s)"))
     assert "awarded 50 credits to 0 user(s)" in answers[0] and "3 user(s) already had it" in answers[0]
     assert "awarded 50 credits to 3 user(s): 150 credits in all" in answers[1]
