@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from commands.ui.model import Attachment, Button, Card, Field, Reply
 from core.deployments.review import Outcome, Review
-from core.deployments.status import DeploymentAction
+from core.deployments.status import FAILED, DeploymentAction
 from core.terraform.output import PlanSummary
 from storage.models import Deployment, DeploymentRun
 
@@ -72,12 +72,19 @@ def answer(review: Review) -> Reply:
     if review.outcome == Outcome.ALREADY_DISCARDED:
         return Reply(text=f"This plan of {ref} was already discarded; nothing was applied.")
     why = review.reason or "This plan can no longer be applied."
-    return Reply(text=f":hourglass: {why} Nothing was applied to {ref}.", actions=again_buttons(run, d),
+    again = again_buttons(run, d)
+    anew = "" if again else f" Deploy {d.module_name} again with `/rad deploy {d.module_name}`."
+    return Reply(text=f":hourglass: {why} Nothing was applied to {ref}.{anew}", actions=again,
                  replace_original=True)
 
 
 def again_buttons(run: DeploymentRun, deployment: Deployment) -> tuple[Button, ...]:
-    """What to do after a refused plan: plan it again (an update or destroy), or Retry a create (it costs)."""
-    if run.action == DeploymentAction.CREATE:
+    """What to do after a refused plan: plan it again (an update or destroy), or Retry a failed create (it costs).
+
+    A new deployment whose create was not applied is cancelled: it is deployed anew with ``/rad deploy``.
+    """
+    if run.action != DeploymentAction.CREATE:
+        return (Button("Plan again", "plan:again", str(run.id), style="primary"),)
+    if deployment.status in FAILED:
         return (Button("Retry", "deployment:retry", deployment.short_id, style="primary"),)
-    return (Button("Plan again", "plan:again", str(run.id), style="primary"),)
+    return ()
