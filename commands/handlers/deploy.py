@@ -219,7 +219,7 @@ def form_input(item: Variable, values: Mapping[str, Any], kept: bool) -> Input:
     placeholder = ""
     if item.kind == "json" and not item.sensitive:
         placeholder = example(item)
-        about = f"{item.description} Write JSON ({item.type}), for example {placeholder}".strip()
+        about = f"Write JSON ({item.type}), for example {placeholder}. {item.description}".strip()
     if item.sensitive and kept:
         about += " Leave empty to keep the value given before."
     return Input(item.name, item.name.replace("_", " "), kind=kind,
