@@ -15,6 +15,7 @@ from core.accounts.roles import ADMIN, PARTNER, has_any, require_any
 from core.catalog import publish as catalog
 from core.errors import InvalidInput, RadError
 from core.repos import connections
+from core.wording import count
 from storage.models import RepoConnection, User
 
 PLATFORM = "platform"
@@ -187,7 +188,7 @@ def chosen_reply(ctx: Context, scope: str, full_name: str) -> Reply:
         text += f"\nThe repository changed from *{previous}*."
         published = catalog.published_by(ctx.session, owner)
         if published:
-            text += (f" {len(published)} published module(s) came from it: `{ctx.slash} publish` shows those "
+            text += (f" {count(len(published), 'published module')} came from it: `{ctx.slash} publish` shows those "
                      "missing here, and publishing removes them.")
     if scope == PARTNER_SCOPE:
         text += "\n" + jules_line(ctx, summary.full_name)
@@ -215,7 +216,7 @@ def jules_submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -
     except RadError as error:
         return retry_reply(error, "jules")
     repo = connections.find_repo(ctx.session, ctx.actor)
-    text = f":white_check_mark: The Jules key works; it sees {len(conn.sources)} source(s)."
+    text = f":white_check_mark: The Jules key works; it sees {count(len(conn.sources), 'source')}."
     if repo is not None and repo.full_name:
         text += "\n" + jules_line(ctx, repo.full_name)
     else:

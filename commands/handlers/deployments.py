@@ -31,7 +31,7 @@ def list_deployments(ctx: Context, scope: str | None) -> Reply:
     if not rows:
         return Reply(text=f"No deployments yet. Start one with `{ctx.slash} deploy`.")
     everyone = scope == "all" and any(d.owner_id != ctx.actor.id for d in rows)
-    lines = [f"{ICONS.get(d.status, '•')} `{d.short_id}` *{d.module_name}* – {d.status.lower()} – "
+    lines = [f"{ICONS.get(d.status, '•')} `{d.short_id}` *{d.module_name}* – {d.status.replace('_', ' ').lower()} – "
              + (f"{owner_name(ctx, d)} – " if everyone else "") + f"{d.created_at:%Y-%m-%d %H:%M}"
              for d in rows[:LIST_SIZE]]
     older = len(rows) - LIST_SIZE

@@ -13,6 +13,7 @@ import posixpath
 import re
 from collections.abc import Iterator
 
+from core.hcl.display import quoted
 from core.hcl.lexer import LexError, Template, Token, tokenize
 from core.hcl.tree import Attribute, Block, Body
 from core.modules.model import PolicyFinding
@@ -67,7 +68,7 @@ def _module_call(filename: str, block: Block) -> Iterator[PolicyFinding]:
 
 def source_problem(source: str) -> str:
     """Why a ``module`` source cannot be used (every source is refused; the reason says what to do)."""
-    shown = f"source {source[:80]!r}"
+    shown = f"source {quoted(source[:80])}"
     if _ABSOLUTE.match(source):
         return f"{shown} is an absolute path, which is not allowed; {_LOCAL_HINT}"
     if not source.startswith(("./", "../")) or _REMOTE.match(source):

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from core.hcl.display import quoted
 from core.hcl.tree import JsonValue
 from core.modules.model import ParseProblem, Variable
 
@@ -81,7 +82,7 @@ def _text(variable: Variable, _module: str) -> str:
 def _url(variable: Variable, module: str) -> str:
     url = _text(variable, module)
     if url and (not url.startswith(("https://", "http://")) or any(char.isspace() for char in url)):
-        raise _Bad(f"must be an http(s) URL, not {url!r}")
+        raise _Bad(f"must be an http(s) URL, not {quoted(url)}")
     if len(url) > MAX_URL_LENGTH:
         raise _Bad(f"is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
     return url
@@ -126,7 +127,7 @@ def _dependencies(variable: Variable, module: str) -> tuple[str, ...]:
         raise _Bad(f"must be a list of module names, not {variable.default_text}")
     names = tuple(dict.fromkeys(item.strip() for item in default if isinstance(item, str)))
     if module in names:
-        raise _Bad(f"lists the module itself ({module!r})")
+        raise _Bad(f"lists the module itself ({quoted(module)})")
     return names
 
 

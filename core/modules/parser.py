@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Mapping
 
+from core.hcl.display import quoted
 from core.hcl.fast import parse_fast
 from core.hcl.lexer import LexError, Lines, RefusedByTerraform
 from core.hcl.reference import parse_reference
@@ -173,4 +174,4 @@ def valid_name(name: str) -> str | None:
     if not name[0].isascii() or not name[0].isalnum():
         return "the name must start with an ASCII letter or a digit"
     bad = next(char for char in name if not (char.isascii() and (char.isalnum() or char in "-_")))
-    return f"the name contains {bad!r}; use only ASCII letters, digits, '-' and '_'"
+    return f"the name contains {quoted(bad)}; use only ASCII letters, digits, `-` and `_`"

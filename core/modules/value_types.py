@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.hcl.constant import constant_value
+from core.hcl.display import quoted
 from core.hcl.tree import NOT_LITERAL
 
 PRIMITIVES = ("string", "number", "bool", "any")
@@ -187,7 +188,7 @@ def check(tf_type: TfType, value: Any, where: str = "", *, drop_unknown: bool = 
                 for k, v in value.items()}
     unknown = sorted(set(value) - set(tf_type.attributes))
     if unknown and not drop_unknown:
-        raise TypeMismatch(where, f"has no attribute {unknown[0]!r}")
+        raise TypeMismatch(where, f"has no attribute {quoted(unknown[0])}")
     result = {}
     for key, (attr_type, optional) in tf_type.attributes.items():
         path = f"{where}.{key}" if where else key

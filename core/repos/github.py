@@ -226,7 +226,7 @@ def _header(headers: Mapping[str, Any], name: str) -> Any:
 def _full_name(full_name: str) -> str:
     name = full_name.strip().removeprefix("https://github.com/").removesuffix(".git").strip("/")
     if not _FULL_NAME.fullmatch(name):
-        raise InvalidInput(f"{full_name!r} is not a repository name.", hint="Use the form `owner/repository`.")
+        raise InvalidInput(f"`{full_name}` is not a repository name.", hint="Use the form `owner/repository`.")
     return name
 
 

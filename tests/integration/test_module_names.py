@@ -92,8 +92,8 @@ def test_a_renamed_folder_takes_over_its_old_name(dispatcher: Dispatcher, github
 
 
 @pytest.mark.parametrize(("folder", "reason"), [
-    ("my module", "contains ' '"), ("données", "contains 'é'"), ("数据", "start with an ASCII letter"),
-    ("a" * 65, "65 characters long; the limit is 64"), ("semi;colon", "contains ';'"), ("-x", "start with"),
+    ("my module", 'contains " "'), ("données", 'contains "é"'), ("数据", "start with an ASCII letter"),
+    ("a" * 65, "65 characters long; the limit is 64"), ("semi;colon", 'contains ";"'), ("-x", "start with"),
 ])
 def test_folders_whose_name_cannot_be_a_module_name_are_invalid(dispatcher: Dispatcher, github: GitHubEmulator,
                                                                  folder: str, reason: str) -> None:

@@ -40,7 +40,7 @@ def test_values_convert_as_terraform_converts(type_text: str, kind: str, text: s
     ("bool", "maybe", "should be true or false"),
     ("list(string)", '{"a": 1}', "should be a list"),
     ("list(number)", '[1, "x"]', "[1]: should be a number"),
-    ("object({name = string})", '{"nom": "x"}', "has no attribute 'nom'"),
+    ("object({name = string})", '{"nom": "x"}', 'has no attribute "nom"'),
     ("object({name = string, size = number})", '{"name": "x"}', "size: is required"),
     ("map(string)", "{not json", "is not valid JSON"),
 ])

@@ -504,10 +504,10 @@ def test_ascii_names_are_kept_as_written(name: str) -> None:
 
 @pytest.mark.parametrize(("name", "reason"), [
     ("", "empty"), ("   ", "empty"), (".github", "hidden"), (" padded", "start with an ASCII letter"),
-    ("a" * 65, "65 characters"), ("-flag", "start with an ASCII letter or a digit"), ("a/b", "'/'"),
-    ("tab\there", "'\\t'"), ("rocket 🚀", "' '"), ("My Module", "' '"), ("données", "'é'"),
-    ("数据", "start with an ASCII letter"), ("cafe\u0301", "'\u0301'"), ("\u212aelvin", "start with an ASCII"),
-    ("trailing ", "' '"), ("semi;colon", "';'"),
+    ("a" * 65, "65 characters"), ("-flag", "start with an ASCII letter or a digit"), ("a/b", '"/"'),
+    ("tab\there", '"\\t"'), ("rocket 🚀", '" "'), ("My Module", '" "'), ("données", '"é"'),
+    ("数据", "start with an ASCII letter"), ("cafe\u0301", '"\u0301"'), ("\u212aelvin", "start with an ASCII"),
+    ("trailing ", '" "'), ("semi;colon", '";"'),
 ])
 def test_unusable_names(name: str, reason: str) -> None:
     found = valid_name(name)
