@@ -217,6 +217,9 @@ def _lock(session: Session, deployment: Deployment) -> None:
 def _queue(session: Session, deployment: Deployment, action: DeploymentAction, now: datetime) -> DeploymentRun:
     busy = session.scalar(select(exists().where(DeploymentRun.deployment_id == deployment.id,
                                                 DeploymentRun.status.in_(OPEN_RUNS))))
+    if deployment.status == DeploymentStatus.AWAITING_REVIEW:
+        raise Conflict(f"A plan of deployment `{deployment.short_id}` waits for review.",
+                       hint=f"Apply or discard it first: `/rad deployment {deployment.short_id}`.")
     if deployment.status in ACTIVE or busy:
         raise Conflict(f"Deployment `{deployment.short_id}` is {deployment.status.lower()} right now.",
                        hint="Wait for it to finish.")

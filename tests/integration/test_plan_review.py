@@ -113,6 +113,8 @@ def test_an_update_waits_for_apply_and_is_applied_once(platform: Dispatcher, wor
 
     shown = platform.run_text(UMA, f"deployment {short}")
     assert {"plan:apply", "plan:discard"} <= set(buttons(shown)) and buttons(shown)["plan:apply"].value == run_id
+    blocked = update(platform, short, {"monthly_budget": "999"})  # another change while the plan waits
+    assert "waits for review" in blocked.text and "Apply or discard it first" in blocked.text
     seen_by_finance = platform.run_text(FINANCE, f"deployment {short}")
     assert "plan:apply" not in buttons(seen_by_finance) and "plan:discard" not in buttons(seen_by_finance)
     assert "Only the owner or an admin" in click(platform, FINANCE, "plan:apply", run_id).text
