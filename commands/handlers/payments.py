@@ -7,6 +7,7 @@ records before and after the call). The credits land when Stripe's webhook says 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -193,7 +194,21 @@ def admin_tiers(ctx: Context, name: str | None, price: str | None, credits: str 
 # -- Stripe's webhook -----------------------------------------------------------------------------------
 
 def apply_stripe_event(db: Database, config: Config, event: Mapping[str, Any]) -> events.Applied:
-    """Apply one verified Stripe event in its own unit of work and queue the direct messages it causes."""
+    """Apply one verified Stripe event in its own unit of work and queue the direct messages it causes.
+
+    On SQLite (one writer at a time) this process's deliveries queue on a lock rather than poll SQLite's busy
+    handler, whose growing sleeps would make the slowest deliveries wait far longer than the work takes.
+    """
+    if db.is_postgres:
+        return _apply(db, config, event)
+    with _SQLITE_WRITER:
+        return _apply(db, config, event)
+
+
+_SQLITE_WRITER = threading.Lock()
+
+
+def _apply(db: Database, config: Config, event: Mapping[str, Any]) -> events.Applied:
     with db.unit_of_work() as session:
         applied = events.apply(session, event)
         for notice in applied.notices:

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -28,7 +28,7 @@ from core.credits.amounts import format_credits
 from core.credits.ledger import ZERO, balance_of, find_by_key, locked_account, post
 from core.payments import checkout, subscriptions
 from core.payments.checkout import format_money
-from storage.models import Purchase, PurchaseStatus, StripeEvent, SubscriptionStatus, SubscriptionTier, User
+from storage.models import Purchase, PurchaseStatus, StripeEvent, SubscriptionStatus, SubscriptionTier, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +57,27 @@ class Applied:
 def apply(session: Session, event: Json) -> Applied:
     """Apply one verified event once: a repeated event id does nothing (``repeated``)."""
     event_id, kind = str(event.get("id", ""))[:255], str(event.get("type", ""))[:100]
-    try:
-        with session.begin_nested():
-            session.add(StripeEvent(event_id=event_id, type=kind))
-    except IntegrityError:
+    if not _claim(session, event_id, kind):
         return Applied("repeated event", repeated=True)
     handler = HANDLERS.get(kind)
     data = event.get("data")
     found = data.get("object") if isinstance(data, Mapping) else None
     applied = handler(session, found, kind) if handler is not None and isinstance(found, Mapping) \
         else Applied("ignored")
-    session.get_one(StripeEvent, event_id).outcome = applied.outcome[:200]
+    session.execute(update(StripeEvent).where(StripeEvent.event_id == event_id)
+                    .values(outcome=applied.outcome[:200]))
     return applied
+
+
+def _claim(session: Session, event_id: str, kind: str) -> bool:
+    """Record the event id; False when it was recorded before (one statement, no savepoint)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = StripeEvent.__table__
+    assert isinstance(table, Table)
+    claimed = session.execute(insert(table).values(event_id=event_id, type=kind, outcome="", received_at=utcnow())
+                              .on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id))
+    return claimed.first() is not None
 
 
 # -- Checkout Sessions -----------------------------------------------------------------------------------
