@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, Param, action, command, options_provider
 from commands.handlers.deploy import start as deploy_start
 from commands.ui.model import Button, Card, Control, Field, Form, Option, Reply
+from commands.ui.paging import page_of
 from core.accounts.roles import USER
 from core.catalog import browse
 from core.catalog.browse import TABS, ModuleRow, Tab
@@ -58,19 +57,16 @@ def parse_view(value: str) -> tuple[Tab, int, str]:
 def listing(ctx: Context, tab: Tab, query: str, number: int, *, replace: bool = False) -> Reply:
     """One page of module cards, with the tab buttons and Previous/Next."""
     rows = browse.browse(ctx.session, ctx.actor, tab, query)
-    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-    number = min(max(1, number), pages)
-    here = rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+    shown = page_of(len(rows), number, PAGE_SIZE)
+    number = shown.number
+    here = rows[shown.offset:shown.offset + PAGE_SIZE]
     controls: list[Control] = [
         Button(TAB_LABELS[t], "modules:tab", view_value(t, 1, query), style="primary" if t == tab else "default")
         for t in TABS
     ]
-    if number > 1:
-        controls.append(Button("◀ Previous", "modules:tab", view_value(tab, number - 1, query)))
-    if number < pages:
-        controls.append(Button("Next ▶", "modules:tab", view_value(tab, number + 1, query)))
+    controls += shown.buttons("modules:tab", lambda n: view_value(tab, n, query))
     found = count(len(rows), "module") + (f" matching `{query}`" if query else "")
-    text = f"*{TAB_LABELS[tab]} modules* – {found}, page {number} of {pages}."
+    text = f"*{TAB_LABELS[tab]} modules* – {found}, {shown.label}."
     if not rows:
         text += "\n" + (f"Pin a module with its 📌 button or `{ctx.slash} pin <module>`." if tab == "pinned"
                         else "Nothing here yet.")

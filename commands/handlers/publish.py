@@ -7,12 +7,12 @@ across restarts and platforms, and Publish applies the draft exactly once (a dou
 from __future__ import annotations
 
 import hashlib
-import math
 
 from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, Param, action, command
 from commands.handlers.connect import PARTNER_SCOPE, PLATFORM, owner_for
 from commands.ui.model import Button, Card, Control, Field, Option, Reply, SearchBox, Select
+from commands.ui.paging import Page, page_number, page_of
 from core.accounts.roles import ADMIN, PARTNER
 from core.catalog import drafts
 from core.catalog import publish as catalog
@@ -94,14 +94,8 @@ def page_slice(draft: PublishDraft, views: list[CandidateView], number: int,
                ) -> tuple[list[CandidateView], int, int, int]:
     """The views on page ``number`` (clamped) of those matching the draft's search, the page, pages, matches."""
     shown = [v for v in views if draft.query.lower() in v.name.lower()]
-    pages = max(1, math.ceil(len(shown) / PAGE_SIZE))
-    number = min(max(1, number), pages)
-    return shown[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], number, pages, len(shown)
-
-
-def page_number(text: str) -> int:
-    """``text`` as a page number; 1 when it is not a number."""
-    return int(text) if text.isdigit() else 1
+    at = page_of(len(shown), number, PAGE_SIZE)
+    return shown[at.offset:at.offset + PAGE_SIZE], at.number, at.pages, len(shown)
 
 
 def page(ctx: Context, draft: PublishDraft, views: list[CandidateView], number: int, note: str = "") -> Reply:
@@ -117,10 +111,7 @@ def page(ctx: Context, draft: PublishDraft, views: list[CandidateView], number: 
                                selected=tuple(v.name for v in ticks if v.name in chosen),
                                value=f"{draft.token}:{number}"))
     controls.append(SearchBox("publish:search", "🔍 Search", "Part of a module name", draft.token, draft.query))
-    if number > 1:
-        controls.append(Button("◀ Previous", "publish:page", f"{draft.token}:{number - 1}"))
-    if number < pages:
-        controls.append(Button("Next ▶", "publish:page", f"{draft.token}:{number + 1}"))
+    controls += Page(number, pages, matching, PAGE_SIZE).buttons("publish:page", lambda n: f"{draft.token}:{n}")
     published = {v.name for v in views if v.state in ("published", "changed")}
     label = "Update" if chosen & published else "Publish"
     controls.append(Button(f"{label} ({len(chosen)} selected)", "publish:apply", draft.token, style="primary"))
