@@ -62,7 +62,8 @@ def details(ctx: Context, d: Deployment) -> Reply:
     inputs += "".join(f"\n• `{k}` = ••••••" for k in sorted(sensitive))
     runs = list(ctx.session.scalars(select(DeploymentRun).where(DeploymentRun.deployment_id == d.id)
                                     .order_by(DeploymentRun.id.desc()).limit(5)))
-    run_lines = [f"{r.action.lower()}: {r.status.lower()}" + (f" – {r.plan_summary}" if r.plan_summary else "")
+    run_lines = [f"{r.action.lower()}: {r.status.replace('_', ' ').lower()}"
+                 + (f" – {r.plan_summary}" if r.plan_summary else "")
                  + (f" – {r.error.splitlines()[0][:150]}" if r.error else "") for r in runs]
     cards = [
         Card(f"{d.module_name} · {d.short_id}", fields=(

@@ -310,7 +310,7 @@ def cancel(session: Session, actor: User, deployment: Deployment, now: datetime)
                            .with_for_update()).all()
     if deployment.status != DeploymentStatus.QUEUED or not runs:
         raise Conflict(f"Only a queued deployment can be cancelled; `{deployment.short_id}` is "
-                       f"{deployment.status.lower()}.")
+                       f"{deployment.status.replace('_', ' ').lower()}.")
     for run in runs:
         run.status, run.finished_at = DeploymentRunStatus.CANCELLED, now
     deployment.status = DeploymentStatus.CANCELLED
