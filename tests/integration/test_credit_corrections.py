@@ -188,3 +188,24 @@ def test_an_adjustment_proposal_belongs_to_whoever_made_it(db: Database) -> None
         with pytest.raises(NotFound):
             corrections.proposal(s, ada, "' OR 1=1 --")
         assert corrections.proposal(s, ada, token).reason == "Thanks"
+
+
+def test_the_same_adjustment_run_at_once_from_four_places_gives_each_user_one_row(db: Database) -> None:
+    ids = [funded(db, f"u{n}") for n in range(5)]
+    barrier, applied, lock = threading.Barrier(4), [], threading.Lock()
+
+    def run() -> None:
+        barrier.wait()
+        outcome = adjust(db, "award", "3", "Race week")
+        with lock:
+            applied.extend(outcome.applied)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(applied) == sorted([*ids, admin_id(db)])
+    for uid in ids:
+        assert [r.amount for r in ledger(db, uid) if r.description == "Race week"] == [D(3)]
+    assert_running_sums(db)
