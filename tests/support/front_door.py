@@ -102,6 +102,7 @@ class Reply:
     marked: str = field(default="", repr=False)  # the text with the platform's markup, as sent
     parts: list[dict[str, Any]] = field(default_factory=list, repr=False)  # its messages (Discord splits)
     waited: bool = False  # a placeholder (Slack) or a deferral (Discord) came first
+    wait: bool = False  # it is itself that placeholder or deferral
     at: float = 0.0  # when the platform received it (time.monotonic)
     clicked: Any = field(default=None, repr=False)  # the message clicked (Discord) or the click's hook (Slack)
 
@@ -128,6 +129,16 @@ class Reply:
         """The reply's only select menu."""
         [found] = self.selects
         return found
+
+
+@dataclass
+class Sent:
+    """A request sent to the bot, its answer read later (``first``, ``answer``), e.g. while a handler waits."""
+
+    raw: dict[str, Any] = field(repr=False)  # Discord: the interaction; Slack: the payload (empty for a command)
+    hook: str = ""  # Slack: the request's response_url
+    clicked: Any = field(default=None, repr=False)  # the message clicked (Discord) or the click's hook (Slack)
+    private: bool = True  # whether the message clicked was private
 
 
 @dataclass
@@ -197,6 +208,24 @@ class FrontDoor(Protocol):
 
     def clicked_now(self, answer: Reply) -> Reply:
         """The message whose click got ``answer``, as the user sees it now."""
+
+    async def send(self, words: str, args: Mapping[str, Any] | None = None, *, user: Person = ADMIN) -> Sent:
+        """``/rad <words>`` sent; nothing read yet."""
+
+    async def send_click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Sent:
+        """A click on ``label`` of ``reply`` sent; nothing read yet."""
+
+    async def send_search(self, reply: Reply, text: str, *, label: str = "", user: Person = ADMIN) -> Sent:
+        """``text`` typed in the search box ``label`` of ``reply`` and sent; nothing read yet."""
+
+    async def first(self, sent: Sent) -> Reply:
+        """What the user sees at once: a wait (``Reply.wait``, a placeholder or a deferral) or the answer."""
+
+    async def answer(self, sent: Sent) -> Reply:
+        """The outcome once the handler is done: what took the wait's place, or a message of its own."""
+
+    async def posts(self, sent: Sent) -> int:
+        """How many messages the platform received for ``sent`` so far (a wait counts as one)."""
 
     def sent(self) -> str:
         """Everything the bot sent to the platform so far, as one text (for secret checks)."""
@@ -399,6 +428,45 @@ class SlackDoor:
         posted = self.harness.emulator.hook(str(answer.clicked)).posted
         assert posted, "the clicked message is gone"
         return self._as_reply(posted[0], str(answer.clicked))
+
+    async def send(self, words: str, args: Mapping[str, Any] | None = None, *, user: Person = ADMIN) -> Sent:
+        answer = self.harness.command(self._text(words, args or {}), **self._who(user))
+        assert (answer.status, answer.body) == (200, ""), "a slash command is acked empty at once"
+        return Sent({}, answer.hook)
+
+    async def send_click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Sent:
+        button = reply.button(label)
+        hook = self._hook(reply)
+        body = self._action(reply, button.id, button.value, hook, user)
+        answer = self.harness.interact(body)
+        assert (answer.status, answer.body) == (200, "")
+        return Sent(body, answer.hook, hook, reply.private)
+
+    async def send_search(self, reply: Reply, text: str, *, label: str = "", user: Person = ADMIN) -> Sent:
+        [box] = [b for b in reply.raw.get("blocks") or [] if b["type"] == "input" and b.get("dispatch_action")
+                 and (not label or b["label"]["text"] == label)]
+        hook = self._hook(reply)
+        body = self._in_channel(reply, self.harness.search_body(box["element"]["action_id"], text, hook=hook,
+                                                                **self._who(user)))
+        answer = self.harness.interact(body)
+        assert (answer.status, answer.body) == (200, "")
+        return Sent(body, answer.hook, hook, reply.private)
+
+    async def first(self, sent: Sent) -> Reply:
+        found = self._reply(sent.hook)
+        found.wait = WORKING in found.text
+        found.clicked = sent.clicked
+        return found
+
+    async def answer(self, sent: Sent) -> Reply:
+        self.harness.settle()
+        *_, last = self.harness.emulator.calls(sent.hook)
+        found = self._as_reply(last.body, sent.hook)
+        found.at, found.clicked = last.at, sent.clicked
+        return found
+
+    async def posts(self, sent: Sent) -> int:
+        return len(self.harness.emulator.calls(sent.hook))
 
     def _hook(self, reply: Reply) -> str:
         """A new response_url that belongs to the message of ``reply``."""
@@ -714,6 +782,70 @@ class DiscordDoor:
         return self._as_reply(message, message, private=bool(int(message.get("flags") or 0) & EPHEMERAL),
                               replaced=False)
 
+    async def send(self, words: str, args: Mapping[str, Any] | None = None, *, user: Person = ADMIN) -> Sent:
+        return Sent(self._feed(self.harness.slash, discord_words(self.harness.runtime.registry, words),
+                               dict(args or {}), user_id=discord_id(user)))
+
+    async def send_click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Sent:
+        button = reply.button(label)
+        message = button.source if button.source is not None else reply.source
+        return Sent(self._feed(self.harness.click, message, button.id, user_id=discord_id(user)),
+                    clicked=message, private=reply.private)
+
+    async def send_search(self, reply: Reply, text: str, *, label: str = "", user: Person = ADMIN) -> Sent:
+        [button] = [b for b in reply.buttons if b.id.startswith("radq|") and (not label or b.label == label)]
+        message = button.source if button.source is not None else reply.source
+        opened = self._feed(self.harness.click, message, button.id, user_id=discord_id(user))
+        self.seen += 1
+        modal = (await self._callback(opened)).json
+        await self._quiet(opened)
+        assert modal["type"] == 9, "a search button opens a modal"
+        sent = self._feed(self.harness.submit, modal["data"]["custom_id"], {"query": text}, user_id=discord_id(user),
+                          message=message)
+        return Sent(sent, clicked=message, private=reply.private)
+
+    async def first(self, sent: Sent) -> Reply:
+        self.seen += 1
+        call = await self._callback(sent.raw)
+        body: dict[str, Any] = call.json
+        if body["type"] in (5, 6):
+            assert body == ({"type": 5, "data": {"flags": EPHEMERAL}} if body["type"] == 5 else {"type": 6}), \
+                "a command is deferred privately, a click as an update of its message"
+            found = Reply("", [], body["type"] == 5 or sent.private, body["type"] == 6, body, sent.clicked,
+                          wait=True, at=call.at, clicked=sent.clicked)
+            return found
+        flags = int((body.get("data") or {}).get("flags") or 0)
+        found = self._as_reply(body, call.message if call.message is not None else sent.clicked,
+                               private=bool(flags & EPHEMERAL) or (body["type"] == 7 and sent.private),
+                               replaced=body["type"] == 7, data=body.get("data") or {})
+        found.at, found.clicked = call.at, sent.clicked
+        return found
+
+    async def answer(self, sent: Sent) -> Reply:
+        """The edit of the deferred response (in the wait's place), or the last follow-up message."""
+        await self._quiet(sent.raw)
+        token = re.escape(str(sent.raw["token"]))
+        follow_ups = self.harness.emulator.find("POST", rf"/webhooks/\d+/{token}")
+        edits = self.harness.emulator.find("PATCH", rf"/webhooks/\d+/{token}/messages/@original")
+        if follow_ups:
+            last, replaced = follow_ups[-1], False
+            data, message = last.json, last.response
+        else:
+            assert edits, "the deferred interaction was never answered"
+            last, replaced = edits[-1], True
+            data, message = last.json, last.message if last.message is not None else sent.clicked
+        validate_call(last)
+        private = bool(int(data.get("flags") or 0) & EPHEMERAL) if follow_ups else sent.private or \
+            bool(int((message or {}).get("flags") or 0) & EPHEMERAL)
+        found = self._as_reply(data, message, private=private, replaced=replaced)
+        found.at, found.clicked = last.at, sent.clicked
+        return found
+
+    async def posts(self, sent: Sent) -> int:
+        token = re.escape(str(sent.raw["token"]))
+        return len(self.harness.emulator.find("POST", callback_path(sent.raw))) + len(
+            self.harness.emulator.find(None, rf"/webhooks/\d+/{token}(/messages/@original)?"))
+
     def _feed(self, send: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Feed an interaction, noting the tasks that existed before (those it starts are the rest)."""
         before = set(asyncio.all_tasks())
@@ -893,6 +1025,12 @@ def door_registry() -> Registry | None:
     return None
 
 
+@pytest.fixture
+def discord_options() -> dict[str, Any]:
+    """Options of the Discord client the door runs (e.g. ``defer_after``); a test module may override it."""
+    return {}
+
+
 @pytest.fixture(params=["slack", "discord"])
 async def door(request: pytest.FixtureRequest, db: Database, config: Config,
                door_registry: Registry | None) -> AsyncIterator[FrontDoor]:
@@ -914,7 +1052,11 @@ async def door(request: pytest.FixtureRequest, db: Database, config: Config,
             yield slack
             slack.check()
         return
-    async with dh.running_bot(db, config, registry=door_registry) as bot:
+    try:  # a test module may define ``discord_options`` for the client (e.g. ``defer_after``)
+        options: dict[str, Any] = request.getfixturevalue("discord_options")
+    except pytest.FixtureLookupError:
+        options = {}
+    async with dh.running_bot(db, config, registry=door_registry, **options) as bot:
         discord = DiscordDoor(bot)
         yield discord
         discord.check()
