@@ -8,6 +8,7 @@ credits land once, a direct message says so, and the offer's Check payment butto
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.demo import seed
 from bot.discord.messenger import DiscordMessenger
 from bot.runtime import Runtime
 from bot.slack.app import make_client
@@ -33,7 +35,7 @@ from core.credits.ledger import check_balances
 from core.services import Services
 from core.settings import store
 from storage.db import Database
-from storage.models import ChatIdentity, CreditTransaction, Purchase, PurchaseStatus, User
+from storage.models import Base, ChatIdentity, CreditTransaction, Purchase, PurchaseStatus, User
 from tests.emulators.stripe import StripeEmulator
 from tests.support import discord_harness as dh
 from tests.support.front_door import (
@@ -155,9 +157,17 @@ def session_of(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
 
+def database_text(db: Database) -> str:
+    """Every row of every table, as text (to look for secrets in)."""
+    with db.engine.connect() as connection:
+        return "\n".join(repr(row) for table in Base.metadata.sorted_tables
+                         for row in connection.execute(table.select()))
+
+
 async def test_a_purchase_is_paid_once_through_checkout_whatever_stripe_delivers(
         door: FrontDoor, db: Database, stripe_emulator: StripeEmulator, webhook: BackgroundServer,
-        buying: None) -> None:
+        buying: None, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     offer = await slow(door, "credits buy", {"amount": "25"})
     assert "25.00 USD buys 2,500 credits" in offer.text and offer.private
     [pay] = links(door, offer)
@@ -184,8 +194,8 @@ async def test_a_purchase_is_paid_once_through_checkout_whatever_stripe_delivers
     paid = await door.click(offer, "Check payment", user=BUYER)
     assert paid.replaced and "Paid: 25.00 USD; 2,500 purchased credits were added." in paid.text
     assert links(door, paid) == [], "the Pay button is gone once the purchase is paid"
-    sent = door.sent()
-    assert KEY not in sent and SECRET not in sent
+    for seen in (door.sent(), caplog.text, database_text(db)):
+        assert KEY not in seen and SECRET not in seen
 
 
 async def test_bad_amounts_and_stripe_being_down_are_answered_clearly_and_nothing_stays_pending(
@@ -272,3 +282,16 @@ def test_the_checkout_return_pages_say_the_tab_can_be_closed(webhook: Background
         with urllib.request.urlopen(f"{webhook.url}{path}", timeout=5) as page:
             html = page.read().decode()
         assert says in html and "You can close this tab." in html and "<script>" not in html
+
+
+async def test_a_credit_shortfall_carries_a_buy_button_that_leads_to_checkout(
+        door: FrontDoor, db: Database, config: Config, stripe_emulator: StripeEmulator, buying: None) -> None:
+    seed(db, Services(config), Caller(IdentityKey("console", "", "demo-admin"), "demo"))
+    refused = await door.command("deploy", {"module": "data-bucket"}, user=BUYER)
+    assert "short" in refused.text and "Buy credits with" in refused.text, refused.text
+    choices = await door.click(refused, "Buy credits", user=BUYER)
+    assert "How much would you like to buy?" in choices.text
+    offer = outcome(door, await door.click(choices, "10.00 USD", user=BUYER))
+    assert "10.00 USD buys 1,000 credits" in offer.text
+    [pay] = links(door, offer)
+    assert stripe_emulator.sessions[session_of(pay)]["amount_total"] == 1000

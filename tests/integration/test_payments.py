@@ -29,7 +29,7 @@ from core.network import NetworkInTransaction
 from core.payments import checkout, subscriptions, tiers
 from core.payments.client import PaymentsNotConfigured, PaymentsUnavailable, StripeGateway
 from core.services import Services
-from core.settings import store
+from core.settings import platform, store
 from storage.db import Database
 from storage.models import CreditTransaction, Job, Purchase, PurchaseStatus, StripeEvent, Subscription, User
 from tests.emulators.stripe import StripeEmulator
@@ -344,3 +344,24 @@ def test_a_shortfall_offers_buying_once_buying_is_on(db: Database) -> None:
 def test_the_gateway_needs_a_key(config: Config) -> None:
     with pytest.raises(PaymentsNotConfigured):
         StripeGateway.from_config(config)
+
+
+def test_the_payment_settings_are_checked_and_subscriptions_need_credits(db: Database) -> None:
+    with db.unit_of_work() as s:
+        admin = create_user(s, IdentityKey("slack", "T1", "USET"), "Set")
+        grant_role(s, admin, ADMIN)
+        assert (platform.min_purchase(s), platform.currency(s), platform.subscription_enabled(s)) == \
+            (D(10), "usd", False)
+        platform.change(s, admin, "enable_credits", "false")
+        with pytest.raises(InvalidInput, match="needs credits"):
+            platform.change(s, admin, "enable_subscription", "true")
+        platform.change(s, admin, "enable_credits", "true")
+        platform.change(s, admin, "enable_subscription", "true")
+        platform.change(s, admin, "currency", "EUR")
+        platform.change(s, admin, "min_purchase", "5")
+        for key, bad in (("currency", "euro"), ("currency", "12"), ("min_purchase", "0"), ("min_purchase", "-1")):
+            with pytest.raises(InvalidInput):
+                platform.change(s, admin, key, bad)
+        assert (platform.min_purchase(s), platform.currency(s), platform.subscription_enabled(s)) == \
+            (D(5), "eur", True)
+        assert platform.SPECS["currency"].show("eur") == "EUR"
