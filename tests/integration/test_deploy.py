@@ -108,9 +108,10 @@ def test_short_credits_and_missing_dependencies_are_said_before_the_form(platfor
     assert "Deploy `network-plan` first" in refused.text and "No form was opened" in refused.text
     poor = Caller(IdentityKey("slack", "T1", "UPOOR"), "Poor")
     refused = platform.run_text(poor, "deploy network-plan")
-    assert isinstance(refused, Reply) and confirm_button(refused) is None and "credits short: this needs" in refused.text
-    assert "INSUFFICIENT" not in refused.text
-    assert "Ask an admin or finance to add credits to your account: Ada, demo or Fin Ance." in refused.text, "it names whom to ask"
+    assert isinstance(refused, Reply) and confirm_button(refused) is None
+    assert "credits short: this needs" in refused.text and "INSUFFICIENT" not in refused.text
+    assert "Ask an admin or finance to add credits to your account: Ada, demo or Fin Ance." in refused.text, \
+        "it names whom to ask"
     with db.unit_of_work() as s:
         assert s.scalars(select(DeployDraft)).all() == []  # no form was started
 
