@@ -99,6 +99,12 @@ def module(root: Path, name: str, variables: str, *, cost: int = 0, dependencies
 
 
 @pytest.fixture
+def discord_options() -> dict[str, Any]:
+    """The Discord client's options for the door: the defaults."""
+    return {}
+
+
+@pytest.fixture
 async def platform(door: FrontDoor, db: Database, tmp_path: Path) -> FrontDoor:
     """Four generated modules published: a wide one (300 inputs), one with validations, one that depends on
     ``checked-form``, one costing more than the admin has (no credits)."""
@@ -190,6 +196,7 @@ async def fill_all(door: FrontDoor, form: Form, answers: Mapping[str, str]) -> t
         dialogs += 1
         outcome = await submit_step(door, outcome, answers)
         assert not isinstance(outcome, FieldErrors), outcome
+    assert isinstance(outcome, Reply), outcome
     return outcome, dialogs
 
 
@@ -211,6 +218,14 @@ async def test_a_shortfall_or_a_missing_dependency_is_said_before_the_first_step
 async def test_a_bad_value_is_shown_at_its_field_and_nothing_is_lost(platform: FrontDoor, db: Database) -> None:
     form = await platform.open_form("deploy", {"module": "checked-form"})
     assert set(form.inputs) >= {"size", "label"}
+    empty = await submit_step(platform, form, {"size": "", "label": "fine"})
+    assert isinstance(empty, FieldErrors), empty
+    if isinstance(platform, SlackDoor):
+        assert empty.errors == {"size": "size is required"}
+    else:
+        assert "size: This is required." in empty.text and empty.reply is not None
+        form = await platform.click_form(empty.reply, "Try again")
+        assert form.inputs["label"].get("value") == "fine"
     refused = await submit_step(platform, form, {"size": "11", "label": "Big"})
     if isinstance(refused, Form):  # Discord asks a modal at a time and checks each before the next
         pytest.fail("the bad values were let through")
@@ -277,7 +292,8 @@ async def test_a_form_left_halfway_is_resumed_or_started_again(platform: FrontDo
     resumed = await platform.click_form(offer, "Resume")
     assert "tags" in resumed.inputs  # at the step it reached
     review = await submit_step(platform, resumed, {"tags": "{}"})
-    assert isinstance(review, Reply) and "size` = 4" in review.text and 'label` = "kept"' in review.text, review.text
+    assert isinstance(review, Reply), review
+    assert "size` = 4" in review.text and 'label` = "kept"' in review.text, review.text
     form = await platform.open_form("deploy", {"module": "checked-form"})  # reviewed: a new form, no offer
     await submit_step(platform, form, {"size": "5", "label": "other"})
     offer = await platform.command("deploy", {"module": "checked-form"})
