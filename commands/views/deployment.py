@@ -13,7 +13,8 @@ from storage.models import Deployment, User
 
 ICONS = {DeploymentStatus.QUEUED: "⏳", DeploymentStatus.WORKING: "⚙️", DeploymentStatus.SUCCESS: "✅",
          DeploymentStatus.FAILURE: "❌", DeploymentStatus.TIMEOUT: "⌛", DeploymentStatus.INTERNAL_ERROR: "💥",
-         DeploymentStatus.CANCELLED: "🚫", DeploymentStatus.DELETING: "🧹", DeploymentStatus.DELETED: "🗑"}
+         DeploymentStatus.CANCELLED: "🚫", DeploymentStatus.DELETING: "🧹", DeploymentStatus.DELETED: "🗑",
+         DeploymentStatus.AWAITING_REVIEW: "📝"}
 ACTION_WORDS = {DeploymentAction.CREATE: "Deploying", DeploymentAction.UPDATE: "Updating",
                 DeploymentAction.DESTROY: "Destroying"}
 ENDED = FAILED | {DeploymentStatus.SUCCESS}
