@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -32,7 +33,7 @@ from core.payments.client import (
 from core.services import Services
 from core.settings import platform as settings
 from storage.db import Database
-from storage.models import Purchase, PurchaseStatus, User
+from storage.models import Purchase, PurchaseStatus, User, utcnow
 
 MONEY = re.compile(r"\d{1,9}(\.\d{1,2})?")
 MAX_PURCHASE = Decimal(100_000)
@@ -128,7 +129,11 @@ def quote(session: Session, written: str) -> Quote:
 
 
 def start(session: Session, user: User, offer: Quote, where: ConversationRef | None) -> Purchase:
-    """Record a purchase about to be opened at Stripe (``creating``), with its own idempotency key."""
+    """Record a purchase about to be opened at Stripe (``creating``), with its own idempotency key.
+
+    The user's purchases left ``creating`` by a process that stopped mid-call are marked ``failed`` first.
+    """
+    fail_stale(session, user.id)
     purchase = Purchase(key=uuid.uuid4().hex, user_id=user.id, mode="payment", status=PurchaseStatus.CREATING,
                         amount=offer.amount, currency=offer.currency, credits=offer.credits)
     remember_offer(purchase, where)
@@ -138,6 +143,17 @@ def start(session: Session, user: User, offer: Quote, where: ConversationRef | N
                  platform=where.platform if where else "", amount=str(offer.amount), currency=offer.currency,
                  credits=str(offer.credits))
     return purchase
+
+
+def fail_stale(session: Session, user_id: int) -> int:
+    """Mark ``failed`` the user's purchases still ``creating`` after ``STALE_CREATING_SECONDS``; how many."""
+    cutoff = utcnow() - timedelta(seconds=STALE_CREATING_SECONDS)
+    stale = list(session.scalars(select(Purchase).where(Purchase.user_id == user_id,
+                                                        Purchase.status == PurchaseStatus.CREATING,
+                                                        Purchase.created_at < cutoff)))
+    for purchase in stale:
+        purchase.status, purchase.failure = PurchaseStatus.FAILED, "the bot stopped while opening the payment page"
+    return len(stale)
 
 
 def remember_offer(purchase: Purchase, where: ConversationRef | None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +32,7 @@ from core.payments.client import PaymentsNotConfigured, PaymentsUnavailable, Str
 from core.services import Services
 from core.settings import platform, store
 from storage.db import Database
-from storage.models import CreditTransaction, Job, Purchase, PurchaseStatus, StripeEvent, Subscription, User
+from storage.models import CreditTransaction, Job, Purchase, PurchaseStatus, StripeEvent, Subscription, User, utcnow
 from tests.emulators.stripe import StripeEmulator
 
 KEY, SECRET = "sk_test_integration", "whsec_integration"
@@ -365,3 +366,19 @@ def test_the_payment_settings_are_checked_and_subscriptions_need_credits(db: Dat
         assert (platform.min_purchase(s), platform.currency(s), platform.subscription_enabled(s)) == \
             (D(5), "eur", True)
         assert platform.SPECS["currency"].show("eur") == "EUR"
+
+
+def test_a_purchase_left_creating_by_a_stopped_process_is_failed_at_the_next_one(
+        db: Database, paying: Services) -> None:
+    uid = setup(db)
+    with db.unit_of_work() as s:
+        left = Purchase(key="k-left", user_id=uid, amount=D(10), currency="usd", credits=D(1000),
+                        status=PurchaseStatus.CREATING, created_at=utcnow() - timedelta(minutes=10))
+        s.add(left)
+        s.flush()
+        left_id = left.id
+    buy(db, paying, uid)
+    with db.unit_of_work() as s:
+        assert s.get_one(Purchase, left_id).status is PurchaseStatus.FAILED
+        assert s.scalar(select(func.count()).select_from(Purchase)
+                        .where(Purchase.status == PurchaseStatus.CREATING)) == 0
