@@ -57,7 +57,7 @@ def steps(inputs: list[Variable], most: int | None = None) -> list[list[Variable
 def example(item: Variable) -> str:
     """A JSON value of the variable's type, to show beside a field that wants JSON: ``["text"]``, ``{"key": 1}``."""
     if item.has_default and item.default not in (None, [], {}) and not item.sensitive:
-        return json.dumps(item.default)
+        return form_text(item.default)
     return json.dumps(_example(parse_type(item.type)))
 
 
@@ -85,7 +85,7 @@ def default_shown(item: Variable) -> str:
     if item.sensitive or not item.has_default or item.default is None:
         return ""
     if item.kind == "json" or isinstance(item.default, (list, dict)):
-        return json.dumps(item.default)
+        return form_text(item.default)
     if isinstance(item.default, bool):
         return "true" if item.default else "false"
     return str(item.default)

@@ -8,7 +8,7 @@ import pytest
 
 from core.credits.amounts import credit_count
 from core.hcl.display import hcl_value
-from core.modules.inputs import MASK, form_text, shown
+from core.modules.inputs import MASK, default_shown, example, form_text, shown
 from core.modules.model import Variable
 from core.wording import count, plural
 
@@ -81,3 +81,8 @@ def test_counts_agree() -> None:
     assert count(3, "deployment") == "3 deployments" and count(2, "repository") == "2 repositories"
     assert plural("is", 2) == "are" and plural("is", 1) == "is" and count(2, "person") == "2 people"
     assert count(2, "match") == "2 matches" and count(5, "day") == "5 days"
+
+
+def test_form_defaults_and_examples_keep_unicode_as_text() -> None:
+    tags = Variable(name="tags", type="map(string)", has_default=True, default={"city": "Zürich"})
+    assert default_shown(tags) == '{"city": "Zürich"}' and example(tags) == '{"city": "Zürich"}'
