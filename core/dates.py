@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from core.errors import InvalidInput
 
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FORMAT_HINT = "Write dates as YYYY-MM-DD, like 2026-01-31 (days are in UTC)."
 OPEN = ("", "-", "*")
 """Words that leave a bound of a period open (``-`` skips ``from`` to give only ``to``)."""
