@@ -90,8 +90,8 @@ def manage_buttons(deployment: Deployment, viewer: User | None = None, *, create
         buttons.append(Button("Update", "deployment:update", ref))
     if deployment.status in ENDED:
         buttons.append(Button("Destroy", "deployment:destroy", ref, style="danger", confirm=Confirm(
-            f"Destroy {ref}?", "Terraform destroys what this deployment created. The record is kept.",
-            confirm="Destroy")))
+            f"Destroy {ref}?", "Terraform plans the destroy of what this deployment created; nothing is destroyed "
+            "until its plan is applied. The record is kept.", confirm="Destroy")))
     if deployment.status != DeploymentStatus.WORKING:
         buttons.append(Button("Purge", "deployment:purge", ref, style="danger", confirm=Confirm(
             f"Purge {ref}?", "RAD forgets this deployment. Cloud resources are not destroyed.", confirm="Purge")))
