@@ -8,16 +8,19 @@ credits land once, a direct message says so, and the offer's Check payment butto
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.console import Console, console_caller
 from bot.demo import seed
 from bot.discord.messenger import DiscordMessenger
 from bot.runtime import Runtime
@@ -295,3 +298,19 @@ async def test_a_credit_shortfall_carries_a_buy_button_that_leads_to_checkout(
     assert "10.00 USD buys 1,000 credits" in offer.text
     [pay] = links(door, offer)
     assert stripe_emulator.sessions[session_of(pay)]["amount_total"] == 1000
+
+
+def test_the_console_prints_the_checkout_address_and_pressing_it_runs_nothing(
+        db: Database, config: Config, services: Services, stripe_emulator: StripeEmulator, buying: None,
+        tmp_path: Path) -> None:
+    out = io.StringIO()
+    answers = iter(["/rad credits buy 12.50", "1", "", "quit"])
+    console = Console(Dispatcher(load_registry(), db, config, services=services), console_caller("console:ann"),
+                      tmp_path / "files", read=lambda prompt: next(answers), read_secret=lambda prompt: "", out=out)
+    console.loop()
+    [session] = stripe_emulator.sessions.values()
+    shown = out.getvalue()
+    assert "*12.50 USD* buys *1,250 credits*" in shown
+    assert f"[1] Pay 12.50 USD: {session['url']}" in shown
+    assert f"Open this page in your browser: {session['url']}" in shown
+    assert "no longer does anything" not in shown
