@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -218,7 +219,9 @@ def _regexall(pattern: Any, text: Any) -> list[Any]:
 
 
 def _length(value: Any) -> int:
-    if isinstance(value, (str, list, dict)):
+    if isinstance(value, str):
+        return len(_characters(value))
+    if isinstance(value, (list, dict)):
         return len(value)
     raise _EvalError("length needs a string or a collection")
 
@@ -272,8 +275,19 @@ def _coalesce(*values: Any) -> Any:
     raise _EvalError("no non-null, non-empty argument")
 
 
+def _characters(text: str) -> str:
+    """``text``, when each of its code points is one character as Terraform counts them (grapheme clusters).
+
+    Otherwise (combining marks, emoji sequences, CR LF) the condition is left to Terraform.
+    """
+    if "\r\n" in text or any(unicodedata.combining(c) or unicodedata.category(c) in ("Cf", "Mn", "Me", "Sk", "So")
+                             for c in text if ord(c) > 0x2FF):
+        raise _CannotEvaluate
+    return text
+
+
 def _substr(text: Any, offset: Any, length: Any) -> str:
-    string, start, size = _to_string(text), int(_to_number(offset)), int(_to_number(length))
+    string, start, size = _characters(_to_string(text)), int(_to_number(offset)), int(_to_number(length))
     if start < 0:
         start += len(string)
     if not 0 <= start <= len(string):
@@ -503,7 +517,58 @@ class _Evaluator:
             if precedence is None or precedence < lowest:
                 return left
             self.i += 1
+            if op in ("&&", "||") and left is (op == "||"):  # decided by the left side, as Terraform does
+                self.skip_operand_value(precedence + 1)
+                continue
             left = _binary(op, left, self.binary(precedence + 1))
+
+    def skip_operand_value(self, lowest: int) -> None:
+        """Read the right side of a decided ``&&``/``||``; its errors do not count (Terraform skips it)."""
+        start = self.i
+        try:
+            self.binary(lowest)
+        except _EvalError:
+            self.i = start
+            self.skip_binary(lowest)
+
+    def skip_binary(self, lowest: int) -> None:
+        """Move past an operand and the operators of at least ``lowest`` precedence after it, evaluating nothing."""
+        while self.peek() in ("-", "!"):
+            self.i += 1
+        kind = self.peek()
+        if kind in ("(", "[", "{"):
+            self.skip_balanced()
+        elif kind == "name" and self.peek(1) == "(":
+            self.i += 1
+            self.skip_balanced()
+        elif kind in ("name", "num", "str"):
+            self.i += 1
+        else:
+            raise _CannotEvaluate
+        while True:
+            if self.peek() == "[":
+                self.skip_balanced()
+            elif self.peek() == "." and self.peek(1) in ("name", "num"):
+                self.i += 2
+            else:
+                break
+        while (precedence := _PRECEDENCE.get(self.peek())) is not None and precedence >= lowest:
+            self.i += 1
+            self.skip_binary(precedence + 1)
+
+    def skip_balanced(self) -> None:
+        """Move past a bracketed group starting here: ``( ... )``, ``[ ... ]`` or ``{ ... }``."""
+        depth = 0
+        while self.peek() != "eof":
+            kind = self.peek()
+            self.i += 1
+            if kind in ("(", "[", "{"):
+                depth += 1
+            elif kind in (")", "]", "}"):
+                depth -= 1
+                if depth == 0:
+                    return
+        raise _CannotEvaluate
 
     def unary(self) -> Any:
         op = self.peek()

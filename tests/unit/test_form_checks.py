@@ -64,6 +64,11 @@ CONDITION_CASES: list[tuple[str, Any, object]] = [
     ("length(flatten(var.v)) == 3", [[1], [2, 3]], True),
     ('var.v == null ? true : length(var.v) > 0', [], False),
     ("tonumber(var.v) > 3", "abc", False),  # an error outside can(): refused
+    ('var.v == "" || regex("^a", var.v) == "a"', "", True),  # || and && stop when the left side decides
+    ('var.v != "" && regex("^a", var.v) == "a"', "", False),
+    ('length(var.v) == 0 || var.v[0] > 1', [], True),
+    ("length(var.v) == 5", "héllo", True),
+    ("length(var.v) <= 1", "e\u0301", UNKNOWN),  # one character to Terraform, two code points: left to it
     ("max(var.v...) < 10", [1, 2], UNKNOWN),  # expansion: left to Terraform
     ("var.v == var.other", "x", UNKNOWN),  # another variable
     ("var.v == local.name", "x", UNKNOWN),
