@@ -28,7 +28,7 @@ from commands.views.deployment import ACTION_WORDS, result_reply, status_line
 from core.accounts.identity import find_user
 from core.jobs import queue as jobs
 from storage.db import Database
-from storage.models import Deployment, DeploymentRun, Job, JobStatus, utcnow
+from storage.models import Deployment, DeploymentRun, DeploymentStatus, Job, JobStatus, utcnow
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -172,4 +172,6 @@ class ConsoleFeed:
 def _status_change(deployment: Deployment) -> tuple[str, str]:
     title = f"{ACTION_WORDS.get(deployment.action, deployment.action.title())} {deployment.module_name} · " \
             f"{deployment.short_id}"
-    return title, f"{title}: {status_line(deployment)}"
+    waiting = deployment.status == DeploymentStatus.AWAITING_REVIEW
+    hint = f" (its plan: `deployment {deployment.short_id}`, then Apply or Discard)" if waiting else ""
+    return title, f"{title}: {status_line(deployment)}{hint}"
