@@ -139,6 +139,10 @@ class Sent:
     hook: str = ""  # Slack: the request's response_url
     clicked: Any = field(default=None, repr=False)  # the message clicked (Discord) or the click's hook (Slack)
     private: bool = True  # whether the message clicked was private
+    kind: str = ""  # "form" for a form submission (Slack answers it in a message of its own)
+    before: int = 0  # Slack: the private messages posted before the submission
+    at: float = 0.0  # Slack: when the submission was acknowledged
+    user: str = ""  # the platform's id of who sent it
 
 
 @dataclass
@@ -217,6 +221,12 @@ class FrontDoor(Protocol):
 
     async def send_search(self, reply: Reply, text: str, *, label: str = "", user: Person = ADMIN) -> Sent:
         """``text`` typed in the search box ``label`` of ``reply`` and sent; nothing read yet."""
+
+    async def send_form(self, form: Form, values: Mapping[str, str], *, user: Person = ADMIN) -> Sent:
+        """A submission of ``form`` sent; nothing read yet (Slack: the modal closed)."""
+
+    async def redeliver(self, sent: Sent) -> None:
+        """The platform delivers ``sent`` once more (a retry)."""
 
     async def first(self, sent: Sent) -> Reply:
         """What the user sees at once: a wait (``Reply.wait``, a placeholder or a deferral) or the answer."""
@@ -452,13 +462,34 @@ class SlackDoor:
         assert (answer.status, answer.body) == (200, "")
         return Sent(body, answer.hook, hook, reply.private)
 
+    async def send_form(self, form: Form, values: Mapping[str, str], *, user: Person = ADMIN) -> Sent:
+        before = len(self.harness.emulator.calls("chat.postEphemeral"))
+        state = {name: sh.typed(value) for name, value in values.items()}
+        body = self.harness.submission_body(form.raw, state, **self._who(user))
+        answer = self.harness.interact(body)
+        assert (answer.status, answer.body) == (200, ""), "an empty ack closes the modal"
+        return Sent(body, kind="form", before=before, at=time.monotonic(), user=slack_id(user))
+
+    async def redeliver(self, sent: Sent) -> None:
+        assert sent.raw, "Slack retries payloads, not slash commands"
+        assert self.harness.interact(sent.raw).status == 200
+
     async def first(self, sent: Sent) -> Reply:
+        if sent.kind == "form":  # the modal closed at once: that is the wait
+            return Reply("", [], True, False, {}, None, wait=True, at=sent.at)
         found = self._reply(sent.hook)
         found.wait = WORKING in found.text
         found.clicked = sent.clicked
         return found
 
     async def answer(self, sent: Sent) -> Reply:
+        if sent.kind == "form":  # a closed form's outcome: a private message in the form's channel
+            posted = self.harness.emulator.wait_for("chat.postEphemeral", count=sent.before + 1,
+                                                    timeout=10)[sent.before]
+            assert (posted.body["channel"], posted.body["user"]) == (sh.CHANNEL, sent.user)
+            found = self._as_reply(posted.body, "", private=True)
+            found.at = posted.at
+            return found
         self.harness.settle()
         *_, last = self.harness.emulator.calls(sent.hook)
         found = self._as_reply(last.body, sent.hook)
@@ -466,6 +497,8 @@ class SlackDoor:
         return found
 
     async def posts(self, sent: Sent) -> int:
+        if sent.kind == "form":  # the modal's closing, then the private messages
+            return 1 + len(self.harness.emulator.calls("chat.postEphemeral")) - sent.before
         return len(self.harness.emulator.calls(sent.hook))
 
     def _hook(self, reply: Reply) -> str:
@@ -803,6 +836,13 @@ class DiscordDoor:
         sent = self._feed(self.harness.submit, modal["data"]["custom_id"], {"query": text}, user_id=discord_id(user),
                           message=message)
         return Sent(sent, clicked=message, private=reply.private)
+
+    async def send_form(self, form: Form, values: Mapping[str, str], *, user: Person = ADMIN) -> Sent:
+        return Sent(self._feed(self.harness.submit, form.id, dict(values), user_id=discord_id(user)), kind="form",
+                    user=discord_id(user))
+
+    async def redeliver(self, sent: Sent) -> None:
+        self.harness.feed(sent.raw)
 
     async def first(self, sent: Sent) -> Reply:
         self.seen += 1
