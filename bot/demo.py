@@ -16,7 +16,7 @@ from core.catalog import scan as scanner
 from core.repos import connections
 from core.services import Services
 from storage.db import Database
-from storage.models import User, utcnow
+from storage.models import RepoConnection, User, utcnow
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "modules"
 DEMO_USERS = (
@@ -51,6 +51,7 @@ def seed(db: Database, services: Services, caller: Caller, examples: Path = EXAM
         if not catalog.published_by(session, None):
             actor = session.get_one(User, me_id)
             valid = [c.name for c in result.candidates if c.valid]
-            outcome = catalog.sync(session, actor, None, result, valid, "examples/modules", utcnow())
+            repository = session.get_one(RepoConnection, conn_id).full_name  # as `admin publish` records it
+            outcome = catalog.sync(session, actor, None, result, valid, repository, utcnow())
             done.append("published " + ", ".join(outcome.published))
     return done

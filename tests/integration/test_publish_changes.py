@@ -115,3 +115,15 @@ def test_one_live_deployment_is_counted_in_the_singular(dispatcher: Dispatcher, 
     tick(dispatcher, PAT, token, ("db",))
     asked = apply(dispatcher, PAT, token)
     assert "`web` (1 live deployment)" in asked.text and "That deployment keeps running" in asked.text
+
+
+def test_publishing_the_demo_again_changes_nothing(dispatcher: Dispatcher, db: Database) -> None:
+    from bot.demo import seed
+    from tests.integration.test_publish import ADMIN
+
+    seed(db, dispatcher.services, ADMIN)
+    before = published(db)
+    answer = reply(dispatcher.run_text(ADMIN, "admin publish"))
+    done = reply(dispatcher.run_action(ADMIN, ActionEvent("publish:apply", button(answer, "publish:apply").value)))
+    assert "*Already up to date:* `budget-alerts`, `data-bucket`" in done.text and "Updated" not in done.text
+    assert published(db) == before
