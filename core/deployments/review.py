@@ -227,6 +227,7 @@ def expire(session: Session, now: datetime) -> list[tuple[DeploymentRun, Deploym
     for run in due:
         deployment = session.get_one(Deployment, run.deployment_id, with_for_update=True)
         _not_applied(session, run, deployment, DeploymentRunStatus.EXPIRED, expired_reason(run), now)
+        audit.record(session, None, "deployment.plan.expire", target=deployment.short_id, run=run.id)
         gone.append((run, deployment))
     return gone
 
