@@ -191,9 +191,40 @@ def _binary(op: str, left: Any, right: Any) -> Any:
 
 
 def _pattern(pattern: Any) -> re.Pattern[str]:
-    text = _to_string(pattern).replace(r"\z", r"\Z")
+    """``pattern`` (RE2 syntax, as Terraform reads it) compiled by Python with RE2's meaning.
+
+    RE2's digit, word, space and boundary classes are ASCII, and its end anchor (without the ``m`` flag) matches
+    only at the very end; what Python reads differently (quoted literals, Unicode classes, RE2-only groups) is
+    left to Terraform.
+    """
+    source = _to_string(pattern)
+    multiline = re.search(r"\(\?[a-zA-Z]*m", source) is not None
+    out: list[str] = []
+    escaped = in_class = False
+    for char in source:
+        if escaped:
+            if char in "QEpPCz":
+                if char != "z":
+                    raise _CannotEvaluate
+                out.append("Z")
+            else:
+                out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif in_class:
+            in_class = char != "]" or out[-1] == "[" or out[-2:] == ["[", "^"]
+            out.append(char)
+        elif char == "[":
+            in_class = True
+            out.append(char)
+        elif char == "$" and not multiline:
+            out.append(r"\Z")
+        else:
+            out.append(char)
     try:
-        return re.compile(text)
+        return re.compile("".join(out), re.ASCII)
     except re.error:
         raise _CannotEvaluate from None
 

@@ -31,6 +31,10 @@ CONDITION_CASES: list[tuple[str, Any, object]] = [
     ('can(regex("^[a-z][a-z0-9-]{2,30}$", var.v))', "blog", True),
     ('regex("^a", var.v) == "a"', "b", False),  # a failed regex outside can(): Terraform refuses the value too
     ('length(regexall("[0-9]", var.v)) >= 2', "a1b2", True),
+    ('can(regex("^[a-z]+$", var.v))', "abc\n", False),  # RE2's $ is the very end
+    ('can(regex("^\\\\d+$", var.v))', "١٢", False),  # RE2's \d is ASCII digits
+    ('can(regex("^[^]x]+$", var.v))', "ab", True),
+    ('can(regex("\\\\pL", var.v))', "a", UNKNOWN),  # Unicode classes: left to Terraform
     ("length(var.v) >= 12", "short", False),
     ("length(var.v) == 2", {"a": 1, "b": 2}, True),
     ('startswith(var.v, "gs://") && !endswith(var.v, "/")', "gs://bucket", True),
