@@ -34,6 +34,13 @@ def by_stripe_id(session: Session, subscription_id: str) -> Subscription | None:
                            .with_for_update()).one_or_none()
 
 
+def open_checkout(session: Session, user: User) -> Purchase | None:
+    """The user's subscription checkout still waiting for payment, if any."""
+    return session.scalars(select(Purchase).where(Purchase.user_id == user.id, Purchase.mode == "subscription",
+                                                  Purchase.status == PurchaseStatus.OPEN)
+                           .order_by(Purchase.id.desc())).first()
+
+
 def start(session: Session, user: User, tier: SubscriptionTier, where: ConversationRef | None) -> Purchase:
     """Record a subscription checkout about to be opened; refused while the user has a live subscription."""
     current = of_user(session, user)
@@ -61,6 +68,13 @@ def subscribe(db: Database, services: Services, user_id: int, tier_id: int, wher
         tier = session.get(SubscriptionTier, tier_id)
         if tier is None:
             raise NotFound("That tier no longer exists.", hint="See the tiers with `/rad credits subscription`.")
+        waiting = open_checkout(session, user)
+        if waiting is not None:
+            if waiting.tier_id != tier.id:
+                raise Conflict("You already have a subscription checkout open for another tier.",
+                               hint="Finish it, or wait for it to expire, then choose again.")
+            session.expunge(waiting)
+            return waiting  # the same page again: a second session could become a second subscription
         purchase = start(session, user, tier, where)
         params = session_params(purchase, tier, user, services.config.public_base_url)
         purchase_id, key = purchase.id, purchase.key

@@ -261,6 +261,9 @@ def test_each_paid_invoice_adds_the_tier_credits_once_even_before_the_checkout_e
         tier_id = tier.id
     purchase = subscriptions.subscribe(db, paying, uid, tier_id, None)
     assert stripe_emulator.sessions[str(purchase.session_id)]["mode"] == "subscription"
+    again = subscriptions.subscribe(db, paying, uid, tier_id, None)
+    assert (again.id, again.checkout_url) == (purchase.id, purchase.checkout_url), "one open checkout, shown again"
+    assert len(stripe_emulator.sessions) == 1
     created, invoice, completed = stripe_emulator.pay(str(purchase.session_id))
     assert apply(db, paying, invoice) == "credited", "invoice.paid may arrive before the checkout completes"
     assert apply(db, paying, invoice) == "repeated event"
