@@ -14,7 +14,7 @@ from slack_sdk.models.views import View
 from commands.framework.context import Context
 from commands.framework.dispatch import Dispatcher
 from commands.framework.registry import ThreadMessage
-from commands.ui.model import Attachment, Reply
+from commands.ui.model import Reply
 from core.accounts.identity import IdentityKey, find_user
 from core.config import Config
 from core.conversations import ConversationRef, bind_thread
@@ -42,7 +42,7 @@ __all__ = ["emulator", "harness", "slack_runtime"]
 
 @pytest.fixture
 def custom(config: Config, db: Database, dispatcher: Dispatcher, emulator: SlackEmulator) -> Iterator[Harness]:
-    """A harness over a test-local registry with a thread handler and file-sending commands."""
+    """A harness over a test-local registry with a thread handler and a very long answer."""
     registry = copy_registry(dispatcher.registry)
     heard: list[str] = []
 
@@ -50,15 +50,6 @@ def custom(config: Config, db: Database, dispatcher: Dispatcher, emulator: Slack
     def echo(ctx: Context, message: ThreadMessage) -> Reply:
         heard.append(message.text)
         return Reply(text=f"echo ({message.subject}): {message.text}", ephemeral=False)
-
-    @registry.command("chart", "Send a chart")
-    def chart(ctx: Context) -> Reply:
-        return Reply(text="Here is your chart.", ephemeral=False,
-                     attachments=(Attachment("chart.png", b"\x89PNG fake", "image/png", "Revenue"),))
-
-    @registry.command("export", "Send a private export")
-    def export(ctx: Context) -> Reply:
-        return Reply(text="Your export.", attachments=(Attachment("users.csv", b"id,name\n1,a\n", "text/csv"),))
 
     @registry.command("essay", "A very long answer")
     def essay(ctx: Context) -> Reply:
@@ -134,26 +125,6 @@ def test_rate_limited_post_is_retried(custom: Harness) -> None:
 
 
 # -- files -------------------------------------------------------------------------------------------
-
-def test_public_reply_uploads_its_file_to_the_channel(custom: Harness) -> None:
-    reply = custom.reply(custom.command("chart"))
-    assert reply["response_type"] == "in_channel"
-    (url,) = custom.emulator.wait_for("files.getUploadURLExternal")
-    assert url.body["filename"] == "chart.png"
-    (done,) = custom.emulator.wait_for("files.completeUploadExternal")
-    (raw,) = [c for c in custom.emulator.calls() if c.path.startswith("/upload/")]
-    assert raw.raw == b"\x89PNG fake"
-    assert done.body["channel_id"] == CHANNEL and done.body["files"][0]["title"] == "Revenue"
-
-
-def test_private_reply_sends_its_file_by_direct_message(custom: Harness) -> None:
-    reply = custom.reply(custom.command("export"))
-    assert reply["response_type"] == "ephemeral"
-    assert "direct messages" in texts(reply)
-    (done,) = custom.emulator.wait_for("files.completeUploadExternal")
-    (opened,) = custom.emulator.calls("conversations.open")
-    assert opened.body["users"] == ADMIN and done.body["channel_id"] == "DADMIN"
-
 
 def test_text_longer_than_slack_allows_is_attached(custom: Harness) -> None:
     reply = custom.reply(custom.command("essay"))
