@@ -16,7 +16,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from core.deployments.holds import settle
-from core.deployments.pending import forget_plan
+from core.deployments.pending import forget_plan, swap
 from core.deployments.status import ENDINGS, DeploymentAction, DeploymentRunStatus, DeploymentStatus
 from storage.models import Deployment, DeploymentRun, Module
 
@@ -93,6 +93,9 @@ def finish_run(session: Session, run_id: int, result: Finished, now: datetime) -
     run.status, run.finished_at = result.status, now
     run.plan_summary = result.plan[:200] or run.plan_summary
     run.error, run.log = result.error, ((run.log + "\n" if run.log else "") + result.log)[-200_000:]
+    if (result.status != DeploymentRunStatus.SUCCESS and run.review and run.reviewed_at is None
+            and run.action == DeploymentAction.UPDATE and run.other_inputs):
+        swap(run, deployment)  # its plan failed, so nothing changed: the deployment keeps the version it runs
     forget_plan(session, run, proposal=True)
     ok = result.status == DeploymentRunStatus.SUCCESS
     ended = DeploymentStatus(result.status)

@@ -7,20 +7,26 @@ each front door runs (tests/e2e/test_slack_plan_review.py and tests/e2e/test_dis
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select
 
 from bot.deploy_worker import DeployWorker
+from bot.runtime import Runtime
 from bot.scheduler import run_plan_expiry
 from commands.framework.dispatch import Dispatcher
 from commands.framework.registry import ActionEvent
 from commands.ui.model import Button, Form, Reply
 from core.accounts.identity import Caller, IdentityKey
+from core.config import Config
 from core.credits import service as credits
 from core.deployments import review
 from core.deployments import service as deployments
@@ -29,6 +35,8 @@ from core.deployments.state import DatabaseStateStore
 from core.deployments.status import DeploymentAction as Action
 from core.deployments.status import DeploymentRunStatus as Run
 from core.deployments.status import DeploymentStatus
+from core.terraform.engine import BinaryEngine
+from core.terraform.launch import terraform_for
 from storage.db import Database
 from storage.models import Deployment, DeploymentRun, Job, Module, StoredSecret, User, utcnow
 from tests.integration.test_deploy import (
@@ -176,6 +184,24 @@ def test_a_plan_that_changes_nothing_says_so_and_applies_nothing(platform: Dispa
         assert "$ terraform apply" not in run.log
     assert deployment(db, short).status == DeploymentStatus.SUCCESS and plan_secrets(db) == []
     assert DatabaseStateStore(db, platform.services.secrets, deployment(db, short).id).load() == kept
+
+
+def test_a_failed_plan_changes_nothing(platform: Dispatcher, worker: DeployWorker, db: Database, config: Config,
+                                       tmp_path: Path) -> None:
+    short = created(platform, worker, db, module="network-plan")
+    before = deployment(db, short)
+    script = tmp_path / "slow-terraform"  # hangs in the sandbox at its first command: the plan never comes
+    script.write_text(f"#!{os.path.realpath(sys.executable)} -I\nimport time\ntime.sleep(60)\n")
+    script.chmod(0o755)
+    slow = DeployWorker(Runtime(dataclasses.replace(config, deploy_timeout=2.0), db, platform.registry, platform),
+                        {}, name="slow", terraform=lambda cfg: terraform_for(
+                            cfg, engine=BinaryEngine(str(script), cfg.data_dir / "plugins")))
+    update(platform, short, {"network_name": "never"})
+    assert slow.run_once()
+    failed = deployment(db, short)
+    assert failed.status == DeploymentStatus.TIMEOUT and runs(db, short)[-1] == (Action.UPDATE, Run.TIMEOUT)
+    assert failed.inputs == before.inputs and failed.outputs == before.outputs  # the version it runs, kept
+    assert plan_secrets(db) == []
 
 
 def test_an_expired_plan_is_refused_and_can_be_planned_again(platform: Dispatcher, worker: DeployWorker,
