@@ -144,6 +144,9 @@ def resume(ctx: Context, event: ActionEvent) -> Form | Reply:
     draft, module = load_draft(ctx, event.value)
     if draft.status == DeployDraftStatus.DONE:
         raise Conflict("This deployment is already confirmed.")
+    refused = refusal(ctx, module, None)  # the balance or the dependencies may have changed since
+    if refused is not None:
+        return refused
     groups = form_steps(module)
     if not groups:
         return confirmation(ctx, draft, module)
@@ -156,6 +159,9 @@ def restart(ctx: Context, event: ActionEvent) -> Form | Reply:
     draft, module = load_draft(ctx, event.value)
     if draft.status == DeployDraftStatus.DONE:
         raise Conflict("This deployment is already confirmed.")
+    refused = refusal(ctx, module, None)
+    if refused is not None:
+        return refused
     seal(ctx, draft, {})
     ctx.session.delete(draft)
     ctx.session.flush()

@@ -41,6 +41,8 @@ def published(dispatcher: Dispatcher, db: Database, tmp_path: Path) -> Dispatche
     root = tmp_path / "modules"
     module(root, "checked-form", CHECKED)
     module(root, "secret-form", SECRET)
+    module(root, "costly-form", CHECKED, cost=10)
+    module(root, "costly-note", "", cost=10)
     seed(db, dispatcher.services, ADMIN, root)
     dispatcher.run_text(EVE, "whoami")
     return dispatcher
@@ -104,3 +106,19 @@ def test_a_resumed_form_keeps_a_sensitive_value_left_empty(published: Dispatcher
     assert "long-enough-secret" not in repr(review)
     forged = published.submit_form(ADMIN, form.action_id, {"token": "x"}, form.state.split(":")[0] + ":99")
     assert forged == FormErrors({"token": "The token has at least 8 characters."})  # read as the first step
+
+
+def test_a_form_resumed_after_the_credits_went_is_refused_before_its_step(published: Dispatcher) -> None:
+    published.run_text(ADMIN, "admin credits <@UADMIN> award 10 welcome")
+    form = published.run_text(ADMIN, "deploy costly-form")
+    assert isinstance(form, Form)
+    assert isinstance(published.submit_form(ADMIN, form.action_id, {"size": "1", "label": "a"}, form.state), Form)
+    offer = published.run_text(ADMIN, "deploy costly-form")
+    assert isinstance(offer, Reply)
+    other = published.run_text(ADMIN, "deploy costly-note")  # no inputs: straight to its confirmation
+    assert isinstance(other, Reply)
+    published.run_action(ADMIN, ActionEvent("deploy:confirm", button(other, "Confirm").value))  # holds the 10
+    for label, action_id in (("Resume", "deploy:resume"), ("Start again", "deploy:restart")):
+        refused = published.run_action(ADMIN, ActionEvent(action_id, button(offer, label).value))
+        assert isinstance(refused, Reply) and "credits short" in refused.text, label
+        assert "No form was opened" in refused.text
