@@ -10,6 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+FORM_INPUTS_MAX = 50
+"""The most inputs a handler puts in one Form: a longer form is split into steps by its handler. One Slack modal
+holds 100 blocks (with the intro); Discord shows a Form in modals of five, one after the other."""
+
 Style = Literal["default", "primary", "danger"]
 LINK_ACTION = "link"
 """The action id of link buttons (``Button.link``): a click only opens the page, no handler runs."""
@@ -159,6 +163,9 @@ class Form:
     submit_label: str = "Submit"
     state: str = ""
     intro: str = ""
+    part_action: str = ""
+    """A form handler that checks part of the inputs (a Discord modal of five) before the rest is asked: it gets
+    that part's values with the same ``state`` and answers FormErrors, empty when the part is fine."""
 
 
 @dataclass(frozen=True)
