@@ -66,16 +66,19 @@ class DiscordMessenger:
         ids = self._run(work)
         return ConversationRef("discord", where.workspace, where.channel, where.thread, ids[0])
 
-    def notify(self, user: IdentityKey, reply: Reply) -> None:
-        """A direct message: the DM channel with the user is opened (or found), then posted in."""
+    def notify(self, user: IdentityKey, reply: Reply) -> ConversationRef:
+        """A direct message: the DM channel with the user is opened (or found), then posted in; returns it."""
         assert_no_transaction("DiscordMessenger.notify")
         messages = render_reply(reply)
+        opened: list[str] = []
 
         async def work(http: HTTPClient) -> list[str]:
             channel = await http.start_private_message(user.external_id)  # a snowflake, as a string
+            opened.append(str(channel["id"]))
             return await _post(http, int(channel["id"]), messages)
 
-        self._run(work)
+        ids = self._run(work)
+        return ConversationRef("discord", "", opened[0], "", ids[0])
 
     def edit(self, where: ConversationRef, reply: Reply) -> None:
         """Replace ``where.message``; what does not fit in it is posted after it."""

@@ -33,14 +33,15 @@ class SlackMessenger:
         """Post in ``where`` (in its thread if it has one); returns the first message's reference."""
         assert_no_transaction("SlackMessenger.post")
         rendered = render_reply(reply)
-        first = ""
+        first, channel = "", where.channel
         for payload in rendered.messages:
             answer = self.client.chat_postMessage(channel=where.channel, text=payload["text"],
                                                   blocks=payload["blocks"], thread_ts=where.thread or None)
             first = first or str(answer["ts"])
+            channel = str(answer.get("channel") or channel)  # a post to a user id lands in their DM channel
         if rendered.files:
             upload(self.client, Destination(where.channel, ""), rendered, ephemeral=False, thread=where.thread)
-        return ConversationRef(where.platform, where.workspace, where.channel, where.thread, first)
+        return ConversationRef(where.platform, where.workspace, channel, where.thread, first)
 
     def edit(self, where: ConversationRef, reply: Reply) -> None:
         """Replace ``where.message``; what does not fit in one message is posted after it, in its thread."""
@@ -64,6 +65,6 @@ class SlackMessenger:
         assert_no_transaction("SlackMessenger.publish_home")
         self.client.views_publish(user_id=user.external_id, view=render_home(reply, self.slash))
 
-    def notify(self, user: IdentityKey, reply: Reply) -> None:
-        """A direct message: posting to a user id writes in the app's conversation with them."""
-        self.post(ConversationRef("slack", user.workspace, channel=user.external_id), reply)
+    def notify(self, user: IdentityKey, reply: Reply) -> ConversationRef:
+        """A direct message: posting to a user id writes in the app's conversation with them; returns it."""
+        return self.post(ConversationRef("slack", user.workspace, channel=user.external_id), reply)

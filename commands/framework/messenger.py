@@ -22,8 +22,8 @@ class Messenger(Protocol):
         """Replace the message ``where.message`` with ``reply``."""
         ...
 
-    def notify(self, user: IdentityKey, reply: Reply) -> None:
-        """Tell one user privately (a direct message)."""
+    def notify(self, user: IdentityKey, reply: Reply) -> ConversationRef | None:
+        """Tell one user privately (a direct message); the message posted, when the platform names it."""
         ...
 
 

@@ -34,14 +34,17 @@ POST_KIND = "chat.post"
 
 
 def post_later(session: Session, key: str, text: str, *, where: ConversationRef | None = None,
-               user: IdentityKey | None = None, buttons: Sequence[Button] = ()) -> Job:
+               user: IdentityKey | None = None, buttons: Sequence[Button] = (), edit: bool = False) -> Job:
     """Queue ``text`` for ``where`` (a channel or thread) or for ``user`` (a direct message), once per ``key``.
 
     The row commits with the caller's transaction; the worker posts it after that. ``buttons`` go with the
-    message (their label, action id, value and style; no confirmation dialogs).
+    message (their label, action id, value, style and link; no confirmation dialogs). With ``edit``, the
+    message ``where.message`` is replaced instead.
     """
     if (where is None) == (user is None):
         raise ValueError("post_later needs exactly one of where= or user=")
+    if edit and (where is None or not where.message):
+        raise ValueError("post_later(edit=True) needs where= naming the message to replace")
     existing = session.scalars(select(Job).where(Job.kind == POST_KIND,
                                                  Job.payload["key"].as_string() == key)).first()
     if existing is not None:
@@ -52,8 +55,10 @@ def post_later(session: Session, key: str, text: str, *, where: ConversationRef 
     if user is not None:
         payload["user"] = asdict(user)
     if buttons:
-        payload["buttons"] = [{"label": b.label, "action_id": b.action_id, "value": b.value, "style": b.style}
-                              for b in buttons]
+        payload["buttons"] = [{"label": b.label, "action_id": b.action_id, "value": b.value, "style": b.style,
+                               **({"url": b.url} if b.url else {})} for b in buttons]
+    if edit:
+        payload["edit"] = True
     return jobs.enqueue(session, POST_KIND, payload)
 
 
@@ -73,14 +78,20 @@ def deliver(messengers: Mapping[str, Messenger], payload: Mapping[str, Any]) -> 
     """
     if payload.get("sent"):
         return dict(payload)
-    buttons = tuple(Button(str(b["label"]), str(b["action_id"]), str(b.get("value", "")), b.get("style", "default"))
-                    for b in payload.get("buttons") or ())
+    buttons = tuple(Button(str(b["label"]), str(b["action_id"]), str(b.get("value", "")), b.get("style", "default"),
+                           url=str(b.get("url", ""))) for b in payload.get("buttons") or ())
     reply = Reply(text=str(payload["text"]), actions=buttons, ephemeral=False)
     if "user" in payload:
         user = IdentityKey(**payload["user"])
         messenger = _messenger(messengers, user.platform)
-        messenger.notify(user, reply)
+        posted_to = messenger.notify(user, reply)
         sent = {"platform": user.platform, "user": user.external_id}
+        if posted_to is not None:  # the DM message, so that it can be edited later
+            sent.update(workspace=posted_to.workspace, channel=posted_to.channel, message=posted_to.message)
+    elif payload.get("edit"):
+        where = ConversationRef(**payload["where"])
+        _messenger(messengers, where.platform).edit(where, reply)
+        sent = asdict(where)
     else:
         where = ConversationRef(**payload["where"])
         posted = _messenger(messengers, where.platform).post(where, reply)

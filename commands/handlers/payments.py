@@ -11,25 +11,31 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, Param, action, command
-from commands.handlers.notify import notify_later
+from commands.handlers.notify import POST_KIND, notify_later, post_later
 from commands.ui.model import Button, Card, Confirm, Field, Reply
 from commands.views.credits import BUY_ACTION
 from core.accounts.roles import ADMIN, FINANCE
 from core.config import Config
+from core.conversations import ConversationRef
 from core.credits.amounts import format_credits
 from core.errors import InvalidInput
 from core.payments import checkout, events, subscriptions, tiers
 from core.payments.checkout import format_money
 from core.settings import platform as settings
 from storage.db import Database
-from storage.models import Purchase, PurchaseStatus, SubscriptionStatus, SubscriptionTier, User
+from storage.models import Job, JobStatus, Purchase, PurchaseStatus, SubscriptionStatus, SubscriptionTier, User
 
 STATUS_ACTION = "payments:status"
 PAY_ACTION = "payments:buy"
 SUBSCRIBE_ACTION = "payments:subscribe"
 CANCEL_ACTION = "payments:cancel"
+CHAT_PLATFORMS = ("slack", "discord")
+"""Where an offer is also sent as a direct message (the platforms with a messenger)."""
 PRESETS = (1, 2, 5)
 """The amounts a Buy button offers, as multiples of the minimum purchase."""
 
@@ -69,10 +75,43 @@ def buy_pressed(ctx: Context, event: ActionEvent) -> Reply:
 def offer_reply(ctx: Context, written: str) -> Reply:
     """Open a Checkout Session for ``written`` and show what it buys with the button to pay."""
     purchase, offer = checkout.buy(ctx.db, ctx.services, ctx.actor.id, written, ctx.where)
+    offer_later(ctx, purchase, f"Your payment page: *{offer.price}* for *{format_credits(offer.credits)} credits*.",
+                f"Pay {offer.price}")
     return Reply(text=f":credit_card: *{offer.price}* buys *{format_credits(offer.credits)} credits* "
                       f"(purchased credits; they never expire).\nPress *Pay* to open Stripe's payment page. The "
-                      "credits are added as soon as Stripe confirms the payment, and I tell you in a direct message.",
+                      "credits are added as soon as Stripe confirms the payment, and I tell you in a direct message "
+                      "(where the same button waits and then shows that it is paid).",
                  actions=pay_buttons(purchase, f"Pay {offer.price}"))
+
+
+def offer_later(ctx: Context, purchase: Purchase, text: str, label: str) -> None:
+    """The offer again, as a direct message on the caller's platform.
+
+    Unlike a private reply, a direct message can be edited once the payment is through (``update_offer``).
+    """
+    if ctx.platform in CHAT_PLATFORMS and purchase.checkout_url:
+        post_later(ctx.session, offer_key(purchase.id), f"{text} This message shows when the payment is through.",
+                   user=ctx.caller.key, buttons=(Button.link(label, purchase.checkout_url),))
+
+
+def offer_key(purchase_id: int) -> str:
+    """The outbox key of a purchase's offer in direct messages."""
+    return f"payments:offer:{purchase_id}"
+
+
+def update_offer(session: Session, purchase: Purchase) -> None:
+    """Show a purchase's end (paid, expired, failed) in its offer message: edited once posted, else rewritten."""
+    text = status_reply(purchase).text
+    offers = session.scalars(select(Job).where(Job.kind == POST_KIND,
+                                               Job.payload["key"].as_string() == offer_key(purchase.id)))
+    for job in offers:
+        sent = job.payload.get("sent") or {}
+        if sent.get("message"):
+            where = ConversationRef(str(sent["platform"]), str(sent.get("workspace", "")), str(sent["channel"]),
+                                    message=str(sent["message"]))
+            post_later(session, f"payments:offer-done:{purchase.id}:{where.platform}", text, where=where, edit=True)
+        elif job.status is JobStatus.QUEUED:  # not posted yet: it goes out showing the end, without the button
+            job.payload = {k: v for k, v in {**job.payload, "text": text}.items() if k != "buttons"}
 
 
 def pay_buttons(purchase: Purchase, label: str) -> tuple[Button, ...]:
@@ -145,6 +184,8 @@ def subscribe_pressed(ctx: Context, event: ActionEvent) -> Reply:
         raise InvalidInput("That button is not a tier.")
     purchase = subscriptions.subscribe(ctx.db, ctx.services, ctx.actor.id, int(event.value), ctx.where)
     price = format_money(purchase.amount, purchase.currency)
+    offer_later(ctx, purchase, f"Your subscription page: *{price} a month* for *{format_credits(purchase.credits)} "
+                "credits* each month.", f"Subscribe: {price} a month")
     return Reply(text=f":credit_card: Subscribe for *{price} a month*: each paid month adds "
                       f"*{format_credits(purchase.credits)} credits*. Press *Subscribe* to open Stripe's payment page.",
                  actions=pay_buttons(purchase, f"Subscribe: {price} a month")).replacing()
@@ -211,6 +252,8 @@ _SQLITE_WRITER = threading.Lock()
 def _apply(db: Database, config: Config, event: Mapping[str, Any]) -> events.Applied:
     with db.unit_of_work() as session:
         applied = events.apply(session, event)
+        if applied.paid_offer is not None:
+            update_offer(session, applied.paid_offer)
         for notice in applied.notices:
             user = session.get(User, notice.user_id)
             if user is not None:

@@ -31,6 +31,7 @@ from bot.worker import Worker
 from commands import load_registry
 from commands.framework.dispatch import Dispatcher
 from commands.framework.messenger import Messenger
+from commands.handlers.notify import POST_KIND
 from core.accounts.identity import Caller, IdentityKey
 from core.config import Config
 from core.credits import service as credits
@@ -38,7 +39,7 @@ from core.credits.ledger import check_balances
 from core.services import Services
 from core.settings import store
 from storage.db import Database
-from storage.models import Base, ChatIdentity, CreditTransaction, Purchase, PurchaseStatus, User
+from storage.models import Base, ChatIdentity, CreditTransaction, Job, Purchase, PurchaseStatus, User
 from tests.emulators.stripe import StripeEmulator
 from tests.support import discord_harness as dh
 from tests.support.front_door import (
@@ -51,6 +52,7 @@ from tests.support.front_door import (
     door,
     door_registry,
     hook_answer,
+    plain,
 )
 from tests.support.slack_support import emulator, harness, slack_runtime
 
@@ -156,6 +158,31 @@ def direct_messages(door: FrontDoor) -> list[str]:
             for c in door.harness.emulator.find("POST", rf"/channels/{channel}/messages")]
 
 
+def edited_offer(door: FrontDoor) -> str:
+    """The text the offer's direct message was edited to."""
+    user = door.identity(BUYER).external_id
+    if isinstance(door, SlackDoor):
+        [update] = door.harness.emulator.calls("chat.update")
+        assert update.body["channel"] == user
+        return str(update.body.get("text", ""))
+    assert isinstance(door, DiscordDoor)
+    channel = door.harness.emulator.dm_channel_id(user)
+    [edit] = door.harness.emulator.find("PATCH", rf"/channels/{channel}/messages/\d+")
+    return str((edit.json or {}).get("content", ""))
+
+
+def offer_links(door: FrontDoor) -> list[str]:
+    """The link buttons the buyer's direct messages show now."""
+    user = door.identity(BUYER).external_id
+    if isinstance(door, SlackDoor):
+        return [str(e["url"]) for m in door.harness.emulator.messages(user) for b in m.get("blocks") or []
+                if b.get("type") == "actions" for e in b.get("elements") or [] if e.get("url")]
+    assert isinstance(door, DiscordDoor)
+    channel = door.harness.emulator.dm_channel_id(user)
+    return [str(c["url"]) for m in door.harness.emulator.messages.values() if m.get("channel_id") == channel
+            for c in dh.components_of(m) if c.get("style") == 5]
+
+
 def session_of(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
@@ -180,6 +207,11 @@ async def test_a_purchase_is_paid_once_through_checkout_whatever_stripe_delivers
     assert stripe_emulator.sessions[session_id]["metadata"]["rad_user"] == str(uid)
     assert purchased(db, uid) == 0
 
+    await deliver_outbox(door)
+    [dm_offer] = direct_messages(door)
+    assert "Your payment page: 25.00 USD for 2,500 credits" in plain(dm_offer)
+    assert offer_links(door) == [pay], "the offer waits in the direct messages too, with its Pay button"
+
     [completed] = stripe_emulator.pay(session_id)
     retried = {**completed, "id": "evt_stripe_retry"}
     assert stripe_emulator.deliver(completed, times=3) == [200, 200, 200]
@@ -191,8 +223,10 @@ async def test_a_purchase_is_paid_once_through_checkout_whatever_stripe_delivers
         assert check_balances(s) == []
 
     await deliver_outbox(door)
-    [told] = direct_messages(door)
+    [_, told] = direct_messages(door)
     assert "Payment received: 2,500 purchased credits were added for 25.00 USD" in told
+    assert "Paid: 25.00 USD; 2,500 purchased credits were added." in plain(edited_offer(door))
+    assert offer_links(door) == [], "the offer message says it is paid and no longer offers to pay"
 
     paid = await door.click(offer, "Check payment", user=BUYER)
     assert paid.replaced and "Paid: 25.00 USD; 2,500 purchased credits were added." in paid.text
@@ -314,3 +348,21 @@ def test_the_console_prints_the_checkout_address_and_pressing_it_runs_nothing(
     assert f"[1] Pay 12.50 USD: {session['url']}" in shown
     assert f"Open this page in your browser: {session['url']}" in shown
     assert "no longer does anything" not in shown
+
+
+def test_an_offer_not_yet_sent_when_the_payment_lands_goes_out_saying_it_is_paid(
+        db: Database, config: Config, services: Services, stripe_emulator: StripeEmulator,
+        webhook: BackgroundServer, buying: None) -> None:
+    dispatcher = Dispatcher(load_registry(), db, config, services=services)
+    dispatcher.run_text(Caller(IdentityKey("slack", "T1", "UBUYER"), "Buyer"), "credits buy 10")
+    with db.unit_of_work() as s:
+        session_id = str(s.scalars(select(Purchase)).one().session_id)
+        [offer] = s.scalars(select(Job).where(Job.kind == POST_KIND))
+        assert offer.payload["buttons"][0]["url"] == stripe_emulator.sessions[session_id]["url"]
+    [completed] = stripe_emulator.pay(session_id)
+    assert stripe_emulator.deliver(completed) == [200]
+    with db.unit_of_work() as s:
+        rewritten = s.get_one(Job, offer.id).payload
+        assert "Paid: 10.00 USD" in rewritten["text"] and "buttons" not in rewritten
+        assert s.scalar(select(func.count()).select_from(Job).where(Job.kind == POST_KIND)) == 2, \
+            "the offer, rewritten, and the payment's direct message; no edit of a message never posted"
