@@ -118,7 +118,9 @@ def find_run(session: Session, actor: User, run_id: str) -> tuple[DeploymentRun,
         NotFound: no such run, or its deployment is not one ``actor`` may see.
         NotAllowed: ``actor`` may see it but is neither its owner nor an admin.
     """
-    run = session.get(DeploymentRun, int(run_id), with_for_update=True) if run_id.strip().isdigit() else None
+    wanted = run_id.strip()
+    run = session.get(DeploymentRun, int(wanted), with_for_update=True) \
+        if wanted.isascii() and wanted.isdigit() and len(wanted) <= 9 else None  # a forged value finds nothing
     if run is None or not run.review:
         raise NotFound("This plan is gone.", hint="Run `/rad deployments` to see where your deployments are.")
     deployment = session.get_one(Deployment, run.deployment_id, with_for_update=True)

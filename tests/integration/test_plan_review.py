@@ -127,7 +127,8 @@ def test_an_update_waits_for_apply_and_is_applied_once(platform: Dispatcher, wor
     assert "plan:apply" not in buttons(seen_by_finance) and "plan:discard" not in buttons(seen_by_finance)
     assert "Only the owner or an admin" in click(platform, FINANCE, "plan:apply", run_id).text
     assert "There is no deployment" in click(platform, STRANGER, "plan:apply", run_id).text
-    assert "This plan is gone" in click(platform, UMA, "plan:apply", "99999").text
+    for forged in ("99999", "9" * 40, "-1", "1; DROP", "١٢"):
+        assert "This plan is gone" in click(platform, UMA, "plan:apply", forged).text
 
     applied = click(platform, UMA, "plan:apply", run_id)
     again = click(platform, UMA, "plan:apply", run_id)  # a double click
