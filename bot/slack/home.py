@@ -14,6 +14,7 @@ from bot.slack import suggestions
 from bot.slack.elements import Json
 from bot.slack.render import actions_blocks, card_blocks, context, text_blocks
 from commands.ui.model import Reply
+from core.wording import count
 
 HOME_BLOCKS = 100
 """Blocks a Home tab view holds (``views.publish``)."""
@@ -28,7 +29,7 @@ def render_home(reply: Reply, slash: str = "/rad") -> Json:
         blocks += actions_blocks(reply.actions)
     notes = []
     if reply.attachments:
-        notes.append(f"_{len(reply.attachments)} file(s) cannot be shown here: run `{slash} home` to get them._")
+        notes.append(f"_{count(len(reply.attachments), 'file')} cannot be shown here: run `{slash} home` to get them._")
     room = HOME_BLOCKS - len(notes)
     if len(blocks) > room:
         blocks = blocks[:room - 1]

@@ -21,6 +21,7 @@ from core.credits import corrections
 from core.credits import service as credits
 from core.credits.amounts import credit_count, format_credits, parse_amount
 from core.credits.corrections import LARGE_ADJUSTMENT, Adjustment
+from core.wording import count
 
 APPLY_ACTION = "credits:adjust"
 CONFIRM_FORM = "credits:adjust:confirm"
@@ -32,10 +33,10 @@ def debit_reply(ctx: Context, user: IdentityKey, amount: str, reason: str | None
     target = identities.require_user(ctx.session, user)
     row = corrections.debit(ctx.session, ctx.actor, target, how_many, reason=reason or "", platform=ctx.platform)
     now = credits.balance(ctx.session, target)
-    notify_later(ctx.session, target, f":receipt: {ctx.actor.display_name} debited {format_credits(how_many)} "
-                                      f"credits from you ({row.description}). You have "
+    notify_later(ctx.session, target, f":receipt: {ctx.actor.display_name} debited "
+                                      f"{credit_count(how_many)} from you ({row.description}). You have "
                                       f"{format_credits(now.available_total)} available; see `{ctx.slash} credits`.")
-    return Reply(text=f":white_check_mark: Debited {format_credits(how_many)} credits from {describe(user)} "
+    return Reply(text=f":white_check_mark: Debited {credit_count(how_many)} from {describe(user)} "
                       f"({row.description}): {format_credits(-row.awarded_delta)} awarded, "
                       f"{format_credits(-row.purchased_delta)} purchased. Their balance: "
                       f"{format_credits(now.awarded)} awarded, {format_credits(now.purchased)} purchased, "
@@ -59,11 +60,13 @@ def adjust(ctx: Context, scope: str, kind: str, amount: str, reason: str) -> Rep
     users = len(corrections.adjustable_users(ctx.session))
     done = corrections.already_adjusted(ctx.session, wanted)
     todo = max(0, users - done)
-    lines = [f"*Adjust all*: {credit_count(wanted.amount, bucket(wanted))} for each of {users} active user(s) – "
+    lines = [f"*Adjust all*: {credit_count(wanted.amount, bucket(wanted))} for each of {count(users, 'active user')} – "
              f"{credit_count(wanted.amount * todo)} in all for those who do not have it yet. Reason: {wanted.reason}",
              f"Batch `{wanted.batch}`: the same kind, amount and reason are never given twice to anyone."]
     if done:
-        lines.append(f":information_source: {done} user(s) already have this adjustment and are skipped.")
+        one = done == 1
+        lines.append(f":information_source: {count(done, 'user')} already {'has' if one else 'have'} this "
+                     f"adjustment and {'is' if one else 'are'} skipped.")
     if not todo:
         lines.append("Nothing to do: everyone has it.")
         return Reply(text="\n".join(lines))
@@ -72,7 +75,7 @@ def adjust(ctx: Context, scope: str, kind: str, amount: str, reason: str) -> Rep
                      "the amount.")
     token = corrections.propose(ctx.session, ctx.actor, wanted)
     return Reply(text="\n".join(lines),
-                 actions=(Button(f"Apply to {todo} user(s)", APPLY_ACTION, token, style="primary"),))
+                 actions=(Button(f"Apply to {count(todo, 'user')}", APPLY_ACTION, token, style="primary"),))
 
 
 @action(APPLY_ACTION, roles=(ADMIN, FINANCE))
@@ -102,9 +105,9 @@ def applied(ctx: Context, wanted: Adjustment, confirmation: str | None) -> Reply
         if user.id in outcome.applied:
             notify_later(ctx.session, user, f":moneybag: {ctx.actor.display_name} {describe_adjustment(wanted)} to "
                                             f"every user ({wanted.reason}). See `{ctx.slash} credits`.")
-    skipped = f" {outcome.skipped} user(s) already had it and got nothing more." if outcome.skipped else ""
-    return Reply(text=f":white_check_mark: {describe_adjustment(wanted)} to {len(outcome.applied)} user(s): "
-                      f"{format_credits(outcome.total)} credits in all (batch `{wanted.batch}`).{skipped}")
+    skipped = f" {count(outcome.skipped, 'user')} already had it and got nothing more." if outcome.skipped else ""
+    return Reply(text=f":white_check_mark: {describe_adjustment(wanted)} to {count(len(outcome.applied), 'user')}: "
+                      f"{credit_count(outcome.total)} in all (batch `{wanted.batch}`).{skipped}")
 
 
 def bucket(wanted: Adjustment) -> str:
@@ -115,5 +118,5 @@ def bucket(wanted: Adjustment) -> str:
 def describe_adjustment(wanted: Adjustment) -> str:
     """``awarded 50 credits`` or ``added 50 purchased credits``."""
     if wanted.kind == "award":
-        return f"awarded {format_credits(wanted.amount)} credits"
-    return f"added {format_credits(wanted.amount)} purchased credits"
+        return f"awarded {credit_count(wanted.amount)}"
+    return f"added {credit_count(wanted.amount, 'purchased')}"

@@ -18,6 +18,7 @@ from core.credits import history
 from core.credits.history import HistoryFilter
 from core.dates import FORMAT_HINT, parse_period
 from core.errors import InvalidInput
+from core.wording import count
 from storage.models import User
 
 PAGE_SIZE = 10
@@ -63,7 +64,7 @@ def history_page(ctx: Context, wanted: HistoryFilter, number: int) -> Reply:
     scope = wanted.period.describe() + (f", deployment `{wanted.deployment}`" if wanted.deployment else "")
     if not shown.total:
         return Reply(text=f"*{whose}* – {scope}: no transactions.\n_{FORMAT_HINT}_")
-    lines = [f"*{whose}* – {scope}: {shown.total} transaction(s), {shown.label}, newest first.",
+    lines = [f"*{whose}* – {scope}: {count(shown.total, 'transaction')}, {shown.label}, newest first.",
              *(transaction_line(row) for row in history.page(ctx.session, wanted, shown.offset, PAGE_SIZE))]
     if shown.number == 1:
         lines.append("_Holds count against what is available; they do not change the balance. The CSV has every "

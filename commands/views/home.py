@@ -15,7 +15,7 @@ from commands.views.deployment import retry_buttons, status_line
 from core.catalog import browse
 from core.catalog.browse import ModuleRow
 from core.credits import service as credits
-from core.credits.amounts import format_credits
+from core.credits.amounts import credit_count, format_credits
 from core.deployments import service as deployments
 from core.deployments.status import DeploymentStatus
 from core.settings.platform import credits_enabled
@@ -59,7 +59,7 @@ def credits_card(session: Session, user: User) -> Card:
     shown = credits.balance(session, user)
     text = "" if credits_enabled(session) else "Credits are turned off on this platform: deployments are free."
     return Card("Credits", text=text, fields=(
-        Field("Available", f"{format_credits(shown.available_total)} credits "
+        Field("Available", f"{credit_count(shown.available_total)} "
                            f"({format_credits(shown.available_purchased)} purchased)"),
         Field("Awarded", format_credits(shown.awarded)),
         Field("Purchased", format_credits(shown.purchased)),
@@ -80,7 +80,7 @@ def pin_card(row: ModuleRow) -> Card:
     """One pinned module: its description and cost; Deploy, Details and Unpin."""
     m = row.module
     about = m.description if len(m.description) <= DESCRIPTION else m.description[:DESCRIPTION - 1] + "…"
-    return Card(m.name, text=f"{about}\nCosts {format_credits(m.credit_cost)} credits.".strip(), actions=(
+    return Card(m.name, text=f"{about}\nCosts {credit_count(m.credit_cost)}.".strip(), actions=(
         Button("Deploy", "deploy:pick", m.name, style="primary"),
         Button("Details", "modules:show", str(m.id)),
         Button("Unpin", "modules:pin", f"{m.id}:pinned:1:"),

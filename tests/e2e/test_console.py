@@ -163,7 +163,7 @@ def test_credit_history_pages_by_number_and_writes_its_csv(dispatcher: Dispatche
     console, out, _ = make_console(dispatcher, tmp_path, ["credits history", "1", "", "quit"])
     console.loop()
     text = out.getvalue()
-    assert "28 transaction(s), page 1 of 3" in text and "[1] Next ▶" in text and "page 2 of 3" in text
+    assert "28 transactions, page 1 of 3" in text and "[1] Next ▶" in text and "page 2 of 3" in text
     written = tmp_path / "files" / name
     assert written.read_bytes() == expected and str(written) in text
     assert expected.decode().splitlines()[0].startswith("id,date,type,amount,awarded_delta")

@@ -83,7 +83,7 @@ async def test_history_pages_with_buttons_and_attaches_the_whole_ledger_as_csv(d
                                                                                 db: Database) -> None:
     uma = await with_story(door, db)
     first = await door.command("credits history", user=UMA)
-    assert first.private and "Your credit history – all time: 28 transaction(s), page 1 of 3, newest first" \
+    assert first.private and "Your credit history – all time: 28 transactions, page 1 of 3, newest first" \
         in first.text
     shown = rows_shown(first.text)
     assert len(shown) == 10 and "7 held · deployment `dep1a2b3` · net-plan · balance 213.25" in shown[0]
@@ -112,23 +112,23 @@ async def test_history_pages_with_buttons_and_attaches_the_whole_ledger_as_csv(d
 async def test_history_filters_and_refuses_what_it_cannot_show(door: FrontDoor, db: Database) -> None:
     await with_story(door, db)
     days = await door.command("credits history", {"start": "2026-01-05", "end": "2026-01-10"}, user=UMA)
-    assert "2026-01-05 to 2026-01-10: 6 transaction(s), page 1 of 1" in days.text and days.buttons == []
+    assert "2026-01-05 to 2026-01-10: 6 transactions, page 1 of 1" in days.text and days.buttons == []
     table = csv_sent(door, db, UMA, "2026-01-05", "2026-01-10")
     assert [line[9] for line in table[1:]] == [f"day {d}" for d in range(5, 11)]
     deployed = await door.command("credits history", {"start": "-", "end": "-", "deployment": DEPLOYMENT},
                                   user=UMA)
-    assert f"all time, deployment `{DEPLOYMENT}`: 3 transaction(s)" in deployed.text
+    assert f"all time, deployment `{DEPLOYMENT}`: 3 transactions" in deployed.text
     for args, expected in (({"start": "2026-02-30"}, "`2026-02-30` is not a start date"),
                            ({"start": "31/01/2026"}, "Write dates as YYYY-MM-DD"),
                            ({"start": "2026-02-01", "end": "2026-01-01"}, "after it ends"),
                            ({"start": "-", "end": "-", "deployment": "nope1234"}, "There is no deployment `nope1234`")):
         refused = await door.command("credits history", args, user=UMA)
-        assert refused.private and expected in refused.text and "transaction(s)" not in refused.text
+        assert refused.private and expected in refused.text and "transactions, page" not in refused.text
     nosy = await door.command("credits history", {"user": UMA}, user=EVE)
     assert "Only finance and admins can see another user's credit history" in nosy.text
     await door.command("admin grant", {"user": FIN, "role": "finance"})
     audited = await door.command("credits history", {"user": UMA, "start": "2026-02-01"}, user=FIN)
-    assert f"Credit history of {name_of(db, door, UMA)} – since 2026-02-01: 7 transaction(s)" in audited.text
+    assert f"Credit history of {name_of(db, door, UMA)} – since 2026-02-01: 7 transactions" in audited.text
     assert len(csv_sent(door, db, UMA, "2026-02-01", "all")) == 1 + 7
 
 
@@ -163,13 +163,13 @@ async def test_adjust_all_applies_once_per_user_even_when_repeated(door: FrontDo
         await door.command("whoami", user=person)
     preview = await door.command("admin adjust", {"scope": "all", "kind": "award", "amount": "50",
                                                   "reason": "Launch bonus"})
-    assert "50 awarded credits for each of 3 active user(s) – 150 credits in all" in preview.text
-    answers = sorted(a.text for a in await door.double_click(preview, "Apply to 3 user(s)"))
-    assert "awarded 50 credits to 0 user(s)" in answers[0] and "3 user(s) already had it" in answers[0]
-    assert "awarded 50 credits to 3 user(s): 150 credits in all" in answers[1]
+    assert "50 awarded credits for each of 3 active users – 150 credits in all" in preview.text
+    answers = sorted(a.text for a in await door.double_click(preview, "Apply to 3 users"))
+    assert "awarded 50 credits to 0 users" in answers[0] and "3 users already had it" in answers[0]
+    assert "awarded 50 credits to 3 users: 150 credits in all" in answers[1]
     rerun = await door.command("admin adjust", {"scope": "all", "kind": "award", "amount": "50",
                                                 "reason": "Launch bonus"})
-    assert "3 user(s) already have this adjustment" in rerun.text and "Nothing to do" in rerun.text
+    assert "3 users already have this adjustment" in rerun.text and "Nothing to do" in rerun.text
     assert rerun.buttons == []
     for person in (ADMIN, UMA, EVE):
         grants = [(r.kind, r.amount) for r in ledger(db, user_of(db, door, person)) if r.description == "Launch bonus"]
@@ -190,7 +190,7 @@ async def test_a_large_adjustment_asks_for_the_typed_amount(door: FrontDoor, db:
     assert [r for r in ledger(db, user_of(db, door, UMA)) if r.description == "Partner grant"] == []
     form = await door.click_form(preview, "Apply")
     done = await door.submit(form, {"confirm": "10,000"})
-    assert "added 10,000 purchased credits to 2 user(s): 20,000 credits in all" in done.text
+    assert "added 10,000 purchased credits to 2 users: 20,000 credits in all" in done.text
     [row] = [r for r in ledger(db, user_of(db, door, UMA)) if r.description == "Partner grant"]
     assert (row.kind, row.purchased_delta) == ("PURCHASE", D(10_000))
 
