@@ -23,7 +23,7 @@ from bot.runtime import Runtime
 from bot.wsgi import MAX_BODY_BYTES, BodyRefused, read_body, refuse, respond_json
 from commands.handlers.payments import apply_stripe_event
 from core.incidents import report
-from core.payments.events import HANDLED
+from core.payments.events import HANDLED, NotYet
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,10 @@ class StripeWebhook:
             return respond_json(start_response, "200 OK", {"received": True})
         try:
             handler(event)
+        except NotYet as waiting:
+            log.info("Stripe event came early; Stripe will deliver it again",
+                     extra={"event_type": event.type, "event_id": event.id, "reason": waiting.outcome})
+            return respond_json(start_response, "503 Service Unavailable", {"error": "not yet", "retry": True})
         except Exception:
             incident = report(log, "Stripe event handler failed", event_type=event.type, event_id=event.id)
             return respond_json(start_response, "500 Internal Server Error",

@@ -13,6 +13,7 @@ to update. The caller (the chat layer) queues those messages in the same unit of
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,19 @@ log = logging.getLogger(__name__)
 
 Json = Mapping[str, Any]
 PLACES = Decimal("0.0001")
+
+
+RETRY_WINDOW_SECONDS = 3600
+"""How long an event that came before what it depends on is refused (500, so Stripe retries) before it is
+recorded as unknown: a refund that overtook its session's completion waits for it, a stranger's is let go."""
+
+
+class NotYet(Exception):
+    """An event that depends on one not applied yet (a refund before its payment's completion)."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -62,8 +76,14 @@ def apply(session: Session, event: Json) -> Applied:
     handler = HANDLERS.get(kind)
     data = event.get("data")
     found = data.get("object") if isinstance(data, Mapping) else None
-    applied = handler(session, found, kind) if handler is not None and isinstance(found, Mapping) \
-        else Applied("ignored")
+    try:
+        applied = handler(session, found, kind) if handler is not None and isinstance(found, Mapping) \
+            else Applied("ignored")
+    except NotYet as waiting:
+        created = event.get("created")
+        if isinstance(created, int) and time.time() - created < RETRY_WINDOW_SECONDS:
+            raise  # the unit of work is undone, the event answered 500: Stripe delivers it again later
+        applied = Applied(waiting.outcome)
     session.execute(update(StripeEvent).where(StripeEvent.event_id == event_id)
                     .values(outcome=applied.outcome[:200]))
     return applied
@@ -223,6 +243,8 @@ def charge_refunded(session: Session, found: Json, kind: str) -> Applied:
     if intent:
         purchase = session.scalars(select(Purchase).where(Purchase.payment_intent == intent).with_for_update()
                                    ).first()
+    if purchase is None and intent:
+        raise NotYet("unknown payment")  # the refund may have overtaken the session's completion
     if purchase is None or purchase.status is not PurchaseStatus.PAID or purchase.mode != "payment":
         return Applied("unknown payment")
     cents = found.get("amount_refunded")

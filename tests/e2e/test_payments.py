@@ -295,9 +295,10 @@ def test_a_bad_or_stale_signature_is_refused_and_adds_nothing(db: Database, conf
     assert stripe_emulator.deliver(completed, secret="whsec_forged") == [400]
     assert stripe_emulator.deliver(completed, timestamp=int(time.time()) - 3600) == [400]
     assert purchased(db, uid) == 0
+    [refund] = stripe_emulator.refund(session_id, 400)
+    assert stripe_emulator.deliver(refund) == [503], "a refund that overtook its payment is asked again later"
     assert stripe_emulator.deliver(completed) == [200]
     assert purchased(db, uid) == D(1000)
-    [refund] = stripe_emulator.refund(session_id, 400)
     assert stripe_emulator.deliver(refund, times=2) == [200, 200]
     assert purchased(db, uid) == D(600)
 

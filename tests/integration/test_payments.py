@@ -8,6 +8,7 @@ concurrently. The ledger must always equal its transactions and the credits of t
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -29,6 +30,7 @@ from core.errors import InvalidInput, NotAllowed, RadError
 from core.network import NetworkInTransaction
 from core.payments import checkout, subscriptions, tiers
 from core.payments.client import PaymentsNotConfigured, PaymentsUnavailable, StripeGateway
+from core.payments.events import NotYet
 from core.services import Services
 from core.settings import platform, store
 from storage.db import Database
@@ -385,3 +387,22 @@ def test_a_purchase_left_creating_by_a_stopped_process_is_failed_at_the_next_one
         assert s.get_one(Purchase, left_id).status is PurchaseStatus.FAILED
         assert s.scalar(select(func.count()).select_from(Purchase)
                         .where(Purchase.status == PurchaseStatus.CREATING)) == 0
+
+
+def test_a_refund_that_overtakes_its_payment_waits_for_it_and_a_strangers_is_let_go(
+        db: Database, paying: Services, stripe_emulator: StripeEmulator) -> None:
+    uid = setup(db)
+    purchase = buy(db, paying, uid, "10")
+    [completed] = stripe_emulator.pay(str(purchase.session_id))
+    [refund] = stripe_emulator.refund(str(purchase.session_id), 300)
+    with pytest.raises(NotYet):
+        apply(db, paying, refund)
+    with db.unit_of_work() as s:
+        assert s.get(StripeEvent, refund["id"]) is None, "not recorded: the retry is applied"
+    assert apply(db, paying, completed) == "credited"
+    assert apply(db, paying, refund) == "refunded"
+    assert purchased(db, uid) == D(700)
+    stranger = {**refund, "id": "evt_old_stranger", "created": int(time.time()) - 7200,
+                "data": {"object": {**refund["data"]["object"], "payment_intent": "pi_someone_else"}}}
+    assert apply(db, paying, stranger) == "unknown payment"
+    sound(db)
