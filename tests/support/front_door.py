@@ -63,6 +63,7 @@ class Button:
     value: str = ""
     key: str = ""  # what it does, the same in every rendering: action id and value, or the custom id
     style: str = "default"  # or primary, danger
+    action: str = ""  # the action id it runs
     source: Any = field(default=None, repr=False, compare=False)  # the message it is on (Discord)
 
 
@@ -224,6 +225,9 @@ class FrontDoor(Protocol):
 
     async def send_form(self, form: Form, values: Mapping[str, str], *, user: Person = ADMIN) -> Sent:
         """A submission of ``form`` sent; nothing read yet (Slack: the modal closed)."""
+
+    async def fill(self, form: Form, answers: Mapping[str, str], *, user: Person = ADMIN) -> tuple[Reply, list[str]]:
+        """Every step of a quick form submitted, ``answers`` over what each shows; the answer and the steps' titles."""
 
     async def redeliver(self, sent: Sent) -> None:
         """The platform delivers ``sent`` once more (a retry)."""
@@ -462,6 +466,23 @@ class SlackDoor:
         assert (answer.status, answer.body) == (200, "")
         return Sent(body, answer.hook, hook, reply.private)
 
+    async def fill(self, form: Form, answers: Mapping[str, str], *, user: Person = ADMIN) -> tuple[Reply, list[str]]:
+        before = len(self.harness.emulator.calls("chat.postEphemeral"))
+        view, titles = form.raw, []
+        while True:  # each step answers ``response_action: update`` with the next; the last closes the modal
+            titles.append(str(view["title"]["text"]))
+            state = {b["block_id"]: slack_state(b, answers) for b in view["blocks"] if b["type"] == "input"}
+            answer = self.harness.interact(self.harness.submission_body(view, state, **self._who(user)))
+            assert answer.status == 200
+            if not answer.body:
+                break
+            ack = answer.json()
+            assert ack["response_action"] == "update", ack
+            view = ack["view"]
+        posted = self.harness.emulator.wait_for("chat.postEphemeral", count=before + 1, timeout=10)[-1].body
+        assert (posted["channel"], posted["user"]) == (sh.CHANNEL, slack_id(user))
+        return self._as_reply(posted, "", private=True), titles
+
     async def send_form(self, form: Form, values: Mapping[str, str], *, user: Person = ADMIN) -> Sent:
         before = len(self.harness.emulator.calls("chat.postEphemeral"))
         state = {name: sh.typed(value) for name, value in values.items()}
@@ -613,11 +634,24 @@ class SlackDoor:
                      clicked=hook)
 
 
+def slack_state(block: Mapping[str, Any], answers: Mapping[str, str]) -> dict[str, Any]:
+    """What Slack sends for an input block: the answer when given, else what the element shows already."""
+    element, name = block["element"], block["block_id"]
+    kind = element["type"]
+    if kind == "static_select":
+        chosen = next((o for o in element["options"] if o["value"] == answers.get(name)),
+                      element.get("initial_option"))
+        return {"type": kind, "selected_option": chosen}
+    if kind == "checkboxes":
+        return {"type": kind, "selected_options": element.get("initial_options", [])}
+    return {"type": kind, "value": answers.get(name, element.get("initial_value"))}
+
+
 def slack_buttons(blocks: Sequence[Mapping[str, Any]]) -> list[Button]:
     """The buttons of the actions blocks among ``blocks``."""
     return [Button(str(e["text"]["text"]), str(e["action_id"]), str(e.get("value", "")),
                    key=f"{decode_action_id(str(e['action_id']))[0]}:{e.get('value', '')}",
-                   style=str(e.get("style", "default")))
+                   style=str(e.get("style", "default")), action=decode_action_id(str(e["action_id"]))[0])
             for block in blocks if block.get("type") == "actions"
             for e in block.get("elements") or [] if e.get("type") == "button"]
 
@@ -837,6 +871,33 @@ class DiscordDoor:
                           message=message)
         return Sent(sent, clicked=message, private=reply.private)
 
+    async def fill(self, form: Form, answers: Mapping[str, str], *, user: Person = ADMIN) -> tuple[Reply, list[str]]:
+        titles = []
+        while True:  # a modal cannot open another: each step's answer carries a button opening the next
+            titles.append(str(form.raw["data"]["title"]))
+            values: dict[str, str | list[str] | bool] = {}
+            for component in dh.components_of(form.raw):
+                name = str(component.get("custom_id", ""))
+                if component["type"] == 4:
+                    values[name] = answers.get(name, component.get("value", ""))
+                elif component["type"] == 3:
+                    given = answers.get(name)
+                    values[name] = [given] if given else [o["value"] for o in component["options"]
+                                                          if o.get("default")]
+            sent = self._feed(self.harness.submit, form.id, values, user_id=discord_id(user))
+            reply = await self._reply(sent, None)
+            following = [b for b in reply.buttons if b.id.startswith("radn|")]
+            if not following:
+                return reply, titles
+            opened = self._feed(self.harness.click, reply.source, following[0].id, user_id=discord_id(user))
+            self.seen += 1
+            modal: dict[str, Any] = (await self._callback(opened)).json
+            await self._quiet(opened)
+            assert modal["type"] == 9, modal
+            validate_schema(modal, "ModalInteractionCallbackRequest")
+            form = Form(str(modal["data"]["custom_id"]),
+                        {str(c["custom_id"]): c for c in dh.components_of(modal) if c.get("custom_id")}, modal)
+
     async def send_form(self, form: Form, values: Mapping[str, str], *, user: Person = ADMIN) -> Sent:
         return Sent(self._feed(self.harness.submit, form.id, dict(values), user_id=discord_id(user)), kind="form",
                     user=discord_id(user))
@@ -1019,7 +1080,8 @@ def callback_path(sent: Mapping[str, Any]) -> str:
 def discord_buttons(data: Mapping[str, Any], message: dict[str, Any] | None) -> list[Button]:
     """The buttons of a message body; a click on one is sent with ``message``."""
     return [Button(str(c.get("label", "")), str(c["custom_id"]), key=str(c["custom_id"]),
-                   style={1: "primary", 4: "danger"}.get(int(c.get("style") or 2), "default"), source=message)
+                   style={1: "primary", 4: "danger"}.get(int(c.get("style") or 2), "default"),
+                   action=str(c["custom_id"]).split("|")[1] if "|" in str(c["custom_id"]) else "", source=message)
             for c in dh.components_of(dict(data)) if c.get("type") == 2 and c.get("custom_id")]
 
 
