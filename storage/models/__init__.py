@@ -3,6 +3,7 @@
 from storage.models.accounts import ChatIdentity, LinkCode, User, UserPreference, UserRole
 from storage.models.base import NAMING, Base, UTCDateTime, utcnow
 from storage.models.catalog import Module, ModulePin, ParsedBlob, PublishDraft, RepoScan
+from storage.models.costs import CostDebit, CostDebitPeriod, CostImport, CostRow, Invoice
 from storage.models.credits import CREDIT_KINDS, CreditAccount, CreditTransaction
 from storage.models.deployments import DeployDraft, Deployment, DeploymentRun, SourceBlob
 from storage.models.home import HomeTab
@@ -10,6 +11,7 @@ from storage.models.kernel import AuditEvent, Delivery, FormDraft, Job, Setting,
 from storage.models.payments import Purchase, StripeEvent, Subscription, SubscriptionTier
 from storage.models.repos import JulesConnection, RepoConnection
 from storage.models.states import (
+    CostDebitStatus,
     DeployDraftStatus,
     DeploymentAction,
     DeploymentRunStatus,
@@ -27,6 +29,11 @@ __all__ = [
     "AuditEvent",
     "Base",
     "ChatIdentity",
+    "CostDebit",
+    "CostDebitPeriod",
+    "CostDebitStatus",
+    "CostImport",
+    "CostRow",
     "CreditAccount",
     "CreditTransaction",
     "Delivery",
@@ -39,6 +46,7 @@ __all__ = [
     "DeploymentStatus",
     "FormDraft",
     "HomeTab",
+    "Invoice",
     "Job",
     "JobStatus",
     "JulesConnection",

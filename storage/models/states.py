@@ -108,9 +108,16 @@ class SubscriptionStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class CostDebitStatus(StrEnum):
+    """A user's recurring project-cost debit of one period: charged, or short of credits (flagged, not charged)."""
+
+    DEBITED = "debited"
+    SHORT = "short"
+
+
 STATE_MACHINES: tuple[type[StrEnum], ...] = (
     DeploymentStatus, DeploymentRunStatus, DeploymentAction, JobStatus, DeployDraftStatus, PublishDraftStatus,
-    RepoScanStatus, PurchaseStatus, SubscriptionStatus)
+    RepoScanStatus, PurchaseStatus, SubscriptionStatus, CostDebitStatus)
 
 
 def state_type(states: type[StrEnum], *, length: int, column: str) -> Enum:
