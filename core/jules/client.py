@@ -226,6 +226,12 @@ class JulesClient:
         name = _session_name(session)
         self._call("DELETE", name, doing="delete the session", what=f"session {name}")
 
+    def archive_session(self, session: str) -> None:
+        """Archive the session: it leaves the default session list (the end of a refine thread)."""
+        name = _session_name(session)
+        self._call("POST", f"{name}:archive", body={}, doing="archive the session", what=f"session {name}",
+                   fresh=self._fresh(name))
+
     def send_message(self, session: str, prompt: str) -> None:
         """Send a message to the agent; its answer arrives later as an activity."""
         name = _session_name(session)

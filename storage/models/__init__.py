@@ -7,18 +7,25 @@ from storage.models.costs import CostDebit, CostDebitPeriod, CostImport, CostRow
 from storage.models.credits import CREDIT_KINDS, CreditAccount, CreditTransaction
 from storage.models.deployments import DeployDraft, Deployment, DeploymentRun, SourceBlob
 from storage.models.home import HomeTab
+from storage.models.jules import RefineCollaborator, RefineSession
 from storage.models.kernel import AuditEvent, Delivery, FormDraft, Job, Setting, StoredSecret, ThreadBinding
 from storage.models.payments import Purchase, StripeEvent, Subscription, SubscriptionTier
 from storage.models.repos import JulesConnection, RepoConnection
+from storage.models.revenue import DigestPost, DigestTarget
 from storage.models.states import (
     CostDebitStatus,
     DeployDraftStatus,
     DeploymentAction,
     DeploymentRunStatus,
     DeploymentStatus,
+    DigestCadence,
+    DigestPostStatus,
+    DigestTargetStatus,
     JobStatus,
     PublishDraftStatus,
     PurchaseStatus,
+    RefineDecision,
+    RefineStatus,
     RepoScanStatus,
     SubscriptionStatus,
 )
@@ -44,6 +51,11 @@ __all__ = [
     "DeploymentRun",
     "DeploymentRunStatus",
     "DeploymentStatus",
+    "DigestCadence",
+    "DigestPost",
+    "DigestPostStatus",
+    "DigestTarget",
+    "DigestTargetStatus",
     "FormDraft",
     "HomeTab",
     "Invoice",
@@ -58,6 +70,10 @@ __all__ = [
     "PublishDraftStatus",
     "Purchase",
     "PurchaseStatus",
+    "RefineCollaborator",
+    "RefineDecision",
+    "RefineSession",
+    "RefineStatus",
     "RepoConnection",
     "RepoScan",
     "RepoScanStatus",

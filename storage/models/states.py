@@ -115,9 +115,53 @@ class CostDebitStatus(StrEnum):
     SHORT = "short"
 
 
+class RefineStatus(StrEnum):
+    """A Jules refine session of a module: being started, live in its thread, or over (each end is final)."""
+
+    STARTING = "starting"
+    ACTIVE = "active"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+class RefineDecision(StrEnum):
+    """A plan or pull request card in a refine thread: waiting for a decision, or what was decided (once)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    CHANGES = "changes"
+    MERGED = "merged"
+    CLOSED = "closed"
+
+
+class DigestCadence(StrEnum):
+    """How often a channel receives the revenue digest: each period is a whole UTC day, ISO week or month."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class DigestTargetStatus(StrEnum):
+    """A digest channel: receiving digests, broken (the bot could not post there), or turned off."""
+
+    ACTIVE = "active"
+    BROKEN = "broken"
+    OFF = "off"
+
+
+class DigestPostStatus(StrEnum):
+    """One period's digest for one channel: claimed by a clock, posted, or abandoned (its channel broke)."""
+
+    CLAIMED = "claimed"
+    POSTED = "posted"
+    ABANDONED = "abandoned"
+
+
 STATE_MACHINES: tuple[type[StrEnum], ...] = (
     DeploymentStatus, DeploymentRunStatus, DeploymentAction, JobStatus, DeployDraftStatus, PublishDraftStatus,
-    RepoScanStatus, PurchaseStatus, SubscriptionStatus, CostDebitStatus)
+    RepoScanStatus, PurchaseStatus, SubscriptionStatus, CostDebitStatus,
+    RefineStatus, RefineDecision, DigestCadence, DigestTargetStatus, DigestPostStatus)
 
 
 def state_type(states: type[StrEnum], *, length: int, column: str) -> Enum:
