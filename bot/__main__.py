@@ -36,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
     console.add_argument("--demo", action="store_true", help="seed a demo platform and act as its admin")
     console.add_argument("--files", type=Path, default=None, help="folder for attachments")
     sub.add_parser("migrate", help="upgrade the database to the newest migration")
+    costs = sub.add_parser("import-costs", help="import one Google Cloud billing-export CSV file now")
+    costs.add_argument("file", type=Path, help="the CSV file (Google Cloud's standard usage cost export)")
     sub.add_parser("rotate-secrets", help="re-encrypt every stored secret under the newest RAD_SECRET_KEY")
     return p
 
@@ -61,6 +63,8 @@ def run_role(args: argparse.Namespace, config: Config) -> int:
 
     if args.role == "migrate":
         return processes.migrate(config)
+    if args.role == "import-costs":
+        return processes.import_costs(config, args.file)
     if args.role == "rotate-secrets":
         return processes.rotate_secrets(config)
     if args.role == "console":

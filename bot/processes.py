@@ -60,6 +60,26 @@ def rotate_secrets(config: Config) -> int:
     return 0
 
 
+def import_costs(config: Config, path: Path) -> int:
+    """Import one billing-export CSV file now, whole or not at all, and print what was imported."""
+    from core.costs.imports import import_export
+    from core.costs.sources import parse_source
+    from core.costs.sources.csv import csv_export
+
+    runtime = build_runtime(config)
+    kind, target = parse_source(config.billing_source)
+    label = f"csv:{Path(target).expanduser()}" if kind == "csv" else f"csv:{path.expanduser().resolve()}"
+    export = csv_export(path)
+    try:
+        with runtime.db.unit_of_work() as session:
+            outcome = import_export(session, label, export)
+    except Exception:
+        log.warning("cost import failed", extra={"file": str(path)}, exc_info=True)
+        raise
+    print(outcome.describe())
+    return 0
+
+
 def console(config: Config, identity: str, *, demo: bool, files: Path | None) -> int:
     """The console front door as ``identity`` (on a seeded demo platform with ``demo``), with the workers."""
     from bot import demo as demo_seed

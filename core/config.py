@@ -50,6 +50,10 @@ class Config:
     stripe_api_key: str = field(default="", repr=False)
     stripe_webhook_secret: str = field(default="", repr=False)
     stripe_api_url: str = ""
+    billing_source: str = ""
+    """``RAD_BILLING_SOURCE``: ``csv:<file or folder>`` or ``bigquery:<project.dataset.table>``; empty: costs off."""
+    bigquery_api_url: str = ""
+    """``BIGQUERY_API_URL``: the BigQuery REST base URL (a local emulator in tests); empty: Google's own."""
     public_url: str = ""
     """``RAD_PUBLIC_URL``: the bot's public base URL (Stripe Checkout's return pages); see ``public_base_url``."""
 
@@ -101,7 +105,14 @@ class Config:
         network = get("RAD_SANDBOX_NETWORK", "on").lower()
         if network not in _SWITCH:
             raise ValueError(f"RAD_SANDBOX_NETWORK must be on or off, not {network!r}")
+        billing = get("RAD_BILLING_SOURCE")
+        kind, _, target = billing.partition(":")
+        if billing and (kind.strip().lower() not in ("csv", "bigquery") or not target.strip()):
+            raise ValueError(f"RAD_BILLING_SOURCE must be csv:<file or folder> or bigquery:<project.dataset.table>, "
+                             f"not {billing!r}")
         return cls(
+            billing_source=billing,
+            bigquery_api_url=get("BIGQUERY_API_URL").rstrip("/"),
             data_dir=Path(get("RAD_DATA_DIR", ".rad")),
             database_url=get("DATABASE_URL"),
             admins=listed("RAD_ADMINS"),
