@@ -37,6 +37,7 @@ from commands import load_registry
 from commands.framework.dispatch import Dispatcher
 from core.accounts.identity import IdentityKey, create_user
 from core.config import Config
+from core.conversations import ConversationRef
 from core.credits.ledger import check_balances
 from core.payments import checkout
 from core.services import Services
@@ -48,6 +49,8 @@ from tests.emulators.stripe import StripeEmulator
 from tests.emulators.stripe_forms import sign
 
 KEY, SECRET = "sk_test_bench", "whsec_bench"
+WHERE = ConversationRef("slack", "T1", "C1")
+"""Where the purchases were asked for: paid events look for the offer to update, as in chat."""
 USERS = 40
 SENDERS = int(os.environ.get("BENCH_SENDERS", "4"))
 
@@ -101,7 +104,7 @@ def prepare(db: Database, services: Services, emulator: StripeEmulator, deliveri
     expected: dict[int, Decimal] = {}
     for n in range(paid_now + late):
         uid = users[n % USERS]
-        purchase, offer = checkout.buy(db, services, uid, str(rng.choice((10, 12.5, 25, 40, 99.99))), None)
+        purchase, offer = checkout.buy(db, services, uid, str(rng.choice((10, 12.5, 25, 40, 99.99))), WHERE)
         expected[uid] = expected.get(uid, Decimal(0)) + offer.credits
         if n < paid_now:
             stream += emulator.pay(str(purchase.session_id))

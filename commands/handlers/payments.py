@@ -101,6 +101,8 @@ def offer_key(purchase_id: int) -> str:
 
 def update_offer(session: Session, purchase: Purchase) -> None:
     """Show a purchase's end (paid, expired, failed) in its offer message: edited once posted, else rewritten."""
+    if purchase.chat_platform not in CHAT_PLATFORMS:
+        return  # bought outside chat: no offer was sent
     text = status_reply(purchase).text
     offers = session.scalars(select(Job).where(Job.kind == POST_KIND,
                                                Job.payload["key"].as_string() == offer_key(purchase.id)))

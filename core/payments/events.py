@@ -138,10 +138,10 @@ def session_completed(session: Session, found: Json, kind: str) -> Applied:
 
 def _credit_purchase(session: Session, purchase: Purchase) -> Applied:
     account = locked_account(session, purchase.user_id)
-    key = f"stripe:checkout:{purchase.session_id}"
-    if find_by_key(session, key) is None:
-        post(session, account, "PURCHASE", key, purchase.credits, purchased=purchase.credits,
-             description=f"Bought for {format_money(purchase.amount, purchase.currency)} (Stripe)")
+    # The purchase row, locked and not yet paid, says it was never credited; the key's unique index is the backstop.
+    post(session, account, "PURCHASE", f"stripe:checkout:{purchase.session_id}", purchase.credits,
+         purchased=purchase.credits, description=f"Bought for {format_money(purchase.amount, purchase.currency)} "
+                                                 "(Stripe)")
     purchase.status = PurchaseStatus.PAID
     audit.record(session, None, "payments.paid", target=f"user:{purchase.user_id}", purchase=purchase.id,
                  amount=str(purchase.amount), currency=purchase.currency, credits=str(purchase.credits))

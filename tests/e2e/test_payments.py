@@ -34,6 +34,7 @@ from commands.framework.messenger import Messenger
 from commands.handlers.notify import POST_KIND
 from core.accounts.identity import Caller, IdentityKey
 from core.config import Config
+from core.conversations import ConversationRef
 from core.credits import service as credits
 from core.credits.ledger import check_balances
 from core.services import Services
@@ -355,7 +356,8 @@ def test_an_offer_not_yet_sent_when_the_payment_lands_goes_out_saying_it_is_paid
         db: Database, config: Config, services: Services, stripe_emulator: StripeEmulator,
         webhook: BackgroundServer, buying: None) -> None:
     dispatcher = Dispatcher(load_registry(), db, config, services=services)
-    dispatcher.run_text(Caller(IdentityKey("slack", "T1", "UBUYER"), "Buyer"), "credits buy 10")
+    dispatcher.run_text(Caller(IdentityKey("slack", "T1", "UBUYER"), "Buyer"), "credits buy 10",
+                        where=ConversationRef("slack", "T1", "C1"))
     with db.unit_of_work() as s:
         session_id = str(s.scalars(select(Purchase)).one().session_id)
         [offer] = s.scalars(select(Job).where(Job.kind == POST_KIND))
