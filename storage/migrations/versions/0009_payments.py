@@ -7,7 +7,6 @@ Create Date: 2026-12-02
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0009'
 down_revision = '0008'
 branch_labels = None
