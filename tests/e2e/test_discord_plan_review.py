@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from storage.db import Database
-from tests.e2e.test_discord_deploy import EPHEMERAL, answers_for, bot, button, callback, click, run_worker
-from tests.e2e.test_discord_deploy import seen as seen_call
 from tests.emulators.discord import Call
 from tests.integration.test_plan_review import Seen, plan_review_scenario
+from tests.support.discord_deploy_steps import EPHEMERAL, answers_for, bot, button, callback, click, run_worker
+from tests.support.discord_deploy_steps import seen as seen_call
 from tests.support.discord_harness import CHANNEL_ID, USER_ID, Harness, components_of
 
 __all__ = ["bot"]

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import StoredSecret
-from tests.e2e.test_slack_deploy import ROOM, UMA, buttons, click, fill, platform, since, worker
 from tests.integration.test_plan_review import Seen, plan_review_scenario
+from tests.support.slack_deploy_steps import ROOM, UMA, buttons, click, fill, platform, since, worker
 from tests.support.slack_support import Harness, emulator, harness, slack_runtime, texts
 
 __all__ = ["emulator", "harness", "platform", "slack_runtime"]
