@@ -27,10 +27,9 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -52,6 +51,7 @@ from core.conversations import ConversationRef
 from core.deployments.queue import Finished
 from core.services import Services
 from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
+from core.terraform.launch import Terraform, terraform_for
 from storage.db import Database, make_engine
 from storage.migrate import upgrade
 from storage.models import Deployment
@@ -101,8 +101,9 @@ class Marks:
 class TimedWorker(DeployWorker):
     """A ``DeployWorker`` that notes when it claimed a run and when Terraform's runner returned."""
 
-    def __init__(self, runtime: Runtime, messengers: dict[str, Messenger], marks: Marks, name: str) -> None:
-        super().__init__(runtime, messengers, name=name)
+    def __init__(self, runtime: Runtime, messengers: dict[str, Messenger], marks: Marks, name: str,
+                 terraform: Callable[[Config], Terraform] | None) -> None:
+        super().__init__(runtime, messengers, name=name, terraform=terraform)
         self.marks = marks
 
     def _claim(self) -> Job | None:
@@ -125,6 +126,8 @@ class Platform:
     runtime: Runtime
     emulator: SlackEmulator
     messenger: SlackMessenger
+    terraform: Callable[[Config], Terraform] | None = None
+    """How workers start Terraform; None: as configured (the fake binary)."""
     marks: Marks = field(default_factory=Marks)
 
     @property
@@ -155,7 +158,7 @@ class Platform:
         """``count`` timed worker loops in threads, stopped on exit."""
         stop = threading.Event()
         threads = [threading.Thread(target=TimedWorker(self.runtime, {"slack": self.messenger}, self.marks,
-                                                       f"{prefix}-{n}").run_forever,
+                                                       f"{prefix}-{n}", self.terraform).run_forever,
                                     args=(stop, poll), name=f"{prefix}-{n}", daemon=True) for n in range(count)]
         for thread in threads:
             thread.start()
@@ -261,7 +264,9 @@ def build(tmp: Path, url: str, engine: str, emulator: SlackEmulator, count: int)
     seed(db, services, Caller(IdentityKey("console", "", "bench-admin"), "bench"))
     runtime.dispatcher.run_text(UMA, "whoami")
     runtime.dispatcher.run_text(ADMIN, f"admin credits <@UUMA> award {COST * count * 3} bench")
-    return Platform(runtime, emulator, SlackMessenger(make_client(config)))
+    embedded = (lambda cfg: terraform_for(cfg, engine=EmbeddedEngine(plugin_cache_dir(cfg.data_dir)))) \
+        if engine == "embedded" else None
+    return Platform(runtime, emulator, SlackMessenger(make_client(config)), embedded)
 
 
 def main() -> None:
@@ -280,9 +285,6 @@ def main() -> None:
         url = stack.enter_context(private_schema(args.database_url)) if args.database_url \
             else f"sqlite:///{tmp}/rad.db"
         emulator = stack.enter_context(SlackEmulator())
-        if args.engine == "embedded":
-            stack.enter_context(mock.patch("bot.deploy_worker.find_engine",
-                                           lambda cfg: EmbeddedEngine(plugin_cache_dir(cfg.data_dir))))
         platform = build(tmp, url, args.engine, emulator, count)
         database = "PostgreSQL" if args.database_url else "SQLite"
         print(f"Deploy benchmark: {MODULE}, {args.engine} engine, {database}, Slack emulator, {count} deployments")

@@ -7,7 +7,6 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from bot.console import Console, console_caller, console_channel
@@ -21,17 +20,17 @@ from core.config import Config
 from core.conversations import ConversationRef
 from core.deployments import service as deployments
 from core.deployments.status import DeploymentAction, DeploymentRunStatus, DeploymentStatus
-from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
 from storage.db import Database
 from storage.models import Deployment, DeploymentRun, Module, utcnow
+from tests.support.engines import embedded_terraform
 
 
 def test_the_console_shows_a_waiting_plan_and_applies_it(dispatcher: Dispatcher, db: Database, config: Config,
-                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.deploy_worker.find_engine", lambda cfg: EmbeddedEngine(plugin_cache_dir(cfg.data_dir)))
+                                                         tmp_path: Path) -> None:
     caller = console_caller("ada")
     seed(db, dispatcher.services, caller)
-    worker = DeployWorker(Runtime(config, db, dispatcher.registry, dispatcher), {}, name="console-review")
+    worker = DeployWorker(Runtime(config, db, dispatcher.registry, dispatcher), {}, name="console-review",
+                          terraform=embedded_terraform)
     with db.unit_of_work() as s:
         ada, module = find_user(s, caller.key), s.scalars(select(Module).where(Module.name == "budget-alerts")).one()
         assert ada is not None

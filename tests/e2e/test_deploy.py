@@ -23,12 +23,12 @@ from bot.processes import messengers
 from core.accounts.identity import Caller, IdentityKey
 from core.deployments.state import DatabaseStateStore
 from core.deployments.status import DeploymentStatus
-from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
 from storage.db import Database
-from storage.models import Base, CreditTransaction, Deployment, StoredSecret
+from storage.models import Base, CreditTransaction, Deployment, StoredSecret, utcnow
 from tests.integration.test_deploy_retry import Seen, retry_scenario
 from tests.support import discord_harness as dh
 from tests.support import slack_support as sh
+from tests.support.engines import embedded_terraform
 from tests.support.front_door import DiscordDoor, FrontDoor, Person, SlackDoor, door, door_registry
 from tests.support.front_door import Reply as Shown
 from tests.support.slack_support import emulator, harness, slack_runtime, texts
@@ -46,7 +46,6 @@ async def platform(door: FrontDoor, db: Database, monkeypatch: pytest.MonkeyPatc
 
 
 async def prepare(door: FrontDoor, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.deploy_worker.find_engine", lambda cfg: EmbeddedEngine(plugin_cache_dir(cfg.data_dir)))
     runtime = door.harness.runtime  # type: ignore[attr-defined]
     await asyncio.to_thread(seed, db, runtime.dispatcher.services,
                             Caller(IdentityKey("console", "", "demo-admin"), "demo"))
@@ -70,7 +69,8 @@ async def run_worker(door: FrontDoor) -> float:
     found = messengers(runtime)
     mark = time.monotonic()
     try:
-        assert await asyncio.to_thread(DeployWorker(runtime, found, name=f"{door.platform}-test-worker").run_once)
+        assert await asyncio.to_thread(DeployWorker(runtime, found, name=f"{door.platform}-test-worker",
+                                                          terraform=embedded_terraform).run_once)
     finally:
         for messenger in found.values():
             close = getattr(messenger, "close", None)  # the Discord messenger runs a loop of its own
@@ -280,6 +280,12 @@ class ScenarioDoor:
         told = story(self.door, await run_worker(self.door))
         assert told.in_thread, "the result is in the deployment's thread"
         return self.seen(told.result)
+
+    async def direct_message(self) -> Seen:
+        with self.door.worker(utcnow) as outbox:  # the outbox's posts, as a worker delivers them
+            while await asyncio.to_thread(outbox.run_once):
+                pass
+        return self.seen(self.door.direct_messages(UMA)[-1])
 
 
 async def test_retry_a_failed_create(platform: FrontDoor, db: Database) -> None:

@@ -25,10 +25,10 @@ from bot.slack.messenger import SlackMessenger
 from bot.worker import Worker
 from core import home
 from core.accounts.identity import Caller, IdentityKey
-from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
 from storage.db import Database
 from storage.models import ChatIdentity, Deployment, DeploymentStatus, HomeTab, Job, utcnow
 from tests.emulators.slack import Call
+from tests.support.engines import embedded_terraform
 from tests.support.slack_support import Harness, emulator, harness, slack_runtime, texts
 
 __all__ = ["emulator", "harness", "slack_runtime"]
@@ -236,14 +236,13 @@ def test_socket_mode_delivers_the_home_tab_event_too(platform: Harness) -> None:
     assert "network-plan" in texts(published.body["view"])
 
 
-def test_the_deploy_worker_finishing_a_run_republishes_the_home(platform: Harness, db: Database,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.deploy_worker.find_engine", lambda cfg: EmbeddedEngine(plugin_cache_dir(cfg.data_dir)))
+def test_the_deploy_worker_finishing_a_run_republishes_the_home(platform: Harness, db: Database) -> None:
     short = deploy_from_home(platform, db)
     run_jobs(platform)
     assert "queued" in current_home(platform)
     messenger = SlackMessenger(make_client(platform.runtime.config))
-    assert DeployWorker(platform.runtime, {"slack": messenger}, name="home-test-worker").run_once()
+    assert DeployWorker(platform.runtime, {"slack": messenger}, name="home-test-worker",
+                        terraform=embedded_terraform).run_once()
     with db.unit_of_work() as s:
         assert s.scalars(select(Deployment)).one().status == DeploymentStatus.SUCCESS
     run_jobs(platform)

@@ -20,9 +20,9 @@ from core.credits import service as credits
 from core.deployments import queue as run_queue
 from core.deployments import service as deployments
 from core.deployments.status import DeploymentAction, DeploymentRunStatus, DeploymentStatus
-from core.terraform.engine import EmbeddedEngine
 from storage.db import Database
 from storage.models import CreditTransaction, DeployDraft, Deployment, DeploymentRun, Module, User, utcnow
+from tests.support.engines import embedded_terraform
 
 ADMIN = Caller(IdentityKey("slack", "T1", "UADMIN"), "Ada")
 UMA = Caller(IdentityKey("slack", "T1", "UUMA"), "Uma")
@@ -38,11 +38,10 @@ def platform(dispatcher: Dispatcher, db: Database) -> Dispatcher:
 
 
 @pytest.fixture
-def worker(platform: Dispatcher, config: Config, monkeypatch: pytest.MonkeyPatch) -> DeployWorker:
+def worker(platform: Dispatcher, config: Config) -> DeployWorker:
     """A deploy worker using the embedded engine (whatever Terraform this machine has on PATH)."""
-    monkeypatch.setattr("bot.deploy_worker.find_engine", lambda cfg: EmbeddedEngine(cfg.data_dir / "plugins"))
     runtime = Runtime(config, platform.db, platform.registry, platform)
-    return DeployWorker(runtime, {}, name="test-worker")
+    return DeployWorker(runtime, {}, name="test-worker", terraform=embedded_terraform)
 
 
 def fill(dispatcher: Dispatcher, caller: Caller, outcome: object, answers: dict[str, str]) -> Reply:
