@@ -117,6 +117,9 @@ SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in (
     SettingSpec("min_purchase", "decimal", Decimal(10), "the smallest amount of currency one purchase may be",
                 Decimal(1), Decimal(10_000), 2),
     SettingSpec("currency", "currency", "usd", "the currency purchases and tiers are priced in"),
+    SettingSpec("refresh_interval_hours", "int", 24,
+                "hours between the recurring debits of project costs (the cloud bill of deployments)",
+                Decimal(1), Decimal(168), unit=" h"),
     SettingSpec("low_credit_trigger", "decimal", Decimal(0),
                 "a user whose available credits fall below this is told once a day (0: never)",
                 Decimal(0), Decimal(1_000_000), 4),
@@ -203,3 +206,8 @@ def review_creates(session: Session) -> bool:
 def plan_review_hours(session: Session) -> int:
     """How many hours a plan waits for its review before it expires (and a create's hold is released)."""
     return int(value(session, "plan_review_hours"))
+
+
+def refresh_interval_hours(session: Session) -> int:
+    """How many hours apart the recurring project-cost debits run (1–168)."""
+    return int(value(session, "refresh_interval_hours"))
