@@ -28,6 +28,7 @@ from core.credits.ledger import (
 )
 from core.credits.offers import how_to_get_credits
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, RadError
+from core.revenue.attribution import module_partner
 from core.settings.platform import credits_enabled, partner_revenue_share, signup_credits
 from storage.models import CreditAccount, CreditTransaction, User
 
@@ -162,7 +163,7 @@ def spend(session: Session, hold_key: str, *, actor: User | None = None) -> Sett
     """Turn a hold into a SPEND exactly once.
 
     Takes awarded credits first, then purchased (purchased only for purchased-only holds), and records the
-    purchased part and the partner revenue share in force.
+    purchased part, the partner revenue share in force and the module's partner (whom that share is owed).
 
     A hold already settled is left alone and its settlement returned (``repeated``).
     """
@@ -174,7 +175,7 @@ def spend(session: Session, hold_key: str, *, actor: User | None = None) -> Sett
     row = post(session, account, "SPEND", f"{RESERVED}settle:{held.id}", held.amount, awarded=-from_awarded,
                purchased=-from_purchased, held=-held.amount, purchased_only=held.purchased_only, hold_id=held.id,
                purchased_part=from_purchased, revenue_share_pct=partner_revenue_share(session),
-               deployment_ref=held.deployment_ref, module=held.module,
+               partner_id=module_partner(session, held.module), deployment_ref=held.deployment_ref, module=held.module,
                description=f"Spent on {held.module or 'a deployment'}")
     audit.record(session, actor, "credits.spend", target=f"user:{held.user_id}", amount=str(held.amount),
                  key=hold_key, purchased=str(from_purchased), deployment=held.deployment_ref)

@@ -48,6 +48,7 @@ class CreditTransaction(Base):
     __table_args__ = (
         Index("ix_credit_transactions_user_id_id", "user_id", "id"),
         Index("ix_credit_transactions_kind_created_at", "kind", "created_at"),
+        Index("ix_credit_transactions_partner_id_created_at", "partner_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -63,6 +64,8 @@ class CreditTransaction(Base):
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("credit_transactions.id"), unique=True, default=None)
     purchased_part: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), default=None)
     revenue_share_pct: Mapped[Decimal | None] = mapped_column(Numeric(5, 2), default=None)
+    partner_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    """On a SPEND of a partner module: the module's partner (a user id) at that moment, whom the share is owed."""
     deployment_ref: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     module: Mapped[str] = mapped_column(String(100), default="")
     description: Mapped[str] = mapped_column(String(500), default="")

@@ -1,0 +1,1 @@
+"""Partner revenue: true revenue of SPEND rows, partner shares, reports, payouts and scheduled digests."""
