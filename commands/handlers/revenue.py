@@ -14,7 +14,7 @@ from commands.ui.paging import page_number, page_of
 from commands.views import revenue as views
 from core.accounts import identity as identities
 from core.accounts.identity import IdentityKey, describe
-from core.dates import Period, parse_day, parse_period
+from core.dates import OPEN, Period, parse_day, parse_period
 from core.errors import InvalidInput
 from core.revenue import export
 from core.revenue import report as reports
@@ -29,7 +29,8 @@ PAGE_ACTION = "revenue:page"
 @command("revenue", "True revenue and partner shares for a period, with a chart and a CSV",
          params=(Param("start", "word", "First day, YYYY-MM-DD (UTC)", required=False),
                  Param("end", "word", "Last day, YYYY-MM-DD (UTC), included", required=False),
-                 Param("module", "word", "Only this module", required=False, options="modules:names"),
+                 Param("module", "word", "Only this module (`-` for every module)", required=False,
+                       options="modules:names"),
                  Param("partner", "user", "Only this partner (finance and admins)", required=False)),
          details="True revenue is what deployments paid with purchased credits, divided by credits_per_unit; "
                  "a partner's share uses the percentage in force when each deployment was charged. Without "
@@ -41,7 +42,8 @@ def revenue(ctx: Context, start: str | None, end: str | None, module: str | None
     """The first page of the report, its chart and its CSV."""
     period = default_period(ctx.now.date()) if start is None and end is None else parse_period(start, end)
     whom = identities.require_user(ctx.session, partner) if partner is not None else None
-    scope = revenue_scope(ctx.session, ctx.actor, period, module=module, partner=whom)
+    wanted = None if module is None or module.strip() in OPEN else module
+    scope = revenue_scope(ctx.session, ctx.actor, period, module=wanted, partner=whom)
     report = reports.build(ctx.session, scope)
     reply = report_page(ctx, report, 1)
     if not report.total.deployments:

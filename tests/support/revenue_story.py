@@ -67,28 +67,31 @@ class Story:
     fin: int
 
 
-def write_story(s: Session, platform: str = "console", ids: dict[str, str] | None = None) -> Story:
-    """Two partners (Pat: net-plan, db-kit; Quinn: queue), a platform module, Uma paying, Fin in finance.
+def write_story(s: Session, platform: str = "console") -> Story:
+    """Two partners (Pat: net-plan, db-kit; Quinn: queue), Uma paying, Fin in finance; see :func:`write_spends`."""
+    pat = person(s, platform, "pat", "Pat", "partner")
+    quinn = person(s, platform, "quinn", "Quinn", "partner")
+    uma = person(s, platform, "uma", "Uma")
+    fin = person(s, platform, "fin", "Fin", "finance")
+    write_spends(s, pat, quinn, uma)
+    return Story(pat.id, quinn.id, uma.id, fin.id)
 
-    November 2026, credits_per_unit 100 (set by the caller), shares snapshotted at 20% then 50%:
 
-    =====  ==========  ======  =========  =====  ============================
-    day    module      cost    purchased  share  note
-    =====  ==========  ======  =========  =====  ============================
-    2      net-plan    800     300        20     §5: $3.00, Pat $0.60
-    3      net-plan    800     800        20     purchased-only: $8.00, $1.60
-    5      db-kit      100     0          20     awarded only: no revenue
-    7      queue       250     250        50     Quinn $1.25 of $2.50
-    9      platform    40      40         20     platform module: $0.40, no share
-    10     net-plan    0       0          20     Pat's own deployment: nothing
-    30     net-plan    1       1          50     1 credit at 23:00: $0.01, $0.005 -> 0.00 shown
-    =====  ==========  ======  =========  =====  ============================
+def write_spends(s: Session, pat: User, quinn: User, uma: User) -> None:
+    """The modules and November 2026's SPEND rows (credits_per_unit 100, set by the caller).
+
+    =====  ============  ====  =========  =====  ===================================
+    day    module        cost  purchased  share  note
+    =====  ============  ====  =========  =====  ===================================
+    2      net-plan      800   300        20     domain §5: $3.00, Pat $0.60
+    3      net-plan      800   800        20     purchased-only: $8.00, Pat $1.60
+    5      db-kit        100   0          20     awarded only: no revenue
+    7      queue         250   250        50     Quinn $1.25 of $2.50
+    9      platform-net  40    40         20     platform module: $0.40, no share
+    10     net-plan      0     0          20     Pat's own deployment: nothing
+    30     net-plan      1     1          50     23:00 UTC: $0.01, Pat $0.005
+    =====  ============  ====  =========  =====  ===================================
     """
-    names = ids or {}
-    pat = person(s, platform, names.get("pat", "pat"), "Pat", "partner")
-    quinn = person(s, platform, names.get("quinn", "quinn"), "Quinn", "partner")
-    uma = person(s, platform, names.get("uma", "uma"), "Uma")
-    fin = person(s, platform, names.get("fin", "fin"), "Fin", "finance")
     module(s, "net-plan", pat)
     module(s, "db-kit", pat, "100")
     module(s, "queue", quinn, "250")
@@ -101,7 +104,6 @@ def write_story(s: Session, platform: str = "console", ids: dict[str, str] | Non
     spent(s, pat, "net-plan", pat, "0", "0", "20", november(10), "rev:dep00006")
     spent(s, uma, "net-plan", pat, "1", "1", "50", november(30, 23), "rev:dep00007")
     s.flush()
-    return Story(pat.id, quinn.id, uma.id, fin.id)
 
 
 def deploy_for_real(s: Session, user: User, module_name: str, amount: str, key: str) -> None:

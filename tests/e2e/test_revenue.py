@@ -1,0 +1,140 @@
+"""End to end, through every front door: ``/rad revenue`` for a partner and for finance, chart and CSV checked.
+
+Each scenario runs against Slack (signed requests into the real Bolt app) and Discord (INTERACTION_CREATE
+payloads into the real discord.py client).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import struct
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from core.accounts import identity
+from core.accounts.roles import FINANCE, PARTNER, grant_role
+from core.revenue.export import FINANCE_HEADER, PARTNER_HEADER
+from core.settings import platform as settings
+from storage.db import Database
+from storage.models import AuditEvent, CreditTransaction, User
+from tests.support.front_door import ADMIN, FrontDoor, Person, door, door_registry
+from tests.support.revenue_story import write_spends
+from tests.support.slack_support import emulator, harness, slack_runtime
+
+__all__ = ["door", "door_registry", "emulator", "harness", "slack_runtime"]
+
+PAT, QUINN, UMA, FIN = Person("pat"), Person("quinn"), Person("uma"), Person("fin")
+D = Decimal
+NOVEMBER = {"start": "2026-11-01", "end": "2026-11-30"}
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def discord_options() -> dict[str, Any]:
+    """The Discord client with its default options (the door fixture may ask for them)."""
+    return {}
+
+
+def user_of(db: Database, door: FrontDoor, person: Person) -> User:
+    with db.unit_of_work() as s:
+        found = identity.find_user(s, door.identity(person))
+        assert found is not None
+        s.expunge(found)
+        return found
+
+
+async def with_story(door: FrontDoor, db: Database) -> None:
+    """Everyone registered by a first command; Pat and Quinn partners, Fin finance; November's spends."""
+    for person in (ADMIN, PAT, QUINN, UMA, FIN):
+        await door.command("whoami", user=person)
+    ids = [user_of(db, door, p).id for p in (ADMIN, PAT, QUINN, UMA, FIN)]
+    with db.unit_of_work() as s:
+        admin, pat, quinn, uma, fin = (s.get_one(User, i) for i in ids)
+        grant_role(s, pat, PARTNER)
+        grant_role(s, quinn, PARTNER)
+        grant_role(s, fin, FINANCE)
+        settings.change(s, admin, "credits_per_unit", "100")
+        write_spends(s, pat, quinn, uma)
+
+
+def png_size(content: bytes) -> tuple[int, int]:
+    assert content.startswith(PNG)
+    width, height = struct.unpack(">II", content[16:24])
+    return width, height
+
+
+def table(door: FrontDoor, name: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(door.files()[name].decode())))
+
+
+async def test_a_partner_sees_their_own_modules_and_share(door: FrontDoor, db: Database) -> None:
+    await with_story(door, db)
+    mine = await door.command("revenue", NOVEMBER, user=PAT)
+    assert mine.private and "Your partner revenue – 2026-11-01 to 2026-11-30 (UTC)" in mine.text
+    assert "Your share: 2.20 USD from 3 paying deployments (11.01 USD true revenue, 1,101 purchased credits)" \
+        in mine.text
+    assert "queue" not in mine.text and "platform-net" not in mine.text and "Payouts due" not in mine.text
+    assert f"2026-11-02 12:00 · `net-plan` · {door.mention(UMA)} · 800 credits · true revenue 3.00 USD · " \
+        "your share 0.60 USD" in mine.text  # the deployer as this platform mentions them
+    files = door.files()
+    width, _ = png_size(files["revenue-2026-11-01-2026-11-30.png"])
+    assert width == 800 and len(files["revenue-2026-11-01-2026-11-30.png"]) > 5_000
+    rows = table(door, "revenue-2026-11-01-2026-11-30.csv")
+    pat = user_of(db, door, PAT).id
+    with db.unit_of_work() as s:
+        ledger = list(s.scalars(select(CreditTransaction).where(
+            CreditTransaction.kind == "SPEND", CreditTransaction.partner_id == pat,
+            CreditTransaction.user_id != pat, CreditTransaction.purchased_part > 0).order_by(CreditTransaction.id)))
+    assert rows[0] == list(PARTNER_HEADER) and [int(r[0]) for r in rows[1:]] == [row.id for row in ledger]
+    assert [D(r[8]) for r in rows[1:]] == [D("0.6"), D("1.6"), D("0.005")]
+
+
+async def test_a_partner_asking_for_another_partners_revenue_is_refused_and_audited(door: FrontDoor,
+                                                                                     db: Database) -> None:
+    await with_story(door, db)
+    refused = await door.command("revenue", {**NOVEMBER, "module": "-", "partner": QUINN}, user=PAT)
+    assert refused.private and "Partners can see only the revenue of their own modules" in refused.text
+    assert door.files() == {}
+    with db.unit_of_work() as s:
+        denied = [e.actor_id for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied"))]
+    assert denied == [user_of(db, door, PAT).id]
+    nobody = await door.command("revenue", NOVEMBER, user=UMA)
+    assert "Only partners (their own modules), finance and admins can see revenue" in nobody.text
+
+
+async def test_finance_sees_every_partner_and_the_payouts_due(door: FrontDoor, db: Database) -> None:
+    await with_story(door, db)
+    report = await door.command("revenue", NOVEMBER, user=FIN)
+    assert "Platform revenue – 2026-11-01 to 2026-11-30 (UTC), all partners" in report.text
+    assert "True revenue: 13.91 USD from 5 paying deployments (1,391 purchased credits at 100 credits per USD)" \
+        in report.text
+    assert "Partner shares: 3.46 USD" in report.text  # 0.6 + 1.6 + 1.25 + 0.005 = 3.455, half-even
+    pat_name = user_of(db, door, PAT).display_name
+    assert f"{pat_name}: 3 paying deployments, 1,101 purchased credits, due 2.20 USD" in report.text
+    assert "1 paying deployment, 250 purchased credits, due 1.25 USD" in report.text
+    rows = table(door, "revenue-2026-11-01-2026-11-30.csv")
+    assert rows[0] == list(FINANCE_HEADER) and len(rows) == 6
+    assert sum(D(r[9]) for r in rows[1:]) == D("13.91")
+    assert png_size(door.files()["revenue-2026-11-01-2026-11-30.png"])[0] == 800
+
+    one = await door.command("revenue", {**NOVEMBER, "module": "-", "partner": QUINN}, user=FIN)
+    assert "True revenue: 2.50 USD from 1 paying deployment" in one.text and "net-plan" not in one.text
+
+
+async def test_bad_periods_and_names_are_refused_with_what_to_do(door: FrontDoor, db: Database) -> None:
+    await with_story(door, db)
+    reversed_ = await door.command("revenue", {"start": "2026-11-30", "end": "2026-11-01"}, user=FIN)
+    assert "after it ends" in reversed_.text
+    open_ = await door.command("revenue", {"start": "2026-11-01", "end": "-"}, user=FIN)
+    assert "needs both its first and its last day" in open_.text
+    long_ = await door.command("revenue", {"start": "2025-01-01", "end": "2026-11-30"}, user=FIN)
+    assert "a report covers at most 366 days" in long_.text
+    unknown = await door.command("revenue", {**NOVEMBER, "module": "nope"}, user=FIN)
+    assert "There is no module `nope`" in unknown.text
+    empty = await door.command("revenue", {"start": "2026-10-01", "end": "2026-10-31"}, user=FIN)
+    assert "No paying deployments in this period" in empty.text and door.files() == {}
+
