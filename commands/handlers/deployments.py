@@ -8,6 +8,7 @@ from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, Param, action, command
 from commands.handlers.deploy import retry, start
 from commands.ui.model import Attachment, Button, Card, Control, Field, Form, Option, Reply, Select
+from commands.views.costs import cost_to_date
 from commands.views.deployment import ICONS, SUCCEEDED, manage_buttons, shown, status_line
 from commands.views.review import review_buttons
 from core.accounts.roles import USER
@@ -70,6 +71,7 @@ def details(ctx: Context, d: Deployment) -> Reply:
             Field("Status", status_line(d)), Field("Owner", owner_name(ctx, d)),
             Field("Commit", f"`{d.commit[:12]}`"),
             Field("Credit cost", format_credits(d.credit_cost) + (" (charged)" if d.charged else "")),
+            Field("Project cost to date", cost_to_date(ctx.session, d)),
             Field("Rating", f"{d.rating} ★" if d.rating else "not rated"),
             Field("Created", f"{d.created_at:%Y-%m-%d %H:%M} UTC"))),
         Card("Inputs", text=inputs or "none"),
