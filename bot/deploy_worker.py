@@ -3,7 +3,8 @@
 The status message is posted when the run starts and edited in place at each step; when the run ends, a
 reply carries the outputs (or the error and the log's tail), the full log as a file, and mentions the owner.
 A run that waits for review stops after its plan: the plan is sealed in the database and a reply shows it
-(summary, the full plan as a file, Apply and Discard); once applied, a later claim applies exactly that plan.
+(summary, the full plan as a file); Apply and Discard go to the owner in a direct message (the thread is public),
+and Retry of a failed create too. Once applied, a later claim applies exactly that plan.
 A heartbeat marks the run alive, retrying through a database outage; runs whose worker died are failed by
 ``fail_abandoned`` once their lease expired, and a run taken away that way is told to stop (``Job.cancel``).
 """
@@ -22,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
 from commands.framework.messenger import Messenger
+from commands.handlers import deployment_notices as notices
 from commands.ui.model import Reply
 from commands.views.deployment import result_reply, status_reply
 from commands.views.review import no_change_reply, review_reply
-from core.accounts.identity import IdentityKey, describe
 from core.config import Config
 from core.conversations import ConversationRef
 from core.deployments import pending, review
@@ -46,7 +47,7 @@ from core.terraform.launch import Terraform, terraform_for
 from core.terraform.output import PlanSummary
 from core.terraform.runner import Action, Phase, Progress, run
 from core.terraform.workdir import remove_abandoned, run_directory
-from storage.models import Deployment, DeploymentRun, Module, User, utcnow
+from storage.models import Deployment, DeploymentRun, Module, utcnow
 
 log = logging.getLogger(__name__)
 BEAT_SECONDS = 20.0
@@ -123,6 +124,7 @@ class DeployWorker:
             if finished.plan == review.NO_CHANGES and finished.status == DeploymentRunStatus.SUCCESS:
                 reply = no_change_reply(deployment, self._mention(session, deployment))
             final = status_reply(deployment, self._mention(session, deployment), plan=finished.plan)
+            notices.offer_retry(session, deployment, job.run_id)  # the owner's Retry, privately
         self._show(job, final)
         where = job.where
         if where is not None:
@@ -130,7 +132,7 @@ class DeployWorker:
         return True
 
     def _review(self, job: Job, planned: Planned) -> bool:
-        """Park the planned run for its review; show the plan (summary, file, Apply and Discard) in the thread."""
+        """Park the planned run: the plan (summary, file) in the thread, Apply and Discard to the owner privately."""
         box = self.runtime.dispatcher.services.secrets
         with self.runtime.db.unit_of_work() as session:
             deployment = review.planned(session, box, job.run_id, planned.saved_plan, planned.summary.text,
@@ -138,8 +140,9 @@ class DeployWorker:
             if deployment is None:  # failed as abandoned meanwhile: its end was reported then
                 return True
             mention = self._mention(session, deployment)
-            shown = review_reply(deployment, session.get_one(DeploymentRun, job.run_id), mention, planned.summary,
-                                 planned.text)
+            run = session.get_one(DeploymentRun, job.run_id)
+            shown = review_reply(deployment, run, mention, planned.summary, planned.text)
+            notices.offer_review(session, deployment, run)  # Apply and Discard, to the owner only
             final = status_reply(deployment, mention, progress="waiting for review", plan=planned.summary.text)
         self._show(job, final)
         where = job.where
@@ -237,13 +240,7 @@ class DeployWorker:
             return None
 
     def _mention(self, session: Session, deployment: Deployment) -> str:
-        owner = session.get(User, deployment.owner_id)
-        if owner is None:
-            return "someone"
-        same = [i for i in owner.identities if i.platform == deployment.chat_platform]
-        if same:
-            return describe(IdentityKey(same[0].platform, same[0].workspace, same[0].external_id))
-        return owner.display_name
+        return notices.mention(session, deployment)
 
     def _heartbeat(self, run_id: int) -> tuple[threading.Event, threading.Event]:
         """Renew the run's lease until the first event is set; the second is set when the run is lost.

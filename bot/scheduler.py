@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from bot.runtime import Runtime
+from commands.handlers import deployment_notices as notices
 from commands.handlers.credit_notices import KIND as LOW_BALANCE_KIND
 from commands.handlers.notify import post_later
 from commands.views.review import again_buttons
@@ -40,19 +41,22 @@ def run_housekeeping(runtime: Runtime) -> dict[str, int]:
 def run_plan_expiry(runtime: Runtime, now: datetime | None = None) -> list[str]:
     """Expire the plans nobody reviewed in time (a create's hold released) and say so in each deployment's thread.
 
-    The notices go through the outbox (posted by a worker after this commits), with Plan again (or Retry for a
-    create). Returns the short ids of the deployments whose plan expired.
+    The notices go through the outbox (posted by a worker after this commits): the thread is told without a
+    button, the owner's direct message offering the plan becomes Plan again (or Retry for a create), and the
+    status message shows it expired. Returns the short ids of the deployments whose plan expired.
     """
     with runtime.db.unit_of_work() as session:
         expired = review.expire(session, now or utcnow())
         for run, deployment in expired:
+            notices.review_over(session, None, review.Outcome.EXPIRED, run, deployment, run.error)
             where = deployments.chat_ref(deployment)
             if not where.channel:
                 continue
+            again = " The owner can plan it again from their direct messages." if again_buttons(run, deployment) \
+                else ""
             post_later(session, f"plan-expired:{run.id}",
                        f"The plan of `{deployment.short_id}` ({deployment.module_name}) expired: nobody applied it "
-                       "in time, so nothing was applied.", where=where.in_thread(where.thread or where.message),
-                       buttons=again_buttons(run, deployment))
+                       f"in time, so nothing was applied.{again}", where=where.in_thread(where.thread or where.message))
         shorts = [deployment.short_id for _, deployment in expired]
     if shorts:
         log.info("plans expired", extra={"deployments": len(shorts)})

@@ -9,6 +9,7 @@ the same key twice keeps one row.
 
 from __future__ import annotations
 
+import base64
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from commands.framework.context import JobContext
 from commands.framework.messenger import Messenger
 from commands.framework.registry import job
-from commands.ui.model import Button, Reply
+from commands.ui.model import Attachment, Button, Card, Field, Reply
 from core.accounts.identity import IdentityKey
 from core.conversations import ConversationRef
 from core.jobs import queue as jobs
@@ -34,12 +35,16 @@ POST_KIND = "chat.post"
 
 
 def post_later(session: Session, key: str, text: str, *, where: ConversationRef | None = None,
-               user: IdentityKey | None = None, buttons: Sequence[Button] = (), edit: bool = False) -> Job:
+               user: IdentityKey | None = None, buttons: Sequence[Button] = (), edit: bool = False,
+               cards: Sequence[Card] = (), attachments: Sequence[Attachment] = (),
+               on_failure: Mapping[str, Any] | None = None) -> Job:
     """Queue ``text`` for ``where`` (a channel or thread) or for ``user`` (a direct message), once per ``key``.
 
     The row commits with the caller's transaction; the worker posts it after that. ``buttons`` go with the
-    message (their label, action id, value, style and link; no confirmation dialogs). With ``edit``, the
-    message ``where.message`` is replaced instead.
+    message (their label, action id, value, style and link; no confirmation dialogs), and so do ``cards``
+    (title, text and fields). With ``edit``, the message ``where.message`` is replaced instead.
+    ``attachments`` (a chart, a CSV) are kept in the row and uploaded with the message. ``on_failure`` names a
+    job (``{"kind": ..., ...}``) queued with the row's data and ``error`` when the post fails for good.
     """
     if (where is None) == (user is None):
         raise ValueError("post_later needs exactly one of where= or user=")
@@ -57,6 +62,14 @@ def post_later(session: Session, key: str, text: str, *, where: ConversationRef 
     if buttons:
         payload["buttons"] = [{"label": b.label, "action_id": b.action_id, "value": b.value, "style": b.style,
                                **({"url": b.url} if b.url else {})} for b in buttons]
+    if cards:
+        payload["cards"] = [{"title": c.title, "text": c.text, "fields": [[f.label, f.value] for f in c.fields]}
+                            for c in cards]
+    if attachments:
+        payload["attachments"] = [{"filename": a.filename, "mime": a.mime, "title": a.title,
+                                   "content": base64.b64encode(a.content).decode()} for a in attachments]
+    if on_failure is not None:
+        payload["on_failure"] = dict(on_failure)
     if edit:
         payload["edit"] = True
     return jobs.enqueue(session, POST_KIND, payload)
@@ -80,7 +93,12 @@ def deliver(messengers: Mapping[str, Messenger], payload: Mapping[str, Any]) -> 
         return dict(payload)
     buttons = tuple(Button(str(b["label"]), str(b["action_id"]), str(b.get("value", "")), b.get("style", "default"),
                            url=str(b.get("url", ""))) for b in payload.get("buttons") or ())
-    reply = Reply(text=str(payload["text"]), actions=buttons, ephemeral=False)
+    cards = tuple(Card(str(c["title"]), str(c.get("text", "")),
+                       tuple(Field(str(label), str(value)) for label, value in c.get("fields") or ()))
+                  for c in payload.get("cards") or ())
+    files = tuple(Attachment(str(a["filename"]), base64.b64decode(str(a["content"])), str(a.get("mime", "")),
+                             str(a.get("title", ""))) for a in payload.get("attachments") or ())
+    reply = Reply(text=str(payload["text"]), cards=cards, actions=buttons, attachments=files, ephemeral=False)
     if "user" in payload:
         user = IdentityKey(**payload["user"])
         messenger = _messenger(messengers, user.platform)
@@ -105,6 +123,14 @@ def _messenger(messengers: Mapping[str, Messenger], platform: str) -> Messenger:
     if messenger is None:
         raise LookupError(f"no messenger for {platform!r} in this process")
     return messenger
+
+
+def failed_for_good(session: Session, payload: Mapping[str, Any], error: str) -> Job | None:
+    """Queue the row's ``on_failure`` job (if it names one) once its post has failed for good."""
+    hook = payload.get("on_failure")
+    if not isinstance(hook, dict) or not hook.get("kind"):
+        return None
+    return jobs.enqueue(session, str(hook["kind"]), {**hook, "error": error[:300]})
 
 
 @job(KIND)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from commands.framework.context import Context
 from commands.framework.registry import ActionEvent, action
+from commands.handlers import deployment_notices as notices
 from commands.ui.model import Reply
 from commands.views.review import answer
 from core.accounts.roles import USER
@@ -13,13 +14,19 @@ from core.deployments import review
 @action("plan:apply", roles=(USER,))
 def apply(ctx: Context, event: ActionEvent) -> Reply:
     """Apply exactly the reviewed plan, once; an expired or stale plan is refused with Plan again."""
-    return answer(review.apply(ctx.session, ctx.services.secrets, ctx.actor, event.value, ctx.now))
+    return _answered(ctx, review.apply(ctx.session, ctx.services.secrets, ctx.actor, event.value, ctx.now))
 
 
 @action("plan:discard", roles=(USER,))
 def discard(ctx: Context, event: ActionEvent) -> Reply:
     """Discard the plan: nothing is applied."""
-    return answer(review.discard(ctx.session, ctx.actor, event.value, ctx.now))
+    return _answered(ctx, review.discard(ctx.session, ctx.actor, event.value, ctx.now))
+
+
+def _answered(ctx: Context, done: review.Review) -> Reply:
+    """The click's answer; the owner's direct message and the status message are edited to how it ended."""
+    notices.review_over(ctx.session, ctx.actor, done.outcome, done.run, done.deployment, done.reason)
+    return answer(done)
 
 
 @action("plan:again", roles=(USER,))

@@ -41,9 +41,16 @@ def status_reply(deployment: Deployment, mention: str, progress: str = "", plan:
 
 
 def result_reply(deployment: Deployment, mention: str, error: str, tail: str, log: str) -> Reply:
-    """The message when a run ends: outputs on success, the error and the log's tail otherwise; full log attached."""
+    """The message when a run ends: outputs on success, the error and the log's tail otherwise; full log attached.
+
+    It goes in the deployment's public thread, so it carries no button: a failed create says where its owner
+    finds Retry (a direct message, and ``/rad deployment <id>``).
+    """
     ok = deployment.status in SUCCEEDED
     lead = f"{mention} {deployment.module_name} `{deployment.short_id}`: {status_line(deployment)}."
+    if retry_buttons(deployment):
+        lead += (" The owner can retry it: Retry is in their direct messages and on "
+                 f"`/rad deployment {deployment.short_id}`.")
     cards = []
     if ok and deployment.outputs:
         cards.append(Card("Outputs", fields=tuple(Field(k, shown(v)) for k, v in sorted(deployment.outputs.items()))))
@@ -52,8 +59,8 @@ def result_reply(deployment: Deployment, mention: str, error: str, tail: str, lo
         cards.append(Card("What went wrong", text=text))
     attachment = Attachment(f"deployment-{deployment.short_id}.log", log.encode(), "text/plain",
                             title=f"Terraform log of {deployment.short_id}")
-    return Reply(text=lead, cards=tuple(cards), actions=retry_buttons(deployment),
-                 attachments=(attachment,) if log else (), ephemeral=False, in_thread=True)
+    return Reply(text=lead, cards=tuple(cards), attachments=(attachment,) if log else (), ephemeral=False,
+                 in_thread=True)
 
 
 def shown(value: Any) -> str:

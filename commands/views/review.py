@@ -33,13 +33,15 @@ def plan_lines(summary: PlanSummary) -> list[str]:
 
 def review_reply(deployment: Deployment, run: DeploymentRun, mention: str, summary: PlanSummary,
                  plan_text: str) -> Reply:
-    """The plan waiting for review, with Apply and Discard.
+    """The plan waiting for review, for the deployment's (public) thread: no button, it says who applies it where.
 
     N to add, change and destroy with the resources named, and the full plan as a file (sensitive values masked).
+    Apply and Discard go to the owner in a direct message; admins have them on ``/rad deployment <id>``.
     """
     verb = VERBS.get(run.action, run.action.lower())
     lead = (f"{mention} the plan to {verb} {deployment.module_name} `{deployment.short_id}` is ready: "
-            f"*{summary.text}*. Nothing changes until the owner or an admin presses Apply.")
+            f"*{summary.text}*. Nothing changes until it is applied: the owner has Apply and Discard in a direct "
+            f"message, and an admin can apply it from `/rad deployment {deployment.short_id}`.")
     fields = [Field("Plan", summary.text)]
     if run.expires_at is not None:
         fields.append(Field("Expires", f"{run.expires_at:%Y-%m-%d %H:%M} UTC"))
@@ -47,8 +49,7 @@ def review_reply(deployment: Deployment, run: DeploymentRun, mention: str, summa
                 text="\n".join(plan_lines(summary)) or "No resource changes.", fields=tuple(fields))
     attachment = Attachment(f"plan-{deployment.short_id}-{run.id}.txt", plan_text.encode(), "text/plain",
                             title=f"Terraform plan of {deployment.short_id}")
-    return Reply(text=lead, cards=(card,), actions=review_buttons(run), attachments=(attachment,),
-                 ephemeral=False, in_thread=True)
+    return Reply(text=lead, cards=(card,), attachments=(attachment,), ephemeral=False, in_thread=True)
 
 
 def no_change_reply(deployment: Deployment, mention: str) -> Reply:

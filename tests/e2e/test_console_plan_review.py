@@ -1,5 +1,6 @@
-"""Plan review in the console: the feed says a plan waits and where to find it; the deployment's card offers
-Apply as a numbered choice; the real worker then applies that plan and the feed prints the result."""
+"""Plan review in the console: the feed says a plan waits and where to find it, the owner's direct message says
+it is ready, another user sees no Apply; the deployment's card offers Apply as a numbered choice; the real worker
+then applies that plan once and the feed prints the result."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from bot.demo import seed
 from bot.deploy_worker import DeployWorker
 from bot.runtime import Runtime
 from commands.framework.dispatch import Dispatcher
+from commands.framework.registry import ActionEvent
+from commands.ui.model import Reply
 from core.accounts.identity import find_user
 from core.config import Config
 from core.conversations import ConversationRef
@@ -57,11 +60,18 @@ def test_the_console_shows_a_waiting_plan_and_applies_it(dispatcher: Dispatcher,
         deployments.queue_update(s, dispatcher.services.secrets, ada, deployment, {"monthly_budget": 250}, {},
                                  "console-review-update", utcnow())
     assert worker.run_once()
+    with db.unit_of_work() as s:
+        planned = s.scalars(select(DeploymentRun.id).where(DeploymentRun.status == DeploymentRunStatus.PLANNED)).one()
     feed.poll()
     assert f"· {short}: 📝 awaiting review (its plan: `deployment {short}`, then Apply or Discard)" in out.getvalue()
+    assert f"📬 To @ada:\nThe plan to update budget-alerts `{short}` is ready" in out.getvalue()  # privately
+    bystander = dispatcher.run_text(console_caller("bob"), f"deployment {short}")  # another console user
+    assert isinstance(bystander, Reply) and "There is no deployment" in bystander.text and not bystander.actions
 
     console.loop()
     assert "Applying the reviewed plan" in out.getvalue()
+    again = dispatcher.run_action(caller, ActionEvent("plan:apply", str(planned)))  # applied once
+    assert isinstance(again, Reply) and "already applied" in again.text
     assert worker.run_once()
     feed.poll()
     assert f"budget-alerts `{short}`: ✅ success." in out.getvalue()

@@ -4,9 +4,15 @@ payload is checked against Discord's API description."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from sqlalchemy import select
+
+from bot.processes import messengers
+from bot.worker import Worker
 from storage.db import Database
+from storage.models import Deployment
 from tests.emulators.discord import Call
 from tests.integration.test_plan_review import Seen, plan_review_scenario
 from tests.support.discord_deploy_steps import EPHEMERAL, answers_for, bot, button, callback, click, run_worker
@@ -14,6 +20,9 @@ from tests.support.discord_deploy_steps import seen as seen_call
 from tests.support.discord_harness import CHANNEL_ID, USER_ID, Harness, components_of
 
 __all__ = ["bot"]
+
+BYSTANDER_ID = "777000000000000777"
+"""A plain user in the guild, who is not the owner."""
 
 
 def seen(call: Call) -> Seen:
@@ -27,6 +36,7 @@ class DiscordReviewDoor:
 
     def __init__(self, bot: Harness) -> None:
         self.bot = bot
+        self.public: set[str] = set()
 
     async def _form_to_confirmation(self, number: int, answers: dict[str, str]) -> Seen:
         """Submit every modal step from callback ``number`` on; the private confirmation."""
@@ -83,9 +93,48 @@ class DiscordReviewDoor:
     async def run_worker(self) -> Seen:
         before = len(self.bot.emulator.find("POST", r"/channels/\d+/messages"))
         await run_worker(self.bot)
-        *_, result = self.bot.emulator.find("POST", r"/channels/\d+/messages")[before:]
+        posted = self.bot.emulator.find("POST", r"/channels/\d+/messages")[before:]
+        *_, result = posted
         assert result.path != f"/channels/{CHANNEL_ID}/messages"  # in the status message's thread
+        self._note(posted + self.bot.emulator.find("PATCH", r"/channels/\d+/messages/\d+"))
         return seen(result)
+
+    def _note(self, calls: list[Call]) -> None:
+        """Keep the buttons of what was posted or edited outside the owner's DM (the emulator is cleared later)."""
+        dm = f"/channels/{self.bot.emulator.dm_channel_id(USER_ID)}/"
+        self.public |= {name for c in calls if not c.path.startswith(dm) for name in seen(c).buttons}
+
+    async def direct_message(self) -> Seen:
+        found = messengers(self.bot.runtime)
+        try:
+            outbox = Worker(self.bot.runtime, found)
+            while await asyncio.to_thread(outbox.run_once):  # the outbox, as a worker delivers it after the commit
+                pass
+        finally:
+            for messenger in found.values():
+                close = getattr(messenger, "close", None)
+                if close is not None:
+                    await asyncio.to_thread(close)
+        self._note(self.bot.emulator.find("POST", r"/channels/\d+/messages")
+                   + self.bot.emulator.find("PATCH", r"/channels/\d+/messages/\d+"))
+        *_, last = self.bot.emulator.find("POST", rf"/channels/{self.bot.emulator.dm_channel_id(USER_ID)}/messages")
+        return seen(last)
+
+    async def bystander_show(self, short: str) -> Seen:
+        before = len(await self.bot.callbacks(0))
+        self.bot.slash("deployment", {"id": short}, user_id=BYSTANDER_ID)
+        return seen((await self.bot.callbacks(before + 1, timeout=10))[before])
+
+    def public_buttons(self) -> set[str]:
+        return set(self.public)
+
+    def status_message(self, short: str) -> str:
+        with self.bot.runtime.db.unit_of_work() as s:
+            message = s.scalars(select(Deployment.chat_message).where(Deployment.short_id == short)).one()
+        calls = [c for c in self.bot.emulator.calls if c.message is not None and str(c.message["id"]) == message
+                 and c.method in ("POST", "PATCH")]
+        assert calls, "the status message was posted or edited since the last check"
+        return seen(calls[-1]).text
 
 
 async def test_plan_review_through_discord(bot: Harness, db: Database) -> None:

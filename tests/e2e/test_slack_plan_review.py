@@ -8,11 +8,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.processes import messengers
+from bot.worker import Worker
 from storage.db import Database
-from storage.models import StoredSecret
+from storage.models import Deployment, StoredSecret
 from tests.integration.test_plan_review import Seen, plan_review_scenario
 from tests.support.slack_deploy_steps import ROOM, UMA, buttons, click, fill, platform, since, worker
 from tests.support.slack_support import Harness, emulator, harness, slack_runtime, texts
+
+BYSTANDER = {"user": "UBYSTANDER", "name": "bystander"}
+"""A plain user in the deployment's channel."""
 
 __all__ = ["emulator", "harness", "platform", "slack_runtime"]
 
@@ -49,6 +54,28 @@ class SlackReviewDoor:
         assert click(self.harness, card.buttons["deployment:update"], "deployment:update", UMA).status == 200
         view = self.harness.emulator.wait_for("views.open", count=before + 1)[-1].body["view"]
         return self.seen(fill(self.harness, view, UMA, answers))
+
+    async def direct_message(self) -> Seen:
+        outbox = Worker(self.harness.runtime, messengers(self.harness.runtime))
+        while outbox.run_once():  # the outbox's posts and edits, as a worker delivers them after the commit
+            pass
+        *_, last = [c for c in self.harness.emulator.calls("chat.postMessage") if c.body["channel"] == UMA["user"]]
+        return self.seen({**last.body, "channel": UMA["user"]})
+
+    async def bystander_show(self, short: str) -> Seen:
+        return self.seen({**self.harness.reply(self.harness.command(f"deployment {short}", channel=ROOM,
+                                                                    **BYSTANDER)), "channel": ROOM})
+
+    def public_buttons(self) -> set[str]:
+        calls = self.harness.emulator.calls("chat.postMessage") + self.harness.emulator.calls("chat.update")
+        return {name for c in calls if c.body.get("channel") == ROOM for name in buttons(c.body)}
+
+    def status_message(self, short: str) -> str:
+        with self.harness.runtime.db.unit_of_work() as s:
+            ts = s.scalars(select(Deployment.chat_message).where(Deployment.short_id == short)).one()
+        found = self.harness.emulator.message(ROOM, ts)
+        assert found is not None, "the status message is in the channel"
+        return texts(found)
 
     async def run_worker(self) -> Seen:
         mark = time.monotonic()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.deploy_worker import DeployWorker
 from commands.framework.dispatch import Dispatcher
 from commands.framework.registry import ActionEvent
+from commands.handlers import deployment_notices as notices
 from commands.ui.model import Button, Form, Reply
 from commands.views.deployment import result_reply
 from core.credits import service as credits
@@ -32,7 +33,7 @@ from core.deployments.status import DeploymentRunStatus as Run
 from core.deployments.status import DeploymentStatus
 from core.errors import Conflict
 from storage.db import Database
-from storage.models import CreditTransaction, Deployment, DeploymentRun, Module, User, utcnow
+from storage.models import CreditTransaction, Deployment, DeploymentRun, Job, Module, User, utcnow
 from tests.integration.test_deploy import ADMIN, UMA, available, deploy_button, fill, platform, worker
 
 __all__ = ["platform", "worker"]
@@ -216,8 +217,14 @@ def test_the_result_of_a_failed_create_offers_retry(platform: Dispatcher, db: Da
     short = deployed_and_failed(platform, db)
     with db.unit_of_work() as s:
         deployment = s.scalars(select(Deployment).where(Deployment.short_id == short)).one()
-        failed = result_reply(deployment, "<@UUMA>", "boom", "", "")
-        assert [(b.label, b.action_id, b.value) for b in failed.actions if isinstance(b, Button)] == [
+        failed = result_reply(deployment, "<@UUMA>", "boom", "", "")  # public: no button, it says where Retry is
+        assert failed.actions == () and "Retry is in their direct messages" in failed.text
+        notices.offer_retry(s, deployment, 7)
+        notices.offer_retry(s, deployment, 7)  # once per run
+        [offer] = [j.payload for j in s.scalars(select(Job).where(Job.kind == "chat.post"))
+                   if j.payload["key"].startswith("deployment-retry:7:")]
+        assert offer["user"]["external_id"] == "UUMA" and "50 credits" in offer["text"]
+        assert [(b["label"], b["action_id"], b["value"]) for b in offer["buttons"]] == [
             ("Retry", "deployment:retry", short)]
     platform.run_action(UMA, ActionEvent("deploy:confirm", button(
         platform.run_action(UMA, ActionEvent("deployment:retry", short)), "deploy:confirm").value))  # type: ignore[union-attr]
@@ -271,6 +278,9 @@ class Door(Protocol):
     async def run_worker(self) -> Seen:
         """Run one queued run with the real worker; the result it posted in the deployment's thread."""
 
+    async def direct_message(self) -> Seen:
+        """Deliver the outbox; the newest direct message to the deployment's owner."""
+
 
 def owner_ledger(db: Database) -> tuple[list[str], Decimal]:
     """The deployments' owner's transactions and what they have available."""
@@ -291,12 +301,15 @@ def abandon(db: Database) -> str:
 
 
 async def retry_scenario(door: Door, db: Database) -> None:
-    """Retry from the result of a failed create and from the card of one whose worker died: a confirmation
+    """Retry from the owner's direct message after a failed create (the public result has no button) and from
+    the card of one whose worker died: a confirmation
     with the cost, one hold per confirm (double clicks too), released on failure, spent once on success."""
     [queued] = await door.click(await door.deploy("network-plan", {"cidr_block": "10.10.0.0/30"}), "deploy:confirm")
     assert "is queued" in queued.text
-    failed = await door.run_worker()
-    assert "failure" in failed.text and "deployment:retry" in failed.buttons, failed
+    failed = await door.run_worker()  # in the public thread: no button, it says where the owner finds Retry
+    assert "failure" in failed.text and not failed.buttons and "Retry is in their direct messages" in failed.text
+    offer = await door.direct_message()
+    assert "was not created" in offer.text and set(offer.buttons) == {"deployment:retry"}, offer
     assert owner_ledger(db) == (["AWARD 100", "HOLD 50", "RELEASE 50"], Decimal(100))
     with db.unit_of_work() as s:  # the plan failed on the input: no plan line anywhere
         short, planned = s.execute(select(Deployment.short_id, DeploymentRun.plan_summary)
@@ -304,13 +317,14 @@ async def retry_scenario(door: Door, db: Database) -> None:
     assert planned == "" and "to add" not in failed.text
     assert "to add" not in (await door.show(short)).text
 
-    [review] = await door.click(failed, "deployment:retry")
+    [review] = await door.click(offer, "deployment:retry")
     assert "Retry network-plan?" in review.text and "50 credits" in review.text and "100 credits" in review.text
     first, second = await door.click(review, "deploy:confirm", times=2)
     assert first.text == second.text and "is queued (create)" in first.text
     assert owner_ledger(db)[1] == Decimal(50)  # one new hold for the two clicks
     again = await door.run_worker()  # the same bad input: failed again, released again
-    assert "failure" in again.text and "deployment:retry" in again.buttons
+    assert "failure" in again.text and not again.buttons
+    assert "deployment:retry" in (await door.direct_message()).buttons  # a new offer for the new failure
 
     [queued] = await door.click(await door.deploy("network-plan", {}), "deploy:confirm")
     assert "is queued (create)" in queued.text

@@ -222,11 +222,17 @@ def test_an_expired_plan_is_refused_and_can_be_planned_again(platform: Dispatche
     assert run_plan_expiry(worker.runtime, utcnow() + timedelta(hours=3)) == [short]  # the scheduler, later
     assert run_plan_expiry(worker.runtime, utcnow() + timedelta(hours=4)) == []  # once
     assert deployment(db, short).inputs.get("network_name", "main") == "main" and plan_secrets(db) == []
-    with db.unit_of_work() as s:  # the thread is told, through the outbox, with Plan again
-        [notice] = [j.payload for j in s.scalars(select(Job).where(Job.kind == "chat.post"))
-                    if "plan-expired" in j.payload["key"]]
-        assert "nothing was applied" in notice["text"] and notice["buttons"][0]["action_id"] == "plan:again"
+    with db.unit_of_work() as s:  # through the outbox: the public thread without a button, Plan again privately
+        posts = [j.payload for j in s.scalars(select(Job).where(Job.kind == "chat.post").order_by(Job.id))]
+        [notice] = [p for p in posts if "plan-expired" in p["key"]]
+        assert "nothing was applied" in notice["text"] and "buttons" not in notice
         assert (notice["where"]["channel"], notice["where"]["thread"]) == ("CDEPLOY", "1700000000.000001")
+        [offer] = [p for p in posts if p["key"].startswith(f"plan-review:{run_id}:")]  # not sent yet: rewritten
+        assert offer["user"]["external_id"] == "UUMA" and "Nobody applied this plan in time" in offer["text"]
+        assert [b["action_id"] for b in offer["buttons"]] == ["plan:again"]
+        [status] = [p for p in posts if p["key"].startswith("deployment-status:")]  # the status message, edited
+        assert status["edit"] and status["where"]["message"] == "1700000000.000001"
+        assert "plan expired: nothing applied" in str(status["cards"])
     refused = click(platform, UMA, "plan:apply", run_id)
     assert "Nobody applied this plan in time" in refused.text and "Nothing was applied" in refused.text
     again = buttons(refused)["plan:again"]
@@ -356,6 +362,18 @@ class Door(Protocol):
     async def run_worker(self) -> Seen:
         """Run one run with the real worker; the last message it posted in the deployment's thread."""
 
+    async def direct_message(self) -> Seen:
+        """Deliver the outbox (as a worker does); the newest direct message to the deployment's owner."""
+
+    async def bystander_show(self, short: str) -> Seen:
+        """``deployment <short>`` typed in the channel by a plain user who is not the owner."""
+
+    def public_buttons(self) -> set[str]:
+        """The action ids of every button on what the bot posted or edited in the channel and its threads."""
+
+    def status_message(self, short: str) -> str:
+        """The text the status message of deployment ``short`` shows now (after its last edit)."""
+
 
 def award_the_owner(db: Database, amount: Decimal) -> None:
     """The deployments' owner gets ``amount`` awarded credits (from the first admin), for a second deployment."""
@@ -371,8 +389,9 @@ def short_of_latest(db: Database) -> str:
 
 
 async def plan_review_scenario(door: Door, db: Database) -> None:
-    """Update → the plan with a file → Apply (twice) → applied once; destroy → its dependents named → Discard →
-    nothing changed; an update that changes nothing says so."""
+    """Update → the plan with a file in the public thread (no button) → Apply (twice) in the owner's direct message
+    → applied once, a bystander seeing no Apply anywhere; destroy → its dependents named → Discard → nothing
+    changed, the status message edited to say so; an update that changes nothing says so."""
     [queued] = await door.click(await door.deploy("network-plan", {}), "deploy:confirm")
     assert "is queued" in queued.text
     assert "success" in (await door.run_worker()).text
@@ -380,12 +399,17 @@ async def plan_review_scenario(door: Door, db: Database) -> None:
 
     [queued] = await door.click(await door.update(network, {"network_name": "reviewed"}), "deploy:confirm")
     assert "is queued (update)" in queued.text
-    plan = await door.run_worker()
+    plan = await door.run_worker()  # in the public thread: no button, it says who applies it where
     assert "the plan to update network-plan" in plan.text and "0 to add, 0 to change, 0 to destroy" in plan.text
-    assert "outputs change" in plan.text and {"plan:apply", "plan:discard"} <= set(plan.buttons), plan
+    assert "outputs change" in plan.text and not plan.buttons, plan
+    assert "Apply and Discard in a direct message" in plan.text and f"deployment {network}" in plan.text
     [(name, content)] = plan.files.items()
     assert name.startswith(f"plan-{network}-") and b"network_name" in content and b"Changes to Outputs" in content
-    first, second = await door.click(plan, "plan:apply", times=2)
+    offer = await door.direct_message()  # the owner's Apply and Discard, privately
+    assert "The plan to update network-plan" in offer.text and set(offer.buttons) == {"plan:apply", "plan:discard"}
+    looked = await door.bystander_show(network)  # someone else in the channel: no Apply anywhere
+    assert "There is no deployment" in looked.text and not looked.buttons
+    first, second = await door.click(offer, "plan:apply", times=2)
     assert "Applying the reviewed plan" in first.text and "already applied" in second.text
     assert "success" in (await door.run_worker()).text
     assert [r for r in runs(db, network)] == [(Action.CREATE, Run.SUCCESS), (Action.UPDATE, Run.SUCCESS)]
@@ -401,13 +425,18 @@ async def plan_review_scenario(door: Door, db: Database) -> None:
     assert "Planning the destroy" in planning.text
     destroy_plan = await door.run_worker()
     assert "the plan to destroy network-plan" in destroy_plan.text and destroy_plan.files
+    assert not destroy_plan.buttons and "awaiting review" in door.status_message(network)
     outputs = deployment(db, network).outputs
-    [discarded] = await door.click(destroy_plan, "plan:discard")
+    [discarded] = await door.click(await door.direct_message(), "plan:discard")
     assert "nothing was applied" in discarded.text
     kept = deployment(db, network)
     assert kept.status == DeploymentStatus.SUCCESS and kept.outputs == outputs
+    await door.direct_message()  # delivers the edit of the status message, after the commit
+    status = door.status_message(network)
+    assert "plan discarded: nothing applied" in status and "awaiting review" not in status, status
 
     await door.click(await door.update(network, {}), "deploy:confirm")
     same = await door.run_worker()
     assert "the plan changes nothing, so nothing was applied" in same.text and not same.files
     assert runs(db, network)[-1] == (Action.UPDATE, Run.SUCCESS)
+    assert door.public_buttons() == set()  # nobody in the channel ever saw a button of the worker's

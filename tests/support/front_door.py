@@ -981,7 +981,7 @@ class DiscordDoor:
 
     def direct_messages(self, person: Person) -> list[Reply]:
         channel = self.harness.emulator.dm_channel_id(discord_id(person))
-        return [self._as_reply(c.json, None, private=False, replaced=False)
+        return [self._as_reply(c.json, c.message, private=False, replaced=False)  # its buttons can be clicked
                 for c in self.harness.emulator.find("POST", rf"/channels/{channel}/messages")]
 
     @contextmanager
