@@ -29,37 +29,40 @@ LONG_TEXT = "\n".join(f"line {n}: " + "word " * 15 for n in range(60))
 
 
 def delivery_registry() -> Registry:
-    """The shared registry plus commands answering with long text, files, a dangerous button and a select."""
+    """The shared registry plus commands answering with long text, files, a dangerous button and a select.
+
+    The commands are one ``test`` group: Discord holds at most 25 subcommands under ``/rad``.
+    """
     registry = load_registry().copy()
 
-    @registry.command("long", "A long answer")
+    @registry.command("test long", "A long answer")
     def long(ctx: Context) -> Reply:
         return Reply(text=LONG_TEXT)
 
-    @registry.command("announce", "A public answer")
+    @registry.command("test announce", "A public answer")
     def announce(ctx: Context) -> Reply:
         return Reply(text="Hello, channel", ephemeral=False)
 
-    @registry.command("report", "A chart and a CSV")
+    @registry.command("test report", "A chart and a CSV")
     def report(ctx: Context) -> Reply:
         chart = Attachment("chart.png", b"\x89PNG fake", "image/png")
         csv = Attachment("revenue.csv", b"month,amount\n2026-01,12.50\n", "text/csv")
         return Reply(text="Revenue", cards=(Card("January", image="chart.png"),), attachments=(chart, csv))
 
-    @registry.command("chart", "Send a chart")
+    @registry.command("test chart", "Send a chart")
     def chart(ctx: Context) -> Reply:
         return Reply(text="Here is your chart.", ephemeral=False,
                      attachments=(Attachment("chart.png", b"\x89PNG fake", "image/png", "Revenue"),))
 
-    @registry.command("export", "Send a private export")
+    @registry.command("test export", "Send a private export")
     def export(ctx: Context) -> Reply:
         return Reply(text="Your export.", attachments=(Attachment("users.csv", b"id,name\n1,a\n", "text/csv"),))
 
-    @registry.command("ask", "A form")
+    @registry.command("test ask", "A form")
     def ask(ctx: Context) -> Form:
         return Form("Ask", "ask:save", (Input("q", "Question"),))
 
-    @registry.command("things", "Buttons and a select")
+    @registry.command("test things", "Buttons and a select")
     def things(ctx: Context) -> Reply:
         options = tuple(Option(f"Thing {n}", f"t{n}") for n in range(3))
         return Reply(text="Things", actions=(
@@ -95,7 +98,7 @@ async def test_a_long_answer_arrives_whole_and_privately(door: FrontDoor) -> Non
     if door.platform == "discord":  # the first follow-up is refused once with a 429, then sent again
         door.harness.emulator.rate_limit("POST", r"/webhooks/\d+/[^/]+", times=1,  # type: ignore[attr-defined]
                                          retry_after=0.05)
-    reply = await door.command("long")
+    reply = await door.command("test long")
     assert reply.private and all(line.strip() in reply.text for line in LONG_TEXT.splitlines())
     if door.platform == "discord":  # 2000 characters a message: the rest follows in private follow-ups
         assert len(reply.parts) == 3 and reply.marked == LONG_TEXT
@@ -105,10 +108,10 @@ async def test_a_long_answer_arrives_whole_and_privately(door: FrontDoor) -> Non
 
 
 async def test_files_come_with_their_answer_in_public_and_in_private(door: FrontDoor) -> None:
-    chart = await door.command("chart")
+    chart = await door.command("test chart")
     assert not chart.private and "Here is your chart." in chart.text
     door.settle()
-    export = await door.command("export")
+    export = await door.command("test export")
     assert export.private and "Your export." in export.text
     files = door.files()
     assert files["chart.png"] == b"\x89PNG fake" and files["users.csv"] == b"id,name\n1,a\n"
@@ -126,13 +129,13 @@ async def test_files_come_with_their_answer_in_public_and_in_private(door: Front
 
 
 async def test_a_dangerous_button_asks_first_then_runs(door: FrontDoor) -> None:
-    things = await door.command("things")
+    things = await door.command("test things")
     done = await door.click_danger(things)  # Slack: its own confirm dialog; Discord: a private question first
     assert done.replaced and says(door, done, "Deleted thing 7.")
 
 
 async def test_a_select_sends_the_chosen_values(door: FrontDoor) -> None:
-    things = await door.command("things")
+    things = await door.command("test things")
     assert things.select().multi and things.select().options == ["t0", "t1", "t2"]
     picked = await door.pick(things, ["t0", "t2"])
     assert says(door, picked, "Picked t0, t2.")
@@ -149,7 +152,7 @@ async def bot(db: Database, config: Config) -> AsyncIterator[Harness]:
 
 async def test_discord_files_go_as_multipart_with_the_embed_showing_the_chart(bot: Harness) -> None:
     """Discord shows an attached image in an embed by ``attachment://`` (Slack needs a public URL instead)."""
-    bot.slash("report")
+    bot.slash("test report")
     [answer] = await bot.callbacks()
     assert sorted(f.filename for f in answer.files) == ["chart.png", "revenue.csv"]
     assert answer.json["data"]["embeds"][0]["image"]["url"] == "attachment://chart.png"
@@ -159,7 +162,7 @@ async def test_discord_files_go_as_multipart_with_the_embed_showing_the_chart(bo
 
 async def test_discord_confirm_then_run_or_cancel(bot: Harness) -> None:
     """Discord has no confirm dialog: a private question with Confirm and Cancel stands in for it."""
-    bot.slash("things")
+    bot.slash("test things")
     [listing] = await bot.callbacks()
     assert listing.message is not None
     bot.click(listing.message, custom_id_of(listing.json, "Delete"))
@@ -182,7 +185,7 @@ async def test_discord_confirm_then_run_or_cancel(bot: Harness) -> None:
 async def test_discord_slow_work_is_deferred_first(db: Database, config: Config) -> None:
     """Discord drops an interaction not answered within 3 seconds: work taking longer is deferred first."""
     async with running_bot(db, config, registry=delivery_registry(), defer_after=0.0) as bot:
-        bot.slash("announce")
+        bot.slash("test announce")
         [defer] = await bot.callbacks()
         assert defer.json == {"type": 5, "data": {"flags": EPHEMERAL}}
         [note] = await bot.emulator.wait_for("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
@@ -190,7 +193,7 @@ async def test_discord_slow_work_is_deferred_first(db: Database, config: Config)
         assert note.json["content"] == "✅ Done." and public.json["content"] == "Hello, channel"
         assert not public.json.get("flags")
 
-        bot.slash("things")
+        bot.slash("test things")
         await bot.callbacks(2)
         [_, listing] = await bot.emulator.wait_for("PATCH", r"/webhooks/\d+/[^/]+/messages/@original", count=2)
         assert listing.message is not None
@@ -201,7 +204,7 @@ async def test_discord_slow_work_is_deferred_first(db: Database, config: Config)
         [_, picked] = await bot.emulator.wait_for("POST", r"/webhooks/\d+/[^/]+", count=2)
         assert picked.json["content"] == "Picked t1." and picked.json["flags"] == EPHEMERAL
 
-        bot.slash("ask")
+        bot.slash("test ask")
         await bot.callbacks(5)
         edits = await bot.emulator.wait_for("PATCH", r"/webhooks/\d+/[^/]+/messages/@original", count=3)
         assert edits[-1].json["components"][0]["components"][0]["label"] == "Open the form"

@@ -55,31 +55,34 @@ class Gate:
 
 
 def slow_registry(gate: Gate) -> Registry:
-    """The shared registry plus slow commands and actions and search boxes, in a copy."""
+    """The shared registry plus slow commands and actions and search boxes, in a copy.
+
+    The commands are one ``test`` group: Discord holds at most 25 subcommands under ``/rad``.
+    """
     registry = load_registry().copy()
 
-    @registry.command("scan", "Scan a repository", slow=True)
+    @registry.command("test scan", "Scan a repository", slow=True)
     def scan(ctx: Context) -> Reply:
         gate.wait()
         gate.done()
         return Reply(text="Scanned *12* files.")
 
-    @registry.command("announce", "Scan and tell the channel", slow=True)
+    @registry.command("test announce", "Scan and tell the channel", slow=True)
     def announce(ctx: Context) -> Reply:
         gate.wait()
         return Reply(text="The scan found 3 modules.", ephemeral=False)
 
-    @registry.command("survey", "A slow command that asks for a form", slow=True)
+    @registry.command("test survey", "A slow command that asks for a form", slow=True)
     def survey(ctx: Context) -> Form:
         gate.wait()
         return Form("Survey", "test:survey", (Input("name", "Name"),))
 
-    @registry.command("crash", "A slow command that fails", slow=True)
+    @registry.command("test crash", "A slow command that fails", slow=True)
     def crash(ctx: Context) -> Reply:
         gate.wait()
         raise RuntimeError("scanner on fire")
 
-    @registry.command("offer", "A public message with slow buttons")
+    @registry.command("test offer", "A public message with slow buttons")
     def offer(ctx: Context) -> Reply:
         return Reply(text="Module net", ephemeral=False,
                      actions=(Button("Rescan", "test:rescan", "net"), Button("Details", "test:peek", "net")))
@@ -95,7 +98,7 @@ def slow_registry(gate: Gate) -> Registry:
         gate.wait()
         return Reply(text=f"Only you see the details of {event.value}.")
 
-    @registry.command("browse", "Browse with search boxes")
+    @registry.command("test browse", "Browse with search boxes")
     def browse(ctx: Context) -> Reply:
         return Reply(text="Modules", ephemeral=False,
                      actions=(SearchBox("test:find", "Search modules", value="conn7"),
@@ -156,7 +159,7 @@ def says(door: FrontDoor, reply: FrontReply, text: str) -> bool:
 async def test_a_slow_command_shows_a_wait_at_once_then_its_answer_takes_its_place(slow: FrontDoor,
                                                                                   gate: Gate) -> None:
     door = slow
-    sent = await door.send("scan")
+    sent = await door.send("test scan")
     wait = await door.first(sent)
     assert wait.wait and wait.private and not wait.replaced, "a private wait of its own"
     assert gate.finished == [] and await door.posts(sent) == 1, "shown while the handler still works"
@@ -184,7 +187,7 @@ async def test_a_public_outcome_is_posted_in_the_channel_after_the_private_wait(
                                                                                 gate: Gate) -> None:
     door = slow
     gate.release.set()
-    sent = await door.send("announce")
+    sent = await door.send("test announce")
     wait = await door.first(sent)
     assert wait.wait and wait.private
     outcome = await door.answer(sent)
@@ -201,7 +204,7 @@ async def test_a_public_outcome_is_posted_in_the_channel_after_the_private_wait(
 async def test_a_failing_slow_command_answers_with_an_error_id(slow: FrontDoor, gate: Gate) -> None:
     door = slow
     gate.release.set()
-    sent = await door.send("crash")
+    sent = await door.send("test crash")
     assert (await door.first(sent)).wait
     outcome = await door.answer(sent)
     assert outcome.replaced and outcome.private
@@ -213,7 +216,7 @@ async def test_a_failing_slow_command_answers_with_an_error_id(slow: FrontDoor, 
 
 async def test_a_slow_click_waits_in_the_message_then_the_answer_replaces_it(slow: FrontDoor, gate: Gate) -> None:
     door = slow
-    offer = await door.command("offer")
+    offer = await door.command("test offer")
     assert not offer.private
     sent = await door.send_click(offer, "Rescan")
     wait = await door.first(sent)
@@ -231,7 +234,7 @@ async def test_a_slow_click_waits_in_the_message_then_the_answer_replaces_it(slo
 
 async def test_a_private_answer_to_a_slow_click_leaves_the_public_message(slow: FrontDoor, gate: Gate) -> None:
     door = slow
-    offer = await door.command("offer")
+    offer = await door.command("test offer")
     gate.release.set()
     sent = await door.send_click(offer, "Details")
     wait = await door.first(sent)
@@ -252,7 +255,7 @@ async def test_a_private_answer_to_a_slow_click_leaves_the_public_message(slow: 
 
 async def test_a_search_reaches_the_handler_and_the_box_keeps_what_was_typed(slow: FrontDoor) -> None:
     door = slow
-    browse = await door.command("browse")
+    browse = await door.command("test browse")
     await door.restart()  # the search box needs nothing kept in memory
     found = await door.search(browse, "net", label="Search modules", shows="")
     assert found.replaced and says(door, found, "Modules matching `net` in conn7.")
@@ -263,7 +266,7 @@ async def test_a_search_reaches_the_handler_and_the_box_keeps_what_was_typed(slo
 
 async def test_a_slow_search_waits_then_replaces_the_message(slow: FrontDoor, gate: Gate) -> None:
     door = slow
-    browse = await door.command("browse")
+    browse = await door.command("test browse")
     sent = await door.send_search(browse, "db", label="Search slowly")
     wait = await door.first(sent)
     assert wait.wait and wait.replaced and gate.finished == []
@@ -297,7 +300,7 @@ def is_placeholder(call: Call) -> bool:
 def test_slack_a_form_opens_while_the_trigger_is_fresh(slack_slow: sh.Harness, gate: Gate) -> None:
     """A Slack trigger id opens a modal only within 3 seconds of the command."""
     gate.release.set()
-    answer = slack_slow.command("survey")
+    answer = slack_slow.command("test survey")
     (opened,) = slack_slow.emulator.wait_for("views.open", timeout=5)
     assert opened.body["view"]["callback_id"] == "test:survey"
     placeholder, deleted = posts(slack_slow, answer, 2)
@@ -309,7 +312,7 @@ def test_slack_a_form_after_the_trigger_expired_asks_to_run_the_command_again(
 ) -> None:
     monkeypatch.setattr(slack_answers, "TRIGGER_FRESH", 0.0)
     gate.release.set()
-    answer = slack_slow.command("survey")
+    answer = slack_slow.command("test survey")
     _, outcome = posts(slack_slow, answer, 2)
     assert outcome.body["replace_original"] is True
     assert "_Survey_ needs a form" in texts(outcome.body) and "run the command again" in texts(outcome.body)
@@ -324,7 +327,7 @@ def test_slack_a_quick_click_shows_no_placeholder(slack_slow: sh.Harness) -> Non
 
 
 def test_slack_a_search_box_is_an_input_block_that_dispatches_on_enter(slack_slow: sh.Harness) -> None:
-    reply = slack_slow.reply(slack_slow.command("browse"))
+    reply = slack_slow.reply(slack_slow.command("test browse"))
     box = next(b for b in reply["blocks"] if b["type"] == "input")
     assert box["dispatch_action"] is True and box["label"]["text"] == "Search modules"
     element = box["element"]
@@ -371,7 +374,7 @@ async def public_message(bot: dh.Harness, command: str) -> dict[str, Any]:
 async def test_discord_a_form_from_a_slow_command_opens_from_a_button(bot: dh.Harness, gate: Gate) -> None:
     """A deferred interaction cannot open a modal: the answer carries a button that does."""
     gate.release.set()
-    sent = bot.slash("survey")
+    sent = bot.slash("test survey")
     assert (await bot.last_callback())["type"] == DEFERRED
     [edit] = await bot.original_edits(sent)
     assert "Survey" in edit.json["content"]
@@ -389,7 +392,7 @@ def search_button(body: dict[str, Any], label: str) -> dict[str, Any]:
 
 async def test_discord_a_search_button_and_its_modal_survive_restarts(bot: dh.Harness) -> None:
     """The search box's ids carry all it needs (action, value, last search), whatever restarts in between."""
-    message = await public_message(bot, "browse")
+    message = await public_message(bot, "test browse")
     button = search_button(message, "Search modules")
     assert button["emoji"]["name"] == "🔍" and button["custom_id"] == "radq|test:find|conn7||"
 
@@ -418,7 +421,7 @@ async def test_discord_a_search_button_and_its_modal_survive_restarts(bot: dh.Ha
 
 
 async def test_discord_a_search_for_an_unknown_action_says_so(bot: dh.Harness) -> None:
-    message = await public_message(bot, "browse")
+    message = await public_message(bot, "test browse")
     bot.submit("radqs|gone:away|x", {"query": "net"}, message=message)
     body = await bot.last_callback()
     assert body["type"] == 4 and body["data"]["flags"] & EPHEMERAL
