@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
@@ -153,7 +154,9 @@ class DeployWorker:
     def _claim(self) -> Job | None:
         db, box = self.runtime.db, self.runtime.dispatcher.services.secrets
         with db.unit_of_work() as session:
-            run_queue.fail_abandoned(session, self.clock())
+            for short in run_queue.fail_abandoned(session, self.clock()):  # their messages catch up, after the commit
+                notices.run_abandoned(session, session.scalars(select(Deployment).where(
+                    Deployment.short_id == short)).one())
         with db.unit_of_work() as session:
             claimed = run_queue.claim_run(session, self.name, self.clock())
             if claimed is None:

@@ -80,7 +80,7 @@ def offer_retry(session: Session, deployment: Deployment, run_id: int) -> None:
         return
     text = (f"{deployment.module_name} `{deployment.short_id}` was not created "
             f"({deployment.status.replace('_', ' ').lower()}); its credits were released. Retry shows the cost "
-            f"({format_credits(deployment.credit_cost)}) before anything runs.")
+            f"({format_credits(deployment.credit_cost)} credits) before anything runs.")
     _tell_owner(session, deployment, f"deployment-retry:{run_id}", text, buttons)
 
 
@@ -138,3 +138,13 @@ def show_status(session: Session, deployment: Deployment, key: str, step: str, p
         return
     shown = status_reply(deployment, mention(session, deployment), progress=step, plan=plan)
     post_later(session, key, shown.text, where=where, cards=shown.cards, edit=True)
+
+
+def run_abandoned(session: Session, deployment: Deployment) -> None:
+    """A run whose worker died was failed: its status message stops saying it works, the owner gets Retry."""
+    run_id = session.scalars(select(DeploymentRun.id).where(DeploymentRun.deployment_id == deployment.id)
+                             .order_by(DeploymentRun.id.desc()).limit(1)).first()
+    if run_id is None:
+        return
+    show_status(session, deployment, f"deployment-status:{run_id}:abandoned", "the worker running it stopped")
+    offer_retry(session, deployment, run_id)

@@ -337,3 +337,26 @@ async def retry_scenario(door: Door, db: Database) -> None:
     assert "success" in done.text and "deployment:retry" not in done.buttons, done
     rows, left = owner_ledger(db)
     assert rows == ["AWARD 100"] + ["HOLD 50", "RELEASE 50"] * 3 + ["HOLD 50", "SPEND 50"] and left == Decimal(50)
+
+
+def test_a_run_whose_worker_died_updates_its_status_message_and_offers_retry_privately(
+    platform: Dispatcher, worker: DeployWorker, db: Database
+) -> None:
+    review = fill(platform, UMA, platform.run_text(UMA, "deploy network-plan"), {})
+    platform.run_action(UMA, ActionEvent("deploy:confirm", button(review, "deploy:confirm").value))  # type: ignore[union-attr]
+    with db.unit_of_work() as s:  # as if its status message was posted in a Slack channel, then its worker died
+        deployment = s.scalars(select(Deployment)).one()
+        deployment.chat_platform, deployment.chat_channel, deployment.chat_message = "slack", "CDEPLOY", "1700.0001"
+        run = run_queue.claim_run(s, "dead-worker", utcnow() - timedelta(minutes=10))
+        assert run is not None
+        run_id, short = run.id, deployment.short_id
+    assert not worker.run_once()  # nothing queued; the abandoned run is failed on the way
+    assert not worker.run_once()  # and told once
+    with db.unit_of_work() as s:
+        posts = [j.payload for j in s.scalars(select(Job).where(Job.kind == "chat.post").order_by(Job.id))]
+    [status] = [p for p in posts if p["key"] == f"deployment-status:{run_id}:abandoned"]
+    assert status["edit"] and status["where"]["message"] == "1700.0001"
+    assert "internal error" in str(status["cards"]) and "the worker running it stopped" in str(status["cards"])
+    [offer] = [p for p in posts if p["key"].startswith(f"deployment-retry:{run_id}:")]
+    assert offer["user"]["external_id"] == "UUMA"
+    assert [(b["action_id"], b["value"]) for b in offer["buttons"]] == [("deployment:retry", short)]
