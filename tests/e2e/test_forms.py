@@ -38,7 +38,7 @@ def slow_registry(release: threading.Event) -> Registry:
     by what was typed."""
     registry = load_registry().copy()
 
-    @registry.command("ask", "Open the slow form")
+    @registry.command("test ask", "Open the slow form")
     def ask(ctx: Context) -> Form:
         return FORM
 
@@ -79,7 +79,7 @@ def bold(door: FrontDoor, text: str) -> str:
 async def test_a_slow_form_closes_before_the_handler_finishes_and_answers_privately(
     door: FrontDoor, release: threading.Event
 ) -> None:
-    form = await door.open_form("ask")
+    form = await door.open_form("test ask")
     release.clear()
     sent = await door.send_form(form, {"name": "ada"})
     wait = await door.first(sent)
@@ -92,7 +92,7 @@ async def test_a_slow_form_closes_before_the_handler_finishes_and_answers_privat
 
 
 async def test_errors_of_a_closed_form_are_listed_privately(door: FrontDoor) -> None:
-    sent = await door.send_form(await door.open_form("ask"), {"name": "short"})
+    sent = await door.send_form(await door.open_form("test ask"), {"name": "short"})
     assert (await door.first(sent)).wait
     errors = await door.answer(sent)
     assert errors.private and "Too short." in errors.text
@@ -103,14 +103,14 @@ async def test_errors_of_a_closed_form_are_listed_privately(door: FrontDoor) -> 
 
 
 async def test_a_failing_slow_form_shows_an_error_id(door: FrontDoor) -> None:
-    sent = await door.send_form(await door.open_form("ask"), {"name": "boom"})
+    sent = await door.send_form(await door.open_form("test ask"), {"name": "boom"})
     assert (await door.first(sent)).wait
     failed = await door.answer(sent)
     assert failed.private and "error id" in failed.text and "handler bug" not in door.sent()
 
 
 async def test_a_repeated_submission_runs_once(door: FrontDoor) -> None:
-    sent = await door.send_form(await door.open_form("ask"), {"name": "ada"})
+    sent = await door.send_form(await door.open_form("test ask"), {"name": "ada"})
     await door.redeliver(sent)
     assert (await door.first(sent)).wait
     assert "Checked" in (await door.answer(sent)).text
@@ -170,7 +170,7 @@ def survey_registry() -> Registry:
     """The shared registry plus a 7-input form, in a copy (the shared one stays untouched)."""
     registry = load_registry().copy()
 
-    @registry.command("survey", "A long form")
+    @registry.command("test survey", "A long form")
     def survey(ctx: Context) -> Form:
         return Form("A survey with seven questions", "survey:save", SURVEY_INPUTS, state="s42")
 
@@ -246,7 +246,7 @@ async def test_discord_profile_errors_then_try_again_then_save(bot: Harness, db:
 
 
 async def test_discord_a_form_of_seven_inputs_takes_two_steps_across_a_restart(bot: Harness) -> None:
-    bot.slash("survey")
+    bot.slash("test survey")
     first = modal_of(await bot.last_callback())
     assert first["title"].endswith("(1/2)") and len(first["components"]) == 5
     assert "token" not in inputs_of(first), "secret inputs go to the last step"
@@ -286,7 +286,7 @@ async def test_discord_a_form_of_seven_inputs_takes_two_steps_across_a_restart(b
 
 
 async def test_discord_a_number_is_checked_before_the_handler(bot: Harness) -> None:
-    bot.slash("survey")
+    bot.slash("test survey")
     first = modal_of(await bot.last_callback())
     bot.submit(first["custom_id"], {"name": "Ada", "count": "three", "color": ["blue"], "tags": [], "notes": ""})
     body = await bot.last_callback(2)
