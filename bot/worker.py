@@ -76,7 +76,8 @@ class Worker:
         with self.runtime.db.unit_of_work() as session:
             claimed = session.get_one(Job, job_id)
             if error:
-                jobs.fail(session, claimed, error, self.clock())
+                if not jobs.fail(session, claimed, error, self.clock()):
+                    notify.failed_for_good(session, payload, error)  # e.g. a digest channel marked broken
             else:
                 claimed.payload = payload
                 jobs.finish(session, claimed, self.clock())

@@ -96,6 +96,8 @@ class DiscordEmulator:
         self._calls: list[Call] = []
         self._lock = threading.Lock()
         self._limits: list[RateLimit] = []
+        self.forbidden: set[str] = set()
+        """Channels the bot may not post in: creating a message there answers 403 Missing Access."""
         self.gateway = Gateway(self._ready, lambda: list(self.guilds), heartbeat_interval_ms)
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -401,6 +403,8 @@ class DiscordEmulator:
                                      "avatar": None, "global_name": None}]}
 
     def _create_message(self, call: Call, match: re.Match[str]) -> tuple[int, Any]:
+        if match.group(1) in self.forbidden:
+            return 403, {"message": "Missing Access", "code": 50001}
         return 200, self._new_message(match.group(1), call.json or {}, call, webhook=False)
 
     def _edit_message(self, call: Call, match: re.Match[str]) -> tuple[int, Any]:
