@@ -52,6 +52,8 @@ class Config:
     stripe_api_url: str = ""
     billing_source: str = ""
     """``RAD_BILLING_SOURCE``: ``csv:<file or folder>`` or ``bigquery:<project.dataset.table>``; empty: costs off."""
+    platform_name: str = "RAD"
+    """``RAD_PLATFORM_NAME``: the platform's name as invoices print it."""
     bigquery_api_url: str = ""
     """``BIGQUERY_API_URL``: the BigQuery REST base URL (a local emulator in tests); empty: Google's own."""
     public_url: str = ""
@@ -113,6 +115,7 @@ class Config:
         return cls(
             billing_source=billing,
             bigquery_api_url=get("BIGQUERY_API_URL").rstrip("/"),
+            platform_name=get("RAD_PLATFORM_NAME", "RAD")[:80],
             data_dir=Path(get("RAD_DATA_DIR", ".rad")),
             database_url=get("DATABASE_URL"),
             admins=listed("RAD_ADMINS"),

@@ -78,7 +78,8 @@ def run(session: Session, now: datetime) -> DebitRun | None:
     rate = platform.credits_per_unit(session)
     currency = platform.currency(session).upper()
     pending = (select(CostRow.user_id, func.sum(CostRow.cost_nanos + CostRow.credits_nanos), func.max(CostRow.id))
-               .where(CostRow.debit_id.is_(None), CostRow.user_id.is_not(None), CostRow.currency == currency)
+               .where(CostRow.debit_id.is_(None), CostRow.user_id.is_not(None), CostRow.currency == currency,
+                      CostRow.usage_start < now)
                .group_by(CostRow.user_id).order_by(CostRow.user_id))
     done = [debit_user(session, period, int(uid or 0), int(net or 0), int(last or 0), currency, rate, now)
             for uid, net, last in list(session.execute(pending))]
@@ -113,7 +114,8 @@ def debit_user(session: Session, period: str, user_id: int, net: int, last_row: 
                        description=f"Project costs: {Decimal(net) * NANO:f} {currency} × {rate}"[:500])
             debit.transaction_id = row.id
         session.execute(update(CostRow).where(CostRow.user_id == user_id, CostRow.debit_id.is_(None),
-                                              CostRow.currency == currency, CostRow.id <= last_row)
+                                              CostRow.currency == currency, CostRow.id <= last_row,
+                                              CostRow.usage_start < now)
                         .values(debit_id=debit.id))
     return UserDebit(user_id, net, currency, credits, available, charged)
 

@@ -64,9 +64,10 @@ async def billed_platform(door: FrontDoor, db: Database, tmp_path: Path) -> tupl
         await door.command("whoami", user=person)
     uma, eve = user_of(db, door, UMA), user_of(db, door, EVE)
     with db.unit_of_work() as s:
-        s.add_all([Deployment(short_id="dep0000a", module_name="project", owner_id=uma, outputs={"project_id": "uma-proj"}),
-                   Deployment(short_id="dep0000b", module_name="bucket", owner_id=uma),
-                   Deployment(short_id="dep0000e", module_name="vm", owner_id=eve, outputs={"project_id": "eve-proj"})])
+        s.add_all([
+            Deployment(short_id="dep0000a", module_name="project", owner_id=uma, outputs={"project_id": "uma-proj"}),
+            Deployment(short_id="dep0000b", module_name="bucket", owner_id=uma),
+            Deployment(short_id="dep0000e", module_name="vm", owner_id=eve, outputs={"project_id": "eve-proj"})])
         s.flush()
         import_export(s, "csv:test", csv_export(write_export(tmp_path / "jan.csv", lines())))
     return uma, eve
@@ -94,7 +95,8 @@ async def test_costs_show_a_users_own_deployments_with_a_chart_and_an_exact_csv(
     got = csv_rows(door, f"costs-{slug}-2026-01-01-2026-01-31.csv")
     expected: dict[tuple[str, str, str], D] = defaultdict(D)
     for line in lines()[:3]:
-        expected[(line.when.date().isoformat(), line.service, line.sku)] += D(line.cost) + sum(map(D, line.credits), D(0))
+        net = D(line.cost) + sum(map(D, line.credits), D(0))
+        expected[(line.when.date().isoformat(), line.service, line.sku)] += net
     assert {(r["day"], r["service"], r["sku"]): D(r["net_cost"]) for r in got} == expected
     assert {r["deployment"] for r in got} == {"dep0000a", "dep0000b"} and {r["owner"] for r in got} == {uma_name}
     assert sum(int(r["rows"]) for r in got) == 3
