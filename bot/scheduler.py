@@ -10,10 +10,13 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from bot import digest_clock
+from bot.cost_clock import run_cost_cycle
 from bot.runtime import Runtime
 from commands.handlers import deployment_notices as notices
 from commands.handlers.credit_notices import KIND as LOW_BALANCE_KIND
 from commands.handlers.notify import post_later
+from commands.handlers.refine_relay import poll as poll_refine_sessions
 from commands.views.review import again_buttons
 from core.deployments import review
 from core.deployments import service as deployments
@@ -26,6 +29,10 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY = timedelta(hours=1)
 PLAN_EXPIRY_EVERY = timedelta(minutes=5)
 """How often plans waiting for review are checked for their expiry (``plan_review_hours``)."""
+COST_CYCLE_EVERY = timedelta(minutes=10)
+"""How often new billing exports are looked for; the cost debit itself runs once per ``refresh_interval_hours``."""
+REFINE_RELAY_EVERY = timedelta(seconds=5)
+"""How often due Jules sessions are relayed (each session backs off on its own: 5 s, 1 min, stopped)."""
 LOW_BALANCE_HOUR = 9
 """The hour (UTC) at which the daily low-balance notices are queued."""
 
@@ -63,6 +70,11 @@ def run_plan_expiry(runtime: Runtime, now: datetime | None = None) -> list[str]:
     return shorts
 
 
+def run_refine_relay(runtime: Runtime, now: datetime | None = None) -> int:
+    """Relay the due Jules sessions: pending thread messages out, new activities into their threads (outbox)."""
+    return poll_refine_sessions(runtime.db, runtime.dispatcher.services, now or utcnow())
+
+
 def queue_low_balance_check(runtime: Runtime) -> bool:
     """Queue the day's low-balance job for the workers, unless one is already waiting; True if queued."""
     with runtime.db.unit_of_work() as session:
@@ -93,6 +105,13 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
                       seconds=HOUSEKEEPING_EVERY.total_seconds(), next_run_time=utcnow() + timedelta(seconds=30))
     scheduler.add_job(run_plan_expiry, "interval", args=[runtime], id="plan_expiry", replace_existing=True,
                       seconds=PLAN_EXPIRY_EVERY.total_seconds())
+    scheduler.add_job(run_cost_cycle, "interval", args=[runtime], id="cost_cycle", replace_existing=True,
+                      seconds=COST_CYCLE_EVERY.total_seconds())
+    scheduler.add_job(run_refine_relay, "interval", args=[runtime], id="refine_relay", replace_existing=True,
+                      seconds=REFINE_RELAY_EVERY.total_seconds())
     scheduler.add_job(queue_low_balance_check, "cron", args=[runtime], id="low_balance", replace_existing=True,
                       hour=LOW_BALANCE_HOUR, minute=0)
+    digest_clock.register(runtime)
+    scheduler.add_job(digest_clock.REFERENCE, "interval", id=digest_clock.JOB_ID, jobstore="persistent",
+                      replace_existing=True, seconds=digest_clock.DIGEST_EVERY.total_seconds())
     return scheduler

@@ -11,7 +11,7 @@ from core.accounts.roles import USER
 from core.catalog import browse
 from core.catalog.browse import TABS, ModuleRow, Tab
 from core.credits.amounts import format_credits
-from core.errors import InvalidInput, NotAllowed, NotFound
+from core.errors import InvalidInput
 from core.hcl.display import hcl_value
 from core.modules.model import Variable
 from core.modules.spec import load_spec
@@ -119,27 +119,6 @@ def jules_connected(ctx: Context) -> bool:
 def deploy_action(ctx: Context, event: ActionEvent) -> Form | Reply:
     """The Deploy button: the module's deploy form (or its confirmation when it has no inputs)."""
     return deploy_start(ctx, visible_by_id(ctx, event.value))
-
-
-@action("modules:refine")
-def refine_action(ctx: Context, event: ActionEvent) -> Reply:
-    """The Refine button: what refining the module with Jules takes today, re-checked for the caller."""
-    m = visible_by_id(ctx, event.value)
-    if not owns(ctx, m):
-        raise NotAllowed(f"Only the partner who published `{m.name}` can refine it.")
-    conn = connections.find_jules(ctx.session, ctx.actor)
-    if conn is None or conn.key_secret_id is None:
-        raise NotFound("No Jules API key is connected.", hint=f"Run `{ctx.slash} connect jules` first.")
-    lines = [f":sparkles: *Refine {m.name}* with Jules"]
-    if connections.jules_source(m.repository) in conn.sources:
-        lines.append(f"Your Jules key can work on *{m.repository}*. RAD does not start Jules sessions from chat "
-                     f"in this version: open Jules on *{m.repository}*, ask for the change in the `{m.name}` "
-                     "folder and merge its pull request there.")
-    else:
-        lines.append(f"Your Jules key cannot see *{m.repository}* yet: install the Jules GitHub app on it, then "
-                     f"run `{ctx.slash} connect jules` again so RAD checks it.")
-    lines.append(f"Once the change is merged, `{ctx.slash} publish` updates `{m.name}` to the new commit.")
-    return Reply(text="\n".join(lines))
 
 
 @action("modules:tab")

@@ -131,6 +131,18 @@ def owned_module(session: Session, actor: User, name: str) -> Module:
     return module
 
 
+def owned_or_shared(session: Session, actor: User, name: str) -> Module:
+    """The module called ``name`` if ``actor`` owns it or collaborates on it; NotFound otherwise."""
+    wanted = name.strip()
+    module = session.scalars(select(Module).where(Module.name_key == Module.key_for(wanted))).first() \
+        if 0 < len(wanted) <= 100 else None
+    if module is None or module.owner_id is None or not may_decide(session, module.id, module.owner_id, actor):
+        shown = browse.printable(wanted)[:100]
+        raise NotFound(f"There is no module `{shown}` whose Jules sessions you take part in.",
+                       hint="Its owner names collaborators with `/rad refine collaborators`.")
+    return module
+
+
 def add_collaborator(session: Session, actor: User, module_name: str, user: User, platform: str = "") -> bool:
     """Let ``user`` decide in ``module_name``'s refine threads; False when they already could."""
     module = owned_module(session, actor, module_name)

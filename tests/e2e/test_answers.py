@@ -24,6 +24,7 @@ from storage.db import Database
 from storage.models import Deployment, DeploymentRun, JulesConnection, Module, User, utcnow
 from storage.models.states import DeploymentAction, DeploymentRunStatus, DeploymentStatus
 from tests.emulators import discord_objects as obj
+from tests.emulators.jules import JulesEmulator
 from tests.support import discord_harness as dh
 from tests.support import slack_support as sh
 from tests.support.front_door import ADMIN, FrontDoor, Person, door, door_registry
@@ -80,7 +81,7 @@ def publish_examples(db: Database, services: Services, door: FrontDoor) -> None:
 
 
 async def test_module_cards_carry_deploy_details_pin_and_refine_for_the_owner(
-        door: FrontDoor, db: Database, services: Services) -> None:
+        door: FrontDoor, db: Database, services: Services, jules: JulesEmulator) -> None:
     publish_examples(db, services, door)
     listed = await door.command("modules", {"tab": "platform"})
     labels = [b.label for b in listed.buttons]
@@ -94,13 +95,14 @@ async def test_module_cards_carry_deploy_details_pin_and_refine_for_the_owner(
 
     mine = await door.command("modules", {"tab": "partner"}, user=PAT)
     assert [b.label for b in mine.buttons].count("✨ Refine") == 1 and "1 module," in mine.text
-    refined = await door.click(mine, "✨ Refine", user=PAT)
-    assert refined.private and "Your Jules key can work on pat/modules" in refined.text
-    assert "coming soon" not in refined.text.lower() and "/rad publish" in refined.text
+    jules.add_key("jules-key-1")
+    jules.add_source(REPOSITORY)
+    refined = await door.answer(await door.send_click(mine, "✨ Refine", user=PAT))  # more in test_refine.py
+    assert "Jules is starting on `budget-alerts`" in refined.text and len(jules.sessions()) == 1
 
     admin_view = await door.command("modules", {"tab": "partner"})
     assert "✨ Refine" not in [b.label for b in admin_view.buttons], "only the module's owner refines it"
-    forged = await door.click(mine, "✨ Refine", user=ADMIN)  # a click on Pat's card by someone else
+    forged = await door.answer(await door.send_click(mine, "✨ Refine", user=ADMIN))  # Pat's card, someone else
     assert "Only the partner who published `budget-alerts` can refine it" in forged.text
 
     details = await door.command("module", {"module": "data-bucket"})
