@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from commands.handlers.notify import post_later
+from commands.handlers.notify import POST_KIND, post_later
 from commands.views import refine as views
 from core.errors import InvalidInput, NotFound, RadError
 from core.jules import sessions
@@ -26,7 +26,7 @@ from core.jules.client import Activity
 from core.jules.client import Session as JulesSession
 from core.services import Services
 from storage.db import Database
-from storage.models import JobStatus, RefineDecision, RefineSession, RefineStatus
+from storage.models import Job, JobStatus, RefineDecision, RefineSession, RefineStatus
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +67,25 @@ def poll(db: Database, services: Services, now: datetime) -> int:
 
 def relay(db: Database, services: Services, row_id: int, now: datetime) -> None:
     """One turn of one session: its thread first, then Jules (no transaction open), then the thread's posts."""
+    lost = False
     with db.unit_of_work() as session:
         row = session.get(RefineSession, row_id)
         if row is None or row.status != RefineStatus.ACTIVE:
             return
         if not row.chat_thread and not _open_thread(session, row, now):
             return
+        if _thread_lost(session, row):
+            _end_with(session, row, now, "", note="its thread is gone: a message to it could not be posted")
+            lost = True
         try:
             key = sessions.jules_key(session, services, row.owner_id)
         except NotFound as missing:
             _end_with(session, row, now, f":warning: {missing.message} {missing.hint} The session has ended.")
             return
         fetch = _Fetch(row.id, row.jules_session, key, row.cursor, list(row.pending))
+    if lost:
+        _archive(services, fetch)
+        return
     _ask_jules(services, fetch)
     with db.unit_of_work() as session:
         row = session.get_one(RefineSession, row_id)
@@ -105,6 +112,23 @@ def _ask_jules(services: Services, fetch: _Fetch) -> None:
             fetch.session = client.get_session(fetch.jules_id)
     except RadError as error:
         fetch.error = error
+
+
+def _archive(services: Services, fetch: _Fetch) -> None:
+    """Archive the session in Jules (its thread is gone); a failure only leaves it unarchived there."""
+    try:
+        with services.jules(fetch.key) as client:
+            client.archive_session(fetch.jules_id)
+    except RadError as error:
+        log.info("refine session not archived", extra={"refine_session": fetch.row_id, "error": error.message})
+
+
+def _thread_lost(session: Session, row: RefineSession) -> bool:
+    """Whether a post to the thread failed for good (the thread, or its channel, was deleted in chat)."""
+    prefix = f"refine:{row.id}:"
+    failed = session.scalars(select(Job.payload).where(Job.kind == POST_KIND, Job.status == JobStatus.FAILED,
+                                                       Job.payload["key"].as_string().startswith(prefix)))
+    return failed.first() is not None
 
 
 def _open_thread(session: Session, row: RefineSession, now: datetime) -> bool:
@@ -160,7 +184,7 @@ def _schedule(session: Session, row: RefineSession, fetch: _Fetch, now: datetime
         delay = sessions.SLOW
     row.next_poll_at = now + delay if delay is not None else None
     row.poll_seconds = int(delay.total_seconds()) if delay is not None else 0
-    if state == "AWAITING_USER_FEEDBACK" and fetch.activities:
+    if state == "AWAITING_USER_FEEDBACK" and fetch.activities and fetch.activities[-1].originator != "user":
         post_later(session, f"refine:{row.id}:waiting:{fetch.activities[-1].id}",
                    ":speech_balloon: Jules is waiting for your answer: reply in this thread.",
                    where=sessions.thread_ref(row))

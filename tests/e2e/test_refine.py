@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,10 +21,10 @@ from core.repos.connections import GITHUB_TOKEN, JULES_KEY, jules_source, owner_
 from core.secrets import store
 from core.services import Services
 from storage.db import Database
-from storage.models import AuditEvent, JulesConnection, Module, RefineSession, RepoConnection, utcnow
+from storage.models import AuditEvent, JulesConnection, Module, RefineSession, RefineStatus, RepoConnection, utcnow
 from tests.emulators.github import GitHubEmulator
 from tests.emulators.github_git import PullRequest
-from tests.emulators.jules import JulesEmulator, Session
+from tests.emulators.jules import JulesEmulator, Script, Session
 from tests.support import discord_harness as dh
 from tests.support import slack_support as sh
 from tests.support.front_door import (
@@ -302,3 +303,122 @@ async def test_the_refine_button_starts_the_session_and_says_what_is_missing(
     unseen = await click(door, mine, "✨ Refine", PAT)
     assert "Jules cannot see pat/modules yet" in unseen.text and "Jules GitHub app" in unseen.text
     assert len(jules.sessions()) == 1
+
+
+# -- what goes wrong -----------------------------------------------------------------------------------------
+
+async def open_session(door: FrontDoor, clock: Clock, jules: JulesEmulator) -> tuple[str, Session]:
+    """Pat starts a session on ``network``; its thread is open. Returns the thread and the Jules session."""
+    await door.command("refine", {"module": "network"}, user=PAT)
+    await clock.deliver()
+    [(thread, _)] = top_posts(door)
+    await clock.turn()
+    return thread, only_session(jules)
+
+
+async def to_pull_request(door: FrontDoor, clock: Clock, jules: JulesEmulator) -> tuple[str, Reply]:
+    """An open session whose plan Pat approved and whose pull request card is posted."""
+    thread, session = await open_session(door, clock, jules)
+    jules.run(session.id)
+    await clock.turn()
+    [plan] = [r for r in thread_posts(door, thread) if "Jules' plan" in r.text]
+    await click(door, plan, "Approve", PAT)
+    jules.run(session.id)
+    await clock.turn()
+    [pull] = [r for r in thread_posts(door, thread) if "Pull request:" in r.text]
+    return thread, pull
+
+
+async def test_jules_down_for_minutes_then_back_and_a_refused_key_are_said_in_the_thread(
+        team: FrontDoor, clock: Clock, jules: JulesEmulator) -> None:
+    door = team
+    thread, session = await open_session(door, clock, jules)
+    jules.advance(session.id)
+    jules.fail(times=9, status=500)  # three turns of the relay, each with its retries
+    await clock.turn(3)
+    down = [t for t in texts(door, thread) if "Jules is not answering right now" in t]
+    assert len(down) == 1 and "keeps trying" in down[0]
+    await clock.turn()  # Jules is back: the thread catches up, once
+    assert len([t for t in texts(door, thread) if "I'm reading the repository" in t]) == 1
+    jules.rate_limit(times=3, retry_delay=None)  # a 429 without retry info: one turn lost, nothing said
+    await clock.turn()
+    assert len([t for t in texts(door, thread) if "not answering" in t or "limiting" in t]) == 1
+
+    key = next(iter(jules._keys))
+    jules.revoke_key(key)
+    await clock.turn()
+    refused = [t for t in texts(door, thread) if "Jules refused the API key" in t]
+    assert len(refused) == 1 and "/rad connect jules" in refused[0] and key not in " ".join(texts(door, thread))
+
+
+async def test_a_question_and_a_failure_say_what_to_do_and_the_relay_stops(
+        team: FrontDoor, clock: Clock, db: Database, jules: JulesEmulator) -> None:
+    door = team
+    jules.script = Script(question="One NAT gateway per AZ, or one shared?", fail_reason="Unable to clone repository")
+    thread, session = await open_session(door, clock, jules)
+    jules.run(session.id)
+    await clock.turn()
+    [plan] = [r for r in thread_posts(door, thread) if "Jules' plan" in r.text]
+    await click(door, plan, "Approve", PAT)
+    jules.run(session.id)
+    await clock.turn()
+    shown = texts(door, thread)
+    assert any("Jules: One NAT gateway per AZ" in t for t in shown)
+    assert any("Jules is waiting for your answer: reply in this thread" in t for t in shown)
+
+    say(door, thread, "One per AZ", PAT)
+    await wait_for(lambda: db_pending(db))
+    await clock.turn()
+    assert len([t for t in texts(door, thread) if "waiting for your answer" in t]) == 1, "our own message is no news"
+    jules.advance(session.id)  # the answer, then back to work
+    jules.run(session.id)
+    await clock.turn()
+    [failed] = [t for t in texts(door, thread) if "Jules could not finish" in t]
+    assert "Unable to clone repository" in failed and "Post a message in this thread" in failed
+    with db.unit_of_work() as s:
+        assert s.scalars(select(RefineSession)).one().next_poll_at is None, "a failed session is not asked again"
+
+
+async def test_merge_with_conflicts_and_a_pull_request_closed_on_github(
+        team: FrontDoor, clock: Clock, github: GitHubEmulator, jules: JulesEmulator) -> None:
+    door = team
+    _, pull = await to_pull_request(door, clock, jules)
+    repo = github.repo(REPOSITORY)
+    repo.commit({"network/variables.tf": 'variable "other" {}\n'}, "a change on main meanwhile")
+    conflict = await click(door, pull, "Merge", PAT)
+    assert "GitHub cannot merge it: it has conflicts" in conflict.text
+    assert [b.label for b in conflict.buttons][:2] == ["Merge", "Close"], "still waiting for a decision"
+
+    gh_pull = repo.pulls[1]
+    gh_pull.state, gh_pull.closed_at = "closed", repo.now()
+    closed = await click(door, conflict, "Close", PAT)
+    assert "It was closed on GitHub already" in closed.text
+    assert "Closed by someone outside the chat" in closed.text and closed.buttons == []
+
+
+@pytest.mark.parametrize("door", ["slack"], indirect=True)
+async def test_a_thread_deleted_in_chat_ends_the_session(
+        team: FrontDoor, clock: Clock, db: Database, jules: JulesEmulator) -> None:
+    door = team
+    thread, session = await open_session(door, clock, jules)
+    jules.run(session.id)
+    await clock.turn()
+    [plan] = [r for r in thread_posts(door, thread) if "Jules' plan" in r.text]
+    await click(door, plan, "Approve", PAT)
+    jules.advance(session.id)
+    await clock.turn()  # the status message
+    emu = door.harness.emulator  # type: ignore[attr-defined]
+    for message in emu.messages(sh.CHANNEL):  # the thread is deleted in Slack
+        emu.delete_message(sh.CHANNEL, message["ts"])
+    jules.advance(session.id)
+    await clock.turn()  # its edit fails: retried by the outbox, then given up
+    for hours in (1, 2, 3):  # the outbox's later attempts, as time goes by
+        with door.worker(lambda: utcnow() + timedelta(hours=hours)) as worker:  # noqa: B023
+            while await asyncio.to_thread(worker.run_once):
+                pass
+    await clock.turn()
+    with db.unit_of_work() as s:
+        row = s.scalars(select(RefineSession)).one()
+        assert row.status == RefineStatus.FAILED and "its thread is gone" in row.end_note
+        assert row.live_module_id is None
+    assert jules.session(session.id).archived
