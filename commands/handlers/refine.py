@@ -188,7 +188,7 @@ def ask_changes(ctx: Context, event: ActionEvent) -> Form | Reply:
         Input("changes", "What should change in the plan?", "multiline", max_length=2000),), "Send", event.value)
 
 
-@form("refine:changes")
+@form("refine:changes", slow=True)
 def changes_submitted(ctx: Context, values: Mapping[str, FormValue], state: str) -> Reply:
     """Send the requested changes to Jules; the plan card says who asked and when."""
     row_id, _, plan_id = state.partition(":")

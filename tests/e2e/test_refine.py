@@ -422,3 +422,39 @@ async def test_a_thread_deleted_in_chat_ends_the_session(
         assert row.status == RefineStatus.FAILED and "its thread is gone" in row.end_note
         assert row.live_module_id is None
     assert jules.session(session.id).archived
+
+
+async def test_asking_for_changes_revises_the_plan_and_an_ended_session_says_so(
+        team: FrontDoor, clock: Clock, db: Database, jules: JulesEmulator) -> None:
+    door = team
+    thread, session = await open_session(door, clock, jules)
+    jules.run(session.id)
+    await clock.turn()
+    [plan] = [r for r in thread_posts(door, thread) if "Jules' plan" in r.text]
+    form = await door.click_form(plan, "Ask for changes", user=PAT)
+    asked = await door.submit(form, {"changes": "One NAT gateway per AZ"}, user=PAT)
+    assert "a revised plan will follow" in asked.text
+    await clock.turn()
+    [sent] = [c for c in jules.calls() if c.path.endswith(":sendMessage")]
+    assert sent.body["prompt"].endswith("Please revise the plan: One NAT gateway per AZ")
+    pat = name_of(db, door, PAT)
+    assert any(f"Changes asked by {pat} at " in t for t in texts(door, thread)), "the card says who asked"
+    jules.advance(session.id)  # Jules answers with a revised plan
+    await clock.turn()
+    plans = [r for r in thread_posts(door, thread) if "Jules' plan" in r.text]
+    assert len(plans) == 2 and "(revised)" in plans[1].text
+    stale = await click(door, plan, "Approve", PAT) if door.platform == "slack" else None
+    assert stale is None or "replaced this plan with a newer one" in stale.text
+    approved = await click(door, plans[1], "Approve", PAT)
+    assert f"Approved by {pat}" in approved.text and jules.session(session.id).state == "IN_PROGRESS"
+
+    await door.command("refine end", {"module": "network"}, user=PAT)
+    say(door, thread, "are you still there?", PAT)
+    if door.platform == "slack":
+        await wait_for(lambda: door.harness.emulator.ephemerals(slack_id(PAT)))  # type: ignore[attr-defined]
+        shown = plain(sh.texts(door.harness.emulator.ephemerals(slack_id(PAT))[-1]))  # type: ignore[attr-defined]
+    else:
+        await wait_for(lambda: any("has ended" in t for t in texts(door, thread)))
+        shown = next(t for t in texts(door, thread) if "has ended" in t)
+    assert "This Jules session on `network` has ended: the message was not sent" in shown
+    assert "/rad refine network" in shown
