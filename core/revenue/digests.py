@@ -187,7 +187,7 @@ def _claim(session: Session, target: DigestTarget, start: datetime, end: datetim
 
 
 def posted(session: Session, post_id: int, now: datetime) -> None:
-    """Record that the digest of ``post_id`` went out."""
+    """Record that the digest of ``post_id`` was handed to the outbox (which posts it once, or breaks the target)."""
     post = session.get(DigestPost, post_id)
     if post is not None and post.status == DigestPostStatus.CLAIMED:
         post.status, post.posted_at = DigestPostStatus.POSTED, now
@@ -198,8 +198,8 @@ def break_target(session: Session, target_id: int, post_id: int | None, reason: 
     target = session.get(DigestTarget, target_id)
     if post_id is not None:
         post = session.get(DigestPost, post_id)
-        if post is not None and post.status == DigestPostStatus.CLAIMED:
-            post.status = DigestPostStatus.ABANDONED
+        if post is not None:  # handed to the outbox, whose post then failed for good
+            post.status, post.posted_at = DigestPostStatus.ABANDONED, None
     if target is None or target.status != DigestTargetStatus.ACTIVE:
         return None
     target.status, target.broken_reason = DigestTargetStatus.BROKEN, reason[:300]

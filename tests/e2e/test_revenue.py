@@ -15,19 +15,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.accounts import identity
-from core.accounts.roles import FINANCE, PARTNER, grant_role
 from core.revenue.export import FINANCE_HEADER, PARTNER_HEADER
-from core.settings import platform as settings
 from storage.db import Database
-from storage.models import AuditEvent, CreditTransaction, User
-from tests.support.front_door import ADMIN, FrontDoor, Person, door, door_registry
-from tests.support.revenue_story import write_spends
+from storage.models import AuditEvent, CreditTransaction
+from tests.support.front_door import FrontDoor, door, door_registry
+from tests.support.revenue_story import FIN, PAT, QUINN, UMA, door_story, user_of
 from tests.support.slack_support import emulator, harness, slack_runtime
 
 __all__ = ["door", "door_registry", "emulator", "harness", "slack_runtime"]
 
-PAT, QUINN, UMA, FIN = Person("pat"), Person("quinn"), Person("uma"), Person("fin")
 D = Decimal
 NOVEMBER = {"start": "2026-11-01", "end": "2026-11-30"}
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -37,28 +33,6 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def discord_options() -> dict[str, Any]:
     """The Discord client with its default options (the door fixture may ask for them)."""
     return {}
-
-
-def user_of(db: Database, door: FrontDoor, person: Person) -> User:
-    with db.unit_of_work() as s:
-        found = identity.find_user(s, door.identity(person))
-        assert found is not None
-        s.expunge(found)
-        return found
-
-
-async def with_story(door: FrontDoor, db: Database) -> None:
-    """Everyone registered by a first command; Pat and Quinn partners, Fin finance; November's spends."""
-    for person in (ADMIN, PAT, QUINN, UMA, FIN):
-        await door.command("whoami", user=person)
-    ids = [user_of(db, door, p).id for p in (ADMIN, PAT, QUINN, UMA, FIN)]
-    with db.unit_of_work() as s:
-        admin, pat, quinn, uma, fin = (s.get_one(User, i) for i in ids)
-        grant_role(s, pat, PARTNER)
-        grant_role(s, quinn, PARTNER)
-        grant_role(s, fin, FINANCE)
-        settings.change(s, admin, "credits_per_unit", "100")
-        write_spends(s, pat, quinn, uma)
 
 
 def png_size(content: bytes) -> tuple[int, int]:
@@ -72,7 +46,7 @@ def table(door: FrontDoor, name: str) -> list[list[str]]:
 
 
 async def test_a_partner_sees_their_own_modules_and_share(door: FrontDoor, db: Database) -> None:
-    await with_story(door, db)
+    await door_story(door, db)
     mine = await door.command("revenue", NOVEMBER, user=PAT)
     assert mine.private and "Your partner revenue – 2026-11-01 to 2026-11-30 (UTC)" in mine.text
     assert "Your share: 2.20 USD from 3 paying deployments (11.01 USD true revenue, 1,101 purchased credits)" \
@@ -95,7 +69,7 @@ async def test_a_partner_sees_their_own_modules_and_share(door: FrontDoor, db: D
 
 async def test_a_partner_asking_for_another_partners_revenue_is_refused_and_audited(door: FrontDoor,
                                                                                      db: Database) -> None:
-    await with_story(door, db)
+    await door_story(door, db)
     refused = await door.command("revenue", {**NOVEMBER, "module": "-", "partner": QUINN}, user=PAT)
     assert refused.private and "Partners can see only the revenue of their own modules" in refused.text
     assert door.files() == {}
@@ -107,7 +81,7 @@ async def test_a_partner_asking_for_another_partners_revenue_is_refused_and_audi
 
 
 async def test_finance_sees_every_partner_and_the_payouts_due(door: FrontDoor, db: Database) -> None:
-    await with_story(door, db)
+    await door_story(door, db)
     report = await door.command("revenue", NOVEMBER, user=FIN)
     assert "Platform revenue – 2026-11-01 to 2026-11-30 (UTC), all partners" in report.text
     assert "True revenue: 13.91 USD from 5 paying deployments (1,391 purchased credits at 100 credits per USD)" \
@@ -126,7 +100,7 @@ async def test_finance_sees_every_partner_and_the_payouts_due(door: FrontDoor, d
 
 
 async def test_bad_periods_and_names_are_refused_with_what_to_do(door: FrontDoor, db: Database) -> None:
-    await with_story(door, db)
+    await door_story(door, db)
     reversed_ = await door.command("revenue", {"start": "2026-11-30", "end": "2026-11-01"}, user=FIN)
     assert "after it ends" in reversed_.text
     open_ = await door.command("revenue", {"start": "2026-11-01", "end": "-"}, user=FIN)

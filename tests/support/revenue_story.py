@@ -13,11 +13,17 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from core.accounts import identity as identities
 from core.accounts.identity import IdentityKey, create_user
-from core.accounts.roles import grant_role
+from core.accounts.roles import FINANCE, PARTNER, grant_role
 from core.credits import service as credits
 from core.credits.ledger import locked_account, post
+from core.settings import platform as settings
+from storage.db import Database
 from storage.models import Module, User
+from tests.support.front_door import ADMIN, FrontDoor, Person
+
+PAT, QUINN, UMA, FIN = Person("pat"), Person("quinn"), Person("uma"), Person("fin")
 
 D = Decimal
 
@@ -110,3 +116,26 @@ def deploy_for_real(s: Session, user: User, module_name: str, amount: str, key: 
     """Hold and spend through the credit services, as a deploy does (the share and partner in force now)."""
     credits.hold(s, user, D(amount), key=key, deployment=key[-8:], module=module_name)
     credits.spend(s, key)
+
+
+def user_of(db: Database, door: FrontDoor, person: Person) -> User:
+    """The user ``person`` is on this door (detached from its session)."""
+    with db.unit_of_work() as s:
+        found = identities.find_user(s, door.identity(person))
+        assert found is not None
+        s.expunge(found)
+        return found
+
+
+async def door_story(door: FrontDoor, db: Database) -> None:
+    """Everyone registered by a first command; Pat and Quinn partners, Fin finance; November's spends."""
+    for who in (ADMIN, PAT, QUINN, UMA, FIN):
+        await door.command("whoami", user=who)
+    ids = [user_of(db, door, p).id for p in (ADMIN, PAT, QUINN, UMA, FIN)]
+    with db.unit_of_work() as s:
+        admin, pat, quinn, uma, fin = (s.get_one(User, i) for i in ids)
+        grant_role(s, pat, PARTNER)
+        grant_role(s, quinn, PARTNER)
+        grant_role(s, fin, FINANCE)
+        settings.change(s, admin, "credits_per_unit", "100")
+        write_spends(s, pat, quinn, uma)
