@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.runtime import Runtime
 from commands.framework.dispatch import Dispatcher
@@ -150,3 +150,25 @@ def test_the_clock_queues_one_job_per_claim_and_the_digest_compares_periods(db: 
     assert "True revenue: *13.91 USD* from 5 paying deployments (new (nothing the period before)" in text
     assert "Partner shares: *3.46 USD*" in text and "*Top partners*" in text and "• Pat: 2.20 USD" in text
     assert [f.mime for f in files] == ["image/png", "text/csv"]
+
+
+def test_the_tick_lives_in_the_clocks_persistent_store_across_restarts(db: Database, dispatcher: Dispatcher,
+                                                                       config: Config) -> None:
+    from bot import digest_clock
+    from bot.scheduler import build_scheduler
+
+    runtime = Runtime(config, db, dispatcher.registry, dispatcher)
+    for _ in range(2):  # a second clock process (or a restart) finds and replaces the same stored job
+        scheduler = build_scheduler(runtime)
+        scheduler.start(paused=True)
+        try:
+            job = scheduler.get_job(digest_clock.JOB_ID, jobstore="persistent")
+            assert job is not None and job.func_ref == digest_clock.REFERENCE
+            assert job.trigger.interval == digest_clock.DIGEST_EVERY
+        finally:
+            scheduler.shutdown(wait=False)
+    with db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
+    assert digest_clock.JOB_ID in stored
+    target(db, DigestCadence.DAILY, datetime(2026, 11, 4, tzinfo=UTC))
+    assert digest_clock.tick(datetime(2026, 11, 5, 0, 5, tzinfo=UTC)) == 1  # what the stored job runs
