@@ -24,8 +24,8 @@ from core.dates import parse_period
          details="Project costs are what the cloud bills for what your deployments created (from the billing "
                  "export), debited as credits every refresh interval; a module's credit cost is separate. Without "
                  "dates the report covers this month so far; with dates give both (UTC, both included, at most "
-                 "366 days). Finance and admins see everyone's costs, or one user's. The CSV sums the rows by day, "
-                 "deployment, service and SKU.")
+                 "366 days). Finance and admins see everyone's costs, or one user's. The CSV sums the rows by day (by "
+                 "month for periods over 31 days), deployment, service and SKU.")
 def costs(ctx: Context, user: IdentityKey | None, start: str | None, end: str | None, module: str | None) -> Reply:
     """The report, its chart and its CSV."""
     period = reports.default_period(ctx.now.date()) if start is None and end is None else parse_period(start, end)

@@ -26,7 +26,7 @@ from storage.models import CostImport, CostRow
 
 log = logging.getLogger(__name__)
 BATCH = 5000
-"""Rows written per statement: memory stays flat whatever the file's size."""
+"""Rows held in memory before they are written: memory stays flat whatever the file's size."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,9 @@ def import_export(session: Session, source: str, export: Export) -> ImportOutcom
         return ImportOutcome(source, export.name, already=True)  # another process imported it just now
     found = owners(session)
     header: Header | None = None
-    batch: list[dict[str, Any]] = []
     read = 0
     newest: datetime | None = None
-    write = _writer(session)
+    writer = _writer(session)
     for line, values in export.lines:
         if header is None:
             header = Header(values, export.name)
@@ -103,27 +102,13 @@ def import_export(session: Session, source: str, export: Export) -> ImportOutcom
         if row.export_time is not None and (newest is None or row.export_time > newest):
             newest = row.export_time
         hit = match(found, row.label_deployment, row.project_id)
-        batch.append({
-            "row_key": row.key, "import_id": record.id, "billing_account": row.billing_account,
-            "service": row.service, "sku": row.sku, "usage_start": row.usage_start, "usage_end": row.usage_end,
-            "project_id": row.project_id, "project_name": row.project_name,
-            "label_deployment": row.label_deployment, "cost_nanos": row.cost_nanos,
-            "credits_nanos": row.credits_nanos, "currency": row.currency, "invoice_month": row.invoice_month,
-            "deployment_id": hit[0] if hit else None, "user_id": hit[1] if hit else None})
-        if len(batch) >= BATCH:
-            write(batch)
-            batch = []
+        writer.add((row.key, record.id, row.billing_account, row.service, row.sku, row.usage_start, row.usage_end,
+                    row.project_id, row.project_name, row.label_deployment, row.cost_nanos, row.credits_nanos,
+                    row.currency, row.invoice_month, hit[0] if hit else None, hit[1] if hit else None))
     if header is None:
         raise BadExport(f"{export.name} is empty: it has no header row.",
                         hint="Export the billing table with its header; nothing was imported.")
-    if batch:
-        write(batch)
-    mine = CostRow.import_id == record.id
-    totals = {currency: int(nanos) for currency, nanos in session.execute(
-        select(CostRow.currency, func.sum(CostRow.cost_nanos)).where(mine).group_by(CostRow.currency))}
-    added = int(session.scalar(select(func.count(CostRow.id)).where(mine)) or 0)
-    attributed = int(session.scalar(select(func.count(CostRow.id)).where(mine, CostRow.deployment_id.is_not(None)))
-                     or 0)
+    added, attributed, totals = writer.finish(record.id)
     record.rows, record.duplicates, record.watermark = added, read - added, newest
     session.flush()
     outcome = ImportOutcome(source, export.name, added, read - added, attributed, totals)
@@ -132,17 +117,82 @@ def import_export(session: Session, source: str, export: Export) -> ImportOutcom
     return outcome
 
 
-def _writer(session: Session) -> Any:
-    """A function writing one batch of rows, skipping rows whose content is already stored."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(CostRow).on_conflict_do_nothing(index_elements=["row_key"])
-    elif dialect == "sqlite":
-        statement = sqlite.insert(CostRow).on_conflict_do_nothing(index_elements=["row_key"])
-    else:  # pragma: no cover - the bot runs on SQLite and PostgreSQL
-        raise RuntimeError(f"costs cannot be imported into {dialect}")
+COLUMNS = ("row_key", "import_id", "billing_account", "service", "sku", "usage_start", "usage_end", "project_id",
+           "project_name", "label_deployment", "cost_nanos", "credits_nanos", "currency", "invoice_month",
+           "deployment_id", "user_id")
+"""The columns an import writes, in the order of the tuples it builds."""
 
-    def write(batch: list[dict[str, Any]]) -> None:
-        session.execute(statement, batch)
 
-    return write
+class _Writer:
+    """Rows written in batches; the same content already stored is skipped (its ``row_key`` is unique)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.batch: list[tuple[Any, ...]] = []
+        dialect = session.get_bind().dialect.name
+        insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+        self.statement = insert(CostRow).on_conflict_do_nothing(index_elements=["row_key"])
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        self.batch.append(row)
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            self.session.execute(self.statement, [dict(zip(COLUMNS, row, strict=True)) for row in self.batch])
+            self.batch = []
+
+    def finish(self, import_id: int) -> tuple[int, int, dict[str, int]]:
+        """Write what is left; the rows added by this import, how many are attributed, their cost by currency."""
+        self.flush()
+        mine = CostRow.import_id == import_id
+        totals = {currency: int(nanos) for currency, nanos in self.session.execute(
+            select(CostRow.currency, func.sum(CostRow.cost_nanos)).where(mine).group_by(CostRow.currency))}
+        added = int(self.session.scalar(select(func.count(CostRow.id)).where(mine)) or 0)
+        attributed = int(self.session.scalar(select(func.count(CostRow.id)).where(
+            mine, CostRow.deployment_id.is_not(None))) or 0)
+        return added, attributed, totals
+
+
+class _CopyWriter(_Writer):
+    """PostgreSQL: rows streamed with ``COPY`` into a temporary table, then moved in one ``INSERT ... SELECT``."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        driver: Any = session.connection().connection.driver_connection
+        self.connection = driver
+        with driver.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS cost_rows_incoming "
+                           "(LIKE cost_rows INCLUDING DEFAULTS) ON COMMIT DROP")
+            cursor.execute("ALTER TABLE cost_rows_incoming ALTER COLUMN id DROP NOT NULL")
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        with self.connection.cursor() as cursor, cursor.copy(
+                f"COPY cost_rows_incoming ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in self.batch:
+                copy.write_row(row)
+        self.batch = []
+
+    def finish(self, import_id: int) -> tuple[int, int, dict[str, int]]:
+        """Move the rows in, skipping stored ones; what was added, counted from the rows inserted."""
+        self.flush()
+        names = ", ".join(COLUMNS)
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"WITH added AS (INSERT INTO cost_rows ({names}) SELECT {names} FROM cost_rows_incoming "
+                           "ON CONFLICT (row_key) DO NOTHING RETURNING currency, cost_nanos, deployment_id) "
+                           "SELECT currency, sum(cost_nanos), count(*), count(deployment_id) FROM added "
+                           "GROUP BY currency")
+            found = cursor.fetchall()
+            cursor.execute("TRUNCATE cost_rows_incoming")
+        return (sum(int(row[2]) for row in found), sum(int(row[3]) for row in found),
+                {str(row[0]): int(row[1]) for row in found})
+
+
+def _writer(session: Session) -> _Writer:
+    """The fastest writer the database offers: COPY on PostgreSQL, batched inserts on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _CopyWriter(session)
+    return _Writer(session)

@@ -28,9 +28,11 @@ from core.errors import InvalidInput, NotAllowed
 from storage.models import CostDebit, CostRow, Deployment, User
 
 MAX_DAYS = 366
-CSV_HEADER = ("day", "deployment", "module", "owner", "project_id", "service", "sku", "currency", "cost", "credits",
+DAILY_UP_TO = 31
+"""Periods up to this many days get one CSV line per day; longer ones one per month (a year stays a few MB)."""
+CSV_HEADER = ("period", "deployment", "module", "owner", "project_id", "service", "sku", "currency", "cost", "credits",
               "net_cost", "rows")
-"""The CSV's header: one line per day, deployment, service and SKU; exact decimals."""
+"""The CSV's header: one line per day (or month), deployment, service and SKU; exact decimals."""
 
 
 @dataclass(frozen=True)
@@ -178,17 +180,19 @@ def cost_to_date(session: Session, deployment: Deployment) -> dict[str, int]:
     return {currency: int(net) for currency, net in session.execute(query)}
 
 
-def _day(session: Session) -> Any:
-    """The usage start's UTC day as ``YYYY-MM-DD`` text, in SQL."""
+def _day(session: Session, scope: CostScope) -> Any:
+    """The usage start's UTC day (``YYYY-MM-DD``) or, for long periods, month (``YYYY-MM``), in SQL."""
+    first, last = scope.period.first, scope.period.last
+    daily = first is not None and last is not None and (last - first).days < DAILY_UP_TO
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", CostRow.usage_start), "YYYY-MM-DD")
-    return func.substr(CostRow.usage_start, 1, 10)
+        return func.to_char(func.timezone("UTC", CostRow.usage_start), "YYYY-MM-DD" if daily else "YYYY-MM")
+    return func.substr(CostRow.usage_start, 1, 10 if daily else 7)
 
 
 def csv_lines(session: Session, scope: CostScope) -> Iterator[tuple[Any, ...]]:
-    """The CSV's lines (after the header): rows summed by day, deployment, service and SKU, oldest first."""
+    """The CSV's lines (after the header): rows summed by day (or month), deployment, service and SKU, oldest first."""
     r = CostRow
-    day = _day(session)
+    day = _day(session, scope)
     names: dict[int, str] = {}
     sums = (r.currency, func.sum(r.cost_nanos), func.sum(r.credits_nanos), func.count(r.id))
     attributed = _where(select(day, Deployment.short_id, Deployment.module_name, r.user_id, r.project_id, r.service,
@@ -216,7 +220,7 @@ def to_csv(session: Session, scope: CostScope) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for day, short, module, owner, project, service, sku, currency, cost, credits, count in csv_lines(session, scope):
-        writer.writerow((str(day)[:10], short, inert(module or ""), inert(owner or ""), inert(project),
+        writer.writerow((str(day), short, inert(module or ""), inert(owner or ""), inert(project),
                          inert(service), inert(sku), currency, plain_amount(int(cost)), plain_amount(int(credits)),
                          plain_amount(int(cost) + int(credits)), count))
     return out.getvalue().encode()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from core.costs.money import CURRENCIES, to_nanos
@@ -55,8 +56,12 @@ class ParsedRow:
     export_time: datetime | None
 
 
+FIELDS = (*REQUIRED, *OPTIONAL)
+CHECKED = tuple(FIELDS.index(name) for name in LIMITS)
+
+
 class Header:
-    """Where each known column is in a file's rows."""
+    """Where each known column is in a file's rows (a missing optional column reads as empty)."""
 
     def __init__(self, names: Sequence[str], where: str) -> None:
         found = {ALIASES.get(n.strip(), n.strip()): i for i, n in enumerate(names)}
@@ -65,50 +70,57 @@ class Header:
             raise BadExport(f"{where}: the header has no column {', '.join(f'`{m}`' for m in missing)}.",
                             hint="Export Google Cloud's standard usage cost table with its column names "
                                  f"({', '.join(REQUIRED)}). Nothing was imported.")
-        self.index = {name: found.get(name, -1) for name in (*REQUIRED, *OPTIONAL)}
         self.width = len(names)
+        self.index = {name: found.get(name, -1) for name in FIELDS}
+        self.cells = itemgetter(*(found.get(name, self.width) for name in FIELDS))
+        """The known cells of a row (padded with one empty cell), in :data:`FIELDS` order."""
 
 
-def parse_row(header: Header, values: Sequence[str], line: int, where: str) -> ParsedRow:
+def parse_row(header: Header, values: list[str], line: int, where: str) -> ParsedRow:
     """Check one row; raises BadExport naming ``where`` and ``line`` when anything is wrong."""
     if len(values) != header.width:
         raise _bad(where, line, f"it has {len(values)} fields where the header has {header.width}")
-    ix = header.index
-
-    def cell(name: str) -> str:
-        i = ix[name]
-        return values[i] if i >= 0 else ""
-
-    for name, limit in LIMITS.items():
-        if len(cell(name)) > limit:
-            raise _bad(where, line, f"`{name}` is longer than {limit} characters")
-    service = cell("service.description").strip()
+    values.append("")
+    cells = header.cells(values)
+    (service, started, ended, project, cost_text, currency_text, account, sku, project_name, labels, credits_text,
+     month, exported) = cells
+    for i, limit in zip(CHECKED, LIMITS.values(), strict=True):
+        if len(cells[i]) > limit:
+            raise _bad(where, line, f"`{FIELDS[i]}` is longer than {limit} characters")
+    service = service.strip()
     if not service:
         raise _bad(where, line, "`service.description` is empty")
-    start, end = _moment(cell("usage_start_time"), "usage_start_time", where, line), \
-        _moment(cell("usage_end_time"), "usage_end_time", where, line)
+    start, end = _moment(started, "usage_start_time", where, line), _moment(ended, "usage_end_time", where, line)
     if end < start:
         raise _bad(where, line, "`usage_end_time` is before `usage_start_time`")
-    cost = to_nanos(cell("cost"))
+    cost = to_nanos(cost_text)
     if cost is None:
-        raise _bad(where, line, f"the cost `{cell('cost')[:40]}` is not a number")
-    currency = cell("currency").strip().upper()
+        raise _bad(where, line, f"the cost `{cost_text[:40]}` is not a number")
+    currency = currency_text.strip().upper()
     if currency not in CURRENCIES:
-        raise _bad(where, line, f"`{cell('currency')[:10]}` is not a known currency (ISO 4217, like USD)")
-    credits = _credits(cell("credits"), where, line)
-    label = _label(cell("labels"), where, line)
-    month = cell("invoice.month").strip() or f"{start.year:04d}{start.month:02d}"
-    if len(month) != 6 or not month.isdigit() or not 1 <= int(month[4:]) <= 12:
+        raise _bad(where, line, f"`{currency_text[:10]}` is not a known currency (ISO 4217, like USD)")
+    credits = _credits(credits_text, where, line)
+    label = _label(labels, where, line)
+    month = month.strip() or f"{start.year:04d}{start.month:02d}"
+    if not _month_ok(month):
         raise _bad(where, line, f"`invoice.month` `{month[:10]}` is not a month written YYYYMM")
-    exported = cell("export_time")
     export_time = _moment(exported, "export_time", where, line) if exported.strip() else None
     key = hashlib.sha256("\x1f".join((
-        cell("billing_account_id"), service, cell("sku.description"), start.isoformat(), end.isoformat(),
-        cell("project.id"), cell("labels"), str(cost), str(credits), currency, month,
-        exported)).encode()).hexdigest()
-    return ParsedRow(key, cell("billing_account_id").strip(), service, cell("sku.description").strip(), start, end,
-                     cell("project.id").strip(), cell("project.name").strip(), label, cost, credits, currency,
-                     month, export_time)
+        account, service, sku, _canonical(started), _canonical(ended), project, labels, str(cost), str(credits),
+        currency, month, _canonical(exported) if export_time else "")).encode()).hexdigest()
+    return ParsedRow(key, account.strip(), service, sku.strip(), start, end, project.strip(), project_name.strip(),
+                     label, cost, credits, currency, month, export_time)
+
+
+@lru_cache(maxsize=1024)
+def _month_ok(month: str) -> bool:
+    return len(month) == 6 and month.isdigit() and 1 <= int(month[4:]) <= 12
+
+
+@lru_cache(maxsize=65536)
+def _canonical(text: str) -> str:
+    moment = _parse_moment(text)
+    return moment.isoformat() if moment is not None else text
 
 
 def _bad(where: str, line: int, why: str) -> BadExport:

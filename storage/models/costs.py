@@ -56,9 +56,9 @@ class CostRow(Base):
     sku: Mapped[str] = mapped_column(String(300), default="")
     usage_start: Mapped[datetime] = mapped_column(UTCDateTime())
     usage_end: Mapped[datetime] = mapped_column(UTCDateTime())
-    project_id: Mapped[str] = mapped_column(String(100), default="", index=True)
+    project_id: Mapped[str] = mapped_column(String(100), default="")
     project_name: Mapped[str] = mapped_column(String(200), default="")
-    label_deployment: Mapped[str] = mapped_column(String(64), default="", index=True)
+    label_deployment: Mapped[str] = mapped_column(String(64), default="")
     """The row's ``rad-deployment`` label, if any."""
     cost_nanos: Mapped[int] = mapped_column(BigInteger)
     credits_nanos: Mapped[int] = mapped_column(BigInteger, default=0)

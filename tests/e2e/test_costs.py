@@ -97,9 +97,15 @@ async def test_costs_show_a_users_own_deployments_with_a_chart_and_an_exact_csv(
     for line in lines()[:3]:
         net = D(line.cost) + sum(map(D, line.credits), D(0))
         expected[(line.when.date().isoformat(), line.service, line.sku)] += net
-    assert {(r["day"], r["service"], r["sku"]): D(r["net_cost"]) for r in got} == expected
+    assert {(r["period"], r["service"], r["sku"]): D(r["net_cost"]) for r in got} == expected
     assert {r["deployment"] for r in got} == {"dep0000a", "dep0000b"} and {r["owner"] for r in got} == {uma_name}
     assert sum(int(r["rows"]) for r in got) == 3
+
+    quarter = await door.command("costs", {"start": "2026-01-01", "end": "2026-03-31"}, user=UMA)
+    assert "101.62 USD net" in quarter.text
+    monthly = csv_rows(door, f"costs-{slug}-2026-01-01-2026-03-31.csv")
+    assert sorted({r["period"] for r in monthly}) == ["2026-01", "2026-02"]
+    assert sum(D(r["net_cost"]) for r in monthly) == D("101.625")
 
     card = await door.command("deployment", {"id": "dep0000a"}, user=UMA)
     assert "Project cost to date" in card.text and "101.50 USD" in card.text

@@ -82,8 +82,6 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_cost_rows_debit_id'), 'cost_rows', ['debit_id'], unique=False)
     op.create_index(op.f('ix_cost_rows_import_id'), 'cost_rows', ['import_id'], unique=False)
-    op.create_index(op.f('ix_cost_rows_label_deployment'), 'cost_rows', ['label_deployment'], unique=False)
-    op.create_index(op.f('ix_cost_rows_project_id'), 'cost_rows', ['project_id'], unique=False)
     op.create_index('ix_cost_rows_user_id_usage_start', 'cost_rows', ['user_id', 'usage_start'], unique=False)
     op.create_index('ix_cost_rows_deployment_id_usage_start', 'cost_rows', ['deployment_id', 'usage_start'],
                     unique=False)
