@@ -3,7 +3,8 @@
 Every field of an answer is optional (the API omits defaults) and unknown activity kinds are kept,
 not rejected. 429 and 5xx answers are retried with bounded exponential backoff, as is a 404 for a
 session this client created moments ago (eventual consistency). Errors come out as ``RadError``s;
-the API key never appears in a message, a log line or a repr.
+the API key never appears in a message, a log line or a repr. HTTP is ``httpx`` with explicit timeouts
+(connect, read, write and pool each bounded), never a request without one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
+import httpx
 
 from core.config import DEFAULT_JULES_API_URL, Config
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, RadError, Unavailable
@@ -28,6 +29,8 @@ ACTIVITY_KINDS = ("agentMessaged", "userMessaged", "planGenerated", "planApprove
                   "sessionCompleted", "sessionFailed")
 NEW_KEY_HINT = "Create a new key in Jules (jules.google.com → Settings → API keys) and save it again."
 _KEY = re.compile(r"[\x21-\x7e]{1,512}")
+CONNECT_TIMEOUT = 5.0
+"""Seconds to open a connection to Jules (the read timeout is the client's ``timeout``)."""
 Json = Mapping[str, Any]
 
 
@@ -160,8 +163,9 @@ class JulesClient:
         self.fresh_window, self._sleep = fresh_window, sleep
         self._created: dict[str, float] = {}
         self._secret = api_key.strip()
-        self._http = requests.Session()
-        self._http.headers.update({"X-Goog-Api-Key": self._secret, "User-Agent": "rad-chatops"})
+        self._http = httpx.Client(headers={"X-Goog-Api-Key": self._secret, "User-Agent": "rad-chatops"},
+                                  timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
+                                  follow_redirects=False)
 
     @classmethod
     def from_config(cls, config: Config, api_key: str, **options: Any) -> JulesClient:
@@ -280,9 +284,8 @@ class JulesClient:
         for attempt in range(self.retries + 1):
             assert_no_transaction(f"JulesClient ({doing})")
             try:
-                response = self._http.request(method, url, params=params, json=body, timeout=self.timeout,
-                                              allow_redirects=False)
-            except requests.RequestException as exc:
+                response = self._http.request(method, url, params=params, json=body)
+            except httpx.HTTPError as exc:
                 log.info("Jules did not answer", extra={"jules_path": path, "error": type(exc).__name__})
                 if attempt < self.retries:
                     self._sleep(self._backoff(attempt))
@@ -304,7 +307,7 @@ class JulesClient:
             raise RadError(f"Jules sent an answer this bot cannot read while trying to {doing}.")
         raise self._error(response, doing, what)
 
-    def _delay(self, attempt: int, response: requests.Response | None) -> float | None:
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float | None:
         """Seconds to wait before the next try, or None when the server asks for longer than ``max_backoff``."""
         asked = _retry_delay(response) if response is not None else None
         if asked is not None and asked > self.max_backoff:
@@ -315,7 +318,7 @@ class JulesClient:
         """Exponential backoff: ``backoff``, twice that, ... at most ``max_backoff``."""
         return float(min(self.max_backoff, self.backoff * (1 << attempt)))
 
-    def _error(self, response: requests.Response, doing: str, what: str) -> RadError:
+    def _error(self, response: httpx.Response, doing: str, what: str) -> RadError:
         code = response.status_code
         error = _envelope(response)
         status = str(error.get("status", ""))
@@ -352,7 +355,7 @@ def _session_name(session: str) -> str:
     return name
 
 
-def _envelope(response: requests.Response) -> Json:
+def _envelope(response: httpx.Response) -> Json:
     """The ``error`` object of a ``google.rpc.Status`` answer ({} for HTML or other bodies)."""
     try:
         data = response.json()
@@ -362,7 +365,7 @@ def _envelope(response: requests.Response) -> Json:
     return error if isinstance(error, dict) else {}
 
 
-def _retry_delay(response: requests.Response) -> float | None:
+def _retry_delay(response: httpx.Response) -> float | None:
     """The wait the server asked for: ``RetryInfo.retryDelay`` ("1.5s") or a ``Retry-After`` header."""
     for detail in _envelope(response).get("details") or ():
         if isinstance(detail, Mapping) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
