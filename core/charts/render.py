@@ -36,7 +36,8 @@ GRID = "#E5E7EB"
 WIDTH_PX = 800
 DPI = 100
 MAX_BARS = 12
-"""Bars beyond this many are summed into one ``Other`` bar so labels stay readable at chat size."""
+"""Bars beyond this many are summed into one ``Other`` bar so labels stay readable at chat size (or, when that
+bar would dwarf the others, named in the subtitle)."""
 MAX_SERIES = len(PALETTE)
 """Lines beyond this many are summed into ``Other``."""
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -84,8 +85,10 @@ def _titles(figure: Figure, title: str, subtitle: str) -> float:
     return 1 - (62 if subtitle else 44) / height
 
 
-def _png(figure: Figure, top: float) -> bytes:
-    figure.tight_layout(rect=(0, 0, 1, top))
+def _png(figure: Figure, top: float, *, left_px: float = 64, bottom_px: float = 48) -> bytes:
+    """The figure as PNG, laid out with fixed pixel margins (``tight_layout`` would draw it twice)."""
+    height = figure.get_figheight() * DPI
+    figure.subplots_adjust(left=left_px / WIDTH_PX, right=1 - 24 / WIDTH_PX, bottom=bottom_px / height, top=top)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
     return buffer.getvalue()
@@ -118,8 +121,14 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[Decimal], *, u
     if not pairs or all(value == 0 for _, value in pairs):
         return None
     if len(pairs) > MAX_BARS:
-        rest = pairs[MAX_BARS - 1:]
-        pairs = [*pairs[: MAX_BARS - 1], (f"Other ({len(rest)})", sum((v for _, v in rest), Decimal(0)))]
+        kept, rest = pairs[: MAX_BARS - 1], pairs[MAX_BARS - 1:]
+        other = sum((v for _, v in rest), Decimal(0))
+        if other <= max(v for _, v in kept):
+            pairs = [*kept, (f"Other ({len(rest)})", other)]
+        else:  # one huge bar would flatten the others: the rest is said in words instead
+            pairs = kept
+            more = f"{len(rest)} more: {format_amount(other, unit)}"
+            subtitle = f"{subtitle} · {more}" if subtitle else more
     height = max(300, 110 + 38 * len(pairs))
     with _RENDER_LOCK:
         figure, axes = _figure(height)
@@ -136,7 +145,8 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[Decimal], *, u
         axes.set_xlim(min(min(floats), 0.0), peak * 1.18 if peak > 0 else 1.0)
         axes.bar_label(bars, labels=[format_amount(value) for _, value in pairs], padding=4, fontsize=9,
                        color=INK)
-        return _png(figure, _titles(figure, title, subtitle))
+        names = [_shorten(label) for label, _ in pairs]
+        return _png(figure, _titles(figure, title, subtitle), left_px=min(330, 28 + 7.5 * max(map(len, names))))
 
 
 def time_series_chart(title: str, days: Sequence[date], series: Mapping[str, Sequence[Decimal]], *, unit: str,

@@ -39,16 +39,10 @@ def to_csv(session: Session, scope: RevenueScope, currency: str) -> bytes:
                              plain(row.credit_cost), plain(row.purchased), plain(row.share_pct or ZERO),
                              plain(row.revenue), plain(row.share), money))
         return out.getvalue().encode()
-    people: dict[int, str] = {}
     for row in report.rows(session, scope):
-        missing = {i for i in (row.deployer_id, row.partner_id) if i is not None and i not in people}
-        if missing:
-            people.update(report.names(session, missing))
-        writer.writerow((row.id, iso_utc(row.created_at), inert(row.module), row.deployment,
-                         inert(people.get(row.deployer_id, "")),
-                         inert(people.get(row.partner_id, "")) if row.partner_id is not None else "",
-                         plain(row.credit_cost), plain(row.purchased), plain(row.share_pct or ZERO),
-                         plain(row.revenue), plain(row.share), money))
+        writer.writerow((row.id, iso_utc(row.created_at), inert(row.module), row.deployment, inert(row.deployer),
+                         inert(row.partner), plain(row.credit_cost), plain(row.purchased),
+                         plain(row.share_pct or ZERO), plain(row.revenue), plain(row.share), money))
     return out.getvalue().encode()
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.revenue.money import HUNDRED, ZERO, partner_share, true_revenue
 from core.revenue.scope import RevenueScope
@@ -73,6 +73,8 @@ class Row:
     share_pct: Decimal | None
     revenue: Decimal
     share: Decimal
+    deployer: str = ""
+    partner: str = ""
 
 
 def _purchased_units() -> ColumnElement[Any]:
@@ -129,21 +131,26 @@ def build(session: Session, scope: RevenueScope) -> Report:
 
 def rows(session: Session, scope: RevenueScope, *, newest_first: bool = False, offset: int = 0,
          limit: int | None = None) -> Iterator[Row]:
-    """The paying SPENDs of ``scope`` with their revenue and share (oldest first unless ``newest_first``)."""
+    """The paying SPENDs of ``scope`` with their revenue and share (oldest first unless ``newest_first``).
+
+    Each row carries the deployer's and the partner's display names, joined in the same query.
+    """
     per_unit = credits_per_unit(session)
+    deployer, partner = aliased(User), aliased(User)
     query = where(select(T.id, T.created_at, T.module, T.deployment_ref, T.user_id, T.partner_id, T.amount,
-                         T.purchased_part, T.revenue_share_pct), scope)
+                         T.purchased_part, T.revenue_share_pct, deployer.display_name, partner.display_name)
+                  .join(deployer, deployer.id == T.user_id).outerjoin(partner, partner.id == T.partner_id), scope)
     query = query.order_by(T.created_at.desc(), T.id.desc()) if newest_first else query.order_by(T.created_at, T.id)
     if offset:
         query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    for rid, created, module, deployment, user_id, partner_id, amount, purchased, pct in \
+    for rid, created, module, deployment, user_id, partner_id, amount, purchased, pct, who, whose in \
             session.execute(query.execution_options(yield_per=2000)):
         revenue = true_revenue(purchased, per_unit)
         share = partner_share(revenue, pct if partner_id is not None else None, own_module=user_id == partner_id)
         yield Row(rid, created, module, deployment or "", user_id, partner_id, amount, purchased or ZERO, pct,
-                  revenue, share)
+                  revenue, share, who or "", whose or "")
 
 
 def _names(session: Session, ids: list[int]) -> dict[int, str]:
