@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from bot.runtime import Runtime
 from commands.handlers.cost_notices import tell_import_failed, tell_short
 from core.costs import debits
-from core.costs.imports import ImportOutcome, import_export, imported_digests, watermark
+from core.costs.imports import ImportOutcome, import_all
 from core.costs.sources import open_source
 from core.errors import RadError
 from storage.models import utcnow
@@ -27,27 +26,13 @@ def import_new_costs(runtime: Runtime) -> list[ImportOutcome]:
     """Import every export of ``RAD_BILLING_SOURCE`` not imported yet; nothing when costs are off."""
     if not runtime.config.billing_source:
         return []
-    done: list[ImportOutcome] = []
     try:
         source = open_source(runtime.config.billing_source, api_url=runtime.config.bigquery_api_url)
-        with runtime.db.unit_of_work() as session:
-            seen, since = imported_digests(session, source.label), watermark(session, source.label)
-        exports: Any = source.exports(since, seen)
-        while True:
-            name = "the billing source"
-            try:
-                export = next(exports)
-                name = export.name
-                with runtime.db.unit_of_work() as session:
-                    done.append(import_export(session, source.label, export))
-            except StopIteration:
-                break
-            except RadError as error:
-                _failed(runtime, name, error)
-                if name == "the billing source":
-                    break
-    except RadError as error:
-        _failed(runtime, runtime.config.billing_source, error)
+        done, failed = import_all(runtime.db, source)
+    except RadError as refused:
+        done, failed = [], [(runtime.config.billing_source, refused)]
+    for name, error in failed:
+        _failed(runtime, name, error)
     return done
 
 

@@ -22,6 +22,8 @@ from core.costs.attribution import match, owners
 from core.costs.money import shown
 from core.costs.rows import BadExport, Header, parse_row
 from core.costs.sources import BillingSource, Export
+from core.errors import RadError
+from storage.db import Database
 from storage.models import CostImport, CostRow
 
 log = logging.getLogger(__name__)
@@ -67,10 +69,40 @@ def watermark(session: Session, source: str) -> datetime | None:
 
 
 def import_next(session: Session, source: BillingSource) -> ImportOutcome | None:
-    """Import the next export of ``source`` not imported yet (one per unit of work); None when there is none."""
+    """Import the next export of a local ``source`` (CSV) in this unit of work; None when there is none.
+
+    A network source (BigQuery) refuses to be read inside a unit of work: use :func:`import_all`.
+    """
     for export in source.exports(watermark(session, source.label), imported_digests(session, source.label)):
         return import_export(session, source.label, export)
     return None
+
+
+def import_all(db: Database, source: BillingSource) -> tuple[list[ImportOutcome], list[tuple[str, RadError]]]:
+    """Import every export of ``source`` not imported yet, each in a unit of work of its own.
+
+    The source is read (for BigQuery, over the network) with no transaction open; a bad export is skipped
+    (nothing of it kept) and returned with its error, the next ones still go in.
+    """
+    with db.unit_of_work() as session:
+        seen, since = imported_digests(session, source.label), watermark(session, source.label)
+    done: list[ImportOutcome] = []
+    failed: list[tuple[str, RadError]] = []
+    exports = source.exports(since, seen)
+    while True:
+        try:
+            export = next(exports)
+        except StopIteration:
+            break
+        except RadError as error:
+            failed.append((source.label, error))
+            break
+        try:
+            with db.unit_of_work() as session:
+                done.append(import_export(session, source.label, export))
+        except RadError as error:
+            failed.append((export.name, error))
+    return done, failed
 
 
 def import_export(session: Session, source: str, export: Export) -> ImportOutcome:
