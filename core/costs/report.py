@@ -137,28 +137,26 @@ def _where(query: Any, scope: CostScope, *, attributed: bool = True) -> Any:
 
 
 def build(session: Session, scope: CostScope) -> CostReport:
-    """The report of ``scope``: a few grouped queries, however many rows the period holds."""
+    """The report of ``scope``: one grouped scan of the period (two with the unattributed rows)."""
     r = CostRow
     rates = dict(session.execute(select(CostDebit.id, CostDebit.rate)).all())
     money = (func.sum(r.cost_nanos), func.sum(r.credits_nanos), func.count(r.id))
     per: dict[tuple[Any, str], Line] = defaultdict(Line)
-    grouped = _where(select(r.deployment_id, r.currency, r.debit_id, *money), scope) \
-        .group_by(r.deployment_id, r.currency, r.debit_id)
-    for dep_id, currency, debit_id, cost, credits, count in session.execute(grouped):
-        line = per[(dep_id, currency)]
-        line.cost, line.credits, line.rows = line.cost + int(cost), line.credits + int(credits), line.rows + count
+    by_service: dict[tuple[str, str], Line] = defaultdict(Line)
+    grouped = _where(select(r.deployment_id, r.service, r.currency, r.debit_id, *money), scope) \
+        .group_by(r.deployment_id, r.service, r.currency, r.debit_id)
+    for dep_id, service, currency, debit_id, cost, credits, count in session.execute(grouped):
+        for line in (per[(dep_id, currency)], by_service[(service, currency)]):
+            line.cost, line.credits, line.rows = line.cost + int(cost), line.credits + int(credits), line.rows + count
         if debit_id is not None:
-            line.debited += credits_for(int(cost) + int(credits), Decimal(rates[debit_id]))
+            per[(dep_id, currency)].debited += credits_for(int(cost) + int(credits), Decimal(rates[debit_id]))
     info = {d.id: d for d in session.scalars(select(Deployment).where(Deployment.id.in_({k[0] for k in per})))}
     owners = dict(session.execute(select(User.id, User.display_name).where(
         User.id.in_({d.owner_id for d in info.values()}))).all())
     deployments = sorted((DeploymentCost(info[dep].short_id, info[dep].module_name, owners.get(info[dep].owner_id, ""),
                                          str((info[dep].outputs or {}).get("project_id") or ""), currency, line)
                           for (dep, currency), line in per.items()), key=lambda d: (-d.line.net, d.short_id))
-    services: list[tuple[str, str, Line]] = []
-    for service, currency, cost, credits, count in session.execute(
-            _where(select(r.service, r.currency, *money), scope).group_by(r.service, r.currency)):
-        services.append((service, currency, Line(int(cost), int(credits), rows=count)))
+    services = [(service, currency, line) for (service, currency), line in by_service.items()]
     services.sort(key=lambda s: (-s[2].net, s[0]))
     unattributed: dict[str, Line] = {}
     if scope.everyone and scope.module is None:
