@@ -133,6 +133,10 @@ class Console:
         self.here = self.where or ConversationRef("console", channel=console_channel(self.caller.key))
         self.numbering = Numbering()
         self._progress: dict[str, str] = {}
+        self.thread: ConversationRef | None = None
+        """The last thread a message arrived in (a Jules session's): ``> text`` answers there."""
+        self.thread_reply: Reply | None = None
+        """The last message of that thread with buttons (a plan, a pull request): ``>`` alone offers them."""
 
     def say(self, text: str = "") -> None:
         """Print ``text`` (its markup rendered for a terminal, emoji codes as emoji)."""
@@ -161,9 +165,31 @@ class Console:
 
     def run(self, line: str) -> None:
         """Run one command line (with or without the leading slash command)."""
+        if line.startswith(">"):
+            self.in_thread(line[1:].strip())
+            return
         slash = self.dispatcher.slash
         text = line[len(slash):] if line.startswith(slash) else line
         self.show(self.dispatcher.run_text(self.caller, text.strip(), where=self.here))
+
+    def in_thread(self, text: str) -> None:
+        """The session prompt: ``> text`` posts ``text`` in the last thread; ``>`` alone offers its last buttons."""
+        if self.thread is None:
+            self.say("No thread is open here yet: start one (`refine <module>`), then answer with `> message`.")
+        elif text:
+            self.show(self.dispatcher.thread_message(self.caller, self.thread, text))
+        elif self.thread_reply is None:
+            self.say("Nothing in the thread to choose from yet.")
+        else:
+            self.show_reply(self.thread_reply)
+
+    def thread_post(self, where: ConversationRef, reply: Reply) -> None:
+        """A message in a thread of this console (a Jules session's), printed; ``>`` answers it."""
+        self.thread = where.in_thread(where.thread)
+        if reply.actions:
+            self.thread_reply = reply
+        hint = " (`>` alone offers these buttons)" if reply.actions else ""
+        self.tell(reply, lead=f"🧵 In the thread{hint}; answer with `> message`:")
 
     # -- rendering ----------------------------------------------------------------------------------
 
@@ -319,8 +345,10 @@ class Console:
     def fill(self, form: Form, values: dict[str, FormValue], only: set[str] | None = None) -> None:
         """Ask each field (or only the failed ones), submit, and ask again on field errors.
 
-        Ctrl-C or end of input at any field cancels the form: nothing of this step is sent, what earlier
-        steps saved (a deploy draft) stays, and the console goes back to its prompt.
+        Ctrl-C or end of input at any field cancels the form: what earlier steps saved (a deploy draft) stays,
+        and so do the answers given in this step when the form keeps parts (``Form.part_action``, as a Discord
+        modal of a longer step does): running the command again offers Resume or Start again. The console goes
+        back to its prompt.
         """
         self.say(f"== {form.title}")
         if form.intro:
@@ -330,6 +358,10 @@ class Console:
                 if only is None or spec.name in only:
                     values[spec.name] = self.ask_input(spec, values.get(spec.name, spec.default))
         except Cancelled:
+            if self._keep_part(form, values):
+                self.say(f"\n✖ Cancelled “{form.title}”: the answers you gave are kept (not secret ones); run the "
+                         "command again to resume or start again.")
+                return
             kept = " What earlier steps saved is kept." if form.state else ""
             self.say(f"\n✖ Cancelled “{form.title}”: nothing of this step was sent.{kept}")
             return
@@ -340,6 +372,15 @@ class Console:
             self.fill(form, values, set(outcome.errors))
             return
         self.show(outcome)
+
+    def _keep_part(self, form: Form, values: dict[str, FormValue]) -> bool:
+        """Hand the answers given so far to the form's part handler, which keeps those that check; True if any."""
+        answered = {name: value for name, value in values.items() if value not in (None, "", ())}
+        if not form.part_action or not answered:
+            return False
+        outcome = self.dispatcher.submit_form(self.caller, form.part_action, answered, form.state, where=self.here)
+        refused = set(outcome.errors) if isinstance(outcome, FormErrors) else set(answered)
+        return bool(set(answered) - refused)
 
     def ask_input(self, spec: Input, current: FormValue) -> FormValue:
         """Ask for one form field the way its kind needs (secrets without echo); returns the value to submit."""
@@ -463,8 +504,11 @@ class ConsoleMessenger:
     def _show(self, where: ConversationRef, reply: Reply) -> None:
         if where.channel != self.console.here.channel:
             return  # another user's console: it follows the database itself
-        if where.thread:
+        if where.thread and reply.in_thread:
             return  # a run's result, in the status message's thread: the feed prints it from the database
+        if where.thread:
+            self.console.thread_post(where, reply)  # a Jules session's thread, posted through the outbox
+            return
         status = deployment_status(reply)
         if status is None:
             self.console.tell(reply)
