@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.costs.money import CURRENCIES, to_nanos
 from core.errors import InvalidInput
@@ -36,8 +35,7 @@ class BadExport(InvalidInput):
     """The export cannot be imported; the message names the file, the line and what is wrong."""
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedRow:
+class ParsedRow(NamedTuple):
     """A checked row, money in integer nanos; ``key`` identifies the row's content."""
 
     key: str

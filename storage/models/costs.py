@@ -50,7 +50,7 @@ class CostRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     row_key: Mapped[str] = mapped_column(String(64), unique=True)
     """SHA-256 of the row's content: the same row imported twice is stored once."""
-    import_id: Mapped[int] = mapped_column(ForeignKey("cost_imports.id"), index=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("cost_imports.id"))
     billing_account: Mapped[str] = mapped_column(String(64), default="")
     service: Mapped[str] = mapped_column(String(200))
     sku: Mapped[str] = mapped_column(String(300), default="")
@@ -70,7 +70,7 @@ class CostRow(Base):
                                                       default=None)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     """The owner of the deployment the row is attributed to (None: unattributed, shown to finance)."""
-    debit_id: Mapped[int | None] = mapped_column(ForeignKey("cost_debits.id"), index=True, default=None)
+    debit_id: Mapped[int | None] = mapped_column(ForeignKey("cost_debits.id"), default=None)
     """The recurring debit that charged the row (None: not charged yet)."""
 
 

@@ -142,3 +142,12 @@ def test_the_clock_imports_new_files_then_debits_and_tells_admins_of_a_bad_file(
         assert post["user"]["external_id"] == "ada" and "could not be imported from b.csv" in post["text"]
         assert "no column `usage_start_time`" in post["text"]
     assert [r.amount for r in project_rows(db, uid)] == [D("7.5")]
+
+
+def test_the_clock_schedules_the_cost_cycle(config: object) -> None:
+    from bot.scheduler import COST_CYCLE_EVERY, build_scheduler
+
+    scheduler = build_scheduler(build_runtime(config))  # type: ignore[arg-type]
+    job = scheduler.get_job("cost_cycle")
+    assert job is not None and job.func is run_cost_cycle
+    assert job.trigger.interval == COST_CYCLE_EVERY

@@ -80,8 +80,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cost_rows')),
     sa.UniqueConstraint('row_key', name=op.f('uq_cost_rows_row_key'))
     )
-    op.create_index(op.f('ix_cost_rows_debit_id'), 'cost_rows', ['debit_id'], unique=False)
-    op.create_index(op.f('ix_cost_rows_import_id'), 'cost_rows', ['import_id'], unique=False)
     op.create_index('ix_cost_rows_user_id_usage_start', 'cost_rows', ['user_id', 'usage_start'], unique=False)
     op.create_index('ix_cost_rows_deployment_id_usage_start', 'cost_rows', ['deployment_id', 'usage_start'],
                     unique=False)
