@@ -200,8 +200,12 @@ async def test_a_team_refines_a_module_with_jules_in_a_thread(
 
     await clock.deliver()
     [(thread, opening)] = top_posts(door)
-    assert "Refining `network` with Jules" in opening.text and f"started by {pat}" in opening.text
     await clock.turn()
+    resumed = await door.click(again, "▶️ Resume", user=PAT)
+    assert "continues in its thread" in resumed.text
+    await clock.deliver()
+    assert "resumed this session" in texts(door, thread)[-1]
+    assert "Refining `network` with Jules" in opening.text and f"started by {pat}" in opening.text
     assert "This thread talks to Jules about `network`" in texts(door, thread)[0]
 
     jules.advance(session.id)  # Jules greets
@@ -253,6 +257,12 @@ async def test_a_team_refines_a_module_with_jules_in_a_thread(
     merged = await click(door, pull, "Merge", CLEO)
     assert f"Merged by {cleo} at " in merged.text and "Squashed into" in merged.text
     assert [b.label for b in merged.buttons] == ["Update module"]
+    not_theirs = await click(door, merged, "Update module", CLEO)  # publishing stays the owner's
+    assert "Only the owner of `network` publishes it" in not_theirs.text
+    update = await click(door, merged, "Update module", PAT)  # the repository rescanned, the module ticked
+    assert "network" in update.text and any(b.label.startswith("Update (1 selected)") for b in update.buttons)
+    updated = await door.click(update, "Update (1 selected)", user=PAT)
+    assert "network" in updated.text and "Updated" in updated.text
     gh_pull = github.repo(REPOSITORY).pulls[1]
     assert gh_pull.merged_at is not None and "RAD #" in github.repo(REPOSITORY).store.commits[
         gh_pull.merge_commit_sha or ""].message
