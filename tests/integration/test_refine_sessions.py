@@ -3,6 +3,7 @@ module, what is missing said exactly, collaborators, one decision per card, end.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from core.accounts.identity import IdentityKey
 from core.conversations import ConversationRef
 from core.errors import InvalidInput, NotAllowed, NotFound
 from core.jules import sessions
+from core.jules.client import JulesUnavailable
 from core.repos.connections import JULES_KEY, jules_source
 from core.secrets import store
 from core.services import Services
@@ -164,3 +166,19 @@ def test_an_ended_session_frees_the_module_and_refuses_messages(
             sessions.queue_message(session, live, "cleo", "more", utcnow())
     again = sessions.start(db, services, users["pat"], "network", WHERE, utcnow())
     assert again.id != row.id and again.status == RefineStatus.ACTIVE
+
+
+def test_jules_down_at_start_keeps_nothing_and_the_key_never_reaches_a_log(
+        db: Database, services: Services, jules: JulesEmulator, users: dict[str, int], key: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    partner_module(db, services, users["pat"], key)
+    jules.fail(times=10, status=500)  # more than the client's retries
+    with pytest.raises(JulesUnavailable, match="Jules is not answering right now"):
+        sessions.start(db, services, users["pat"], "network", WHERE, utcnow())
+    with db.unit_of_work() as session:
+        assert session.scalars(select(RefineSession)).all() == [], "the module can be started again"
+    jules.clear_faults()
+    started = sessions.start(db, services, users["pat"], "network", WHERE, utcnow())
+    assert started.status == RefineStatus.ACTIVE
+    assert key not in caplog.text and key not in repr(started.__dict__)
