@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -22,7 +22,7 @@ from core.revenue.scope import revenue_scope
 from core.settings import platform as settings
 from storage.db import Database
 from storage.models import CreditTransaction, User, utcnow
-from tests.support.revenue_story import Story, deploy_for_real, module, person, write_story
+from tests.support.revenue_story import Story, deploy_for_real, module, person, spent, write_story
 
 D = Decimal
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
@@ -172,3 +172,23 @@ def test_the_report_query_reads_an_index(db: Database, story: Story) -> None:
         else:
             plan = " ".join(str(r[-1]) for r in s.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
     assert "ix_credit_transactions_kind_created_at" in plan
+
+
+def test_postgresql_writes_the_same_csv_as_python(db: Database, story: Story) -> None:
+    """On PostgreSQL the CSV is COPY'd by the database: byte for byte what Python writes (on SQLite, Python's)."""
+    with db.unit_of_work() as s:
+        uma = s.get_one(User, story.uma)
+        uma.display_name = '=Uma "U", 1+1'
+        odd = module(s, "50%-off,=x", s.get_one(User, story.quinn), "3")
+        spent(s, uma, odd.name, s.get_one(User, story.quinn), "3", "2.5", "12.5",
+              datetime(2026, 11, 12, 8, 30, 1, 123456, tzinfo=UTC), "rev:dep00099")
+        s.flush()
+        for viewer in (story.fin, story.pat):
+            scope = revenue_scope(s, s.get_one(User, viewer), NOVEMBER)
+            written = export.to_csv(s, scope, "usd")
+            assert written == export.python_csv(s, scope, "usd")
+            assert written.count(b"\n") == (7 if viewer == story.fin else 4)
+            if viewer == story.fin:
+                assert b'"\'=Uma ""U"", 1+1"' in written and b"50%-off,=x" in written
+                assert b"2026-11-12T08:30:01.123456Z" in written and b",0.025,0.003125,USD" in written
+    assert b"Uma" not in written  # the partner's CSV names no deployer
