@@ -9,6 +9,8 @@ source and fingerprint) is not read again.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.costs.attribution import match, owners
+from core.costs.attribution import Owners, match, owners
 from core.costs.money import shown
 from core.costs.rows import BadExport, Header, parse_row
 from core.costs.sources import BillingSource, Export
@@ -29,6 +31,10 @@ from storage.models import CostImport, CostRow
 log = logging.getLogger(__name__)
 BATCH = 5000
 """Rows held in memory before they are written: memory stays flat whatever the file's size."""
+QUEUED = 4
+"""Batches waiting for the PostgreSQL writer thread at most."""
+CHUNK = 50_000
+"""Rows copied before they are moved into ``cost_rows`` (PostgreSQL)."""
 
 
 @dataclass(frozen=True)
@@ -121,10 +127,25 @@ def import_export(session: Session, source: str, export: Export) -> ImportOutcom
     except IntegrityError:
         return ImportOutcome(source, export.name, already=True)  # another process imported it just now
     found = owners(session)
+    writer = _writer(session)
+    try:
+        added, attributed, totals, read, newest = _stream(export, writer, record.id, found)
+    finally:
+        writer.close()
+    record.rows, record.duplicates, record.watermark = added, read - added, newest
+    session.flush()
+    outcome = ImportOutcome(source, export.name, added, read - added, attributed, totals)
+    log.info("costs imported", extra={"source": source, "export": export.name, "added": added,
+                                      "duplicates": read - added, "unattributed": outcome.unattributed})
+    return outcome
+
+
+def _stream(export: Export, writer: _Writer, import_id: int, found: Owners
+            ) -> tuple[int, int, dict[str, int], int, datetime | None]:
+    """Read, check and write every row of ``export``; added, attributed, totals, rows read, newest export time."""
     header: Header | None = None
     read = 0
     newest: datetime | None = None
-    writer = _writer(session)
     for line, values in export.lines:
         if header is None:
             header = Header(values, export.name)
@@ -134,19 +155,13 @@ def import_export(session: Session, source: str, export: Export) -> ImportOutcom
         if row.export_time is not None and (newest is None or row.export_time > newest):
             newest = row.export_time
         hit = match(found, row.label_deployment, row.project_id)
-        writer.add((row.key, record.id, row.billing_account, row.service, row.sku, row.usage_start, row.usage_end,
+        writer.add((row.key, import_id, row.billing_account, row.service, row.sku, row.usage_start, row.usage_end,
                     row.project_id, row.project_name, row.label_deployment, row.cost_nanos, row.credits_nanos,
                     row.currency, row.invoice_month, hit[0] if hit else None, hit[1] if hit else None))
     if header is None:
         raise BadExport(f"{export.name} is empty: it has no header row.",
                         hint="Export the billing table with its header; nothing was imported.")
-    added, attributed, totals = writer.finish(record.id)
-    record.rows, record.duplicates, record.watermark = added, read - added, newest
-    session.flush()
-    outcome = ImportOutcome(source, export.name, added, read - added, attributed, totals)
-    log.info("costs imported", extra={"source": source, "export": export.name, "added": added,
-                                      "duplicates": read - added, "unattributed": outcome.unattributed})
-    return outcome
+    return (*writer.finish(import_id), read, newest)
 
 
 COLUMNS = ("row_key", "import_id", "billing_account", "service", "sku", "usage_start", "usage_end", "project_id",
@@ -175,6 +190,9 @@ class _Writer:
             self.session.execute(self.statement, [dict(zip(COLUMNS, row, strict=True)) for row in self.batch])
             self.batch = []
 
+    def close(self, *, cancel: bool = True) -> None:
+        """Stop writing (after the last row, or when the import fails)."""
+
     def finish(self, import_id: int) -> tuple[int, int, dict[str, int]]:
         """Write what is left; the rows added by this import, how many are attributed, their cost by currency."""
         self.flush()
@@ -188,7 +206,12 @@ class _Writer:
 
 
 class _CopyWriter(_Writer):
-    """PostgreSQL: rows streamed with ``COPY`` into a temporary table, then moved in one ``INSERT ... SELECT``."""
+    """PostgreSQL: batches go by ``COPY`` into a temporary table and move on with ``INSERT ... ON CONFLICT``.
+
+    A writer thread owns the connection while the rows are read, so the database indexes one chunk while this
+    thread parses the next; at most :data:`QUEUED` batches wait, so memory stays flat. The caller's thread
+    does not touch the connection until :meth:`close` has joined the writer.
+    """
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
@@ -198,29 +221,79 @@ class _CopyWriter(_Writer):
             cursor.execute("CREATE TEMP TABLE IF NOT EXISTS cost_rows_incoming "
                            "(LIKE cost_rows INCLUDING DEFAULTS) ON COMMIT DROP")
             cursor.execute("ALTER TABLE cost_rows_incoming ALTER COLUMN id DROP NOT NULL")
+        self.queue: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=QUEUED)
+        self.added: dict[str, list[int]] = {}
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.thread: threading.Thread | None = threading.Thread(target=self._run, name="cost-import-writer",
+                                                                daemon=True)
+        self.thread.start()
 
     def flush(self) -> None:
-        if not self.batch:
-            return
+        if self.batch:
+            self._check()
+            self.queue.put(self.batch)
+            self.batch = []
+
+    def _run(self) -> None:
+        pending = 0
+        try:
+            while True:
+                batch = self.queue.get()
+                if batch is None:
+                    break
+                if self.error is None and not self.cancelled:
+                    self._copy(batch)
+                    pending += len(batch)
+                    if pending >= CHUNK:
+                        self._move()
+                        pending = 0
+            if self.error is None and pending and not self.cancelled:
+                self._move()
+        except BaseException as error:  # handed to the caller's thread by _check
+            self.error = error
+            while self.queue.get() is not None:
+                pass
+
+    def _copy(self, batch: list[tuple[Any, ...]]) -> None:
         with self.connection.cursor() as cursor, cursor.copy(
                 f"COPY cost_rows_incoming ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in self.batch:
+            for row in batch:
                 copy.write_row(row)
-        self.batch = []
 
-    def finish(self, import_id: int) -> tuple[int, int, dict[str, int]]:
-        """Move the rows in, skipping stored ones; what was added, counted from the rows inserted."""
-        self.flush()
+    def _move(self) -> None:
         names = ", ".join(COLUMNS)
         with self.connection.cursor() as cursor:
             cursor.execute(f"WITH added AS (INSERT INTO cost_rows ({names}) SELECT {names} FROM cost_rows_incoming "
                            "ON CONFLICT (row_key) DO NOTHING RETURNING currency, cost_nanos, deployment_id) "
                            "SELECT currency, sum(cost_nanos), count(*), count(deployment_id) FROM added "
                            "GROUP BY currency")
-            found = cursor.fetchall()
+            for currency, nanos, count, attributed in cursor.fetchall():
+                total = self.added.setdefault(str(currency), [0, 0, 0])
+                total[0] += int(nanos)
+                total[1] += int(count)
+                total[2] += int(attributed)
             cursor.execute("TRUNCATE cost_rows_incoming")
-        return (sum(int(row[2]) for row in found), sum(int(row[3]) for row in found),
-                {str(row[0]): int(row[1]) for row in found})
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self, *, cancel: bool = True) -> None:
+        """Wait for the writer thread; with ``cancel`` (a failed import) it skips what is still queued."""
+        if self.thread is not None:
+            self.cancelled = cancel
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+
+    def finish(self, import_id: int) -> tuple[int, int, dict[str, int]]:
+        """Move the rest in and wait for the writer; what was added, counted from the rows inserted."""
+        self.flush()
+        self.close(cancel=False)
+        self._check()
+        return (sum(t[1] for t in self.added.values()), sum(t[2] for t in self.added.values()),
+                {currency: t[0] for currency, t in self.added.items()})
 
 
 def _writer(session: Session) -> _Writer:

@@ -138,3 +138,27 @@ def test_costs_stay_exact_on_the_database(db: Database, tmp_path: Path) -> None:
     with db.unit_of_work() as s:
         import_export(s, "csv:test", csv_export(path))
     assert [r[1] for r in rows(db)] == [1, 123_456_789_123_456_789]
+
+
+def test_a_large_file_goes_in_chunks_whole_or_not_at_all(db: Database, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.costs import imports
+    from tests.support.billing_export import generated
+
+    monkeypatch.setattr(imports, "BATCH", 700)
+    monkeypatch.setattr(imports, "CHUNK", 2000)
+    lines = list(generated(9000, ["p1", "p2", "p3"], JAN))
+    good = write_export(tmp_path / "good.csv", lines)
+    bad = write_export(tmp_path / "bad.csv", [*lines[4500:], Line("p1", "oops", JAN)])
+    with pytest.raises(BadExport, match=r"bad\.csv, line 4502: the cost `oops`"), db.unit_of_work() as s:
+        import_export(s, "csv:test", csv_export(bad))
+    assert rows(db) == []
+    with db.unit_of_work() as s:
+        first = import_export(s, "csv:test", csv_export(good))
+    assert (first.added, first.duplicates) == (9000, 0)
+    again = write_export(tmp_path / "again.csv", [*lines[::-1], Line("p9", "1", JAN)])
+    with db.unit_of_work() as s:
+        second = import_export(s, "csv:test", csv_export(again))
+    assert (second.added, second.duplicates, second.totals) == (1, 9000, {"USD": 1_000_000_000})
+    with db.unit_of_work() as s:
+        assert s.scalar(select(func.count(CostRow.id))) == 9001
