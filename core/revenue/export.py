@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import typing
 from typing import Any
 
 from sqlalchemy import Integer, case, cast, func, literal, select
@@ -84,7 +85,7 @@ def copied_csv(session: Session, scope: RevenueScope, currency: str) -> bytes:
     query = report.where(select(*columns).join(deployer, deployer.id == t.user_id)
                          .outerjoin(partner, partner.id == t.partner_id), scope).order_by(t.created_at, t.id)
     # the named paramstyle keeps a literal % as it is (psycopg's format style would double it)
-    dialect: Any = cast(Any, postgresql.dialect)(paramstyle="named")
+    dialect: Any = typing.cast(Any, postgresql.dialect)(paramstyle="named")
     sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     out = io.BytesIO()
     out.write((",".join(header(scope)) + "\n").encode())
