@@ -93,6 +93,7 @@ def console(config: Config, identity: str, *, demo: bool, files: Path | None) ->
     from bot.console import ConsoleMessenger
     from bot.console_feed import ConsoleFeed
     from bot.deploy_worker import start_deploy_workers
+    from bot.scheduler import start_refine_relay
     from bot.terminal import log_to_screen
     from bot.worker import start_workers
 
@@ -105,6 +106,7 @@ def console(config: Config, identity: str, *, demo: bool, files: Path | None) ->
     feed.start(stop)
     start_workers(runtime, printed, stop)
     start_deploy_workers(runtime, printed, stop)
+    start_refine_relay(runtime, stop)  # no clock runs beside the console: its Jules threads are relayed here
     try:
         terminal.loop()
     finally:

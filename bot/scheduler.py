@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -73,6 +74,22 @@ def run_plan_expiry(runtime: Runtime, now: datetime | None = None) -> list[str]:
 def run_refine_relay(runtime: Runtime, now: datetime | None = None) -> int:
     """Relay the due Jules sessions: pending thread messages out, new activities into their threads (outbox)."""
     return poll_refine_sessions(runtime.db, runtime.dispatcher.services, now or utcnow())
+
+
+def start_refine_relay(runtime: Runtime, stop: threading.Event,
+                       every: float = REFINE_RELAY_EVERY.total_seconds()) -> threading.Thread:
+    """The Jules relay alone in a daemon thread, until ``stop`` is set: for the console, which runs no clock."""
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                run_refine_relay(runtime)
+            except Exception:  # the relay's trouble never stops the console
+                log.exception("refine relay failed")
+
+    thread = threading.Thread(target=loop, name="rad-refine-relay", daemon=True)
+    thread.start()
+    return thread
 
 
 def queue_low_balance_check(runtime: Runtime) -> bool:

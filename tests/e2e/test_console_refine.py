@@ -5,6 +5,8 @@ offers the last card's buttons (Approve), against the Jules emulator, with the r
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from bot.console import Console, ConsoleMessenger, console_caller
 from bot.runtime import Runtime
+from bot.scheduler import start_refine_relay
 from bot.worker import Worker
 from commands.framework.dispatch import Dispatcher
 from commands.handlers.refine_relay import poll
@@ -78,3 +81,18 @@ def test_a_session_prompt_talks_to_jules_and_approves_its_plan(dispatcher: Dispa
     assert "Approved by pat at " in out.getvalue()
     assert jules.session(session.id).state == "IN_PROGRESS"
     assert key not in out.getvalue()
+
+    stop = threading.Event()  # the console process runs no clock: its own relay thread sends what is typed
+    relay = start_refine_relay(worker.runtime, stop, every=0.05)
+    try:
+        console.run("> and keep it compatible with AWS provider 5")
+        for _ in range(200):
+            if len([c for c in jules.calls() if c.path.endswith(":sendMessage")]) == 2:
+                break
+            time.sleep(0.05)
+        assert [c for c in jules.calls() if c.path.endswith(":sendMessage")][-1].body["prompt"].endswith(
+            "AWS provider 5")
+    finally:
+        stop.set()
+        relay.join(5)
+    assert not relay.is_alive()
