@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core.accounts.roles import PARTNER, revoke_role
 from core.revenue.export import FINANCE_HEADER, PARTNER_HEADER
 from storage.db import Database
-from storage.models import AuditEvent, CreditTransaction
+from storage.models import AuditEvent, CreditTransaction, User
 from tests.support.front_door import FrontDoor, door, door_registry
-from tests.support.revenue_story import FIN, PAT, QUINN, UMA, door_story, user_of
+from tests.support.revenue_story import FIN, PAT, QUINN, UMA, door_story, november, spent, user_of
 from tests.support.slack_support import emulator, harness, slack_runtime
 
 __all__ = ["door", "door_registry", "emulator", "harness", "slack_runtime"]
@@ -112,3 +113,22 @@ async def test_bad_periods_and_names_are_refused_with_what_to_do(door: FrontDoor
     empty = await door.command("revenue", {"start": "2026-10-01", "end": "2026-10-31"}, user=FIN)
     assert "No paying deployments in this period" in empty.text and door.files() == {}
 
+
+
+async def test_rows_page_with_buttons_and_each_click_is_checked_again(door: FrontDoor, db: Database) -> None:
+    await door_story(door, db)
+    pat, uma = user_of(db, door, PAT).id, user_of(db, door, UMA).id
+    with db.unit_of_work() as s:
+        for day in range(11, 21):
+            spent(s, s.get_one(User, uma), "db-kit", s.get_one(User, pat), "100", "100", "20", november(day),
+                  f"rev:dep{day:05d}")
+    first = await door.command("revenue", NOVEMBER, user=PAT)
+    assert "Deployments (page 1 of 2, newest first)" in first.text.replace("*", "")
+    assert [b.label for b in first.buttons] == ["Next ▶"]
+    second = await door.click(first, "Next", user=PAT)
+    assert second.replaced and "page 2 of 2" in second.text and "2026-11-02 12:00" in second.text
+    assert [b.label for b in second.buttons] == ["◀ Previous"]
+    with db.unit_of_work() as s:  # Pat is a partner no more: the same button now refuses
+        revoke_role(s, s.get_one(User, pat), PARTNER)
+    refused = await door.click(second, "Previous", user=PAT)
+    assert "Only partners (their own modules), finance and admins can see revenue" in refused.text
