@@ -40,7 +40,7 @@ def invoices(ctx: Context, user: IdentityKey | None, month: str | None) -> Reply
         lines.append(f"{'You have' if mine else whom.display_name + ' has'} no project costs in "
                      f"{month_name(wanted)}, so there is no invoice.")
     else:
-        invoice = numbering.issue(ctx.session, whom, wanted)
+        invoice = numbering.issue(ctx.session, whom, wanted, actor=ctx.actor)
         totals = "; ".join(f"{shown(t.net, c)} net, {credit_count(t.debited)} debited"
                            for c, t in sorted(found.totals.items()))
         lines.append(f"*Invoice {invoice.number}* – {month_name(wanted)}, "

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.costs.attribution import attribute_pending
 from core.costs.money import NANO
 from core.credits.amounts import QUANTUM
@@ -117,6 +118,8 @@ def debit_user(session: Session, period: str, user_id: int, net: int, last_row: 
                                               CostRow.currency == currency, CostRow.id <= last_row,
                                               CostRow.usage_start < now)
                         .values(debit_id=debit.id))
+    audit.record(session, None, "costs.debit", target=f"user:{user_id}", period=period, status=str(debit.status),
+                 net=f"{Decimal(net) * NANO:f}", currency=currency, credits=str(credits))
     return UserDebit(user_id, net, currency, credits, available, charged)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.costs.attribution import Owners, match, owners
 from core.costs.money import shown
 from core.costs.rows import BadExport, Header, parse_row
@@ -135,6 +136,8 @@ def import_export(session: Session, source: str, export: Export) -> ImportOutcom
     record.rows, record.duplicates, record.watermark = added, read - added, newest
     session.flush()
     outcome = ImportOutcome(source, export.name, added, read - added, attributed, totals)
+    audit.record(session, None, "costs.import", target=f"cost_import:{record.id}", source=source,
+                 export=export.name[:200], added=added, duplicates=read - added, unattributed=outcome.unattributed)
     log.info("costs imported", extra={"source": source, "export": export.name, "added": added,
                                       "duplicates": read - added, "unattributed": outcome.unattributed})
     return outcome

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import audit
 from storage.models import Invoice, User, utcnow
 
 PREFIX = "RAD"
@@ -21,7 +22,7 @@ def find(session: Session, user: User, month: str) -> Invoice | None:
     return session.scalars(select(Invoice).where(Invoice.user_id == user.id, Invoice.month == month)).one_or_none()
 
 
-def issue(session: Session, user: User, month: str) -> Invoice:
+def issue(session: Session, user: User, month: str, *, actor: User | None = None) -> Invoice:
     """The user's invoice of ``month`` (``YYYY-MM``): the one issued before, or a new one with the next number."""
     for _ in range(ATTEMPTS):
         existing = find(session, user, month)
@@ -34,6 +35,8 @@ def issue(session: Session, user: User, month: str) -> Invoice:
             with session.begin_nested():
                 session.add(invoice)
                 session.flush()
+            audit.record(session, actor, "invoices.issue", target=f"invoice:{invoice.number}", user=user.id,
+                         month=month)
             return invoice
         except IntegrityError:
             continue  # another unit of work took that number (or issued this invoice): look again

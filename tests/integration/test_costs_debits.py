@@ -23,7 +23,7 @@ from core.credits import service as credits
 from core.credits.ledger import check_balances
 from core.settings import store as settings
 from storage.db import Database
-from storage.models import CostDebit, CostRow, CreditTransaction, Deployment, Job, User
+from storage.models import AuditEvent, CostDebit, CostRow, CreditTransaction, Deployment, Job, User
 from tests.support.billing_export import Line, write_export
 
 pytestmark = pytest.mark.integration
@@ -72,6 +72,9 @@ def test_a_period_debits_each_users_new_net_costs_once_awarded_first(db: Databas
     with db.unit_of_work() as s:
         assert debits.run(s, NOW + timedelta(hours=1)) is None  # the same 6-hour period
         assert check_balances(s) == []
+        audited = s.scalars(select(AuditEvent).where(AuditEvent.action.in_(("costs.import", "costs.debit")))
+                            .order_by(AuditEvent.id)).all()
+        assert [a.action for a in audited] == ["costs.import", "costs.debit"]
         unattributed = s.scalars(select(CostRow).where(CostRow.user_id.is_(None))).one()
         assert unattributed.debit_id is None
     costs(db, tmp_path, "jan2.csv", Line("proj-a", "0.01", JAN + timedelta(hours=5)))
