@@ -28,6 +28,7 @@ class PullTarget:
     full_name: str
     number: int
     title: str
+    session: str
     token: str = field(repr=False)
 
 
@@ -50,7 +51,7 @@ def target(session: Session, services: Services, row: RefineSession) -> PullTarg
     if conn is None or conn.token_secret_id is None:
         raise NotFound("The module's owner has no GitHub token connected.", hint="The owner runs `/rad connect`.")
     return PullTarget(found.group(1), int(found.group(2)), row.pr_title or f"Jules session {row.jules_session}",
-                      connections.repository_token(session, services, conn))
+                      row.jules_session, connections.repository_token(session, services, conn))
 
 
 def merge(services: Services, pull: PullTarget, row_id: int) -> PullOutcome:
@@ -62,8 +63,9 @@ def merge(services: Services, pull: PullTarget, row_id: int) -> PullOutcome:
         if pr.state == "closed":
             return PullOutcome(RefineDecision.CLOSED, False, "It was closed on GitHub without merging.")
         try:
-            done = pr.merge(merge_method="squash", commit_title=f"{pull.title} (Jules session, RAD #{row_id})",
-                            commit_message=f"Merged from chat; Jules session of RAD refine session {row_id}.")
+            done = pr.merge(merge_method="squash", commit_title=f"{pull.title} (Jules session {pull.session})",
+                            commit_message=f"Merged from chat: Jules session {pull.session}, RAD refine session "
+                                           f"{row_id}.")
         except GithubException as exc:
             if exc.status in (405, 409):
                 return PullOutcome(None, True, "GitHub cannot merge it: it has conflicts with its base branch, or "

@@ -264,8 +264,8 @@ async def test_a_team_refines_a_module_with_jules_in_a_thread(
     updated = await door.click(update, "Update (1 selected)", user=PAT)
     assert "network" in updated.text and "Updated" in updated.text
     gh_pull = github.repo(REPOSITORY).pulls[1]
-    assert gh_pull.merged_at is not None and "RAD #" in github.repo(REPOSITORY).store.commits[
-        gh_pull.merge_commit_sha or ""].message
+    assert gh_pull.merged_at is not None and f"(Jules session {session.id})" in github.repo(REPOSITORY).store.commits[
+        gh_pull.merge_commit_sha or ""].message, "squashed, the commit naming the session"
     if door.platform == "slack":
         closed = await click(door, pull, "Close", PAT)  # decided already: the card says by whom
         assert f"Merged by {cleo}" in closed.text
