@@ -136,15 +136,19 @@ def test_the_clock_imports_new_files_then_debits_and_tells_admins_of_a_bad_file(
     folder.mkdir()
     write_export(folder / "a.csv", [Line("proj-a", "7.5", JAN)])
     (folder / "b.csv").write_text("service.description,cost\nCompute,1\n")
+    with (folder / "c-huge.csv").open("wb") as handle:
+        handle.truncate(2 << 30)
+    write_export(folder / "d.csv", [Line("proj-a", "0.5", JAN, sku="late")])
     runtime = build_runtime(dataclasses.replace(config, billing_source=f"csv:{folder}"))  # type: ignore[type-var]
     run = run_cost_cycle(runtime, NOW)
-    assert run is not None and [d.credits for d in run.debits] == [D("7.5")]
+    assert run is not None and [d.credits for d in run.debits] == [D("8")]
     assert run_cost_cycle(runtime, NOW) is None
     with db.unit_of_work() as s:
-        [post] = [j.payload for j in s.scalars(select(Job).where(Job.kind == "chat.post"))]
-        assert post["user"]["external_id"] == "ada" and "could not be imported from b.csv" in post["text"]
-        assert "no column `usage_start_time`" in post["text"]
-    assert [r.amount for r in project_rows(db, uid)] == [D("7.5")]
+        posts = [j.payload for j in s.scalars(select(Job).where(Job.kind == "chat.post").order_by(Job.id))]
+    assert [p["user"]["external_id"] for p in posts] == ["ada", "ada"]
+    assert "could not be imported from b.csv" in posts[0]["text"] and "no column `usage_start_time`" in posts[0]["text"]
+    assert "c-huge.csv is 2.0 GiB; the largest file imported is 1 GiB" in posts[1]["text"]
+    assert [r.amount for r in project_rows(db, uid)] == [D("8")]
 
 
 def test_the_clock_schedules_the_cost_cycle(config: object) -> None:

@@ -53,7 +53,11 @@ class CsvSource:
     def exports(self, watermark: datetime | None, imported: set[str]) -> Iterator[Export]:
         """Each file not imported yet (by content), as one export; ``watermark`` is not used for files."""
         for path in self.files():
-            export = csv_export(path)
+            try:
+                export = csv_export(path)
+            except BadExport as error:  # refused when read, so the folder's other files still go in
+                yield Export(path.name, f"refused:{path.name}", _refuse(error))
+                continue
             if export.digest not in imported:
                 yield export
 
@@ -79,6 +83,11 @@ def csv_export(path: Path) -> Export:
         raise BadExport(f"{path.name} cannot be read: {error.strerror}.",
                         hint="Check that the file is still there and readable; nothing was imported.") from None
     return Export(path.name, digest.hexdigest(), read_lines(path))
+
+
+def _refuse(error: BadExport) -> Iterator[tuple[int, list[str]]]:
+    raise error
+    yield  # pragma: no cover - makes this a generator
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
