@@ -29,6 +29,7 @@ from storage.db import Database
 from storage.models import ChatIdentity, Deployment, DeploymentStatus, HomeTab, Job, utcnow
 from tests.emulators.slack import Call
 from tests.support.engines import embedded_terraform
+from tests.support.front_door import slack_state
 from tests.support.slack_support import Harness, emulator, harness, slack_runtime, texts
 
 __all__ = ["emulator", "harness", "slack_runtime"]
@@ -156,19 +157,6 @@ def test_details_from_the_home_tab_arrive_in_a_direct_message(platform: Harness)
     assert str(posted["channel"]).startswith("D") and "network-plan" in texts(posted)
 
 
-def state_of(block: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
-    """What Slack sends for an input block: the answer when given, else what the element shows already."""
-    element, name = block["element"], block["block_id"]
-    kind = element["type"]
-    if kind == "static_select":
-        chosen = next((o for o in element["options"] if o["value"] == answers.get(name)),
-                      element.get("initial_option"))
-        return {"type": kind, "selected_option": chosen}
-    if kind == "checkboxes":
-        return {"type": kind, "selected_options": element.get("initial_options", [])}
-    return {"type": kind, "value": answers.get(name, element.get("initial_value"))}
-
-
 def deploy_from_home(platform: Harness, db: Database) -> str:
     """Uma clicks Deploy on her Home tab, fills the modal and confirms in the DM; the queued deployment's id."""
     view = open_home(platform, UMA)
@@ -179,7 +167,8 @@ def deploy_from_home(platform: Harness, db: Database) -> str:
 
     before = len(platform.emulator.calls("chat.postMessage"))
     while True:  # every step of the form; the confirmation has no channel to go to but the DM
-        values = {b["block_id"]: state_of(b, {"network_name": "lab"}) for b in modal["blocks"] if b["type"] == "input"}
+        values = {b["block_id"]: slack_state(b, {"network_name": "lab"})
+                  for b in modal["blocks"] if b["type"] == "input"}
         answer = platform.interact(platform.submission_body(modal, values, **UMA))
         assert answer.status == 200
         if not answer.body:

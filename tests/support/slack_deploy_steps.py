@@ -18,6 +18,7 @@ from core.accounts.identity import Caller, IdentityKey
 from storage.db import Database
 from tests.emulators.slack import Call
 from tests.support.engines import embedded_terraform
+from tests.support.front_door import slack_state
 from tests.support.slack_support import Harness, texts
 
 UMA = {"user": "UUMA", "name": "uma"}
@@ -44,19 +45,6 @@ def worker(harness: Harness) -> DeployWorker:
 # -- driving the modal steps -------------------------------------------------------------------------
 
 
-def state_of(block: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
-    """What Slack sends for an input block: the answer when given, else what the element shows already."""
-    element, name = block["element"], block["block_id"]
-    kind = element["type"]
-    if kind == "static_select":
-        chosen = next((o for o in element["options"] if o["value"] == answers.get(name)),
-                      element.get("initial_option"))
-        return {"type": kind, "selected_option": chosen}
-    if kind == "checkboxes":
-        return {"type": kind, "selected_options": element.get("initial_options", [])}
-    return {"type": kind, "value": answers.get(name, element.get("initial_value"))}
-
-
 def open_modal(harness: Harness, text: str, who: dict[str, str]) -> dict[str, Any]:
     """``/rad <text>`` in ``ROOM``; the modal it opened, validated by the SDK's Block Kit model."""
     before = len(harness.emulator.calls("views.open"))
@@ -75,7 +63,7 @@ def fill(harness: Harness, view: dict[str, Any], who: dict[str, str],
     titles = []
     while True:
         titles.append(view["title"]["text"])
-        values = {b["block_id"]: state_of(b, answers) for b in view["blocks"] if b["type"] == "input"}
+        values = {b["block_id"]: slack_state(b, answers) for b in view["blocks"] if b["type"] == "input"}
         answer = harness.interact(harness.submission_body(view, values, **who))
         assert answer.status == 200
         if not answer.body:
