@@ -4,6 +4,12 @@
   nothing).
 * The partner's share = true revenue × the share percentage snapshotted on that SPEND ÷ 100, owed only to the
   module's partner and never for the partner's own deployment.
+
+The domain notes' algorithm (§4.6) re-derives the purchased part by spending each user's free credits first
+over their deployments, which mis-states a ``require_credit_purchases`` module (§5 step 6: 800 purchased
+credits counted as 300). We never re-derive it: the purchased part is what the ledger recorded on the SPEND
+when it was charged (awarded first, purchased only for purchased-only modules), so that deployment brings
+800 / credits_per_unit.
 """
 
 from __future__ import annotations
