@@ -141,6 +141,41 @@ def test_ctrl_c_halfway_keeps_the_draft_and_the_form_resumes(published: Dispatch
         assert len(s.scalars(select(DeployDraft)).all()) == 1 and s.scalars(select(Deployment)).all() == []
 
 
+def test_ctrl_c_inside_the_first_step_keeps_its_answers_and_offers_resume(published: Dispatcher, db: Database,
+                                                                         tmp_path: Path) -> None:
+    text, script = run(published, tmp_path, [
+        "deploy checked-form", "4",            # size answered
+        STOP,                                  # Ctrl-C at the label prompt, still in step 1
+        "deploy checked-form", "1",            # the same neutral offer as Slack and Discord: [1] Resume
+        "", "kept",                            # Enter keeps the size given before the Ctrl-C
+        "{}", "", "",                          # step 2, then leave the review
+        "quit",
+    ])
+    assert "the answers you gave are kept" in text and "nothing of this step was sent" not in text
+    offer = text[text.index("You left a form"):]
+    assert "at step 1 of 2" in offer and "[1] Resume" in offer and "[2] Start again" in offer
+    assert "size [4]: " in script.prompts
+    review = text[text.rindex("Deploy checked-form?"):]
+    assert "size` = 4" in review and 'label` = "kept"' in review
+    with db.unit_of_work() as s:
+        assert len(s.scalars(select(DeployDraft)).all()) == 1 and s.scalars(select(Deployment)).all() == []
+
+
+def test_start_again_forgets_the_answers_of_a_form_left_halfway(published: Dispatcher, db: Database,
+                                                                tmp_path: Path) -> None:
+    text, script = run(published, tmp_path, [
+        "deploy checked-form", "4", STOP,      # left halfway, the size kept
+        "deploy checked-form", "2",            # [2] Start again
+        STOP,                                  # and left at once: nothing given, nothing offered next time
+        "deploy checked-form", STOP,
+        "quit",
+    ])
+    assert text.count("You left a form") == 1
+    assert [p for p in script.prompts if p.startswith("size")] == ["size: ", "size: ", "size: "]
+    with db.unit_of_work() as s:
+        assert all(d.values == {} for d in s.scalars(select(DeployDraft)))
+
+
 def test_a_300_input_module_is_deployed_in_steps(published: Dispatcher, db: Database, tmp_path: Path) -> None:
     answers: list[Any] = ["deploy wide-form"]
     for n in range(WIDE):  # every field in order; Enter keeps a default

@@ -100,6 +100,39 @@ def test_ctrl_d_in_a_form_cancels_it_and_quit_leaves(terminal: PtyConsole) -> No
     assert terminal.wait() == 0
 
 
+def test_a_deploy_form_left_with_ctrl_c_is_offered_again_resume_or_start_again(
+    terminal: PtyConsole, dispatcher: Dispatcher, db: Database
+) -> None:
+    seed(db, dispatcher.services, console_caller("ada"))
+    terminal.send("deploy budget-alerts\r")
+    terminal.expect("monthly budget (optional) [100]: ")
+    terminal.send("250\r")
+    terminal.expect("(end with an empty line):\r\n  ")  # the thresholds, a JSON field, being read
+    terminal.settle(0.3)  # the line editor is reading before the key comes
+    terminal.send(CTRL_C)  # a real SIGINT from the terminal, halfway through the first step
+    assert "the answers you gave are kept" in terminal.expect(PROMPT)
+    terminal.send("deploy budget-alerts\r")
+    offer = terminal.expect("[2] Start again")
+    assert "You left a form to deploy" in offer and "at step 1 of 2" in offer and "[1] Resume" in offer
+    terminal.send("1\r")
+    terminal.expect("monthly budget (optional) [250]: ")  # resumed with the answer given before
+    terminal.settle(0.3)  # the line editor is reading before the key comes
+    terminal.send(CTRL_C)
+    terminal.expect(PROMPT)
+    terminal.send("deploy budget-alerts\r")
+    terminal.expect("[2] Start again")
+    terminal.send("2\r")
+    fresh = terminal.expect("monthly budget (optional) [")
+    assert terminal.expect("]: ") == "100]: " and "Traceback" not in fresh  # started again: the default
+    terminal.settle(0.3)  # the line editor is reading before the key comes
+    terminal.send(CTRL_C)
+    terminal.expect(PROMPT)
+    terminal.send("quit\r")
+    assert terminal.wait() == 0 and "Traceback" not in terminal.output
+    with db.unit_of_work() as session:
+        assert [d.values for d in session.scalars(select(DeployDraft))] == [{}]  # the kept answers are gone
+
+
 def test_markup_is_rendered_for_the_terminal_and_help_says_how_to_leave(terminal: PtyConsole) -> None:
     terminal.send("help\r")
     shown = terminal.expect(PROMPT)
