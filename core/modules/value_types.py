@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.hcl.constant import constant_value
 from core.hcl.display import quoted
+from core.hcl.evaluate import constant_value
 from core.hcl.tree import NOT_LITERAL
 
 PRIMITIVES = ("string", "number", "bool", "any")

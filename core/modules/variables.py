@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from core.hcl.constant import constant_value
+from core.hcl.evaluate import constant_value
 from core.hcl.lexer import LexError, tokenize
 from core.hcl.tree import NOT_LITERAL, Attribute, Block, Body, HclSyntaxError, JsonValue
 from core.modules.model import Output, Validation, Variable
