@@ -36,9 +36,9 @@ class BadExport(InvalidInput):
 
 
 class ParsedRow(NamedTuple):
-    """A checked row, money in integer nanos; ``key`` identifies the row's content."""
+    """A checked row, money in integer nanos; ``key`` (a SHA-256 digest) identifies the row's content."""
 
-    key: str
+    key: bytes
     billing_account: str
     service: str
     sku: str
@@ -105,7 +105,7 @@ def parse_row(header: Header, values: list[str], line: int, where: str) -> Parse
     export_time = _moment(exported, "export_time", where, line) if exported.strip() else None
     key = hashlib.sha256("\x1f".join((
         account, service, sku, _canonical(started), _canonical(ended), project, labels, str(cost), str(credits),
-        currency, month, _canonical(exported) if export_time else "")).encode()).hexdigest()
+        currency, month, _canonical(exported) if export_time else "")).encode()).digest()
     return ParsedRow(key, account.strip(), service, sku.strip(), start, end, project.strip(), project_name.strip(),
                      label, cost, credits, currency, month, export_time)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
@@ -48,8 +48,8 @@ class CostRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    row_key: Mapped[str] = mapped_column(String(64), unique=True)
-    """SHA-256 of the row's content: the same row imported twice is stored once."""
+    row_key: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    """SHA-256 of the row's content (32 bytes): the same row imported twice is stored once."""
     import_id: Mapped[int] = mapped_column(ForeignKey("cost_imports.id"))
     billing_account: Mapped[str] = mapped_column(String(64), default="")
     service: Mapped[str] = mapped_column(String(200))

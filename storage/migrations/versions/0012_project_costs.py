@@ -55,7 +55,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_cost_debits_user_id'), 'cost_debits', ['user_id'], unique=False)
     op.create_table('cost_rows',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('row_key', sa.String(length=64), nullable=False),
+    sa.Column('row_key', sa.LargeBinary(length=32), nullable=False),
     sa.Column('import_id', sa.Integer(), nullable=False),
     sa.Column('billing_account', sa.String(length=64), nullable=False),
     sa.Column('service', sa.String(length=200), nullable=False),
