@@ -45,6 +45,7 @@ TERRAFORM_CASES: dict[str, tuple[dict[str, str], bool, tuple[str, int, str] | No
     "constant-expression-defaults": ({"main.tf": (
         'variable "t" {\n  default = 60 * 60\n}\nvariable "m" {\n  default = -7 % 3\n}\n'
         'variable "l" {\n  type = list(number)\n  default = [1 + 1, (2 + 3) * 4, 7 / 2]\n}\n'
+        'variable "i" {\n  default = [10, 20][1]\n}\n'
     )}, True, None),
 }
 
@@ -88,7 +89,7 @@ def test_outside_brackets_a_newline_still_ends_the_expression(text: str) -> None
     ("60 * 60", 3600), ("-7 % 3", -1), ("7 % -3", 1), ("7 / 2", 3.5), ("6 / 2", 3), ("1.5 * 2", 3),
     ("-(2 + 3)", -5), ("2 + 3 * 4", 14), ('"plain"', "plain"), ('"$${not} %%{a template}"', "${not} %{a template}"),
     ("[1, 2 * 2, {a = 10 - 1}]", [1, 4, {"a": 9}]), ("1 < 2 && !false", True), ("2 > 1 ? \"yes\" : \"no\"", "yes"),
-    ("{\n  a = 1\n  b = [2 + 2]\n}", {"a": 1, "b": [4]}),
+    ("{\n  a = 1\n  b = [2 + 2]\n}", {"a": 1, "b": [4]}), ("[10, 20][1]", 20), ('{a = 1}["a"]', 1),
 ])
 def test_constant_expression_defaults_are_evaluated(default: str, value: object) -> None:
     assert defaults({"main.tf": f'variable "v" {{\n  default = {default}\n}}\n'}) == {"v": value}
