@@ -50,7 +50,9 @@ class CostRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     row_key: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     """SHA-256 of the row's content (32 bytes): the same row imported twice is stored once."""
-    import_id: Mapped[int] = mapped_column(ForeignKey("cost_imports.id"))
+    import_id: Mapped[int] = mapped_column(Integer)
+    """The ``cost_imports`` row that brought it: written in the same transaction, and imports are never deleted,
+    so no foreign key is checked per row (it halved the time PostgreSQL takes to move a chunk in)."""
     billing_account: Mapped[str] = mapped_column(String(64), default="")
     service: Mapped[str] = mapped_column(String(200))
     sku: Mapped[str] = mapped_column(String(300), default="")

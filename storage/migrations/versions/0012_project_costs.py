@@ -75,7 +75,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['debit_id'], ['cost_debits.id'], name=op.f('fk_cost_rows_debit_id_cost_debits')),
     sa.ForeignKeyConstraint(['deployment_id'], ['deployments.id'],
                             name=op.f('fk_cost_rows_deployment_id_deployments'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['import_id'], ['cost_imports.id'], name=op.f('fk_cost_rows_import_id_cost_imports')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_cost_rows_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cost_rows')),
     sa.UniqueConstraint('row_key', name=op.f('uq_cost_rows_row_key'))
