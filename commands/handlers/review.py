@@ -34,4 +34,4 @@ def plan_again(ctx: Context, event: ActionEvent) -> Reply:
     """Plan a refused update or destroy again; the new plan is shown for review when it is ready."""
     run = review.plan_again(ctx.session, ctx.actor, event.value, ctx.now)
     return Reply(text=f":arrows_counterclockwise: Planning {run.action.lower()} again; the plan appears in the "
-                      "deployment's thread for review.", replace_original=True)
+                      "deployment's thread, and Apply / Discard in its owner's direct messages.", replace_original=True)

@@ -135,6 +135,10 @@ def test_an_update_waits_for_apply_and_is_applied_once(platform: Dispatcher, wor
     late = click(platform, ADMIN, "plan:discard", run_id)
     assert "Applying the reviewed plan" in applied.text and applied.replace_original
     assert "already applied" in again.text and "already applied" in late.text
+    with db.unit_of_work() as s:  # the owner's offer, not delivered yet, goes out saying so, without buttons
+        [offer] = [j.payload for j in s.scalars(select(Job).where(Job.kind == "chat.post"))
+                   if j.payload["key"].startswith(f"plan-review:{run_id}:")]
+        assert "was applied by Uma" in offer["text"] and "buttons" not in offer
     assert worker.run_once() and not worker.run_once()  # applied once
     assert runs(db, short) == [(Action.CREATE, Run.SUCCESS), (Action.UPDATE, Run.SUCCESS)]
     assert "already applied" in click(platform, UMA, "plan:apply", run_id).text
