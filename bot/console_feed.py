@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.console import Console
 from commands.handlers import notify
-from commands.ui.model import Reply
+from commands.ui.model import Button, Reply
 from commands.views.deployment import ACTION_WORDS, result_reply, status_line
 from core.accounts.identity import find_user
 from core.jobs import queue as jobs
@@ -141,7 +141,9 @@ class ConsoleFeed:
                 if claimed is None:
                     continue  # a worker of this process took it: it prints it itself
             lead = f"📬 To @{self.console.caller.key.external_id}:" if "user" in payload else ""
-            self.console.tell(Reply(text=str(payload.get("text", "")), ephemeral=False), lead=lead)
+            buttons = tuple(Button(str(b.get("label", "")), str(b.get("action_id", "")), str(b.get("value", "")))
+                            for b in payload.get("buttons") or ())  # listed: pressed from the command they name
+            self.console.tell(Reply(text=str(payload.get("text", "")), actions=buttons, ephemeral=False), lead=lead)
             with self.db.unit_of_work() as session:
                 row = session.get_one(Job, job_id)
                 row.payload = {**payload, "sent": {"platform": "console", "console": self.name}}

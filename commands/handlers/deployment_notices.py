@@ -68,8 +68,8 @@ def offer_review(session: Session, deployment: Deployment, run: DeploymentRun) -
     verb = VERBS.get(run.action, run.action.lower())
     expires = f" It expires {run.expires_at:%Y-%m-%d %H:%M} UTC." if run.expires_at is not None else ""
     text = (f"The plan to {verb} {deployment.module_name} `{deployment.short_id}` is ready: *{run.plan_summary}*. "
-            f"Nothing changes until you apply it, here or from `/rad deployment {deployment.short_id}`; the plan "
-            "and its file are in the deployment's thread." + expires)
+            f"Nothing changes until you apply it (Apply below, or on `/rad deployment {deployment.short_id}`); the "
+            "plan and its file are in the deployment's thread." + expires)
     _tell_owner(session, deployment, review_key(run), text, review_buttons(run))
 
 

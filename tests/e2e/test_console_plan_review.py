@@ -65,6 +65,7 @@ def test_the_console_shows_a_waiting_plan_and_applies_it(dispatcher: Dispatcher,
     feed.poll()
     assert f"· {short}: 📝 awaiting review (its plan: `deployment {short}`, then Apply or Discard)" in out.getvalue()
     assert f"📬 To @ada:\nThe plan to update budget-alerts `{short}` is ready" in out.getvalue()  # privately
+    assert "[Apply]" in out.getvalue() and "[Discard]" in out.getvalue()  # listed; pressed from its card
     bystander = dispatcher.run_text(console_caller("bob"), f"deployment {short}")  # another console user
     assert isinstance(bystander, Reply) and "There is no deployment" in bystander.text and not bystander.actions
 
