@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -35,8 +36,15 @@ def chart(report: Report, title: str) -> Attachment | None:
                       "image/png", title)
 
 
+GZIP_OVER = 8 * 1024 * 1024
+"""A CSV larger than this goes gzipped: Discord takes at most 10 MiB a file from a bot (Slack far more)."""
+
+
 def csv_attachment(report: Report, content: bytes) -> Attachment:
-    """The CSV of the report's full filtered set."""
+    """The CSV of the report's full filtered set; gzipped (``.csv.gz``) when too large for a chat upload."""
+    if len(content) > GZIP_OVER:
+        packed = gzip.compress(content, compresslevel=6, mtime=0)
+        return Attachment(csv_name(report.scope) + ".gz", packed, "application/gzip", "Revenue rows (gzipped CSV)")
     return Attachment(csv_name(report.scope), content, "text/csv", "Revenue rows")
 
 
