@@ -36,7 +36,7 @@ from core.deployments import service as deployments
 from core.deployments.queue import Finished
 from core.deployments.source import pinned_files
 from core.deployments.state import DatabaseStateStore, import_legacy_state
-from core.deployments.status import DeploymentAction, DeploymentRunStatus
+from core.deployments.status import DeploymentAction, DeploymentRunStatus, DeploymentStatus
 from core.errors import RadError
 from core.incidents import report
 from core.modules import policy as module_policy
@@ -126,6 +126,8 @@ class DeployWorker:
                 reply = no_change_reply(deployment, self._mention(session, deployment))
             final = status_reply(deployment, self._mention(session, deployment), plan=finished.plan)
             notices.offer_retry(session, deployment, job.run_id)  # the owner's Retry, privately
+            if deployment.action == DeploymentAction.CREATE and deployment.status == DeploymentStatus.SUCCESS:
+                notices.created_since(session, deployment)  # earlier Retry offers have nothing left to retry
         self._show(job, final)
         where = job.where
         if where is not None:

@@ -102,15 +102,22 @@ def review_over(session: Session, actor: User | None, outcome: Outcome, run: Dep
         buttons = again_buttons(run, deployment)
     else:
         return
-    _close_offers(session, run, f"plan-review-done:{run.id}", text, buttons)
+    _close_offers(session, review_key(run) + ":", f"plan-review-done:{run.id}", text, buttons)
     if outcome in ENDINGS:
         show_status(session, deployment, f"deployment-status:{run.id}:{outcome}", ENDINGS[outcome],
                     plan=run.plan_summary)
 
 
-def _close_offers(session: Session, run: DeploymentRun, key: str, text: str, buttons: tuple[Button, ...]) -> None:
-    """Edit the posted review offers to ``text``; one not posted yet goes out saying it instead."""
-    prefix = review_key(run) + ":"
+def created_since(session: Session, deployment: Deployment) -> None:
+    """The create succeeded: the owner's Retry offers of its earlier failures are edited to say so, without Retry."""
+    text = (f"{deployment.module_name} `{deployment.short_id}` was created since; there is nothing to retry. "
+            f"Change it with Update on `/rad deployment {deployment.short_id}`.")
+    for run_id in session.scalars(select(DeploymentRun.id).where(DeploymentRun.deployment_id == deployment.id)):
+        _close_offers(session, f"deployment-retry:{run_id}:", f"deployment-retry-done:{run_id}", text, ())
+
+
+def _close_offers(session: Session, prefix: str, key: str, text: str, buttons: tuple[Button, ...]) -> None:
+    """Edit the posted offers whose key starts with ``prefix`` to ``text``; one not posted yet goes out so."""
     offers = session.scalars(select(Job).where(Job.kind == POST_KIND,
                                                Job.payload["key"].as_string().startswith(prefix)))
     for job in offers:

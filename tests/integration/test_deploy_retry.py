@@ -249,6 +249,10 @@ def test_retry_through_the_worker(platform: Dispatcher, worker: DeployWorker, db
     assert worker.run_once()
     assert runs(db, short) == [(Action.CREATE, Run.FAILURE), (Action.CREATE, Run.SUCCESS)]
     assert ledger(db) == ["AWARD 100", "HOLD 50", "RELEASE 50", "HOLD 50", "SPEND 50"]
+    with db.unit_of_work() as s:  # the failure's Retry offer (not delivered yet) goes out without Retry now
+        [offer] = [j.payload for j in s.scalars(select(Job).where(Job.kind == "chat.post"))
+                   if j.payload["key"].startswith("deployment-retry:")]
+        assert "was created since" in offer["text"] and "buttons" not in offer
 
 
 # -- the end-to-end story, run by each front door ---------------------------------------------------------
