@@ -24,7 +24,7 @@ from core.costs.sources.csv import csv_export
 from storage.db import Database
 from storage.models import Deployment, User
 from tests.support.billing_export import Line, write_export
-from tests.support.front_door import FrontDoor, Person, door, door_registry
+from tests.support.front_door import ADMIN, FrontDoor, Person, door, door_registry
 from tests.support.slack_support import emulator, harness, slack_runtime
 
 __all__ = ["door", "door_registry", "emulator", "harness", "slack_runtime"]
@@ -134,3 +134,29 @@ async def test_nobody_sees_anothers_costs_but_finance_sees_all_and_the_unattribu
         assert refused.private and says in refused.text
     empty = await door.command("costs", {"start": "2025-01-01", "end": "2025-01-31"}, user=UMA)
     assert "no project costs" in empty.text
+
+
+async def test_a_period_the_balance_cannot_cover_is_told_to_the_user_and_the_admins(door: FrontDoor, db: Database,
+                                                                                     tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.cost_clock import run_cost_cycle
+    from tests.e2e.test_credit_history import Clock, drain
+
+    await door.command("whoami")
+    await billed_platform(door, db, tmp_path)
+    await door.command("admin credits", {"user": UMA, "kind": "award", "amount": "1"})
+    clock = Clock()
+    with door.worker(clock) as worker:
+        run = await asyncio.to_thread(run_cost_cycle, worker.runtime, datetime(2026, 1, 31, tzinfo=UTC))
+        assert run is not None and len(run.short) == 2
+        await drain(worker)
+        [told] = [m.text for m in door.direct_messages(UMA) if "project costs" in m.text]
+        assert "came to 1.62 USD, that is 1.625 credits, but only 1 are available" in told.replace("*", "")
+        assert "/rad costs" in told.replace("`", "")
+        admin = [m.text for m in door.direct_messages(ADMIN) if "could not be debited" in m.text]
+        assert len(admin) == 2 and any("does not switch off the cloud billing" in t for t in admin)
+        again = await asyncio.to_thread(run_cost_cycle, worker.runtime, datetime(2026, 1, 31, 1, tzinfo=UTC))
+        assert again is None
+    costs_now = await door.command("costs", {"start": "2026-01-01", "end": "2026-01-31"}, user=UMA)
+    assert "0 credits debited so far" in costs_now.text
