@@ -2,8 +2,10 @@
 
 It holds one billing export table as rows and answers the one query shape the bot sends
 (``core.costs.sources.bigquery.QUERY``): the named table, flattened columns, ``export_time > @since`` ordered by
-``export_time``, every row in one response (no paging), timestamps as int64 microseconds as the real client asks
-(``formatOptions.useInt64Timestamp``). Faults answer the next request with a Google error body (403, 404, 500).
+``export_time``, timestamps as int64 microseconds as the real client asks (``formatOptions.useInt64Timestamp``).
+A large answer comes in pages (``page_size``): the client then reads the job (``jobs.get``) and the next pages
+(``jobs.getQueryResults`` with ``pageToken``), as with BigQuery. Faults answer the next request with a Google
+error body (403, 404, 500).
 Usable outside pytest: ``with running("p.d.t") as bq: bq.rows.extend(...)``.
 """
 
@@ -51,31 +53,70 @@ class BigQueryEmulator:
     queries: list[dict[str, Any]] = field(default_factory=list)
     faults: list[int] = field(default_factory=list)
     url: str = ""
+    page_size: int = 0
+    """When set, at most this many rows an answer (else what the client asks for); the rest come by page token."""
+    jobs: dict[str, tuple[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    """Each query's job: its SQL and the rows it chose, for jobs.get and jobs.getQueryResults."""
 
     def add(self, lines: Iterable[Line]) -> None:
         """Append export lines to the table."""
         self.rows.extend(row_of(line) for line in lines)
 
-    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def answer(self, path: str, body: dict[str, Any], method: str = "POST",
+               params: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         """The status and JSON answer to one request."""
-        self.queries.append({"path": path, **body})
+        self.queries.append({"path": path, "method": method, "params": params or {}, **body})
         parts = path.strip("/").split("/")
-        if len(parts) != 5 or parts[:3] != ["bigquery", "v2", "projects"] or parts[4] != "queries":
+        if len(parts) < 5 or parts[:3] != ["bigquery", "v2", "projects"]:
             return _error(404, f"Not found: {path}")
         if self.faults:
             code = self.faults.pop(0)
             return _error(code, {403: "Access Denied: the caller does not have bigquery.jobs.create permission",
                                  404: f"Not found: Table {self.table}", 500: "An internal error occurred"}[code])
+        project, rest = parts[3], parts[4:]
+        if method == "POST" and rest == ["queries"]:
+            return self._query(project, body)
+        if method == "GET" and len(rest) == 2 and rest[0] == "jobs" and rest[1] in self.jobs:
+            return 200, self._job(project, rest[1])
+        if method == "GET" and len(rest) == 2 and rest[0] == "queries" and rest[1] in self.jobs:
+            return 200, self._page(project, rest[1], params or {})
+        return _error(404, f"Not found: {method} {path}")
+
+    def _query(self, project: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         query = str(body.get("query", ""))
         if f"FROM `{self.table}`" not in query:
             return _error(404, "Not found: Table in query")
         since = _since(body.get("queryParameters") or [])
         chosen = sorted((r for r in self.rows if r["export_time"] > since), key=lambda r: r["export_time"])
-        return 200, {
-            "kind": "bigquery#queryResponse", "jobComplete": True, "totalRows": str(len(chosen)),
-            "jobReference": {"projectId": parts[3], "jobId": f"job_{len(self.queries)}", "location": "US"},
+        job_id = f"job_{len(self.jobs) + 1}"
+        self.jobs[job_id] = (query, chosen)
+        return 200, {"kind": "bigquery#queryResponse", **self._page(project, job_id, {
+            "maxResults": str(body.get("maxResults") or 0)})}
+
+    def _job(self, project: str, job_id: str) -> dict[str, Any]:
+        query, _chosen = self.jobs[job_id]
+        return {"kind": "bigquery#job", "id": f"{project}:US.{job_id}",
+                "jobReference": {"projectId": project, "jobId": job_id, "location": "US"},
+                "configuration": {"query": {"query": query, "useLegacySql": False}, "jobType": "QUERY"},
+                "status": {"state": "DONE"},
+                "statistics": {"creationTime": "1767225600000", "startTime": "1767225600000",
+                               "endTime": "1767225601000", "query": {"totalBytesProcessed": "0",
+                                                                     "statementType": "SELECT"}}}
+
+    def _page(self, project: str, job_id: str, params: dict[str, str]) -> dict[str, Any]:
+        _query, chosen = self.jobs[job_id]
+        start = int(params.get("pageToken") or 0)
+        wanted = int(params.get("maxResults") or 0) or len(chosen)
+        size = min(wanted, self.page_size) if self.page_size else wanted
+        rows = chosen[start:start + size]
+        answer: dict[str, Any] = {
+            "jobComplete": True, "totalRows": str(len(chosen)),
+            "jobReference": {"projectId": project, "jobId": job_id, "location": "US"},
             "schema": {"fields": [{"name": n, "type": t, "mode": "NULLABLE"} for n, t in COLUMNS]},
-            "rows": [{"f": [{"v": _cell(r[n], t)} for n, t in COLUMNS]} for r in chosen]}
+            "rows": [{"f": [{"v": _cell(r[n], t)} for n, t in COLUMNS]} for r in rows]}
+        if start + size < len(chosen):
+            answer["pageToken"] = str(start + size)
+        return answer
 
 
 def _cell(value: Any, kind: str) -> str | None:
@@ -108,7 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
-        status, answer = self.emulator.answer(self.path.split("?")[0], body)
+        from urllib.parse import parse_qsl, urlsplit
+        url = urlsplit(self.path)
+        status, answer = self.emulator.answer(url.path, body, self.command, dict(parse_qsl(url.query)))
         data = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")

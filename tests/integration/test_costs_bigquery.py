@@ -71,3 +71,14 @@ def test_a_bad_row_from_bigquery_imports_nothing_and_the_read_never_runs_in_a_tr
         assert stored(db) == []
         with pytest.raises(NetworkInTransaction), db.unit_of_work() as s:
             import_next(s, source)
+
+
+def test_a_large_answer_is_read_page_by_page(db: Database) -> None:
+    with running(TABLE) as bq:
+        bq.page_size = 3
+        bq.add([Line("proj-a", f"0.{i}", JAN, sku=f"sku {i}") for i in range(1, 8)])
+        [done], failed = import_all(db, open_source(f"bigquery:{TABLE}", api_url=bq.url))
+        assert failed == [] and done.added == 7
+        assert sum(nanos for _, nanos, _ in stored(db)) == 2_800_000_000
+        pages = [q["params"].get("pageToken") for q in bq.queries if q["path"].endswith("/queries/job_1")]
+        assert pages == ["3", "6"] and any(q["path"].endswith("/jobs/job_1") for q in bq.queries)
