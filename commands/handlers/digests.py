@@ -149,7 +149,11 @@ def digest_message(session: Session, cadence: DigestCadence, start: datetime, en
     picture = views.chart(report, f"Revenue digest ({cadence.value})")
     if picture is not None:
         files.append(picture)
-    files.append(views.csv_attachment(report, export.to_csv(session, scope, money)))
+    table = views.csv_attachment(report, export.to_csv(session, scope, money))
+    if table is None:
+        lines.append(views.too_large(report))
+    else:
+        files.append(table)
     return "\n".join(lines), tuple(files)
 
 

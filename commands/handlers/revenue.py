@@ -52,8 +52,10 @@ def revenue(ctx: Context, start: str | None, end: str | None, module: str | None
     picture = views.chart(report, _title(report))
     if picture is not None:
         files.append(picture)
-    files.append(views.csv_attachment(report, export.to_csv(ctx.session, scope, report.currency)))
-    return Reply(text=reply.text, actions=reply.actions, attachments=tuple(files))
+    table = views.csv_attachment(report, export.to_csv(ctx.session, scope, report.currency))
+    text = reply.text if table is not None else f"{reply.text}\n{views.too_large(report)}"
+    files += [table] if table is not None else []
+    return Reply(text=text, actions=reply.actions, attachments=tuple(files))
 
 
 @action(PAGE_ACTION)

@@ -38,14 +38,25 @@ def chart(report: Report, title: str) -> Attachment | None:
 
 GZIP_OVER = 8 * 1024 * 1024
 """A CSV larger than this goes gzipped: Discord takes at most 10 MiB a file from a bot (Slack far more)."""
+UPLOAD_MAX = 9 * 1024 * 1024
+"""A file larger than this, even gzipped, is not sent: the reply says to narrow the period instead."""
+TOO_LARGE = ("_The CSV of these {rows} rows is too large to send in chat, even compressed: ask for a shorter "
+             "period or one module or partner._")
 
 
-def csv_attachment(report: Report, content: bytes) -> Attachment:
-    """The CSV of the report's full filtered set; gzipped (``.csv.gz``) when too large for a chat upload."""
-    if len(content) > GZIP_OVER:
-        packed = gzip.compress(content, compresslevel=6, mtime=0)
-        return Attachment(csv_name(report.scope) + ".gz", packed, "application/gzip", "Revenue rows (gzipped CSV)")
-    return Attachment(csv_name(report.scope), content, "text/csv", "Revenue rows")
+def csv_attachment(report: Report, content: bytes) -> Attachment | None:
+    """The CSV of the report's full filtered set; gzipped (``.csv.gz``) when large, None when still too large."""
+    if len(content) <= GZIP_OVER:
+        return Attachment(csv_name(report.scope), content, "text/csv", "Revenue rows")
+    packed = gzip.compress(content, compresslevel=6, mtime=0)
+    if len(packed) > UPLOAD_MAX:
+        return None
+    return Attachment(csv_name(report.scope) + ".gz", packed, "application/gzip", "Revenue rows (gzipped CSV)")
+
+
+def too_large(report: Report) -> str:
+    """The note that replaces a CSV too large for chat."""
+    return TOO_LARGE.format(rows=f"{report.total.deployments:,}")
 
 
 def totals_lines(report: Report) -> list[str]:

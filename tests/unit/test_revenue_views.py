@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from commands.views.revenue import GZIP_OVER, csv_attachment
+from commands.views.revenue import GZIP_OVER, UPLOAD_MAX, csv_attachment, too_large
 from core.revenue.report import Line, Report
 from core.revenue.scope import digest_scope
 
@@ -31,3 +32,9 @@ def test_a_csv_too_large_for_discord_goes_gzipped_and_whole() -> None:
     attached = csv_attachment(report(), rows)
     assert attached.filename == "revenue-2026-01-01-2026-12-31.csv.gz" and attached.mime == "application/gzip"
     assert len(attached.content) < 10 * 1024 * 1024 and gzip.decompress(attached.content) == rows
+
+
+def test_a_csv_too_large_even_gzipped_is_not_sent_and_the_reply_says_why() -> None:
+    noise = os.urandom(UPLOAD_MAX + 1024).hex().encode()  # random: gzip cannot shrink it below the limit
+    assert csv_attachment(report(), noise) is None
+    assert "too large to send in chat" in too_large(report()) and "shorter period" in too_large(report())
