@@ -1,6 +1,7 @@
-"""End to end on Discord: an update's plan in the deployment's thread with the plan as a file, Apply clicked
-twice and applied once; a destroy naming its dependents, then discarded; a plan that changes nothing. Every
-payload is checked against Discord's API description."""
+"""End to end on Discord: an update's plan in the deployment's thread with the plan as a file and no button,
+Apply clicked twice in the owner's direct message and applied once, a bystander seeing no Apply anywhere; a
+destroy naming its dependents, then discarded, its status message edited to say so; a plan that changes nothing.
+Every payload is checked against Discord's API description."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""End to end through Slack: an update's plan in the deployment's thread with the plan as a file, Apply clicked
-twice and applied once; a destroy naming its dependents, then discarded; a plan that changes nothing."""
+"""End to end through Slack: an update's plan in the deployment's thread with the plan as a file and no button,
+Apply clicked twice in the owner's direct message and applied once, a bystander seeing no Apply anywhere; a
+destroy naming its dependents, then discarded, its status message edited to say so; a plan that changes nothing."""
 
 from __future__ import annotations
 
