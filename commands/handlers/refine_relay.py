@@ -5,7 +5,10 @@ open sends the thread's pending messages (``sendMessage``) and fetches the new a
 then writes what the thread must show through the outbox, each activity once (its outbox key names the
 activity; the cursor moves past it in the same transaction). Jules is asked every 5 seconds while it works,
 every minute while it waits for the team, not at all once it completed or failed (a thread message wakes
-it); failures back off up to 10 minutes. Progress is one status message edited in place.
+it: a message Jules has not answered yet is asked after every 5 s for 2 minutes, then every minute for up to
+30); failures back off up to 10 minutes. Every due session is relayed in each turn. A waiting session's turn
+reads the session alone (one call a minute) and lists its activities only when Jules updated it since the
+last activity relayed. Progress is one status message edited in place.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class _Fetch:
     key: str = field(repr=False)
     cursor: str
     pending: list[dict[str, Any]]
+    idle: bool = False
+    """Jules was waiting for the team at the last turn and nothing is to be sent: the session is read first."""
     sent: set[str] = field(default_factory=set)
     activities: list[Activity] = field(default_factory=list)
     session: JulesSession | None = None
@@ -52,17 +57,28 @@ class _Fetch:
 
 
 def poll(db: Database, services: Services, now: datetime) -> int:
-    """Relay every due live session once; returns how many were asked."""
-    with db.unit_of_work() as session:
-        due = list(session.scalars(select(RefineSession.id).where(
-            RefineSession.status == RefineStatus.ACTIVE, RefineSession.next_poll_at.is_not(None),
-            RefineSession.next_poll_at <= now).order_by(RefineSession.next_poll_at).limit(BATCH)))
-    for row_id in due:
-        try:
-            relay(db, services, row_id, now)
-        except Exception:  # one session's trouble never stops the others
-            log.exception("refine relay failed", extra={"refine_session": row_id})
-    return len(due)
+    """Relay every due live session once, ``BATCH`` at a time (the oldest due first); returns how many were asked.
+
+    Every due session is relayed in the turn, however many there are: a session left for the next turn
+    would show its activities 5 s later each time (50 sessions in batches of 20 waited up to 15 s).
+    """
+    done: set[int] = set()
+    while True:
+        with db.unit_of_work() as session:
+            query = select(RefineSession.id).where(
+                RefineSession.status == RefineStatus.ACTIVE, RefineSession.next_poll_at.is_not(None),
+                RefineSession.next_poll_at <= now)
+            if done:
+                query = query.where(RefineSession.id.not_in(done))
+            due = list(session.scalars(query.order_by(RefineSession.next_poll_at).limit(BATCH)))
+        for row_id in due:
+            done.add(row_id)
+            try:
+                relay(db, services, row_id, now)
+            except Exception:  # one session's trouble never stops the others
+                log.exception("refine relay failed", extra={"refine_session": row_id})
+        if len(due) < BATCH:
+            return len(done)
 
 
 def relay(db: Database, services: Services, row_id: int, now: datetime) -> None:
@@ -82,7 +98,9 @@ def relay(db: Database, services: Services, row_id: int, now: datetime) -> None:
         except NotFound as missing:
             _end_with(session, row, now, f":warning: {missing.message} {missing.hint} The session has ended.")
             return
-        fetch = _Fetch(row.id, row.jules_session, key, row.cursor, list(row.pending))
+        fetch = _Fetch(row.id, row.jules_session, key, row.cursor, list(row.pending),
+                       idle=not row.pending and row.failures == 0 and bool(row.cursor)
+                       and row.jules_state not in WORKING)
     if lost:
         _archive(services, fetch)
         return
@@ -108,10 +126,24 @@ def _ask_jules(services: Services, fetch: _Fetch) -> None:
             for message in fetch.pending:
                 client.send_message(fetch.jules_id, str(message.get("text", "")))
                 fetch.sent.add(str(message.get("id")))
+            if fetch.idle:
+                fetch.session = client.get_session(fetch.jules_id)
+                if not _changed_since(fetch.session, fetch.cursor):
+                    return  # still waiting, nothing new: one call for this turn
             fetch.activities = client.list_activities(fetch.jules_id, fetch.cursor)
             fetch.session = client.get_session(fetch.jules_id)
     except RadError as error:
         fetch.error = error
+
+
+def _changed_since(jules: JulesSession, cursor: str) -> bool:
+    """Whether the session was updated after the last activity relayed (True when either time is unreadable)."""
+    try:
+        updated = datetime.fromisoformat(jules.update_time)
+        seen = datetime.fromisoformat(cursor)
+    except ValueError:
+        return True
+    return updated > seen
 
 
 def _archive(services: Services, fetch: _Fetch) -> None:
@@ -173,9 +205,12 @@ def _end_with(session: Session, row: RefineSession, now: datetime, text: str, no
 def _schedule(session: Session, row: RefineSession, fetch: _Fetch, now: datetime) -> None:
     """When to ask again: soon while Jules works or messages wait, slowly while it waits, never once done."""
     state = fetch.session.state if fetch.session is not None else row.jules_state
+    answering = _answering(row, fetch, state)
     row.jules_state = state[:40]
     if row.pending:
         delay: timedelta | None = sessions.FAST
+    elif state in DONE and answering:
+        delay = _answer_pace(row.cursor, now)
     elif state in DONE:
         delay = None
     elif state in WORKING:
@@ -188,6 +223,34 @@ def _schedule(session: Session, row: RefineSession, fetch: _Fetch, now: datetime
         post_later(session, f"refine:{row.id}:waiting:{fetch.activities[-1].id}",
                    ":speech_balloon: Jules is waiting for your answer: reply in this thread.",
                    where=sessions.thread_ref(row))
+
+
+def _answering(row: RefineSession, fetch: _Fetch, state: str) -> bool:
+    """Whether a finished session has a message from the team Jules has not answered yet.
+
+    Jules revives a completed session some time after ``sendMessage``: until an agent activity comes, the
+    session is asked on (a finished session's ``poll_seconds`` is 0 otherwise, so a pace marks it).
+    """
+    if state not in DONE:
+        return False
+    if fetch.sent or (fetch.activities and fetch.activities[-1].originator == "user"):
+        return True
+    return not fetch.activities and row.jules_state in DONE and row.poll_seconds > 0
+
+
+def _answer_pace(cursor: str, now: datetime) -> timedelta | None:
+    """How soon to ask a finished session for its answer.
+
+    At the working pace for 2 minutes after the team's message (the last activity relayed), then once a
+    minute, and no more after 30 minutes.
+    """
+    try:
+        age = now - datetime.fromisoformat(cursor)
+    except (ValueError, TypeError):
+        return sessions.SLOW
+    if age < timedelta(minutes=2):
+        return sessions.FAST
+    return sessions.SLOW if age < timedelta(minutes=30) else None
 
 
 # -- one activity -----------------------------------------------------------------------------------------

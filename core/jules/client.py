@@ -9,8 +9,10 @@ the API key never appears in a message, a log line or a repr. HTTP is ``httpx`` 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +34,16 @@ _KEY = re.compile(r"[\x21-\x7e]{1,512}")
 CONNECT_TIMEOUT = 5.0
 """Seconds to open a connection to Jules (the read timeout is the client's ``timeout``)."""
 Json = Mapping[str, Any]
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client, made as httpx makes its own (certifi, or ``SSL_CERT_FILE``/``_DIR``).
+
+    Loading the CA bundle takes tens of milliseconds; a client is made per call site (the relay makes one
+    per session each turn), so building a context each time was most of a relay turn.
+    """
+    return httpx.create_ssl_context()
 
 
 class JulesUnavailable(Unavailable):
@@ -165,7 +177,7 @@ class JulesClient:
         self._secret = api_key.strip()
         self._http = httpx.Client(headers={"X-Goog-Api-Key": self._secret, "User-Agent": "rad-chatops"},
                                   timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
-                                  follow_redirects=False)
+                                  follow_redirects=False, verify=_tls())
 
     @classmethod
     def from_config(cls, config: Config, api_key: str, **options: Any) -> JulesClient:

@@ -117,6 +117,8 @@ class JulesEmulator(HttpEmulator[Call, _Fault], JulesApi):
     lag_after_create: int = 0
     script: Script = field(default_factory=Script)
     on_pull_request: Callable[[Session, Json], Json] | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
+    """What "now" is for activity and session times (a benchmark runs the emulator on simulated time)."""
     _keys: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
     _sources: dict[str, Source] = field(default_factory=dict, init=False, repr=False)
     _sessions: dict[str, Session] = field(default_factory=dict, init=False, repr=False)

@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from tests.emulators.http_base import Json
 
@@ -137,6 +137,7 @@ class SessionLifecycle:
     """Session look-up and the scripted agent; the emulator provides the state and the lock."""
 
     on_pull_request: Callable[[Session, Json], Json] | None
+    clock: Callable[[], datetime]
     _lock: threading.RLock
     _sources: dict[str, Source]
     _sessions: dict[str, Session]
@@ -264,7 +265,7 @@ class SessionLifecycle:
 
     def _now(self) -> str:
         """Strictly increasing RFC 3339 timestamps, so ``create_time>`` cursors are exact."""
-        now = datetime.now(UTC)
+        now = self.clock()
         self._last_time = max(now, self._last_time + timedelta(microseconds=1))
         return self._last_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
