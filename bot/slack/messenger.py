@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.slack.deliver import Destination, upload
 from bot.slack.home import render_home
@@ -15,6 +16,14 @@ from core.conversations import ConversationRef
 from core.network import assert_no_transaction
 
 log = logging.getLogger(__name__)
+
+STATUS_REFUSALS = frozenset({"missing_scope", "not_allowed_token_type", "access_denied", "no_permission",
+                             "not_allowed", "feature_not_enabled", "team_access_not_granted", "method_deprecated",
+                             "unknown_method"})
+"""``assistant.threads.setStatus`` errors that mean "not for this app or workspace": the status message is shown
+instead. A thread or channel that is gone (``invalid_thread_ts``, ``channel_not_found``) raises like a failed
+post, so the outbox gives up on it and the relay ends the session."""
+STATUS_MAX = 100
 
 
 class SlackMessenger:
@@ -28,6 +37,8 @@ class SlackMessenger:
     def __init__(self, client: WebClient, slash: str = "/rad") -> None:
         self.client = client
         self.slash = slash  # the configured command (RAD_COMMAND), for hints the messenger adds itself
+        self._no_status: set[str] = set()
+        """Channels where ``assistant.threads.setStatus`` was refused."""
 
     def post(self, where: ConversationRef, reply: Reply) -> ConversationRef:
         """Post in ``where`` (in its thread if it has one); returns the first message's reference."""
@@ -59,6 +70,28 @@ class SlackMessenger:
             upload(self.client, Destination(where.channel, ""), rendered, ephemeral=False, thread=thread)
         if rest:
             log.info("edited message continued in its thread", extra={"extra_messages": len(rest)})
+
+    def set_status(self, where: ConversationRef, status: str) -> bool:
+        """The thread's working status (``assistant.threads.setStatus``; "" clears it); False when refused.
+
+        A refusal (the app has no assistant scope, the workspace does not allow it) is remembered for the
+        channel, so later statuses go straight to the status message; other errors (rate limits, Slack down)
+        raise, and the outbox retries.
+        """
+        if not where.thread or where.channel in self._no_status:
+            return False
+        assert_no_transaction("SlackMessenger.set_status")
+        try:
+            self.client.assistant_threads_setStatus(channel_id=where.channel, thread_ts=where.thread,
+                                                    status=status[:STATUS_MAX])
+        except SlackApiError as error:
+            code = str(error.response.get("error", "")) if error.response is not None else ""
+            if code not in STATUS_REFUSALS:
+                raise
+            self._no_status.add(where.channel)
+            log.info("thread status refused, using a status message", extra={"error": code})
+            return False
+        return True
 
     def publish_home(self, user: IdentityKey, reply: Reply) -> None:
         """Show ``reply`` as the user's App Home tab (``views.publish`` replaces what it showed)."""

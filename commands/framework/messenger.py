@@ -34,3 +34,16 @@ class HomePublisher(Protocol):
     def publish_home(self, user: IdentityKey, reply: Reply) -> None:
         """Publish ``reply`` as ``user``'s Home, replacing what it showed; no transaction may be open."""
         ...
+
+
+@runtime_checkable
+class ThreadStatus(Protocol):
+    """A messenger that can show a working status in a thread (Slack: ``assistant.threads.setStatus``)."""
+
+    def set_status(self, where: ConversationRef, status: str) -> bool:
+        """Show ``status`` in the thread ``where`` ("" clears it); False when the platform refuses it.
+
+        No transaction may be open. A refusal (the app or workspace does not allow it) is silent: the caller
+        shows the status as a message instead.
+        """
+        ...

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commands.framework.context import JobContext
-from commands.framework.messenger import Messenger
+from commands.framework.messenger import Messenger, ThreadStatus
 from commands.framework.registry import job
 from commands.ui.model import Attachment, Button, Card, Field, Reply
 from core.accounts.identity import IdentityKey
@@ -37,7 +37,7 @@ POST_KIND = "chat.post"
 def post_later(session: Session, key: str, text: str, *, where: ConversationRef | None = None,
                user: IdentityKey | None = None, buttons: Sequence[Button] = (), edit: bool = False,
                cards: Sequence[Card] = (), attachments: Sequence[Attachment] = (),
-               on_failure: Mapping[str, Any] | None = None) -> Job:
+               on_failure: Mapping[str, Any] | None = None, status: str | None = None) -> Job:
     """Queue ``text`` for ``where`` (a channel or thread) or for ``user`` (a direct message), once per ``key``.
 
     The row commits with the caller's transaction; the worker posts it after that. ``buttons`` go with the
@@ -45,6 +45,9 @@ def post_later(session: Session, key: str, text: str, *, where: ConversationRef 
     (title, text and fields). With ``edit``, the message ``where.message`` is replaced instead.
     ``attachments`` (a chart, a CSV) are kept in the row and uploaded with the message. ``on_failure`` names a
     job (``{"kind": ..., ...}``) queued with the row's data and ``error`` when the post fails for good.
+    ``status`` is first shown as the thread's working status where the platform has one (Slack's
+    ``assistant.threads.setStatus``; "" clears it); only when it refuses is ``text`` posted (or edited), and
+    an empty ``text`` posts nothing.
     """
     if (where is None) == (user is None):
         raise ValueError("post_later needs exactly one of where= or user=")
@@ -72,6 +75,8 @@ def post_later(session: Session, key: str, text: str, *, where: ConversationRef 
         payload["on_failure"] = dict(on_failure)
     if edit:
         payload["edit"] = True
+    if status is not None:
+        payload["status"] = status
     return jobs.enqueue(session, POST_KIND, payload)
 
 
@@ -99,6 +104,12 @@ def deliver(messengers: Mapping[str, Messenger], payload: Mapping[str, Any]) -> 
     files = tuple(Attachment(str(a["filename"]), base64.b64decode(str(a["content"])), str(a.get("mime", "")),
                              str(a.get("title", ""))) for a in payload.get("attachments") or ())
     reply = Reply(text=str(payload["text"]), cards=cards, actions=buttons, attachments=files, ephemeral=False)
+    if "status" in payload and "where" in payload:
+        where = ConversationRef(**payload["where"])
+        messenger = _messenger(messengers, where.platform)
+        shown = isinstance(messenger, ThreadStatus) and messenger.set_status(where, str(payload["status"]))
+        if shown or not reply.text:
+            return {**payload, "sent": {**asdict(where), "status": bool(shown)}}
     if "user" in payload:
         user = IdentityKey(**payload["user"])
         messenger = _messenger(messengers, user.platform)

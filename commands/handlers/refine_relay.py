@@ -6,9 +6,11 @@ then writes what the thread must show through the outbox, each activity once (it
 activity; the cursor moves past it in the same transaction). Jules is asked every 5 seconds while it works,
 every minute while it waits for the team, not at all once it completed or failed (a thread message wakes
 it: a message Jules has not answered yet is asked after every 5 s for 2 minutes, then every minute for up to
-30); failures back off up to 10 minutes. Every due session is relayed in each turn. A waiting session's turn
+30); failures back off up to 10 minutes. Progress is the thread's working status where the platform shows one
+(Slack's ``assistant.threads.setStatus``, cleared when Jules stops working), else one status message edited
+in place. Every due session is relayed in each turn. A waiting session's turn
 reads the session alone (one call a minute) and lists its activities only when Jules updated it since the
-last activity relayed. Progress is one status message edited in place.
+last activity relayed.
 """
 
 from __future__ import annotations
@@ -198,6 +200,7 @@ def _failed(session: Session, row: RefineSession, error: RadError, now: datetime
 def _end_with(session: Session, row: RefineSession, now: datetime, text: str, note: str = "") -> None:
     """End the session by the bot, telling the thread ``text`` when it has one."""
     sessions.end(session, row, None, now, note=note or text[:300], status=RefineStatus.FAILED)
+    _clear_status(session, row, "ended")
     if text and row.chat_thread:
         post_later(session, f"refine:{row.id}:over", text, where=sessions.thread_ref(row))
 
@@ -206,6 +209,8 @@ def _schedule(session: Session, row: RefineSession, fetch: _Fetch, now: datetime
     """When to ask again: soon while Jules works or messages wait, slowly while it waits, never once done."""
     state = fetch.session.state if fetch.session is not None else row.jules_state
     answering = _answering(row, fetch, state)
+    if row.jules_state in WORKING and state not in WORKING:
+        _clear_status(session, row, row.cursor)
     row.jules_state = state[:40]
     if row.pending:
         delay: timedelta | None = sessions.FAST
@@ -289,21 +294,38 @@ def _progress(session: Session, row: RefineSession, activity: Activity) -> bool:
     text = f":hourglass_flowing_sand: *Jules is working* – {activity.progress_title or 'working'}"
     if detail:
         text += f"\n`{views.clip(' '.join(detail[:3]), 300)}`"
+    status = f"is working: {views.clip(activity.progress_title or 'working', 80)}"
     status_key = f"refine:{row.id}:status"
     if not row.status_message:
         ref, job = views.posted(session, status_key)
         if ref is not None:
             row.status_message = ref.message[:64]
-        elif job is None:
-            post_later(session, status_key, text, where=sessions.thread_ref(row))
+        elif _shown_as_status(job):  # the platform shows the thread's status itself: set it again
+            post_later(session, f"refine:{row.id}:{activity.id}", text, where=sessions.thread_ref(row),
+                       status=status)
             return True
-        elif job.status == JobStatus.QUEUED:
-            job.payload = {**job.payload, "text": text}  # not posted yet: it goes out with the latest step
+        elif job is None:
+            post_later(session, status_key, text, where=sessions.thread_ref(row), status=status)
+            return True
+        elif job.status == JobStatus.QUEUED:  # not posted yet: it goes out with the latest step
+            job.payload = {**job.payload, "text": text, "status": status}
             return True
         else:
             return False
     post_later(session, f"refine:{row.id}:{activity.id}", text, where=views.status_ref(row), edit=True)
     return True
+
+
+def _shown_as_status(job: Job | None) -> bool:
+    """Whether the status row was shown as the thread's working status (Slack's setStatus), not as a message."""
+    sent = (job.payload or {}).get("sent") if job is not None else None
+    return isinstance(sent, dict) and bool(sent.get("status"))
+
+
+def _clear_status(session: Session, row: RefineSession, why: str) -> None:
+    """Clear the thread's working status when it was shown as one (nothing to do for a status message)."""
+    if row.chat_thread and _shown_as_status(views.posted(session, f"refine:{row.id}:status")[1]):
+        post_later(session, f"refine:{row.id}:status-clear:{why}", "", where=sessions.thread_ref(row), status="")
 
 
 def _completed(session: Session, row: RefineSession, activity: Activity, jules: JulesSession | None) -> None:

@@ -113,6 +113,12 @@ def thread_posts(door: FrontDoor, thread: str) -> list[Reply]:
             for body, message in latest.values()]
 
 
+def slack_status(door: FrontDoor, thread: str) -> str:
+    """The working status the Slack thread shows now (``assistant.threads.setStatus``)."""
+    emu = door.harness.emulator  # type: ignore[attr-defined]
+    return str(emu.thread_status(sh.CHANNEL, thread))
+
+
 def texts(door: FrontDoor, thread: str) -> list[str]:
     return [plain(r.text) for r in thread_posts(door, thread)]
 
@@ -247,12 +253,17 @@ async def test_a_team_refines_a_module_with_jules_in_a_thread(
     jules.advance(session.id)
     await clock.turn()
     status = [t for t in texts(door, thread) if "Jules is working" in t]
-    assert len(status) == 1 and "terraform validate" in status[0]
+    if door.platform == "slack":  # the thread's own working status (assistant.threads.setStatus), no message
+        assert status == [] and slack_status(door, thread) == "is working: Ran bash command"
+    else:
+        assert len(status) == 1 and "terraform validate" in status[0]
 
     jules.run(session.id)  # completed, with a pull request
     await clock.turn()
     [pull] = [r for r in thread_posts(door, thread) if "Pull request:" in r.text]
     assert f"https://github.com/{REPOSITORY}/pull/1" in pull.text and "modules/vpc/variables.tf` +6 −0" in pull.text
+    if door.platform == "slack":
+        assert slack_status(door, thread) == "", "Jules stopped working: the status is cleared"
     assert [b.label for b in pull.buttons][:2] == ["Merge", "Close"]
     merged = await click(door, pull, "Merge", CLEO)
     assert f"Merged by {cleo} at " in merged.text and "Squashed into" in merged.text
@@ -324,6 +335,58 @@ async def open_session(door: FrontDoor, clock: Clock, jules: JulesEmulator) -> t
     [(thread, _)] = top_posts(door)
     await clock.turn()
     return thread, only_session(jules)
+
+
+async def working(door: FrontDoor, clock: Clock, jules: JulesEmulator) -> tuple[str, Session]:
+    """An open session whose plan Pat approved, relayed while Jules runs its first command."""
+    thread, session = await open_session(door, clock, jules)
+    jules.run(session.id)
+    await clock.turn()
+    [plan] = [r for r in thread_posts(door, thread) if "Jules' plan" in r.text]
+    await click(door, plan, "Approve", PAT)
+    jules.advance(session.id)
+    await clock.turn()
+    return thread, session
+
+
+@pytest.mark.parametrize("door", ["slack"], indirect=True)
+async def test_slack_shows_jules_working_as_the_threads_status_and_clears_it_when_it_stops(
+        team: FrontDoor, clock: Clock, jules: JulesEmulator) -> None:
+    door = team
+    emu = door.harness.emulator  # type: ignore[attr-defined]
+    thread, session = await working(door, clock, jules)
+    [first] = emu.calls("assistant.threads.setStatus")
+    assert first.body["channel_id"] == sh.CHANNEL and first.body["thread_ts"] == thread
+    assert first.body["status"] == "is working: Ran bash command" and first.token.startswith("xoxb-")
+    assert slack_status(door, thread) == "is working: Ran bash command"
+    assert not [t for t in texts(door, thread) if "Jules is working" in t], "no status message beside it"
+
+    jules.advance(session.id)  # the next command: the status is set again
+    await clock.turn()
+    assert len(emu.calls("assistant.threads.setStatus")) == 2
+    jules.run(session.id)  # done, with a pull request: the status is cleared
+    await clock.turn()
+    assert [c.body["status"] for c in emu.calls("assistant.threads.setStatus")][-1] == ""
+    assert slack_status(door, thread) == "" and any("Pull request:" in t for t in texts(door, thread))
+
+
+@pytest.mark.parametrize("door", ["slack"], indirect=True)
+async def test_where_slack_refuses_the_threads_status_the_status_message_shows_it(
+        team: FrontDoor, clock: Clock, jules: JulesEmulator) -> None:
+    door = team
+    emu = door.harness.emulator  # type: ignore[attr-defined]
+    emu.status_refusal = "missing_scope"  # not an assistant app: Slack refuses setStatus
+    thread, session = await working(door, clock, jules)
+    jules.advance(session.id)
+    await clock.turn()
+    status = [t for t in texts(door, thread) if "Jules is working" in t]
+    assert len(status) == 1 and "terraform validate" in status[0], "one status message, edited in place"
+    assert len(emu.calls("assistant.threads.setStatus")) == 1, "refused once, then not asked again"
+    assert slack_status(door, thread) == ""
+    jules.run(session.id)
+    await clock.turn()
+    assert len(emu.calls("assistant.threads.setStatus")) == 1 and all(texts(door, thread)), "no empty message"
+    assert any("Pull request:" in t for t in texts(door, thread))
 
 
 async def to_pull_request(door: FrontDoor, clock: Clock, jules: JulesEmulator) -> tuple[str, Reply]:

@@ -142,3 +142,29 @@ def test_attachments_are_validated(slack: SlackEmulator, client: WebClient) -> N
     answer = refused(client, "chat.postMessage", channel="C1", text="t",
                      attachments=[{"color": "#36a64f", "blocks": [{"type": "section"}]}])
     assert answer["error"] == "invalid_attachments" and len(slack.take_failures()) == 1
+
+
+def test_a_threads_status_is_set_cleared_and_refused_as_slack_does(slack: SlackEmulator, client: WebClient) -> None:
+    parent = str(client.chat_postMessage(channel="C1", text="opening")["ts"])
+    reply = str(client.chat_postMessage(channel="C1", text="in the thread", thread_ts=parent)["ts"])
+    client.assistant_threads_setStatus(channel_id="C1", thread_ts=parent, status="is working")
+    assert slack.thread_status("C1", parent) == "is working"
+    client.chat_postMessage(channel="C1", text="an answer", thread_ts=parent)  # the bot's reply clears it
+    assert slack.thread_status("C1", parent) == ""
+    client.assistant_threads_setStatus(channel_id="C1", thread_ts=parent, status="is working")
+    client.assistant_threads_setStatus(channel_id="C1", thread_ts=parent, status="")
+    assert slack.thread_statuses("C1", parent) == ["is working", "", "is working", ""]
+
+    assert refused(client, "assistant.threads.setStatus", channel_id="C1", thread_ts=reply,
+                   status="x")["error"] == "invalid_thread_ts", "a reply is no thread"
+    assert refused(client, "assistant.threads.setStatus", channel_id="C9", thread_ts=parent,
+                   status="x")["error"] == "channel_not_found"
+    assert refused(client, "assistant.threads.setStatus", channel_id="C1",
+                   thread_ts=parent)["error"] == "invalid_arguments"
+    app_token = WebClient(token="xapp-1-test", base_url=slack.url)
+    assert refused(app_token, "assistant.threads.setStatus", channel_id="C1", thread_ts=parent,
+                   status="x")["error"] == "not_allowed_token_type"
+    slack.status_refusal = "missing_scope"
+    missing = refused(client, "assistant.threads.setStatus", channel_id="C1", thread_ts=parent, status="x")
+    assert missing["error"] == "missing_scope" and "assistant:write" in str(missing["needed"])
+    assert slack.thread_status("C1", parent) == ""

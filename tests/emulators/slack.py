@@ -104,6 +104,10 @@ class SlackEmulator:
     _views: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
     _homes: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _hooks: dict[str, Hook] = field(default_factory=dict, init=False, repr=False)
+    status_refusal: str = ""
+    """Set to an error (``missing_scope``, ``access_denied``...) to refuse ``assistant.threads.setStatus`` as a
+    workspace or app that does not allow it does; empty: allowed."""
+    _statuses: dict[tuple[str, str], list[str]] = field(default_factory=dict, init=False, repr=False)
     failures: list[Failure] = field(default_factory=list, init=False, repr=False)
     _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
@@ -192,6 +196,21 @@ class SlackEmulator:
     def store_message(self, channel: str, message: dict[str, Any]) -> None:
         with self._lock:
             self._messages.setdefault(channel, {})[str(message["ts"])] = message
+
+    def set_thread_status(self, channel: str, thread_ts: str, status: str) -> None:
+        """Record the bot's status in a thread (an empty status clears it)."""
+        with self._lock:
+            self._statuses.setdefault((channel, thread_ts), []).append(status)
+
+    def thread_status(self, channel: str, thread_ts: str) -> str:
+        """The status the thread shows now ("" when none)."""
+        with self._lock:
+            return (self._statuses.get((channel, thread_ts)) or [""])[-1]
+
+    def thread_statuses(self, channel: str, thread_ts: str) -> list[str]:
+        """Every status set in the thread, in order (including the clearing ones, and the bot's replies' "")."""
+        with self._lock:
+            return list(self._statuses.get((channel, thread_ts), []))
 
     def store_ephemeral(self, channel: str, user: str, message: dict[str, Any]) -> None:
         with self._lock:

@@ -59,6 +59,8 @@ def _post_message(emu: SlackEmulator, body: dict[str, Any]) -> Answer:
     ts = emu.next_ts()
     message = _message(emu, body, ts)
     emu.store_message(str(body["channel"]), message)
+    if body.get("thread_ts") and emu.thread_status(str(body["channel"]), str(body["thread_ts"])):
+        emu.set_thread_status(str(body["channel"]), str(body["thread_ts"]), "")  # a reply clears the status
     return {"ok": True, "channel": body["channel"], "ts": ts, "message": message}
 
 
@@ -170,6 +172,32 @@ def _complete_upload(emu: SlackEmulator, body: dict[str, Any]) -> Answer:
                                   for f in files]}
 
 
+def _set_status(emu: SlackEmulator, body: dict[str, Any]) -> Answer:
+    """``assistant.threads.setStatus``: a bot token, a channel, a thread's parent message and a status ("" clears).
+
+    Refused as Slack refuses it: another token kind (``not_allowed_token_type``), a workspace or app that does not
+    allow it (``status_refusal``: ``missing_scope`` names the scope), an unknown channel or thread.
+    """
+    if body.get("_token_kind") != "xoxb":
+        return {"ok": False, "error": "not_allowed_token_type"}
+    if emu.status_refusal:
+        refused: Answer = {"ok": False, "error": emu.status_refusal}
+        if emu.status_refusal == "missing_scope":
+            refused.update(needed="chat:write,assistant:write", provided="chat:write.public,commands")
+        return refused
+    if "status" not in body or not isinstance(body["status"], str):
+        return {"ok": False, "error": "invalid_arguments",
+                "response_metadata": {"messages": ["[ERROR] missing required field: status"]}}
+    channel, thread_ts = str(body.get("channel_id") or ""), str(body.get("thread_ts") or "")
+    if not channel or not emu.messages(channel):
+        return {"ok": False, "error": "channel_not_found"}
+    parent = emu.message(channel, thread_ts) if thread_ts else None
+    if parent is None or parent.get("thread_ts") not in (None, "", thread_ts):
+        return {"ok": False, "error": "invalid_thread_ts"}
+    emu.set_thread_status(channel, thread_ts, body["status"])
+    return {"ok": True}
+
+
 def _connections_open(emu: SlackEmulator, body: dict[str, Any]) -> Answer:
     if body.get("_token_kind") != "xapp":
         return {"ok": False, "error": "not_allowed_token_type"}
@@ -191,4 +219,5 @@ RESPONDERS: dict[str, Callable[[SlackEmulator, dict[str, Any]], Answer]] = {
     "files.getUploadURLExternal": _upload_url,
     "files.completeUploadExternal": _complete_upload,
     "apps.connections.open": _connections_open,
+    "assistant.threads.setStatus": _set_status,
 }
