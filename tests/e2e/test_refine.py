@@ -168,9 +168,16 @@ async def wait_for(found: Any, timeout: float = 5.0) -> None:
     assert found(), "timed out"
 
 
-async def click(door: FrontDoor, reply: Reply, label: str, user: Person) -> Reply:
-    """A click on a button of a slow action: the outcome that follows its wait (public in place, or private)."""
-    sent = await door.send_click(reply, label, user=user)
+async def click(door: FrontDoor, reply: Reply, label: str, user: Person, *, as_it_was: bool = False) -> Reply:
+    """A click on a button of a slow action: the outcome that follows its wait (public in place, or private).
+
+    ``as_it_was``: on the message as first posted, from a client still showing it after the bot edited it (on
+    Slack a card's copy keeps its buttons anyway; on Discord it is the emulator's copy from before the edit).
+    """
+    if as_it_was and door.platform == "discord":
+        sent = await door.send_click_as_it_was(reply, label, user=user)  # type: ignore[attr-defined]
+    else:
+        sent = await door.send_click(reply, label, user=user)
     await door.first(sent)
     for _ in range(100):  # the outcome follows the call to Jules or GitHub, in a thread of the bot's
         try:
@@ -243,9 +250,12 @@ async def test_a_team_refines_a_module_with_jules_in_a_thread(
     approved = await click(door, plan, "Approve", CLEO)
     cleo = name_of(db, door, CLEO)
     assert f"Approved by {cleo} at " in approved.text and approved.buttons == []
-    if door.platform == "slack":  # a copy of the card still showing Approve (Discord drops the old buttons)
-        twice = await click(door, plan, "Approve", PAT)  # a second approval is no approval
-        assert f"Approved by {cleo}" in twice.text
+    twice = await click(door, plan, "Approve", PAT, as_it_was=True)  # a card still showing Approve: no approval
+    assert f"Approved by {cleo}" in twice.text and twice.buttons == []
+    with db.unit_of_work() as s:
+        decided = [e.outcome for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "refine.plan.approved")
+                                                 .order_by(AuditEvent.id))]
+    assert decided == ["ok", "duplicate"], "one approval; the second click is told it was decided"
     assert len([c for c in jules.calls() if c.path.endswith(":approvePlan")]) == 1
 
     jules.advance(session.id)  # progress: one status message, edited in place

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import json
 import re
 import threading
@@ -89,6 +90,9 @@ class DiscordEmulator:
         self.bot_user = obj.user(obj.snowflake(), bot_name, bot=True)
         self.guilds: list[dict[str, Any]] = []
         self.messages: dict[str, dict[str, Any]] = {}
+        self.earlier: dict[str, list[dict[str, Any]]] = {}
+        """Message id -> copies of the message as it was before each of its edits, oldest first (a client that has
+        not refreshed still shows one, and a click on it carries that copy)."""
         self.channels: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.originals: dict[str, str] = {}
@@ -377,6 +381,8 @@ class DiscordEmulator:
         return 200, self._apply_edit(message, call)
 
     def _apply_edit(self, message: dict[str, Any], call: Call) -> dict[str, Any]:
+        if "id" in message:
+            self.earlier.setdefault(str(message["id"]), []).append(copy.deepcopy(message))
         body = call.json or {}
         for key in ("content", "embeds", "components", "flags"):
             if key in body:

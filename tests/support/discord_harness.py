@@ -113,6 +113,16 @@ class Harness:
                                          application_id=self.emulator.application_id, user_data=self.user(user_id),
                                          channel_id=CHANNEL_ID, guild_id=GUILD_ID, message_data=message))
 
+    def click_as_it_was(self, message_id: str, custom_id: str, *, edits_ago: int = 0,
+                        user_id: str = ADMIN_ID) -> dict[str, Any]:
+        """A click on ``custom_id`` in message ``message_id`` as it was before its edits (``edits_ago=0``: as
+        first posted), from a copy the emulator took before the edit: a client still showing the old card."""
+        earlier = self.emulator.earlier.get(message_id) or []
+        assert earlier, f"message {message_id} was never edited"
+        message = earlier[edits_ago]
+        assert any(c.get("custom_id") == custom_id for c in components_of(message)), "not on the message then"
+        return self.click(message, custom_id, user_id=user_id)
+
     def submit(self, custom_id: str, values: Mapping[str, str | list[str] | bool], *, user_id: str = ADMIN_ID,
                message: dict[str, Any] | None = None) -> dict[str, Any]:
         """A modal submission with values by input custom id; ``message`` when the modal was opened from a

@@ -859,6 +859,14 @@ class DiscordDoor:
         return Sent(self._feed(self.harness.click, message, button.id, user_id=discord_id(user)),
                     clicked=message, private=reply.private)
 
+    async def send_click_as_it_was(self, reply: Reply, label: str, *, user: Person = ADMIN) -> Sent:
+        """A click on ``label`` in ``reply``'s message as it was first posted (before the bot edited it)."""
+        button = reply.button(label)
+        message = button.source if button.source is not None else reply.source
+        assert message is not None, "the reply has no message to click in"
+        sent = self._feed(self.harness.click_as_it_was, str(message["id"]), button.id, user_id=discord_id(user))
+        return Sent(sent, clicked=self.harness.emulator.earlier[str(message["id"])][0], private=reply.private)
+
     async def send_search(self, reply: Reply, text: str, *, label: str = "", user: Person = ADMIN) -> Sent:
         [button] = [b for b in reply.buttons if b.id.startswith("radq|") and (not label or b.label == label)]
         message = button.source if button.source is not None else reply.source
