@@ -9,8 +9,8 @@ it: a message Jules has not answered yet is asked after every 5 s for 2 minutes,
 30); failures back off up to 10 minutes. Progress is the thread's working status where the platform shows one
 (Slack's ``assistant.threads.setStatus``, cleared when Jules stops working), else one status message edited
 in place. Every due session is relayed in each turn. A waiting session's turn
-reads the session alone (one call a minute) and lists its activities only when Jules updated it since the
-last activity relayed.
+reads the session alone (one call a minute) and lists its activities only when its state changed or Jules
+updated it since the last activity relayed.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class _Fetch:
     key: str = field(repr=False)
     cursor: str
     pending: list[dict[str, Any]]
+    state: str = ""
+    """The session's state as the last turn saw it."""
     idle: bool = False
     """Jules was waiting for the team at the last turn and nothing is to be sent: the session is read first."""
     sent: set[str] = field(default_factory=set)
@@ -100,7 +102,7 @@ def relay(db: Database, services: Services, row_id: int, now: datetime) -> None:
         except NotFound as missing:
             _end_with(session, row, now, f":warning: {missing.message} {missing.hint} The session has ended.")
             return
-        fetch = _Fetch(row.id, row.jules_session, key, row.cursor, list(row.pending),
+        fetch = _Fetch(row.id, row.jules_session, key, row.cursor, list(row.pending), state=row.jules_state,
                        idle=not row.pending and row.failures == 0 and bool(row.cursor)
                        and row.jules_state not in WORKING)
     if lost:
@@ -130,7 +132,7 @@ def _ask_jules(services: Services, fetch: _Fetch) -> None:
                 fetch.sent.add(str(message.get("id")))
             if fetch.idle:
                 fetch.session = client.get_session(fetch.jules_id)
-                if not _changed_since(fetch.session, fetch.cursor):
+                if fetch.session.state == fetch.state and not _changed_since(fetch.session, fetch.cursor):
                     return  # still waiting, nothing new: one call for this turn
             fetch.activities = client.list_activities(fetch.jules_id, fetch.cursor)
             fetch.session = client.get_session(fetch.jules_id)
