@@ -53,7 +53,7 @@ def lines() -> list[Line]:
     """Uma's project (dep0000a by project id) and bucket (dep0000b by label), Eve's vm, and one nobody claims."""
     return [Line("uma-proj", "1.25", JAN, credits=("-0.25",)),
             Line("uma-proj", "0.5", JAN + timedelta(days=1), service="Cloud Storage", sku="Standard"),
-            Line("shared", "0.125", JAN, service="Cloud Storage", labels={"rad-deployment": "dep0000b"}),
+            Line("pooled", "0.125", JAN, service="Cloud Storage", labels={"rad-deployment": "dep0000b"}),
             Line("eve-proj", "3", JAN, service="BigQuery"),
             Line("stray", "9", JAN),
             Line("uma-proj", "100", datetime(2026, 2, 3, tzinfo=UTC))]

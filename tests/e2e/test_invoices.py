@@ -66,7 +66,7 @@ async def test_the_invoice_pdf_lists_each_project_with_totals_and_keeps_its_numb
     assert "January 2026" in text and f"{name} (user {uma})" in text
     rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip()}
     assert rows["uma-proj"] == ["1.75", "USD", "-0.25", "USD", "1.50", "USD", "150"]
-    assert rows["shared"] == ["0.12", "USD", "0.00", "USD", "0.12", "USD", "12.5"]
+    assert rows["pooled"] == ["0.12", "USD", "0.00", "USD", "0.12", "USD", "12.5"]
     assert rows["Total"] == ["USD", "1.88", "USD", "-0.25", "USD", "1.62", "USD", "162.5"]
     assert "eve-proj" not in text and "stray" not in text
 
