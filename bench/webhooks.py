@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bot.runtime import Runtime
 from bot.web import start_background
@@ -44,9 +44,10 @@ from core.services import Services
 from core.settings import store
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Base, CreditAccount, CreditTransaction, Purchase
+from storage.models import CreditAccount, CreditTransaction, Purchase
 from tests.emulators.stripe import StripeEmulator
 from tests.emulators.stripe_forms import sign
+from tests.support.schema import reset_schema
 
 KEY, SECRET = "sk_test_bench", "whsec_bench"
 WHERE = ConversationRef("slack", "T1", "C1")
@@ -75,19 +76,6 @@ class Result:
     def discrepancies(self) -> int:
         """Users whose purchased credits differ from their paid sessions, plus unsound accounts and rows."""
         return self.mismatched_users + self.unsound + abs(self.purchase_rows - self.sessions)
-
-
-def fresh(db: Database) -> None:
-    """An empty, migrated schema (everything in the database is dropped first)."""
-    with db.engine.begin() as conn:
-        if db.is_postgres:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}"'))
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    upgrade(db.engine)
 
 
 def prepare(db: Database, services: Services, emulator: StripeEmulator, deliveries: int,
@@ -173,7 +161,8 @@ def check(db: Database, expected: dict[int, Decimal], result: Result) -> None:
 def run(name: str, url: str, deliveries: int, seed: int) -> Result:
     """One full run on the database at ``url``."""
     db = Database(url)
-    fresh(db)
+    reset_schema(db)
+    upgrade(db.engine)
     with tempfile.TemporaryDirectory() as data, StripeEmulator(api_key=KEY, webhook_secret=SECRET) as emulator:
         config = Config(data_dir=Path(data), database_url=url, stripe_api_key=KEY, stripe_webhook_secret=SECRET,
                         stripe_api_url=emulator.url)

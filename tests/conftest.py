@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from commands import load_registry
 from commands.framework.dispatch import Dispatcher
@@ -20,22 +19,10 @@ from tests.emulators.github import GitHubEmulator
 from tests.emulators.github import running as github_running
 from tests.emulators.jules import JulesEmulator
 from tests.emulators.jules import running as jules_running
+from tests.support.schema import reset_schema
 
 ADMIN = "slack:T1:UADMIN"
 CHAT_ENV_PREFIXES = ("SLACK_", "DISCORD_", "RAD_", "DATABASE_URL", "GITHUB_", "JULES_", "STRIPE_")
-
-
-def reset_schema(db: Database) -> None:
-    """Drop everything, so that the migrations (not ``create_all``) build the schema."""
-    with db.engine.begin() as conn:
-        if db.is_postgres:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}"'))
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            conn.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))
 
 
 LEVELS = ("unit", "integration", "e2e")

@@ -347,13 +347,19 @@ async def open_session(door: FrontDoor, clock: Clock, jules: JulesEmulator) -> t
     return thread, only_session(jules)
 
 
-async def working(door: FrontDoor, clock: Clock, jules: JulesEmulator) -> tuple[str, Session]:
-    """An open session whose plan Pat approved, relayed while Jules runs its first command."""
+async def approved(door: FrontDoor, clock: Clock, jules: JulesEmulator) -> tuple[str, Session]:
+    """An open session whose plan was relayed and Pat approved."""
     thread, session = await open_session(door, clock, jules)
     jules.run(session.id)
     await clock.turn()
     [plan] = [r for r in thread_posts(door, thread) if "Jules' plan" in r.text]
     await click(door, plan, "Approve", PAT)
+    return thread, session
+
+
+async def working(door: FrontDoor, clock: Clock, jules: JulesEmulator) -> tuple[str, Session]:
+    """An open session whose plan Pat approved, relayed while Jules runs its first command."""
+    thread, session = await approved(door, clock, jules)
     jules.advance(session.id)
     await clock.turn()
     return thread, session
@@ -401,11 +407,7 @@ async def test_where_slack_refuses_the_threads_status_the_status_message_shows_i
 
 async def to_pull_request(door: FrontDoor, clock: Clock, jules: JulesEmulator) -> tuple[str, Reply]:
     """An open session whose plan Pat approved and whose pull request card is posted."""
-    thread, session = await open_session(door, clock, jules)
-    jules.run(session.id)
-    await clock.turn()
-    [plan] = [r for r in thread_posts(door, thread) if "Jules' plan" in r.text]
-    await click(door, plan, "Approve", PAT)
+    thread, session = await approved(door, clock, jules)
     jules.run(session.id)
     await clock.turn()
     [pull] = [r for r in thread_posts(door, thread) if "Pull request:" in r.text]
