@@ -115,4 +115,4 @@ class PublishDraft(Base):
     status: Mapped[PublishDraftStatus] = mapped_column(state_type(PublishDraftStatus, length=16, column="status"),
                                                        default=PublishDraftStatus.OPEN)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -115,6 +115,6 @@ class Invoice(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    month: Mapped[str] = mapped_column(String(7))
+    month: Mapped[str] = mapped_column(String(7), index=True)
     """``YYYY-MM``."""
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -32,12 +32,17 @@ class Deployment(Base):
     """A module deployed by a user: its inputs (sensitive ones sealed), outputs, status and chat message."""
 
     __tablename__ = "deployments"
+    __table_args__ = (
+        Index("ix_deployments_hold_key", "hold_key"),
+        Index("ix_deployments_owner_id_id", "owner_id", "id"),
+        Index("ix_deployments_owner_id_status", "owner_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     short_id: Mapped[str] = mapped_column(String(8), unique=True)
     module_id: Mapped[int | None] = mapped_column(ForeignKey("modules.id", ondelete="SET NULL"), index=True)
     module_name: Mapped[str] = mapped_column(String(100))
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     status: Mapped[DeploymentStatus] = mapped_column(state_type(DeploymentStatus, length=20, column="status"),
                                                      default=DeploymentStatus.QUEUED)
     action: Mapped[DeploymentAction] = mapped_column(state_type(DeploymentAction, length=10, column="action"),
@@ -107,6 +112,7 @@ class DeployDraft(Base):
     """A deploy form being filled in (step by step) and confirmed once; sensitive values are sealed."""
 
     __tablename__ = "deploy_drafts"
+    __table_args__ = (Index("ix_deploy_drafts_user_id_module_id", "user_id", "module_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token: Mapped[str] = mapped_column(String(32), unique=True)
@@ -119,7 +125,7 @@ class DeployDraft(Base):
     secret_id: Mapped[int | None] = mapped_column(ForeignKey("stored_secrets.id", ondelete="SET NULL"))
     status: Mapped[DeployDraftStatus] = mapped_column(state_type(DeployDraftStatus, length=16, column="status"),
                                                       default=DeployDraftStatus.FILLING)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 class SourceBlob(Base):
     """A module file's content by git blob SHA: what deployments run, kept after the module changes or goes."""
