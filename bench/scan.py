@@ -32,7 +32,7 @@ from tests.emulators.github import GitHubEmulator, running
 
 
 def module_files(n: int, cost: int = 10) -> dict[str, str]:
-    """A typical module: 3 files, a few inputs with metadata and UIMeta tags."""
+    """A typical module: 3 files, none shared with another module, a few inputs with metadata and UIMeta tags."""
     return {
         f"module-{n:03}/variables.tf": (
             f'variable "module_description" {{\n  default = "Module {n}"\n}}\n'
@@ -44,8 +44,9 @@ def module_files(n: int, cost: int = 10) -> dict[str, str]:
             'variable "size" {\n  type = number\n  description = "How big {{UIMeta group=1 order=2}}"\n}\n'
             'variable "labels" {\n  type = map(string)\n  default = {}\n}\n'
         ),
-        f"module-{n:03}/main.tf": 'locals {\n  name = "${var.region}-${var.size}"\n}\n',
-        f"module-{n:03}/outputs.tf": 'output "name" {\n  value = local.name\n}\n',
+        f"module-{n:03}/main.tf": f'locals {{\n  name = "m{n}-${{var.region}}-${{var.size}}"\n}}\n',
+        f"module-{n:03}/outputs.tf": (f'output "name" {{\n  description = "Name of module {n}"\n'
+                                     '  value = local.name\n}\n'),
     }
 
 
@@ -76,11 +77,12 @@ def naive_scan(github: GitHubEmulator, token: str, full_name: str) -> tuple[int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--modules", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the emulator delays every answer")
     args = parser.parse_args()
     files: dict[str, str] = {}
     for n in range(args.modules):
         files.update(module_files(n))
-    with tempfile.TemporaryDirectory() as tmp, running() as github:
+    with tempfile.TemporaryDirectory() as tmp, running(latency=args.latency) as github:
         db = Database(f"sqlite:///{tmp}/bench.db")
         upgrade(db.engine)
         repo = github.add_repo("bench/modules", files)

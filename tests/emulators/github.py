@@ -4,7 +4,8 @@ State is set up from Python: users, tokens (classic with scopes, fine-grained wi
 permissions, revoked or expired), repositories holding real git objects (blob, tree and commit SHAs
 computed as git does), branches and pull requests. Every response carries GitHub's rate-limit headers
 and an ETag (``If-None-Match`` answers 304 without using the rate limit); every request is recorded;
-fault switches inject 5xx answers, secondary and primary rate limits, and hangs (slow answers). Outside pytest:
+fault switches inject 5xx answers, secondary and primary rate limits, and hangs (slow answers); ``latency``
+delays every answer as a distant network would (requests in flight overlap, as on a real network). Outside pytest:
 ``python -m tests.emulators.github --port 8902 --token ghp_demo --repo acme/modules=path/to/folder``.
 
 This module is the server (state set-up, auth, rate limits, ETags, faults, recording, CLI); the git
@@ -135,7 +136,8 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
     """The emulator; ``start()`` serves in a daemon thread, ``stop()`` shuts it down.
 
     ``prefix="/api/v3"`` makes it look like GitHub Enterprise Server. ``primary_status`` is the status of a
-    primary rate-limit answer (GitHub sends 403 or 429).
+    primary rate-limit answer (GitHub sends 403 or 429). ``latency`` (seconds) delays every answer, as the
+    round trip to a distant GitHub does; concurrent requests wait side by side.
     """
 
     prefix: str = ""
@@ -144,6 +146,7 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
     primary_status: int = 403
     max_tree_entries: int = 100_000
     web_url: str = "https://github.com"
+    latency: float = 0.0
     _users: dict[str, User] = field(default_factory=dict, init=False, repr=False)
     _tokens: dict[str, Token] = field(default_factory=dict, init=False, repr=False)
     _repos: dict[str, Repository] = field(default_factory=dict, init=False, repr=False)
@@ -317,6 +320,8 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
         """Answer one HTTP request (``headers`` with lower-case names) and record it."""
         parts = urlsplit(target)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if self.latency > 0:
+            time.sleep(self.latency)  # outside the lock: requests in flight overlap as on a real network
         self._hold(parts.path)
         with self._lock:
             answer, route, login = self._respond(method, parts.path, query, headers, raw)
@@ -459,13 +464,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the GitHub REST API emulator.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds every answer is delayed (a far network)")
     parser.add_argument("--prefix", default="", help='"/api/v3" to look like GitHub Enterprise Server')
     parser.add_argument("--user", default="octo-partner", help="the login that owns the token and repositories")
     parser.add_argument("--token", action="append", default=[], help="a classic token with repo scope (repeatable)")
     parser.add_argument("--repo", action="append", default=[], metavar="OWNER/NAME=FOLDER",
                         help="a private repository holding FOLDER's files, --user an admin of it (repeatable)")
     args = parser.parse_args(argv)
-    emulator = GitHubEmulator(host=args.host, port=args.port, prefix=args.prefix).start()
+    emulator = GitHubEmulator(host=args.host, port=args.port, prefix=args.prefix, latency=args.latency).start()
     for token in args.token:
         emulator.add_token(args.user, token=token)
     for spec in args.repo:
