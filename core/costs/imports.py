@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -171,6 +172,10 @@ COLUMNS = ("row_key", "import_id", "billing_account", "service", "sku", "usage_s
            "project_name", "label_deployment", "cost_nanos", "credits_nanos", "currency", "invoice_month",
            "deployment_id", "user_id")
 """The columns an import writes, in the order of the tuples it builds."""
+COPY_TYPES = ("bytea", "int4", "varchar", "varchar", "varchar", "timestamptz", "timestamptz", "varchar", "varchar",
+              "varchar", "int8", "int8", "varchar", "varchar", "int4", "int4")
+"""PostgreSQL types of :data:`COLUMNS`: binary ``COPY`` with the types named skips per-value type lookups."""
+CURRENCY, COST, DEPLOYMENT = (COLUMNS.index(name) for name in ("currency", "cost_nanos", "deployment_id"))
 
 
 class _Writer:
@@ -209,9 +214,14 @@ class _Writer:
 
 
 class _CopyWriter(_Writer):
-    """PostgreSQL: batches go by ``COPY`` into a temporary table and move on with ``INSERT ... ON CONFLICT``.
+    """PostgreSQL: batches go by ``COPY`` straight into ``cost_rows`` while no row is a duplicate.
 
-    A writer thread owns the connection while the rows are read, so the database indexes one chunk while this
+    Each batch is copied inside a savepoint; the first batch holding a row already stored (a unique violation
+    on ``row_key``) is rolled back to its savepoint and, from then on, batches go by ``COPY`` into a temporary
+    table and move on with ``INSERT ... ON CONFLICT DO NOTHING``. A new export (the usual case) thus costs one
+    ``COPY``; an export that overlaps an earlier one still counts each row once.
+
+    A writer thread owns the connection while the rows are read, so the database indexes one batch while this
     thread parses the next; at most :data:`QUEUED` batches wait, so memory stays flat. The caller's thread
     does not touch the connection until :meth:`close` has joined the writer.
     """
@@ -228,6 +238,8 @@ class _CopyWriter(_Writer):
         self.added: dict[str, list[int]] = {}
         self.error: BaseException | None = None
         self.cancelled = False
+        self.merging = False
+        """True once a batch held a row already stored: the rest go through the temporary table."""
         self.thread: threading.Thread | None = threading.Thread(target=self._run, name="cost-import-writer",
                                                                 daemon=True)
         self.thread.start()
@@ -246,7 +258,10 @@ class _CopyWriter(_Writer):
                 if batch is None:
                     break
                 if self.error is None and not self.cancelled:
-                    self._copy(batch)
+                    if not self.merging and self._copy_direct(batch):
+                        continue
+                    self.merging = True
+                    self._copy(batch, "cost_rows_incoming")
                     pending += len(batch)
                     if pending >= CHUNK:
                         self._move()
@@ -258,11 +273,26 @@ class _CopyWriter(_Writer):
             while self.queue.get() is not None:
                 pass
 
-    def _copy(self, batch: list[tuple[Any, ...]]) -> None:
+    def _copy(self, batch: list[tuple[Any, ...]], table: str) -> None:
         with self.connection.cursor() as cursor, cursor.copy(
-                f"COPY cost_rows_incoming ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(COPY_TYPES)
             for row in batch:
                 copy.write_row(row)
+
+    def _copy_direct(self, batch: list[tuple[Any, ...]]) -> bool:
+        """Copy ``batch`` into ``cost_rows`` in a savepoint; False (nothing kept) if a row was there already."""
+        try:
+            with self.connection.transaction():
+                self._copy(batch, "cost_rows")
+        except psycopg.errors.UniqueViolation:
+            return False
+        for row in batch:
+            total = self.added.setdefault(str(row[CURRENCY]), [0, 0, 0])
+            total[0] += row[COST]
+            total[1] += 1
+            total[2] += row[DEPLOYMENT] is not None
+        return True
 
     def _move(self) -> None:
         names = ", ".join(COLUMNS)

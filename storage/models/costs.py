@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, Numeric, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
@@ -37,15 +38,24 @@ class CostImport(Base):
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+def _only(condition: str) -> dict[str, Any]:
+    """The keyword arguments of a partial index over the rows matching ``condition`` (PostgreSQL and SQLite)."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
 class CostRow(Base):
     """One billing-export row: a service's SKU in a project for one usage window, attributed if possible."""
 
     __tablename__ = "cost_rows"
     __table_args__ = (
-        Index("ix_cost_rows_user_id_usage_start", "user_id", "usage_start"),
-        Index("ix_cost_rows_deployment_id_usage_start", "deployment_id", "usage_start"),
-        Index("ix_cost_rows_invoice_month_user_id", "invoice_month", "user_id"),
+        Index("ix_cost_rows_user_id_usage_start", "user_id", "usage_start", **_only("user_id IS NOT NULL")),
+        Index("ix_cost_rows_deployment_id_usage_start", "deployment_id", "usage_start",
+              **_only("deployment_id IS NOT NULL")),
+        Index("ix_cost_rows_invoice_month_user_id", "invoice_month", "user_id", **_only("user_id IS NOT NULL")),
+        Index("ix_cost_rows_unattributed_usage_start", "usage_start", **_only("deployment_id IS NULL")),
     )
+    """Each index covers the rows looked up by it (attributed ones by user or deployment, the others by period
+    only), so an imported row maintains only the indexes of its kind."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     row_key: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
