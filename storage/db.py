@@ -1,4 +1,10 @@
-"""Engine and unit-of-work helpers: one transaction per command, action or job."""
+"""Engine and unit-of-work helpers: one transaction per command, action or job.
+
+A unit of work that only reads (``Database.read``) begins without the write lock: on SQLite with a deferred
+``BEGIN`` and ``PRAGMA query_only`` (in WAL mode readers and the one writer never wait for each other; a write
+fails at once instead of being taken), on PostgreSQL as ``SET TRANSACTION READ ONLY``. Every other unit of work
+is a writer: on SQLite ``BEGIN IMMEDIATE`` takes the write lock up front.
+"""
 
 from __future__ import annotations
 
@@ -52,9 +58,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
+READ_ONLY = "rad_read_only"
+"""The execution option that marks a read-only unit of work's connections."""
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(READ_ONLY):
+        # Deferred: a reader takes no lock (WAL); query_only refuses any write instead of taking the lock.
+        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("PRAGMA query_only=ON")
+        connection.info["query_only"] = True
+        return
     # IMMEDIATE takes the write lock up front: concurrent writers wait (busy_timeout) instead of failing.
+    if connection.info.pop("query_only", False):  # a read-only unit's connection (BEGIN IMMEDIATE is a write)
+        connection.exec_driver_sql("PRAGMA query_only=OFF")
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _postgres_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")  # psycopg has begun the transaction already
 
 
 def make_engine(url: str) -> Engine:
@@ -72,7 +95,9 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    event.listen(engine, "begin", _postgres_begin)
+    return engine
 
 
 class Database:
@@ -82,6 +107,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False,
+                                     autoflush=False)
 
     @property
     def is_postgres(self) -> bool:
@@ -99,6 +126,19 @@ class Database:
             session.rollback()
             raise
         finally:
+            session.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A unit of work that only reads: it never takes the write lock, and any write in it fails.
+
+        Objects read stay usable after it ends (nothing is expired); nothing is ever committed.
+        """
+        session = self._readers()
+        try:
+            yield session
+        finally:
+            session.rollback()
             session.close()
 
     def dispose(self) -> None:

@@ -28,18 +28,30 @@ LIST_SIZE = 15
          roles=(USER,))
 def list_deployments(ctx: Context, scope: str | None) -> Reply:
     """The caller's deployments (everyone's with ``all``, for admins and finance), newest first, and a picker."""
-    rows = deployments.visible(ctx.session, ctx.actor, everyone=scope == "all")
+    wide = scope == "all"
+    rows = deployments.visible(ctx.session, ctx.actor, everyone=wide, limit=LIST_SIZE)
     if not rows:
         return Reply(text=f"No deployments yet. Start one with `{ctx.slash} deploy`.")
-    everyone = scope == "all" and any(d.owner_id != ctx.actor.id for d in rows)
+    total = deployments.count_visible(ctx.session, ctx.actor, everyone=wide) if len(rows) == LIST_SIZE else len(rows)
+    everyone = wide and deployments.others_visible(ctx.session, ctx.actor)
+    owners = owner_names(ctx, rows) if everyone else {}
     lines = [f"{ICONS.get(d.status, '•')} `{d.short_id}` *{d.module_name}* – {d.status.replace('_', ' ').lower()} – "
-             + (f"{owner_name(ctx, d)} – " if everyone else "") + f"{d.created_at:%Y-%m-%d %H:%M}"
-             for d in rows[:LIST_SIZE]]
-    older = len(rows) - LIST_SIZE
+             + (f"{owners[d.owner_id]} – " if everyone else "") + f"{d.created_at:%Y-%m-%d %H:%M}"
+             for d in rows]
+    older = total - LIST_SIZE
     more = f"\n…and {older} older {'one' if older == 1 else 'ones'}." if older > 0 else ""
     picker = Select("deployment:show", tuple(Option(f"{d.short_id} · {d.module_name}", d.short_id)
-                                             for d in rows[:LIST_SIZE]), placeholder="Show a deployment")
-    return Reply(text=f"*Deployments* ({len(rows)})\n" + "\n".join(lines) + more, actions=(picker,))
+                                             for d in rows), placeholder="Show a deployment")
+    return Reply(text=f"*Deployments* ({total})\n" + "\n".join(lines) + more, actions=(picker,))
+
+
+def owner_names(ctx: Context, rows: list[Deployment]) -> dict[int, str]:
+    """The owners of ``rows`` by name (one query; "you" for the caller's own), by user id."""
+    ids = {d.owner_id for d in rows} - {ctx.actor.id}
+    names = dict(ctx.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all())
+    found = {i: names.get(i, f"user {i}") for i in ids}
+    found[ctx.actor.id] = f"{ctx.actor.display_name} (you)"
+    return found
 
 
 @command("deployment", "One deployment: status, inputs, outputs, runs and log",

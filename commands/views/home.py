@@ -31,26 +31,28 @@ DESCRIPTION = 150
 
 def home_view(session: Session, user: User, slash: str = "/rad") -> Reply:
     """``user``'s Home: credits, the deployments still alive (newest first), then the pinned modules."""
-    running = [d for d in deployments.visible(session, user) if d.status not in GONE]
+    running = deployments.visible(session, user, limit=LIST_SIZE, leaving_out=GONE)
+    live = (deployments.count_visible(session, user, leaving_out=GONE) if len(running) == LIST_SIZE
+            else len(running))
     pins = browse.browse(session, user, "pinned")
     cards = [credits_card(session, user),
-             Card(f"Deployments ({len(running)})", text=more_line(running, slash, "deployments",
-                                                                   f"None running. Deploy a pinned module below, "
-                                                                   f"or run `{slash} deploy`.")),
-             *(deployment_card(d) for d in running[:LIST_SIZE]),
-             Card(f"📌 Pinned modules ({len(pins)})", text=more_line(pins, slash, "modules pinned",
+             Card(f"Deployments ({live})", text=more_line(live, slash, "deployments",
+                                                          f"None running. Deploy a pinned module below, "
+                                                          f"or run `{slash} deploy`.")),
+             *(deployment_card(d) for d in running),
+             Card(f"📌 Pinned modules ({len(pins)})", text=more_line(len(pins), slash, "modules pinned",
                                                                      f"Nothing pinned. Pin a module from "
                                                                      f"`{slash} modules`.")),
              *(pin_card(row) for row in pins[:LIST_SIZE])]
     return Reply(text=f"*Your RAD home* – run `{slash} help` for every command.", cards=tuple(cards))
 
 
-def more_line(items: list[Deployment] | list[ModuleRow], slash: str, command: str, empty: str) -> str:
-    """Under a list's heading: what to do when it is empty, how many were left out when it is long."""
-    if not items:
+def more_line(total: int, slash: str, command: str, empty: str) -> str:
+    """Under a list of ``total`` items' heading: what to do when it is empty, how many were left out when long."""
+    if not total:
         return empty
-    if len(items) > LIST_SIZE:
-        return f"The newest {LIST_SIZE} are below, and {len(items) - LIST_SIZE} more: see `{slash} {command}`."
+    if total > LIST_SIZE:
+        return f"The newest {LIST_SIZE} are below, and {total - LIST_SIZE} more: see `{slash} {command}`."
     return ""
 
 

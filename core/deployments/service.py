@@ -10,13 +10,13 @@ created deployment and destroys are not charged. The workers' side (claiming and
 from __future__ import annotations
 
 import secrets as random
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -34,6 +34,7 @@ from core.settings.platform import credits_enabled
 from storage.models import Deployment, DeploymentRun, Module, User
 
 SHORT_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+Q = TypeVar("Q", bound=Select[Any])
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,14 @@ def dependencies(session: Session, user: User, module: Module) -> list[Dependenc
 
     Names are compared by their catalog key, so ``net_plan`` is satisfied by a deployment of ``Net-Plan``.
     """
+    wanted = {Module.key_for(name) for name in module.dependencies}
+    if not wanted:
+        return []
+    key = func.lower(func.replace(Deployment.module_name, "_", "-"))  # Module.key_for in SQL (names are ASCII)
     done = {Module.key_for(name) for name in session.scalars(
-        select(Deployment.module_name).where(Deployment.owner_id == user.id,
-                                             Deployment.status == DeploymentStatus.SUCCESS))}
+        select(Deployment.module_name).distinct().where(Deployment.owner_id == user.id,
+                                                        Deployment.status == DeploymentStatus.SUCCESS,
+                                                        key.in_(sorted(wanted))))}
     return [Dependency(name, Module.key_for(name) in done) for name in module.dependencies]
 
 
@@ -165,12 +171,36 @@ def sensitive_inputs(session: Session, box: SecretBox, deployment: Deployment) -
     return open_json(session, box, deployment.secret_inputs_id)
 
 
-def visible(session: Session, user: User, *, everyone: bool = False) -> list[Deployment]:
-    """The user's deployments, newest first; admins and finance may ask for everyone's."""
-    query = select(Deployment).order_by(Deployment.id.desc())
+def _visible(query: Q, user: User, everyone: bool, leaving_out: Collection[DeploymentStatus]) -> Q:
+    """``query`` narrowed to the deployments ``user`` lists: theirs (everyone's for admins and finance asking)."""
     if not (everyone and {ADMIN, FINANCE} & user.role_names):
         query = query.where(Deployment.owner_id == user.id)
-    return list(session.scalars(query))
+    if leaving_out:
+        query = query.where(Deployment.status.not_in(tuple(leaving_out)))
+    return query
+
+
+def visible(session: Session, user: User, *, everyone: bool = False, limit: int, offset: int = 0,
+            leaving_out: Collection[DeploymentStatus] = ()) -> list[Deployment]:
+    """One page of the user's deployments, newest first (read in SQL: ``limit`` rows from ``offset``).
+
+    Admins and finance may ask for everyone's; ``leaving_out`` drops deployments in those states.
+    """
+    query = _visible(select(Deployment), user, everyone, leaving_out).order_by(Deployment.id.desc())
+    return list(session.scalars(query.offset(offset).limit(limit)))
+
+
+def count_visible(session: Session, user: User, *, everyone: bool = False,
+                  leaving_out: Collection[DeploymentStatus] = ()) -> int:
+    """How many deployments :func:`visible` pages over."""
+    return int(session.scalar(_visible(select(func.count(Deployment.id)), user, everyone, leaving_out)) or 0)
+
+
+def others_visible(session: Session, user: User) -> bool:
+    """Whether ``user`` (admin or finance) sees deployments of anyone else when asking for everyone's."""
+    if not {ADMIN, FINANCE} & user.role_names:
+        return False
+    return session.scalar(select(exists().where(Deployment.owner_id != user.id))) is True
 
 
 def find(session: Session, user: User, short_id: str) -> Deployment:
