@@ -1,9 +1,18 @@
-"""Slack ack latency: the real front door against a bare Bolt app, same server stack, same run.
+"""Slack ack latency: the real front door against a bare Bolt app, same run.
 
-Run: ``.venv/bin/python bench/slack_ack.py [--requests 500]``. Both apps sit behind ``bot.web`` on waitress
-and answer signed ``/rad help`` requests; requests alternate between them so noise hits both alike. Prints
-median and p99 ack latency of each and their ratio (goal: ≤ 1.5), plus the time until our real reply
-reached the response_url. No assertions.
+One at a time: ``.venv/bin/python bench/slack_ack.py [--requests 500]``. Both apps sit behind ``bot.web`` on
+waitress in this process and answer signed ``/rad help`` requests; requests alternate between them so noise hits
+both alike. Prints median and p99 ack latency of each and their ratio (goal: ≤ 1.5), plus the time until our
+real reply reached the response_url (the harness's job runner stands in for the worker).
+
+Under load: ``.venv/bin/python bench/slack_ack.py --load --database-url postgresql://...`` (a database of its
+own; it is migrated). The bot runs as the README says for production, as processes: ``gunicorn -c
+python:bot.prefork`` and ``nice python -m bot worker``; the bare Bolt app (acks only) runs in a process of its
+own on waitress. A fixed-rate (open-loop) sender signs requests as Slack does and sends ``/rad help`` and a
+button click at each of ``--rates`` per second for ``--seconds`` each, to the bot then to the bare app; a
+latency counts from the moment the request was due, so a stalled server cannot hide its queue. Prints ack p50,
+p99 and the count over 3 s side by side, then a burst (``--burst`` clicks in one second) and how many of the
+acked requests were stored as jobs and how many the worker has answered. No assertions.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import logging
+import re
 import statistics
 import sys
 import tempfile
@@ -94,6 +104,19 @@ def bare_server(runtime: Runtime, config: Config) -> BackgroundServer:
     return BackgroundServer(server, thread, "127.0.0.1")
 
 
+def serve_bare(port: int) -> None:
+    """The bare Bolt app (acks ``/rad`` and every click, nothing else) on waitress, in this process, until killed."""
+    app = App(name="bare", signing_secret=SECRET, token_verification_enabled=False)
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    app.command("/rad")(ack_only)
+    app.action(re.compile(".+"))(ack_only)
+    handler = SlackRequestHandler(app, path="/slack/events")
+    create_server(handler, host="127.0.0.1", port=port, threads=SERVER_THREADS).run()
+
+
 def summary(name: str, seconds: list[float]) -> tuple[float, float]:
     ms = [s * 1000 for s in seconds]
     median, p99 = statistics.median(ms), statistics.quantiles(ms, n=100)[98]
@@ -114,8 +137,25 @@ def reply_latencies(client: Client, emulator: SlackEmulator, timeout: float = 60
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500, help="requests per app (default 500)")
+    parser.add_argument("--load", action="store_true", help="open-loop load against the production processes")
+    parser.add_argument("--database-url", default="", help="PostgreSQL database of the load run (migrated)")
+    parser.add_argument("--rates", default="50,100,200,400", help="requests per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=20.0, help="seconds at each rate (default 20)")
+    parser.add_argument("--burst", type=int, default=1000, help="clicks sent within one second at the end")
+    parser.add_argument("--web-workers", type=int, default=0, help="gunicorn workers (default: bot.prefork's)")
+    parser.add_argument("--serve-bare", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return
+    if args.load:
+        from slack_load import run_load  # bench/slack_load.py
+
+        run_load(args)
+        return
+    from bot.slack import queued
+    from tests.support.slack_support import JobRunner, TrackingExecutor
     with SlackEmulator() as emulator, tempfile.TemporaryDirectory() as tmp:
         config = Config(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/rad.db", slack_bot_token="xoxb-bench",
                         slack_signing_secret=SECRET, slack_api_url=emulator.url)
@@ -126,6 +166,9 @@ def main() -> None:
         servers = {"rad front door": start_background(runtime, build_app(runtime)),
                    "bare Bolt app": bare_server(runtime, config)}
         clients = {name: Client(server, emulator) for name, server in servers.items()}
+        executor = TrackingExecutor()
+        runner = JobRunner(runtime, executor).start()  # stands in for `python -m bot worker`
+        assert queued.KINDS
         try:
             for n in range(WARMUP):
                 for client in clients.values():
@@ -147,6 +190,8 @@ def main() -> None:
         finally:
             for server in servers.values():
                 server.stop()
+            runner.stop()
+            executor.shutdown(wait=True)
             db.dispose()
 
 

@@ -11,10 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from bot.runtime import Runtime
+from bot.slack import queued as slack_jobs
 from commands.framework.context import JobContext
 from commands.framework.messenger import Messenger
 from commands.handlers import notify
 from core.jobs import queue as jobs
+from core.queue import JOBS
+from core.queue.loop import serve
+from core.queue.wake import Waker
 from storage.models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,7 @@ class Worker:
         self.name = name or worker_name()
         self.poll_seconds = poll_seconds
         self.clock = clock
+        self.front_door_jobs = slack_jobs.job_handlers(runtime, self.messengers)  # Slack requests queued at ack
 
     def run_once(self) -> bool:
         """Claim and run one due job; False when none was due."""
@@ -46,7 +51,7 @@ class Worker:
             job_id, kind, payload = job.id, job.kind, dict(job.payload)
         if kind == notify.POST_KIND:
             return self._deliver(job_id, payload)
-        handler = self.runtime.registry.jobs.get(kind)
+        handler = self.runtime.registry.jobs.get(kind) or self.front_door_jobs.get(kind)
         error = "" if handler is not None else f"no handler for job kind {kind!r}"
         if handler is not None:
             try:
@@ -83,27 +88,25 @@ class Worker:
                 jobs.finish(session, claimed, self.clock())
         return True
 
-    def run_forever(self, stop: threading.Event) -> None:
-        """Run due jobs until ``stop`` is set, pausing ``poll_seconds`` when none is due; a failure never stops it."""
+    def run_forever(self, stop: threading.Event, waker: Waker | None = None) -> None:
+        """Run due jobs until ``stop`` is set; when none is due, wait for ``waker`` or ``poll_seconds``.
+
+        A failure never stops it. With a ``waker`` (PostgreSQL), a job queued meanwhile wakes it at once.
+        """
         log.info("worker started", extra={"worker": self.name})
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:
-                log.exception("worker loop error", extra={"worker": self.name})
-                busy = False
-            if not busy:
-                stop.wait(self.poll_seconds)
+        serve(self.run_once, JOBS, waker, stop, self.poll_seconds, name=self.name)
         log.info("worker stopped", extra={"worker": self.name})
 
 
 def start_workers(runtime: Runtime, messengers: dict[str, Messenger], stop: threading.Event,
-                  count: int = 1) -> list[threading.Thread]:
-    """Run ``count`` workers in daemon threads until ``stop`` is set."""
+                  count: int = 1, waker: Waker | None = None) -> list[threading.Thread]:
+    """Run ``count`` workers in daemon threads until ``stop`` is set, woken by ``waker`` (else a new one)."""
+    waker = waker or Waker(runtime.db).start(stop)
     threads = []
     for index in range(count):
         worker = Worker(runtime, messengers, name=worker_name(index))
-        thread = threading.Thread(target=worker.run_forever, args=(stop,), name=f"rad-worker-{index}", daemon=True)
+        thread = threading.Thread(target=worker.run_forever, args=(stop, waker), name=f"rad-worker-{index}",
+                                  daemon=True)
         thread.start()
         threads.append(thread)
     return threads

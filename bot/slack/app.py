@@ -1,4 +1,8 @@
-"""The Bolt app factory: one slash command, block actions, modal submissions, select options and thread messages."""
+"""The Bolt app factory: one slash command, block actions, modal submissions, select options and thread messages.
+
+Every listener answers inside the request (``process_before_response``): an ack stores the request as a job
+(``bot.slack.queued``) and returns, so the process that acks never runs a command's work; workers do.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
@@ -20,7 +23,6 @@ from core.config import Config
 log = logging.getLogger(__name__)
 
 ANY = re.compile(r".+")
-LISTENER_THREADS = 12
 
 
 def make_client(config: Config) -> WebClient:
@@ -37,7 +39,6 @@ def build_app(
     *,
     client: WebClient | None = None,
     token_verification: bool = True,
-    listener_executor: Executor | None = None,
 ) -> App:
     """The production Bolt app; tests pass ``client=`` pointed at the Slack emulator.
 
@@ -55,16 +56,16 @@ def build_app(
         client=client or make_client(config),
         signing_secret=secret,
         token_verification_enabled=token_verification,
-        listener_executor=listener_executor or ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack"),
+        process_before_response=True,  # the ack is the listener's answer: no thread hop, no 10 ms polling
     )
     app.use(refuse_malformed)
     door = SlackFrontDoor(runtime)
-    app.command(f"/{config.command}")(ack=door.ack_command, lazy=[door.run_command])
-    app.action(ANY)(ack=door.ack_action, lazy=[door.run_action])
-    app.view_submission(ANY)(ack=door.submit_view, lazy=[door.run_slow_form])
+    app.command(f"/{config.command}")(door.queue_command)
+    app.action(ANY)(door.queue_action)
+    app.view_submission(ANY)(door.submit_view)
     app.options(ANY)(door.suggest)
-    app.event("message")(door.on_message)
-    app.event("app_home_opened")(door.on_home_opened)
+    app.event("message")(door.queue_message)
+    app.event("app_home_opened")(door.queue_home)
     app.error(door.on_error)
     return app
 

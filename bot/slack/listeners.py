@@ -1,4 +1,9 @@
-"""The Bolt listeners: each turns one Slack payload into one dispatcher call and delivers the outcome."""
+"""The Bolt listeners: each turns one Slack payload into one dispatcher call and delivers the outcome.
+
+Commands, clicks, slow forms, thread messages and Home openings are acked at once and queued as jobs
+(``bot.slack.queued``); a worker runs their second half (``run_command``, ``run_action``...). Quick forms and
+select options are answered in the ack itself, as Slack requires.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime import Runtime
-from bot.slack import limits, payloads, slow, suggestions
+from bot.slack import limits, payloads, queued, slow, suggestions
 from bot.slack.deliver import Destination, send_reply
 from bot.slack.home import from_home, redraws_home, render_home
 from bot.slack.modals import FormMeta, errors_response, form_metadata, form_values, length_errors, render_form
@@ -67,7 +72,7 @@ def view_delivery(body: dict[str, Any], view: dict[str, Any]) -> str:
 
 
 class SlackFrontDoor:
-    """Bolt listeners bound to a runtime. Acks stay minimal; the work runs in lazy listeners."""
+    """Bolt listeners bound to a runtime. Acks store the request as a job; a worker runs the rest."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -76,19 +81,33 @@ class SlackFrontDoor:
 
     # -- slash command ------------------------------------------------------------------------------
 
-    def ack_command(self, ack: Ack) -> None:
-        """Acknowledge at once: Slack allows 3 seconds and this path is benchmarked."""
+    def queue_command(self, ack: Ack, body: dict[str, Any]) -> None:
+        """Store the command as a job, then ack (Slack allows 3 seconds; this path is benchmarked).
+
+        When it cannot be stored (the database is down) the user is told so in the ack, with an error id.
+        """
+        try:
+            queued.queue(self.runtime, queued.COMMAND, body)
+        except Exception:
+            error_id = new_error_id()
+            log.exception("Slack command could not be queued", extra={"error_id": error_id})
+            ack(text=oops(error_id))
+            return
         ack()
 
-    def run_command(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        """Lazy half: run the command; a slow one shows a placeholder first, which the outcome replaces."""
+    def run_command(self, body: dict[str, Any], respond: Respond | None, client: WebClient, *,
+                    age: float = 0.0) -> None:
+        """Second half (a worker): run the command; a slow one shows a placeholder first, which the outcome replaces.
+
+        ``age`` is the seconds since the ack, so a ``trigger_id`` is known stale (3 seconds) however long it queued.
+        """
         caller, where = payloads.command_caller(body), payloads.command_where(body)
-        text, placeholder = self.named_mentions(client, str(body.get("text", ""))), slow.for_command()
+        text, placeholder = self.named_mentions(client, str(body.get("text", ""))), slow.for_command(age)
         to = Destination(channel=where.channel, user=caller.key.external_id, respond=respond,
                          placeholder=placeholder)
         trigger = str(body.get("trigger_id") or "")
         with self.guarded(client, to, "command"):
-            if self.dispatcher.is_slow_command(text, caller):
+            if respond is not None and self.dispatcher.is_slow_command(text, caller):
                 slow.show(placeholder, respond)
             outcome = self.dispatcher.run_text(caller, text, where=where,
                                                delivery=f"slack:command:{trigger}" if trigger else None)
@@ -96,16 +115,21 @@ class SlackFrontDoor:
 
     # -- buttons and selects ------------------------------------------------------------------------
 
-    def ack_action(self, ack: Ack) -> None:
-        """Acknowledge a click or a choice at once; ``run_action`` does the work."""
+    def queue_action(self, ack: Ack, body: dict[str, Any]) -> None:
+        """Store a click or a choice as a job, then ack; ``run_action`` does the work in a worker.
+
+        When it cannot be stored, the error reaches ``on_error`` and Slack shows the click as failed (500).
+        """
+        queued.queue(self.runtime, queued.ACTION, body)
         ack()
 
-    def run_action(self, body: dict[str, Any], respond: Respond | None, client: WebClient) -> None:
-        """Lazy half: run a click, a choice or a search; a slow one first replaces the message by a placeholder."""
+    def run_action(self, body: dict[str, Any], respond: Respond | None, client: WebClient, *,
+                   age: float = 0.0) -> None:
+        """Second half: run a click, a choice or a search; a slow one first replaces the message by a placeholder."""
         if not body.get("response_url"):
-            respond = None  # a click on the Home tab: Bolt's respond would raise; replies go by direct message
+            respond = None  # a click on the Home tab: there is no response_url; replies go by direct message
         caller, where = payloads.interaction_caller(body), payloads.interaction_where(body)
-        placeholder = slow.for_action(body)
+        placeholder = slow.for_action(body, age)
         to = Destination(channel=where.channel, user=caller.key.external_id, thread=where.thread, respond=respond,
                          placeholder=placeholder)
         with self.guarded(client, to, "action"):
@@ -123,6 +147,11 @@ class SlackFrontDoor:
             self.deliver(client, to, outcome, where=where, trigger_id=str(body.get("trigger_id", "")))
 
     # -- the App Home tab ---------------------------------------------------------------------------
+
+    def queue_home(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """``app_home_opened`` on the Home tab: queued for ``on_home_opened`` (Bolt acks events itself)."""
+        if event.get("tab") == "home" and event.get("user"):
+            queued.queue(self.runtime, queued.HOME, body)
 
     def on_home_opened(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         """``app_home_opened`` on the Home tab: remember it was opened and publish the user's Home now.
@@ -153,7 +182,8 @@ class SlackFrontDoor:
         """Run a quick form inline (its errors go back in the ack); close a slow one at once."""
         form_id = str(view.get("callback_id", ""))
         if self.dispatcher.is_slow_form(form_id):
-            ack()  # closes the modal within Slack's 3 seconds; run_slow_form delivers the outcome
+            queued.queue(self.runtime, queued.FORM, body)
+            ack()  # closes the modal within Slack's 3 seconds; run_slow_form delivers the outcome (a worker)
             return
         caller, meta = payloads.interaction_caller(body), form_metadata(view)
         where, to = submission_place(caller, meta)
@@ -180,7 +210,7 @@ class SlackFrontDoor:
                     send_reply(client, to, outcome)
 
     def run_slow_form(self, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        """Lazy half of ``submit_view``: run a slow form and post its outcome to the user in the form's channel.
+        """Second half of ``submit_view``: run a slow form and post its outcome to the user in the form's channel.
 
         The outcome is private unless the Reply is public, and goes by direct message when there is no channel.
         """
@@ -210,6 +240,11 @@ class SlackFrontDoor:
         ack(options=suggestions.options_answer(found))
 
     # -- messages in bound threads ------------------------------------------------------------------
+
+    def queue_message(self, body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]) -> None:
+        """A reply in a thread is queued for ``on_message``; other channel messages are not stored at all."""
+        if payloads.is_thread_reply(event) and str(event.get("text", "")).strip():
+            queued.queue(self.runtime, queued.MESSAGE, body, bot_user_id=str(context.get("bot_user_id") or ""))
 
     def on_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient,
                    context: dict[str, Any]) -> None:

@@ -56,20 +56,23 @@ class Placeholder:
         return time.monotonic() - self.started < TRIGGER_FRESH
 
 
-def for_command() -> Placeholder:
-    """The placeholder of a slow slash command: a new private message."""
-    return Placeholder()
+def for_command(age: float = 0.0) -> Placeholder:
+    """The placeholder of a slow slash command: a new private message (``age``: seconds since the user ran it)."""
+    return Placeholder(started=time.monotonic() - age)
 
 
-def for_action(body: Mapping[str, Any]) -> Placeholder:
-    """The placeholder of a slow click: it replaces the clicked message (kept to restore it when public)."""
+def for_action(body: Mapping[str, Any], age: float = 0.0) -> Placeholder:
+    """The placeholder of a slow click: it replaces the clicked message (kept to restore it when public).
+
+    ``age`` is the seconds since the click (its ``trigger_id`` is as old).
+    """
     container = body.get("container") or {}
     private = bool(container.get("is_ephemeral"))
     message = body.get("message")
     original: Json | None = None
     if not private and isinstance(message, Mapping) and message.get("blocks"):
         original = {"text": str(message.get("text") or " "), "blocks": list(message["blocks"])}
-    return Placeholder(private=private, in_place=True, original=original)
+    return Placeholder(private=private, in_place=True, original=original, started=time.monotonic() - age)
 
 
 def show(placeholder: Placeholder, respond: Respond) -> None:

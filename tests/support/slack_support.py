@@ -1,11 +1,15 @@
 """Slack test harness: the emulator, the real Bolt app behind the real HTTP server, signed requests.
 
+The app acks by queueing a job; the harness's job runner claims those jobs (by id, so it never takes another
+kind's) and runs them with the worker's own ``SlackWork``, several at once, as worker processes would.
+
 Test modules import the fixtures they use from here (``from tests.support.slack_support import harness``).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -20,14 +24,18 @@ from typing import Any
 import pytest
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import func, or_, select
 
 from bot.runtime import Runtime
 from bot.slack.app import build_app, make_client
+from bot.slack.queued import KINDS, SlackWork
 from bot.web import BackgroundServer, start_background
 from commands.framework.dispatch import Dispatcher
 from commands.framework.registry import Registry
 from core.config import Config
+from core.jobs import queue as jobs
 from storage.db import Database
+from storage.models import Job, JobStatus, utcnow
 from tests.emulators.slack import SlackEmulator
 
 SECRET = "test-signing-secret"
@@ -52,6 +60,79 @@ class TrackingExecutor(ThreadPoolExecutor):
     def settle(self, timeout: float = 5.0) -> None:
         _, pending = wait(list(self.futures), timeout=timeout)
         assert not pending, f"{len(pending)} Slack listener(s) still running after {timeout}s"
+
+
+class JobRunner:
+    """Runs the Slack jobs the app queues, as the worker would, in ``executor``'s threads.
+
+    It claims them by id (``claim_id``), so a test's own worker still finds every other job where it left it.
+    """
+
+    def __init__(self, runtime: Runtime, executor: TrackingExecutor) -> None:
+        self.runtime = runtime
+        self.executor = executor
+        self.work = SlackWork(runtime, make_client(runtime.config))
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="slack-jobs", daemon=True)
+
+    def start(self) -> JobRunner:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.thread.join(5)
+
+    def _loop(self) -> None:
+        while not self.halt.is_set():
+            try:
+                took = self._take()
+            except Exception:  # the test's database was reset under it: look again
+                took = False
+            if not took:
+                self.halt.wait(0.01)
+
+    def _take(self) -> bool:
+        db, took = self.runtime.db, False
+        with db.unit_of_work() as session:
+            due = session.scalars(select(Job.id).where(Job.kind.in_(KINDS), Job.status == JobStatus.QUEUED,
+                                                       Job.run_after <= utcnow()).order_by(Job.id)).all()
+        for job_id in due:
+            with db.unit_of_work() as session:
+                job = jobs.claim_id(session, job_id, "slack-test-worker", utcnow())
+                if job is None:
+                    continue
+                kind, payload = job.kind, dict(job.payload)
+            self.executor.submit(self._run, job_id, kind, payload)
+            took = True
+        return took
+
+    def _run(self, job_id: int, kind: str, payload: dict[str, Any]) -> None:
+        error = ""
+        try:
+            self.work.run(kind, payload)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        with self.runtime.db.unit_of_work() as session:
+            job = session.get_one(Job, job_id)
+            if error:
+                jobs.fail(session, job, error, utcnow())
+            else:
+                jobs.finish(session, job, utcnow())
+
+    def pending(self) -> int:
+        """Slack jobs queued and due, or running (here or in a test's own worker)."""
+        with self.runtime.db.unit_of_work() as session:
+            return session.scalar(select(func.count(Job.id)).where(
+                Job.kind.in_(KINDS), or_(Job.status == JobStatus.RUNNING,
+                                         (Job.status == JobStatus.QUEUED) & (Job.run_after <= utcnow())))) or 0
+
+    def settle(self, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.pending() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.executor.settle(max(0.1, deadline - time.monotonic()))
+        assert not self.pending(), f"Slack jobs still queued or running after {timeout}s"
 
 
 @dataclass
@@ -84,6 +165,7 @@ class Harness:
     app: App
     server: BackgroundServer
     executor: TrackingExecutor
+    runner: JobRunner
 
     # -- raw HTTP -----------------------------------------------------------------------------------
 
@@ -228,8 +310,8 @@ class Harness:
         return self.emulator.wait_for(answer.hook, count)[count - 1].body
 
     def settle(self) -> None:
-        """Wait for every listener started so far (lazy work included) to finish."""
-        self.executor.settle()
+        """Wait until every request acked so far has been run (its queued job done)."""
+        self.runner.settle()
 
 
 def typed(value: str | None) -> dict[str, Any]:
@@ -259,12 +341,14 @@ def texts(message: dict[str, Any]) -> str:
 def running_harness(runtime: Runtime, emulator: SlackEmulator) -> Iterator[Harness]:
     """The real app (built by the production factory) behind the real HTTP server on port 0."""
     executor = TrackingExecutor()
-    app = build_app(runtime, client=make_client(runtime.config), listener_executor=executor)
+    app = build_app(runtime, client=make_client(runtime.config))
     server = start_background(runtime, app)
+    runner = JobRunner(runtime, executor).start()
     try:
-        yield Harness(emulator, runtime, app, server, executor)
+        yield Harness(emulator, runtime, app, server, executor, runner)
     finally:
         server.stop()
+        runner.stop()
         executor.settle()
         executor.shutdown(wait=True)
 
