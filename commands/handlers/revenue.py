@@ -3,27 +3,40 @@
 A partner sees only their modules' rows and their share; finance and admins see every partner (or one), the
 whole platform's true revenue and the payout summary. Rows are paged newest first, 10 a page; the paging
 buttons carry only the two days, a partner id, the page and the module, and every click is checked again.
+The CSV of every row comes with the reply up to :data:`~commands.views.revenue.CSV_NOW_ROWS` rows; a larger
+one is written by the worker (``revenue.csv``, the viewer checked again) and sent in a direct message, so a
+year of SPENDs never holds up the reply. The console, which has no direct messages, always gets it inline.
 """
 
 from __future__ import annotations
 
-from commands.framework.context import Context
-from commands.framework.registry import ActionEvent, Param, action, command
+import uuid
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from commands.framework.context import Context, JobContext
+from commands.framework.registry import ActionEvent, Param, action, command, job
+from commands.handlers.notify import post_later
 from commands.ui.model import Attachment, Reply
 from commands.ui.paging import page_number, page_of
 from commands.views import revenue as views
 from core.accounts import identity as identities
 from core.accounts.identity import IdentityKey, describe
 from core.dates import OPEN, Period, parse_day, parse_period
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound, RadError
+from core.jobs import queue as jobs
 from core.revenue import export
 from core.revenue import report as reports
 from core.revenue.report import Report
-from core.revenue.scope import default_period, revenue_scope
+from core.revenue.scope import RevenueScope, default_period, revenue_scope
 from storage.models import User
 
 PAGE_SIZE = 10
 PAGE_ACTION = "revenue:page"
+CSV_KIND = "revenue.csv"
+DIRECT = ("slack", "discord")
+"""The platforms where a CSV too large to write at once is sent later, in a direct message."""
 
 
 @command("revenue", "True revenue and partner shares for a period, with a chart and a CSV",
@@ -52,10 +65,49 @@ def revenue(ctx: Context, start: str | None, end: str | None, module: str | None
     picture = views.chart(report, _title(report))
     if picture is not None:
         files.append(picture)
+    if report.total.deployments > views.CSV_NOW_ROWS and ctx.platform in DIRECT:
+        queue_csv(ctx, scope)
+        text = f"{reply.text}\n{views.csv_later(report)}"
+        return Reply(text=text, actions=reply.actions, attachments=tuple(files))
     table = views.csv_attachment(report, export.to_csv(ctx.session, scope, report.currency))
     text = reply.text if table is not None else f"{reply.text}\n{views.too_large(report)}"
     files += [table] if table is not None else []
     return Reply(text=text, actions=reply.actions, attachments=tuple(files))
+
+
+def queue_csv(ctx: Context, scope: RevenueScope) -> None:
+    """Queue the ``revenue.csv`` job that writes the scope's CSV and sends it to the caller directly."""
+    partner = scope.partner.id if scope.partner is not None and not scope.partner_view else None
+    jobs.enqueue(ctx.session, CSV_KIND, {
+        "key": uuid.uuid4().hex, "viewer": ctx.actor.id, "first": scope.first.isoformat(),
+        "last": scope.last.isoformat(), "module": scope.module, "partner": partner,
+        "to": {"platform": ctx.caller.key.platform, "workspace": ctx.caller.key.workspace,
+               "external_id": ctx.caller.key.external_id}})
+
+
+@job(CSV_KIND)
+def send_csv(ctx: JobContext, payload: Mapping[str, Any]) -> None:
+    """Write a large report's CSV and hand it to the outbox for the viewer's direct messages (once: keyed).
+
+    The viewer's right to the report is checked again: a role lost meanwhile gets the refusal, not the rows.
+    """
+    to = IdentityKey(str(payload["to"]["platform"]), str(payload["to"]["workspace"]),
+                     str(payload["to"]["external_id"]))
+    key = f"revenue-csv:{payload['key']}"
+    viewer = ctx.session.get(User, int(payload["viewer"]))
+    partner = ctx.session.get(User, int(payload["partner"])) if payload.get("partner") is not None else None
+    try:
+        if viewer is None or (payload.get("partner") is not None and partner is None):
+            raise NotFound("That report is no longer available.", hint="Run the revenue command again.")
+        period = Period(date.fromisoformat(str(payload["first"])), date.fromisoformat(str(payload["last"])))
+        scope = revenue_scope(ctx.session, viewer, period, module=payload.get("module"), partner=partner)
+    except RadError as refused:
+        post_later(ctx.session, key, f"The CSV of your revenue report was not written: {refused}", user=to)
+        return
+    report = reports.build(ctx.session, scope)
+    table = views.csv_attachment(report, export.to_csv(ctx.session, scope, report.currency))
+    post_later(ctx.session, key, views.csv_message(report, table), user=to,
+               attachments=(table,) if table is not None else ())
 
 
 @action(PAGE_ACTION)

@@ -42,6 +42,11 @@ UPLOAD_MAX = 9 * 1024 * 1024
 """A file larger than this, even gzipped, is not sent: the reply says to narrow the period instead."""
 TOO_LARGE = ("_The CSV of these {rows} rows is too large to send in chat, even compressed: ask for a shorter "
              "period or one module or partner._")
+CSV_NOW_ROWS = 100_000
+"""A report of at most this many rows gets its CSV with the reply (a few hundred milliseconds to write); a
+larger one gets it in a direct message, written in the background, so the reply is never held up."""
+CSV_LATER = ("_The CSV of these {rows} rows is being written: it comes to you in a direct message in a "
+             "moment._")
 
 
 def csv_attachment(report: Report, content: bytes) -> Attachment | None:
@@ -57,6 +62,23 @@ def csv_attachment(report: Report, content: bytes) -> Attachment | None:
 def too_large(report: Report) -> str:
     """The note that replaces a CSV too large for chat."""
     return TOO_LARGE.format(rows=f"{report.total.deployments:,}")
+
+
+def csv_later(report: Report) -> str:
+    """The note saying the report's CSV follows in a direct message."""
+    return CSV_LATER.format(rows=f"{report.total.deployments:,}")
+
+
+def csv_message(report: Report, table: Attachment | None) -> str:
+    """The direct message that carries a report's CSV written in the background (or says it is too large)."""
+    what = f"The CSV of your revenue report for {report.scope.describe()} (UTC)"
+    if report.scope.module:
+        what += f", module `{report.scope.module}`"
+    if report.scope.partner is not None and not report.scope.partner_view:
+        what += f", partner {report.scope.partner.display_name}"
+    if table is None:
+        return f"{what}: {report.total.deployments:,} rows.\n{too_large(report)}"
+    return f"{what}: {report.total.deployments:,} rows, oldest first."
 
 
 def totals_lines(report: Report) -> list[str]:

@@ -28,6 +28,7 @@ from core.credits.ledger import (
 )
 from core.credits.offers import how_to_get_credits
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, RadError
+from core.revenue import rollup
 from core.revenue.attribution import module_partner
 from core.settings.platform import credits_enabled, partner_revenue_share, signup_credits
 from storage.models import CreditAccount, CreditTransaction, User
@@ -177,6 +178,7 @@ def spend(session: Session, hold_key: str, *, actor: User | None = None) -> Sett
                purchased_part=from_purchased, revenue_share_pct=partner_revenue_share(session),
                partner_id=module_partner(session, held.module), deployment_ref=held.deployment_ref, module=held.module,
                description=f"Spent on {held.module or 'a deployment'}")
+    rollup.count_spend(session, row)
     audit.record(session, actor, "credits.spend", target=f"user:{held.user_id}", amount=str(held.amount),
                  key=hold_key, purchased=str(from_purchased), deployment=held.deployment_ref)
     return _settlement(held, row)

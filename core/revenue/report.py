@@ -3,24 +3,28 @@
 Sums are taken in the database over exact integers (ten-thousandths of a credit; share percentages in
 hundredths), so SQLite, whose decimals are floats, sums exactly too; the division by ``credits_per_unit`` and by
 100 happens here in :class:`~decimal.Decimal`. Only SPEND rows with a purchased part count: awarded credits earn
-nothing. The rows read the ``(kind, created_at)`` index, or ``(partner_id, created_at)`` for one partner.
+nothing. Whole UTC days are read from the daily rollup (``core.revenue.rollup``: a few rows a day, whatever the
+number of SPENDs); a period that starts or ends inside a day (a digest "so far") reads those hours' ledger rows.
+The rows themselves read the ``(kind, created_at)`` index, or ``(partner_id, created_at)`` for one partner.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from core.revenue.money import HUNDRED, ZERO, partner_share, true_revenue
+from core.revenue.rollup import paying, purchased_units, share_units
 from core.revenue.scope import RevenueScope
 from core.settings.platform import credits_per_unit, currency
-from storage.models import CreditTransaction, User
+from storage.models import CreditTransaction, RevenueDay, User
+from storage.models.revenue import NO_PARTNER
 
 UNITS = Decimal(10_000)
 """The ledger keeps four decimals: sums are taken over ``purchased_part × 10,000``."""
@@ -77,20 +81,12 @@ class Row:
     partner: str = ""
 
 
-def _purchased_units() -> ColumnElement[Any]:
-    return cast(func.round(T.purchased_part * 10_000), BigInteger)
+def where(query: Any, scope: RevenueScope, start: datetime | None = None, end: datetime | None = None) -> Any:
+    """The rows of ``scope``: paying SPENDs in [start, end), of the module and partner asked for.
 
-
-def _share_units() -> ColumnElement[Any]:
-    owed = and_(T.partner_id.is_not(None), T.user_id != T.partner_id, T.revenue_share_pct.is_not(None))
-    return case((owed, cast(func.round(T.purchased_part * 10_000 * T.revenue_share_pct * 100), BigInteger)),
-                else_=0)
-
-
-def where(query: Any, scope: RevenueScope) -> Any:
-    """The rows of ``scope``: paying SPENDs in [start, end), of the module and partner asked for."""
-    query = query.where(T.kind == "SPEND", T.created_at >= scope.start, T.created_at < scope.end,
-                        T.purchased_part > 0)
+    ``start`` and ``end`` narrow the scope's own period (the partial days at its edges).
+    """
+    query = query.where(*paying(), T.created_at >= (start or scope.start), T.created_at < (end or scope.end))
     if scope.partner is not None:
         query = query.where(T.partner_id == scope.partner.id)
         if scope.partner_view:
@@ -111,18 +107,16 @@ def _line(name: str, count: Any, purchased_units: Any, share_units: Any, per_uni
 def build(session: Session, scope: RevenueScope) -> Report:
     """The report of ``scope``: totals, modules by revenue (largest first) and, for finance, payouts.
 
-    One grouped query (by module and partner) gives all three: the rows are read once.
+    One set of (module, partner) groups (:func:`groups`) gives all three.
     """
     per_unit = credits_per_unit(session)
-    sums = (func.count(T.id), func.sum(_purchased_units()), func.sum(_share_units()))
-    groups = [(str(module), pid, int(n or 0), int(p or 0), int(s or 0)) for module, pid, n, p, s in
-              session.execute(where(select(T.module, T.partner_id, *sums), scope).group_by(T.module, T.partner_id))]
-    total = _line("Total", *_summed(groups, lambda g: True)[None], per_unit)
-    by_module = _summed(groups, lambda g: True, key=0)
+    found = groups(session, scope)
+    total = _line("Total", *_summed(found, lambda g: True)[None], per_unit)
+    by_module = _summed(found, lambda g: True, key=0)
     modules = [_line(str(name), *units, per_unit) for name, units in by_module.items()]
     payouts: list[Line] = []
     if not scope.partner_view:
-        by_partner = _summed(groups, lambda g: g[1] is not None, key=1)
+        by_partner = _summed(found, lambda g: g[1] is not None, key=1)
         names = _names(session, [int(pid) for pid in by_partner if pid is not None])
         payouts = [_line(names.get(int(pid), f"user {pid}"), *units, per_unit, partner_id=int(pid))
                    for pid, units in by_partner.items() if pid is not None]
@@ -130,6 +124,58 @@ def build(session: Session, scope: RevenueScope) -> Report:
     key = (lambda line: (-line.share, line.name)) if scope.partner_view else (lambda line: (-line.revenue, line.name))
     modules.sort(key=key)
     return Report(scope, currency(session), per_unit, total, modules, payouts)
+
+
+def groups(session: Session, scope: RevenueScope) -> list[Group]:
+    """The (module, partner) sums of ``scope``: its whole UTC days from the rollup, partial days from the rows."""
+    first = _midnight(scope.start, up=True)
+    last = _midnight(scope.end, up=False)
+    if first >= last:  # inside one day: the rows only
+        return row_groups(session, scope)
+    found = day_groups(session, scope, first.date(), last.date())
+    for start, end in ((scope.start, first), (last, scope.end)):
+        if start < end:
+            found += row_groups(session, scope, start, end)
+    return _merged(found)
+
+
+def row_groups(session: Session, scope: RevenueScope, start: datetime | None = None,
+               end: datetime | None = None) -> list[Group]:
+    """The (module, partner) sums of ``scope``'s ledger rows in [start, end) (its whole period by default)."""
+    sums = (func.count(T.id), func.sum(purchased_units()), func.sum(share_units()))
+    query = where(select(T.module, T.partner_id, *sums), scope, start, end).group_by(T.module, T.partner_id)
+    return [(str(module), None if pid is None else int(pid), int(n or 0), int(p or 0), int(s or 0))
+            for module, pid, n, p, s in session.execute(query)]
+
+
+def day_groups(session: Session, scope: RevenueScope, first: date, end: date) -> list[Group]:
+    """The (module, partner) sums of ``scope``'s rollup rows for the UTC days [first, end)."""
+    r = RevenueDay
+    query = select(r.module, r.partner_id, func.sum(r.deployments), func.sum(r.purchased_units),
+                   func.sum(r.share_units)).where(r.day >= first, r.day < end)
+    if scope.partner is not None:
+        query = query.where(r.partner_id == scope.partner.id)
+        if scope.partner_view:
+            query = query.where(r.own_module.is_(False))
+    if scope.module is not None:
+        query = query.where(r.module == scope.module)
+    return [(str(module), None if pid == NO_PARTNER else int(pid), int(n or 0), int(p or 0), int(s or 0))
+            for module, pid, n, p, s in session.execute(query.group_by(r.module, r.partner_id))]
+
+
+def _midnight(moment: datetime, *, up: bool) -> datetime:
+    """The UTC midnight at or before ``moment`` (at or after it with ``up``)."""
+    utc = moment.astimezone(UTC)
+    day = datetime.combine(utc.date(), time(), UTC)
+    return day + timedelta(days=1) if up and day < utc else day
+
+
+def _merged(found: list[Group]) -> list[Group]:
+    sums: dict[tuple[str, int | None], tuple[int, int, int]] = {}
+    for module, pid, n, p, s in found:
+        had = sums.get((module, pid), (0, 0, 0))
+        sums[(module, pid)] = (had[0] + n, had[1] + p, had[2] + s)
+    return [(module, pid, *units) for (module, pid), units in sums.items()]
 
 
 Group = tuple[str, int | None, int, int, int]

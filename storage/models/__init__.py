@@ -11,7 +11,7 @@ from storage.models.jules import RefineCollaborator, RefineSession
 from storage.models.kernel import AuditEvent, Delivery, FormDraft, Job, Setting, StoredSecret, ThreadBinding
 from storage.models.payments import Purchase, StripeEvent, Subscription, SubscriptionTier
 from storage.models.repos import JulesConnection, RepoConnection
-from storage.models.revenue import DigestPost, DigestTarget
+from storage.models.revenue import DigestPost, DigestTarget, RevenueDay
 from storage.models.states import (
     CostDebitStatus,
     DeployDraftStatus,
@@ -77,6 +77,7 @@ __all__ = [
     "RepoConnection",
     "RepoScan",
     "RepoScanStatus",
+    "RevenueDay",
     "Setting",
     "SourceBlob",
     "StoredSecret",

@@ -1,10 +1,10 @@
-"""Revenue digests: the channels that receive them and each period's digest, claimed once per channel."""
+"""Revenue: the daily rollup of paying SPENDs; digest channels and each period's digest, claimed once per channel."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
@@ -53,3 +53,34 @@ class DigestPost(Base):
     message: Mapped[str] = mapped_column(String(64), default="")
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+NO_PARTNER = 0
+"""``RevenueDay.partner_id`` of a platform module's SPENDs (no partner; user ids start at 1)."""
+NO_SHARE = -1
+"""``RevenueDay.share_bp`` of SPENDs that carry no snapshotted share percentage (they owe no share)."""
+
+
+class RevenueDay(Base):
+    """The paying SPENDs of one UTC day, summed per module, partner, snapshotted share and own-module flag.
+
+    Kept in the same transaction as each SPEND (``core.revenue.rollup``), so reports over whole days read a
+    few rows a day instead of every SPEND. Sums are exact integers: ``purchased_units`` is the purchased part
+    in ten-thousandths of a credit, ``share_units`` that times the share in hundredths of a percent (0 when no
+    share is owed: a platform module, the partner's own deployment, no share snapshotted).
+    """
+
+    __tablename__ = "revenue_days"
+    __table_args__ = (Index("ix_revenue_days_partner_id_day", "partner_id", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    module: Mapped[str] = mapped_column(String(100), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """The module's partner fixed on the SPEND, or :data:`NO_PARTNER`."""
+    share_bp: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """The share snapshotted on the SPEND in hundredths of a percent (20% is 2000), or :data:`NO_SHARE`."""
+    own_module: Mapped[bool] = mapped_column(primary_key=True)
+    """The partner deployed their own module: counted as revenue, never as a share."""
+    deployments: Mapped[int] = mapped_column(Integer)
+    purchased_units: Mapped[int] = mapped_column(BigInteger)
+    share_units: Mapped[int] = mapped_column(BigInteger)

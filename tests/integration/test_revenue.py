@@ -1,4 +1,5 @@
-"""Partner revenue in core, on a real database: the worked scenario, snapshots, scopes, CSV, the index used."""
+"""Partner revenue in core, on a real database: the worked scenario, snapshots, scopes, CSV, the index used, the
+daily rollup against the ledger rows and its back-fill."""
 
 from __future__ import annotations
 
@@ -8,21 +9,24 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.accounts.identity import IdentityKey, create_user
 from core.accounts.roles import ADMIN, grant_role
 from core.credits import service as credits
+from core.credits.ledger import locked_account, post
 from core.dates import Period, parse_period
 from core.errors import InvalidInput, NotAllowed, NotFound
-from core.revenue import export, report
+from core.revenue import export, report, rollup
 from core.revenue.money import cents
-from core.revenue.scope import revenue_scope
+from core.revenue.scope import digest_scope, revenue_scope
 from core.settings import platform as settings
 from storage.db import Database
-from storage.models import CreditTransaction, User, utcnow
-from tests.support.revenue_story import Story, deploy_for_real, module, person, spent, write_story
+from storage.migrate import alembic_config, upgrade
+from storage.models import CreditTransaction, RevenueDay, User, utcnow
+from tests.support.revenue_story import Story, deploy_for_real, module, november, person, spent, write_story
 
 D = Decimal
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
@@ -192,3 +196,80 @@ def test_postgresql_writes_the_same_csv_as_python(db: Database, story: Story) ->
                 assert b'"\'=Uma ""U"", 1+1"' in written and b"50%-off,=x" in written
                 assert b"2026-11-12T08:30:01.123456Z" in written and b",0.025,0.003125,USD" in written
     assert b"Uma" not in written  # the partner's CSV names no deployer
+
+
+def _odd_spends(s: Session, story: Story) -> None:
+    """SPENDs at the edges of days, of fractional credits, of a share not snapshotted, and one for real."""
+    pat, quinn, uma = (s.get_one(User, i) for i in (story.pat, story.quinn, story.uma))
+    spent(s, uma, "queue", quinn, "0.0003", "0.0001", "12.5", datetime(2026, 11, 15, 23, 59, 59, 999999, tzinfo=UTC),
+          "rev:odd00001")
+    spent(s, uma, "queue", quinn, "7.5", "2.5", "33.33", datetime(2026, 11, 16, 0, 0, tzinfo=UTC), "rev:odd00002")
+    spent(s, pat, "net-plan", pat, "5", "5", "20", datetime(2026, 11, 16, 6, 0, tzinfo=UTC), "rev:odd00003")
+    spent(s, uma, "platform-net", None, "3", "3", "20", datetime(2026, 11, 16, 18, 0, tzinfo=UTC), "rev:odd00004")
+    account = locked_account(s, uma.id)
+    post(s, account, "PURCHASE", "rev:odd5:buy", D(9), purchased=D(9), created_at=november(17))
+    row = post(s, account, "SPEND", "rev:odd00005", D(9), purchased=D(-9), purchased_part=D(9), revenue_share_pct=None,
+               partner_id=pat.id, module="net-plan", deployment_ref="odd00005", created_at=november(17))
+    rollup.count_spend(s, row)
+    credits.purchase(s, s.scalars(select(User).where(User.display_name == "Root")).one(), uma, D(50))
+    deploy_for_real(s, uma, "net-plan", "40", "hold:odd-real1")
+
+
+def test_the_rollup_agrees_with_the_ledger_rows_for_every_scope(db: Database, story: Story) -> None:
+    """Whole days come from the rollup, partial days from the rows: the same sums as the rows alone, exactly."""
+    today = utcnow().date()
+    with db.unit_of_work() as s:
+        _odd_spends(s, story)
+        fin, pat, quinn = (s.get_one(User, i) for i in (story.fin, story.pat, story.quinn))
+        whole = Period(date(2026, 11, 1), max(today, date(2026, 11, 30)))
+        scopes = [revenue_scope(s, fin, whole), revenue_scope(s, pat, whole), revenue_scope(s, quinn, whole),
+                  revenue_scope(s, fin, whole, partner=pat), revenue_scope(s, fin, whole, module="queue"),
+                  revenue_scope(s, fin, Period(date(2026, 11, 16), date(2026, 11, 16))),
+                  revenue_scope(s, fin, Period(today, today)),
+                  digest_scope(datetime(2026, 11, 15, 23, 59, 59, tzinfo=UTC), datetime(2026, 11, 16, 12, tzinfo=UTC)),
+                  digest_scope(datetime(2026, 11, 2, 6, tzinfo=UTC), datetime(2026, 11, 30, 22, tzinfo=UTC)),
+                  digest_scope(datetime(2026, 11, 16, 1, tzinfo=UTC), datetime(2026, 11, 16, 2, tzinfo=UTC))]
+        for scope in scopes:
+            assert sorted(report.groups(s, scope)) == sorted(report.row_groups(s, scope)), scope.describe()
+            built, rows = report.build(s, scope), list(report.rows(s, scope))
+            assert built.total.deployments == len(rows)
+            assert built.total.revenue == sum((r.revenue for r in rows), D(0))
+            assert built.total.share == sum((r.share for r in rows), D(0))
+        kept = _rollup(s)
+        assert rollup.rebuild(s) == len(kept) and _rollup(s) == kept  # maintained as SPENDs came == summed again
+    assert kept[(date(2026, 11, 15), "queue", story.quinn, 1250, False)] == (1, 1, 1 * 1250)
+    assert kept[(date(2026, 11, 16), "net-plan", story.pat, 2000, True)] == (1, 50_000, 0)  # Pat's own: no share
+    assert kept[(date(2026, 11, 17), "net-plan", story.pat, -1, False)] == (1, 90_000, 0)  # no share snapshotted
+
+
+def test_a_period_ending_inside_a_day_counts_only_its_hours(db: Database, story: Story) -> None:
+    """A digest 'so far' ends at a moment, not a midnight: the SPENDs after it that day are not counted."""
+    with db.unit_of_work() as s:
+        so_far = report.build(s, digest_scope(datetime(2026, 11, 1, tzinfo=UTC),
+                                              datetime(2026, 11, 30, 22, 59, tzinfo=UTC)))
+        whole = report.build(s, digest_scope(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)))
+    assert (so_far.total.deployments, whole.total.deployments) == (4, 5)
+    assert whole.total.revenue - so_far.total.revenue == D("0.01")
+
+
+def test_the_migration_fills_the_rollup_from_the_spends_already_written(db: Database, story: Story) -> None:
+    with db.unit_of_work() as s:
+        _odd_spends(s, story)
+        kept = _rollup(s)
+    cfg = alembic_config(db.engine.url.render_as_string(hide_password=False))
+    with db.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, f"{ROLLUP_REVISION}-1")
+    upgrade(db.engine)
+    with db.unit_of_work() as s:
+        assert _rollup(s) == kept and len(kept) == 11
+
+
+ROLLUP_REVISION = "0017"
+"""The migration that creates and back-fills ``revenue_days``."""
+
+
+def _rollup(s: Session) -> dict[tuple[date, str, int, int, bool], tuple[int, int, int]]:
+    return {(r.day, r.module, r.partner_id, r.share_bp, bool(r.own_module)): (r.deployments, r.purchased_units,
+                                                                             r.share_units)
+            for r in s.scalars(select(RevenueDay))}

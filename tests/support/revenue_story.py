@@ -1,8 +1,9 @@
 """A revenue story: partners' modules deployed by users who paid partly with purchased credits.
 
 Dated SPEND rows are written with ``core.credits.ledger.post`` and a chosen ``created_at`` (the services stamp
-rows with the current time), each carrying the purchased part, the share in force and the module's partner, as
-``core.credits.service.spend`` records them; one deployment goes through the services (hold, spend) for real.
+rows with the current time), each carrying the purchased part, the share in force and the module's partner, and
+counted in the daily revenue rollup, as ``core.credits.service.spend`` records them; one deployment goes through
+the services (hold, spend) for real.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from core.accounts.identity import IdentityKey, create_user
 from core.accounts.roles import FINANCE, PARTNER, grant_role
 from core.credits import service as credits
 from core.credits.ledger import locked_account, post
+from core.revenue import rollup
 from core.settings import platform as settings
 from storage.db import Database
 from storage.models import Module, User
@@ -58,9 +60,10 @@ def spent(s: Session, user: User, module_name: str, partner: User | None, amount
     post(s, account, "PURCHASE", f"{key}:buy", bought, purchased=bought, created_at=when)
     if total - bought:
         post(s, account, "AWARD", f"{key}:award", total - bought, awarded=total - bought, created_at=when)
-    post(s, account, "SPEND", key, total, awarded=-(total - bought), purchased=-bought, purchased_part=bought,
-         revenue_share_pct=D(pct), partner_id=partner.id if partner else None, module=module_name,
-         deployment_ref=key[-8:], description=f"Spent on {module_name}", created_at=when)
+    row = post(s, account, "SPEND", key, total, awarded=-(total - bought), purchased=-bought,
+               purchased_part=bought, revenue_share_pct=D(pct), partner_id=partner.id if partner else None,
+               module=module_name, deployment_ref=key[-8:], description=f"Spent on {module_name}", created_at=when)
+    rollup.count_spend(s, row)
 
 
 @dataclass(frozen=True)
