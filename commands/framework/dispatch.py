@@ -19,7 +19,8 @@ from commands.framework.parsing import UnknownCommand, check_args, find_command,
 from commands.framework.registry import ActionEvent, ArgValue, Registry, ThreadMessage
 from commands.handlers.help import unknown_command_reply
 from commands.ui.model import FormValue, Option, Outcome, Reply
-from core.accounts.identity import Caller, IdentityKey, resolve_caller
+from core import audit
+from core.accounts.identity import Caller, IdentityKey, known_caller, resolve_caller
 from core.accounts.roles import has_any, require_any
 from core.config import Config
 from core.conversations import ConversationRef, find_binding
@@ -55,6 +56,7 @@ class _Call:
     delivery: str | None
     label: str
     slow: bool
+    read_only: bool = False
     outcome: str = "ok"
 
 
@@ -93,7 +95,7 @@ class Dispatcher:
             return self._invoke(ctx, spec.name, args)
 
         return self._run(caller, where, delivery, f"command:{text[:40]}", body,
-                         slow=self.is_slow_command(text, caller))
+                         slow=self.is_slow_command(text, caller), read_only=self.is_read_only_command(text))
 
     def run_command(self, caller: Caller, name: str, args: Mapping[str, str | int | IdentityKey | None], *,
                     where: ConversationRef | None = None, delivery: str | None = None) -> Outcome | None:
@@ -105,7 +107,7 @@ class Dispatcher:
             return self._invoke(ctx, name, check_args(spec, args, caller, self.slash))
 
         return self._run(caller, where, delivery, f"command:{name}", body,
-                         slow=self.is_slow_command(name, caller, args))
+                         slow=self.is_slow_command(name, caller, args), read_only=self.is_read_only_command(name))
 
     def run_action(self, caller: Caller, event: ActionEvent, *, where: ConversationRef | None = None,
                    delivery: str | None = None) -> Outcome | None:
@@ -118,8 +120,9 @@ class Dispatcher:
             self._authorise(ctx, entry.roles, "use this button")
             return entry.handler(ctx, event)
 
+        entry = self.registry.actions.get(event.action_id)
         return self._run(caller, where, delivery, f"action:{event.action_id}", body,
-                         slow=self.is_slow_action(event.action_id))
+                         slow=self.is_slow_action(event.action_id), read_only=entry is not None and entry.read_only)
 
     def submit_form(self, caller: Caller, form_id: str, values: Mapping[str, FormValue], state: str = "", *,
                     where: ConversationRef | None = None, delivery: str | None = None) -> Outcome | None:
@@ -151,6 +154,14 @@ class Dispatcher:
         except RadError:
             return False  # the command itself will answer with the error, quickly
         return spec.is_slow(checked)
+
+    def is_read_only_command(self, text_or_name: str) -> bool:
+        """Whether the command only reads (registered ``read_only``): it runs in a read-only unit of work."""
+        try:
+            spec, _rest = find_command(self.registry, tokenize(text_or_name) or ["help"])
+        except RadError:
+            return False
+        return spec.read_only
 
     def is_slow_action(self, action_id: str) -> bool:
         """Whether a button's or select's handler may take long: it holds no transaction; front doors defer it."""
@@ -201,12 +212,12 @@ class Dispatcher:
         require_any(ctx.actor, roles, what)
 
     def _run(self, caller: Caller, where: ConversationRef | None, delivery: str | None, label: str,
-             body: Callable[[Context], T], *, slow: bool = False) -> T | Reply | None:
+             body: Callable[[Context], T], *, slow: bool = False, read_only: bool = False) -> T | Reply | None:
         """One request through the chain: measure → report errors → dedupe → caller → transaction → body.
 
         The body authorises itself (``_authorise``) against the caller the chain resolved.
         """
-        call = _Call(caller, where, delivery, label, slow)
+        call = _Call(caller, where, delivery, label, slow, read_only)
         return self._measured(call, lambda: self._reported(call, lambda: self._admitted(call, body)))
 
     @staticmethod
@@ -238,8 +249,11 @@ class Dispatcher:
         Normally all of it is one unit of work, the body in a savepoint. A ``slow`` body (it calls GitHub,
         scans a repository) must not hold a transaction over its network calls: the delivery and the caller
         are committed first, and the body gets a fresh session that begins only when it first touches the
-        database.
+        database. A ``read_only`` body runs in a read-only unit of work (no write lock on SQLite): alone when
+        there is nothing to write first (no delivery key, a known caller), else after a short writer's unit.
         """
+        if call.read_only and not call.slow:
+            return self._admitted_read(call, body)
         with self.db.unit_of_work() as session:
             if call.delivery is not None and not claim_delivery(session, call.delivery):
                 log.info("duplicate delivery dropped", extra={"delivery": call.delivery, "label": call.label})
@@ -251,6 +265,36 @@ class Dispatcher:
         with self.db.unit_of_work() as session:
             attached = session.merge(actor, load=False)  # no SQL: the transaction begins at first use
             return self._guarded_slow(self._context(session, attached, call.caller, call.where), body, call.label)
+
+    def _admitted_read(self, call: _Call, body: Callable[[Context], T]) -> T | Reply | None:
+        """A read-only body: in a read-only unit of work, after a writer's one only when something is written."""
+        actor: User | None = None
+        with self.db.read() as session:
+            if call.delivery is None and known_caller(session, call.caller, self.config.admins):
+                actor = resolve_caller(session, call.caller, self.config.admins)
+                return self._guarded_read(self._context(session, actor, call.caller, call.where), body, call.label)
+        with self.db.unit_of_work() as session:
+            if call.delivery is not None and not claim_delivery(session, call.delivery):
+                log.info("duplicate delivery dropped", extra={"delivery": call.delivery, "label": call.label})
+                call.outcome = "duplicate"
+                return None
+            actor = resolve_caller(session, call.caller, self.config.admins)
+        with self.db.read() as session:
+            attached = session.merge(actor, load=False)
+            return self._guarded_read(self._context(session, attached, call.caller, call.where), body, call.label)
+
+    def _guarded_read(self, ctx: Context, body: Callable[[Context], T], label: str) -> T | Reply:
+        """As ``_guarded`` for a read-only body; the audit of a refusal is written in a unit of its own."""
+        try:
+            return body(ctx)
+        except NotAllowed as refusal:
+            with self.db.unit_of_work() as session:
+                actor = session.merge(ctx.actor, load=False)
+                audit.record(session, actor, "access.denied", target=label, platform=ctx.platform,
+                             outcome="denied", reason=refusal.message)
+            return error_reply(refusal, ctx.slash)
+        except RadError as error:
+            return error_reply(error, ctx.slash)
 
     def error_reply(self, error: RadError) -> Reply:
         """A user error's message and hint, naming the configured command (core writes ``/rad``)."""

@@ -79,6 +79,8 @@ class CommandSpec:
     roles: frozenset[str] = frozenset()
     details: str = ""
     slow: bool | SlowWhen = False
+    read_only: bool = False
+    """Whether the handler only reads: it runs in a read-only unit of work (no write lock on SQLite)."""
 
     def is_slow(self, args: Args) -> bool:
         """Whether this call (with these arguments) may take long, so it must hold no transaction."""
@@ -101,6 +103,8 @@ class ActionSpec:
     handler: ActionHandler
     roles: frozenset[str]
     slow: bool = False
+    read_only: bool = False
+    """Whether the handler only reads, as for commands."""
 
 
 @dataclass(frozen=True)
@@ -153,28 +157,32 @@ class Registry:
         roles: tuple[str, ...] = (),
         details: str = "",
         slow: bool | SlowWhen = False,
+        read_only: bool = False,
     ) -> Callable[[CommandHandler], CommandHandler]:
         """Register a command; ``roles`` lists the roles of which the caller needs one (admins pass all).
 
         ``slow`` commands (they call GitHub, scan a repository...) get a placeholder at once from the front
         doors, which then replace it in place with the outcome; a :data:`SlowWhen` decides it per call.
+        ``read_only`` commands only read (lists, details): their handler runs in a read-only unit of work, where
+        any write fails.
         """
 
         def register(fn: CommandHandler) -> CommandHandler:
             self._unique(self.commands, name)
             check_signature(name, fn, params)
-            self.commands[name] = CommandSpec(name, summary, fn, params, frozenset(roles), details, slow)
+            self.commands[name] = CommandSpec(name, summary, fn, params, frozenset(roles), details, slow,
+                                                 read_only)
             return fn
 
         return register
 
-    def action(self, action_id: str, *, roles: tuple[str, ...] = (), slow: bool = False,
+    def action(self, action_id: str, *, roles: tuple[str, ...] = (), slow: bool = False, read_only: bool = False,
                ) -> Callable[[ActionHandler], ActionHandler]:
-        """Register a button or select handler; ``slow`` as for commands."""
+        """Register a button or select handler; ``slow`` and ``read_only`` as for commands."""
 
         def register(fn: ActionHandler) -> ActionHandler:
             self._unique(self.actions, action_id)
-            self.actions[action_id] = ActionSpec(fn, frozenset(roles), slow)
+            self.actions[action_id] = ActionSpec(fn, frozenset(roles), slow, read_only)
             return fn
 
         return register

@@ -42,13 +42,13 @@ def revoke(ctx: Context, user: IdentityKey, role: str) -> Reply:
 
 
 @command("admin users", "List users and their roles",
-         params=(Param("page", "int", "Page number", required=False),), roles=(ADMIN,))
+         params=(Param("page", "int", "Page number", required=False),), roles=(ADMIN,), read_only=True)
 def users(ctx: Context, page: int | None) -> Reply:
     """The first page of users, or the page asked for."""
     return users_page(ctx, 1 if page is None else page)
 
 
-@action("admin:users:page", roles=(ADMIN,))
+@action("admin:users:page", roles=(ADMIN,), read_only=True)
 def users_page_action(ctx: Context, event: ActionEvent) -> Reply:
     """The Previous and Next buttons: that page of users, in place of the current one."""
     if not event.value.isdigit():

@@ -32,7 +32,8 @@ PAGE_ACTION = "credits:history:page"
                  Param("deployment", "word", "Only this deployment's transactions (its id)", required=False)),
          details="Dates are YYYY-MM-DD in UTC, both days included; write `-` to leave the start open "
                  "(`credits history - 2026-01-31`). Holds show as held: they count against what is available "
-                 "but do not change the balance. The CSV holds every matching transaction, oldest first.")
+                 "but do not change the balance. The CSV holds every matching transaction, oldest first.",
+         read_only=True)
 def credit_history(ctx: Context, user: IdentityKey | None, start: str | None, end: str | None,
                    deployment: str | None) -> Reply:
     """The first page of the caller's (or, for finance and admins, ``user``'s) history, with the CSV."""
@@ -46,7 +47,7 @@ def credit_history(ctx: Context, user: IdentityKey | None, start: str | None, en
     return Reply(text=reply.text, actions=reply.actions, attachments=(csv,))
 
 
-@action(PAGE_ACTION)
+@action(PAGE_ACTION, read_only=True)
 def credit_history_page(ctx: Context, event: ActionEvent) -> Reply:
     """Previous / Next: that page of the same history, in place; the viewer is checked again."""
     user_id, start, end, deployment, number = (event.value.split(":") + [""] * 5)[:5]

@@ -25,7 +25,7 @@ LIST_SIZE = 15
 
 @command("deployments", "Your deployments (admins and finance: `all` for everyone's)",
          params=(Param("scope", "choice", "Everyone's deployments", required=False, choices=("all",)),),
-         roles=(USER,))
+         roles=(USER,), read_only=True)
 def list_deployments(ctx: Context, scope: str | None) -> Reply:
     """The caller's deployments (everyone's with ``all``, for admins and finance), newest first, and a picker."""
     wide = scope == "all"
@@ -55,13 +55,13 @@ def owner_names(ctx: Context, rows: list[Deployment]) -> dict[int, str]:
 
 
 @command("deployment", "One deployment: status, inputs, outputs, runs and log",
-         params=(Param("id", "word", "The 4-character id"),), roles=(USER,))
+         params=(Param("id", "word", "The 4-character id"),), roles=(USER,), read_only=True)
 def show(ctx: Context, id: str) -> Reply:
     """The details of the deployment with that id."""
     return details(ctx, deployments.find(ctx.session, ctx.actor, id))
 
 
-@action("deployment:show", roles=(USER,))
+@action("deployment:show", roles=(USER,), read_only=True)
 def show_action(ctx: Context, event: ActionEvent) -> Reply:
     """The deployment picker: the chosen deployment's details."""
     return details(ctx, deployments.find(ctx.session, ctx.actor, (event.selected or (event.value,))[0]))

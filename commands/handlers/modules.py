@@ -28,7 +28,7 @@ MODULE_PARAM = Param("module", "word", "The module's name", options="modules:nam
 @command("modules", "Browse the modules you can deploy",
          params=(Param("tab", "choice", "Which modules", required=False, choices=TABS),
                  Param("search", "text", "Only modules whose name contains this", required=False)),
-         details="Pinned modules come first, then the most deployed and best rated.")
+         details="Pinned modules come first, then the most deployed and best rated.", read_only=True)
 def modules(ctx: Context, tab: str | None, search: str | None) -> Reply:
     """The first page of the catalog on a tab, optionally only names containing ``search``."""
     return listing(ctx, tab_of(tab or "all"), (search or "")[:QUERY_MAX], 1)
@@ -121,7 +121,7 @@ def deploy_action(ctx: Context, event: ActionEvent) -> Form | Reply:
     return deploy_start(ctx, visible_by_id(ctx, event.value))
 
 
-@action("modules:tab")
+@action("modules:tab", read_only=True)
 def switch(ctx: Context, event: ActionEvent) -> Reply:
     """The tab and paging buttons: that page, in place."""
     tab, number, query = parse_view(event.value)
@@ -141,7 +141,7 @@ def toggle_pin(ctx: Context, event: ActionEvent) -> Reply:
     return listing(ctx, tab, query, number, replace=True)
 
 
-@action("modules:show")
+@action("modules:show", read_only=True)
 def show_action(ctx: Context, event: ActionEvent) -> Reply:
     """The Details button: the module's details."""
     return details(ctx, visible_by_id(ctx, event.value))
@@ -153,7 +153,8 @@ def visible_by_id(ctx: Context, module_id: str) -> Module:
     return browse.find_visible(ctx.session, ctx.actor, module.name if module else "?")
 
 
-@command("module", "Show one module: inputs, outputs, cost, dependencies", params=(MODULE_PARAM,))
+@command("module", "Show one module: inputs, outputs, cost, dependencies", params=(MODULE_PARAM,),
+         read_only=True)
 def module(ctx: Context, module: str) -> Reply:
     """The details of the named module."""
     return details(ctx, browse.find_visible(ctx.session, ctx.actor, module))

@@ -150,6 +150,21 @@ def user_label(user: User) -> str:
     return f"user:{user.id} ({user.display_name})"
 
 
+def known_caller(session: Session, caller: Caller, bootstrap_admins: Iterable[str]) -> bool:
+    """Whether :func:`resolve_caller` would write nothing for ``caller``: known, named as now, roles as due.
+
+    A read-only unit of work resolves such a caller; any other goes through a writer's unit first.
+    """
+    identity = find_identity(session, caller.key)
+    if identity is None or identity.user.merged_into_id is not None:
+        return False
+    user, name = identity.user, caller.display_name.strip()[:120]
+    if name and not (identity.display_name == name and user.display_name == name):
+        return False
+    admins = {str(IdentityKey.parse(a)) for a in bootstrap_admins}
+    return not (str(caller.key) in admins and "admin" not in user.role_names)
+
+
 def resolve_caller(session: Session, caller: Caller, bootstrap_admins: Iterable[str]) -> User:
     """The user making a request; registers them on first contact and applies ``RAD_ADMINS``.
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -86,10 +86,15 @@ def to_csv(session: Session, wanted: HistoryFilter) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
-    for row in rows(session, wanted):
-        writer.writerow((row.id, iso_utc(row.created_at), row.kind, plain(row.amount), plain(row.awarded_delta),
-                         plain(row.purchased_delta), plain(row.held_delta), row.deployment_ref or "",
-                         inert(row.module), inert(row.description), plain(row.balance_after)))
+    t = CreditTransaction
+    columns = cast("Select[Any]", select(t.id, t.created_at, t.kind, t.amount, t.awarded_delta, t.purchased_delta,
+                                         t.held_delta, t.deployment_ref, t.module, t.description, t.balance_after))
+    # plain rows, no ORM objects: a CSV of thousands of rows in a fraction of the time
+    query = _where(columns, wanted).order_by(t.id).execution_options(yield_per=1000)
+    for (row_id, created_at, kind, amount, awarded, purchased, held, deployment, module, description,
+         balance) in session.execute(query).tuples():
+        writer.writerow((row_id, iso_utc(created_at), kind, plain(amount), plain(awarded), plain(purchased),
+                         plain(held), deployment or "", inert(module), inert(description), plain(balance)))
     return out.getvalue().encode()
 
 
