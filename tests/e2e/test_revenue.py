@@ -1,24 +1,29 @@
 """End to end, through every front door: ``/rad revenue`` for a partner and for finance, chart and CSV checked.
 
 Each scenario runs against Slack (signed requests into the real Bolt app) and Discord (INTERACTION_CREATE
-payloads into the real discord.py client).
+payloads into the real discord.py client). The headline sums come from the daily rollup and the CSV from the
+ledger rows: they are checked against each other, and a CSV too large to write at once reaches the viewer in a
+direct message from the real worker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import struct
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from commands.views import revenue as views
 from core.accounts.roles import PARTNER, revoke_role
 from core.revenue.export import FINANCE_HEADER, PARTNER_HEADER
 from storage.db import Database
-from storage.models import AuditEvent, CreditTransaction, User
+from storage.models import AuditEvent, CreditTransaction, User, utcnow
 from tests.support.front_door import FrontDoor, door, door_registry
 from tests.support.revenue_story import FIN, PAT, QUINN, UMA, door_story, november, spent, user_of
 from tests.support.slack_support import emulator, harness, slack_runtime
@@ -132,3 +137,53 @@ async def test_rows_page_with_buttons_and_each_click_is_checked_again(door: Fron
         revoke_role(s, s.get_one(User, pat), PARTNER)
     refused = await door.click(second, "Previous", user=PAT)
     assert "Only partners (their own modules), finance and admins can see revenue" in refused.text
+
+
+def odd_spends(db: Database, door: FrontDoor) -> None:
+    """Forty more SPENDs over November: odd amounts and shares, some at the last and first instant of a day."""
+    pat, quinn, uma = (user_of(db, door, p).id for p in (PAT, QUINN, UMA))
+    with db.unit_of_work() as s:
+        for i in range(40):
+            day = datetime(2026, 11, 1 + i % 29, tzinfo=UTC) + (timedelta(days=1, microseconds=-1) if i % 3 else
+                                                                 timedelta(0))
+            who, module = (s.get_one(User, quinn), "queue") if i % 2 else (s.get_one(User, pat), "net-plan")
+            spent(s, s.get_one(User, pat if i % 7 == 0 else uma), module, who, f"{10 + i}.25", f"{i % 5}.0{i % 10}",
+                  ("20", "33.33", "12.5")[i % 3], day, f"rev:odd{i:05d}")
+
+
+async def test_finance_headline_and_payouts_are_the_csv_rows_summed(door: FrontDoor, db: Database) -> None:
+    """The reply's sums (the rollup) and its CSV (the ledger rows) agree to the cent, for finance and a partner."""
+    await door_story(door, db)
+    odd_spends(door=door, db=db)
+    report = await door.command("revenue", NOVEMBER, user=FIN)
+    rows = table(door, "revenue-2026-11-01-2026-11-30.csv")
+    revenue, share = sum((D(r[9]) for r in rows[1:]), D(0)), sum((D(r[10]) for r in rows[1:]), D(0))
+    assert f"from {len(rows) - 1} paying deployments" in report.text
+    assert f"True revenue: {revenue.quantize(D('0.01')):,} USD" in report.text
+    assert f"Partner shares: {share.quantize(D('0.01')):,} USD" in report.text
+    quinn = user_of(db, door, QUINN).display_name
+    owed = sum((D(r[10]) for r in rows[1:] if r[5] == quinn), D(0))
+    assert f"{quinn}: {sum(1 for r in rows[1:] if r[5] == quinn)} paying deployments" in report.text
+    assert f"due {owed.quantize(D('0.01')):,} USD" in report.text
+    mine = await door.command("revenue", NOVEMBER, user=QUINN)
+    assert f"Your share: {owed.quantize(D('0.01')):,} USD" in mine.text
+
+
+async def test_a_csv_too_large_to_write_at_once_comes_by_direct_message(door: FrontDoor, db: Database,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over ``CSV_NOW_ROWS`` rows the reply says the CSV follows; the worker writes it and sends it to the viewer."""
+    await door_story(door, db)
+    monkeypatch.setattr(views, "CSV_NOW_ROWS", 3)
+    report = await door.command("revenue", NOVEMBER, user=FIN)
+    assert "The CSV of these 5 rows is being written: it comes to you in a direct message" in report.text
+    assert list(door.files()) == ["revenue-2026-11-01-2026-11-30.png"]
+    mine = await door.command("revenue", NOVEMBER, user=PAT)  # 3 rows: with the reply
+    assert "being written" not in mine.text
+    now = utcnow() + timedelta(minutes=1)
+    with door.worker(lambda: now) as worker:
+        while await asyncio.to_thread(worker.run_once):
+            pass
+    [sent] = [m for m in door.direct_messages(FIN) if "CSV of your revenue report" in m.text]
+    assert "2026-11-01 to 2026-11-30 (UTC): 5 rows, oldest first" in sent.text
+    rows = table(door, "revenue-2026-11-01-2026-11-30.csv")
+    assert rows[0] == list(FINANCE_HEADER) and len(rows) == 6 and sum(D(r[9]) for r in rows[1:]) == D("13.91")
