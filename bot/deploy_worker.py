@@ -42,6 +42,9 @@ from core.incidents import report
 from core.modules import policy as module_policy
 from core.modules.inputs import sensitive_names
 from core.modules.spec import load_spec
+from core.queue import DEPLOYMENT_RUNS
+from core.queue.loop import serve
+from core.queue.wake import Waker
 from core.settings.platform import provisioners_allowed
 from core.terraform.engine import find_engine
 from core.terraform.launch import Terraform, terraform_for
@@ -277,28 +280,29 @@ class DeployWorker:
         threading.Thread(target=beat, name=f"beat-{run_id}", daemon=True).start()
         return stop, lost
 
-    def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
-        """Claim and run deployment runs until ``stop`` is set, waiting ``poll_seconds`` whenever none is due."""
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:
-                log.exception("deploy worker loop error")
-                busy = False
-            if not busy:
-                stop.wait(poll_seconds)
+    def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0, waker: Waker | None = None) -> None:
+        """Claim and run deployment runs until ``stop`` is set; when none is due, wait for ``waker`` or the poll.
+
+        With a ``waker`` (PostgreSQL), a run queued meanwhile (a Confirm, an Apply) wakes the loop at once.
+        """
+        serve(self.run_once, DEPLOYMENT_RUNS, waker, stop, poll_seconds, name=self.name)
 
 
 def start_deploy_workers(runtime: Runtime, messengers: dict[str, Messenger], stop: threading.Event,
-                         count: int = 1) -> list[threading.Thread]:
-    """Start ``count`` claiming loops, after removing what runs of a killed predecessor left on disk."""
+                         count: int = 1, waker: Waker | None = None) -> list[threading.Thread]:
+    """Start ``count`` claiming loops woken by ``waker`` (else a new one); first remove a killed one's leftovers.
+
+    What runs of a killed predecessor left on disk (their working directories) is removed before any claim.
+    """
+    waker = waker or Waker(runtime.db).start(stop)
     left = remove_abandoned(runtime.config.data_dir)
     if left:
         log.warning("removed the working directories of runs whose worker died", extra={"runs": len(left)})
     threads = []
     for index in range(count):
         worker = DeployWorker(runtime, messengers, name=f"deploy-{index}-{uuid.uuid4().hex[:6]}")
-        thread = threading.Thread(target=worker.run_forever, args=(stop,), name=f"rad-deploy-{index}", daemon=True)
+        thread = threading.Thread(target=worker.run_forever, args=(stop, 1.0, waker), name=f"rad-deploy-{index}",
+                                  daemon=True)
         thread.start()
         threads.append(thread)
     return threads

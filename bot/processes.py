@@ -12,6 +12,7 @@ from bot.runtime import Runtime, build_runtime
 from commands.framework.messenger import Messenger
 from core.config import Config
 from core.errors import NotConfigured
+from core.queue.wake import Waker
 from storage.db import Database
 from storage.migrate import current_revision, upgrade
 
@@ -104,8 +105,9 @@ def console(config: Config, identity: str, *, demo: bool, files: Path | None) ->
     feed = ConsoleFeed(terminal, runtime.db)
     feed.poll()  # how this user's deployments are now: only what changes from here on is printed
     feed.start(stop)
-    start_workers(runtime, printed, stop)
-    start_deploy_workers(runtime, printed, stop)
+    waker = Waker(runtime.db).start(stop)
+    start_workers(runtime, printed, stop, waker=waker)
+    start_deploy_workers(runtime, printed, stop, waker=waker)
     start_refine_relay(runtime, stop)  # no clock runs beside the console: its Jules threads are relayed here
     try:
         terminal.loop()
@@ -122,8 +124,9 @@ def worker(config: Config, *, threads: int) -> int:
     runtime = build_runtime(config)
     stop = stop_event()
     found = messengers(runtime)
-    loops = start_workers(runtime, found, stop, count=max(1, threads))
-    loops += start_deploy_workers(runtime, found, stop, count=max(1, threads))
+    waker = Waker(runtime.db).start(stop)  # one listening connection wakes every loop of the process
+    loops = start_workers(runtime, found, stop, count=max(1, threads), waker=waker)
+    loops += start_deploy_workers(runtime, found, stop, count=max(1, threads), waker=waker)
     for thread in loops:
         thread.join()
     return 0
@@ -223,8 +226,9 @@ def run(config: Config) -> int:
             stops.append(("discord", runner.stop))
             runner.start()
             found["discord"] = DiscordMessenger(config, runner.current)
-        start_workers(runtime, found, stop)
-        start_deploy_workers(runtime, found, stop)
+        waker = Waker(runtime.db).start(stop)
+        start_workers(runtime, found, stop, waker=waker)
+        start_deploy_workers(runtime, found, stop, waker=waker)
         scheduler = build_scheduler(runtime)
         scheduler.start()
         stops.append(("clock", lambda: scheduler.shutdown(wait=False)))

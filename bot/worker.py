@@ -16,6 +16,9 @@ from commands.framework.context import JobContext
 from commands.framework.messenger import Messenger
 from commands.handlers import notify
 from core.jobs import queue as jobs
+from core.queue import JOBS
+from core.queue.loop import serve
+from core.queue.wake import Waker
 from storage.models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -85,27 +88,25 @@ class Worker:
                 jobs.finish(session, claimed, self.clock())
         return True
 
-    def run_forever(self, stop: threading.Event) -> None:
-        """Run due jobs until ``stop`` is set, pausing ``poll_seconds`` when none is due; a failure never stops it."""
+    def run_forever(self, stop: threading.Event, waker: Waker | None = None) -> None:
+        """Run due jobs until ``stop`` is set; when none is due, wait for ``waker`` or ``poll_seconds``.
+
+        A failure never stops it. With a ``waker`` (PostgreSQL), a job queued meanwhile wakes it at once.
+        """
         log.info("worker started", extra={"worker": self.name})
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:
-                log.exception("worker loop error", extra={"worker": self.name})
-                busy = False
-            if not busy:
-                stop.wait(self.poll_seconds)
+        serve(self.run_once, JOBS, waker, stop, self.poll_seconds, name=self.name)
         log.info("worker stopped", extra={"worker": self.name})
 
 
 def start_workers(runtime: Runtime, messengers: dict[str, Messenger], stop: threading.Event,
-                  count: int = 1) -> list[threading.Thread]:
-    """Run ``count`` workers in daemon threads until ``stop`` is set."""
+                  count: int = 1, waker: Waker | None = None) -> list[threading.Thread]:
+    """Run ``count`` workers in daemon threads until ``stop`` is set, woken by ``waker`` (else a new one)."""
+    waker = waker or Waker(runtime.db).start(stop)
     threads = []
     for index in range(count):
         worker = Worker(runtime, messengers, name=worker_name(index))
-        thread = threading.Thread(target=worker.run_forever, args=(stop,), name=f"rad-worker-{index}", daemon=True)
+        thread = threading.Thread(target=worker.run_forever, args=(stop, waker), name=f"rad-worker-{index}",
+                                  daemon=True)
         thread.start()
         threads.append(thread)
     return threads
