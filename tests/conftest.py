@@ -101,8 +101,9 @@ def jules() -> Iterator[JulesEmulator]:
 
 @pytest.fixture
 def services(config: Config) -> Services:
-    """Services with fast retries, so fault tests stay quick."""
-    return Services(config, github_options={"retries": 2, "backoff": 0.01, "max_wait": 1, "throttle": None},
+    """Services with fast retries and no request pacing (an emulator has no rate to respect), so tests stay quick."""
+    return Services(config, github_options={"retries": 2, "backoff": 0.01, "max_wait": 1, "throttle": None,
+                                            "read_per_minute": 1_000_000},
                     jules_options={"retries": 2, "backoff": 0.01, "max_backoff": 0.05})
 
 

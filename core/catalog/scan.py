@@ -4,9 +4,10 @@ Every top-level directory holding ``.tf`` files is a candidate module. The scan 
 conditionally (an unchanged repository costs one request), lists the tree once, and fetches a file only
 when its blob SHA has never been parsed: parses are cached by blob SHA in the database. Network calls
 happen outside any transaction; the scan's state is read and written in short units of work, and one scan
-per repository runs at a time. Parses are committed as they are made, so a scan stopped by GitHub (its rate
-limit) keeps them and the next scan fetches only the rest. Each candidate is checked against the module
-policy (:mod:`core.modules.policy`); its provisioners are kept aside for the catalog to judge.
+per repository runs at a time. Blobs are fetched several at a time (see :class:`core.repos.reader.GitHubReader`)
+and parsed in the scan's thread as they arrive. Parses are committed as they are made, so a scan stopped by
+GitHub (its rate limit) keeps them and the next scan fetches only the rest. Each candidate is checked against
+the module policy (:mod:`core.modules.policy`); its provisioners are kept aside for the catalog to judge.
 """
 
 from __future__ import annotations
@@ -208,8 +209,8 @@ def _parse_all(db: Database, reader: RepoReader, snapshot: Snapshot, progress: _
     batch: dict[str, parser.FileParse] = {}
     since = time.monotonic()
     try:
-        for file in fetch:
-            batch[file.sha] = parser.parse_file(file.name, reader.read(file))
+        for file, content in reader.read_many(fetch):  # several at a time from GitHub, as they arrive
+            batch[file.sha] = parser.parse_file(file.name, content)
             if len(batch) >= COMMIT_EVERY_FILES or time.monotonic() - since >= COMMIT_EVERY_SECONDS:
                 _keep(db, batch, parses, progress)
                 since = time.monotonic()

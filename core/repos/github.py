@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
@@ -27,6 +28,7 @@ from urllib3.util.retry import Retry
 from core.config import DEFAULT_GITHUB_API_URL, Config
 from core.errors import InvalidInput, NotAllowed, NotFound, RadError, Unavailable
 from core.network import assert_no_transaction
+from core.repos.pacing import RequestPacer
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,19 @@ class RepoSummary:
 
 
 class _BoundedRetry(GithubRetry):
-    """``GithubRetry`` that gives up rather than honour a ``Retry-After`` above ``max_rate_limit_wait``."""
+    """``GithubRetry`` that gives up rather than honour a ``Retry-After`` above ``max_rate_limit_wait``.
+
+    With a ``pacer`` (concurrent reads), a rate-limit answer it will wait out pauses every other request of the
+    burst for as long, so the threads back off together instead of each meeting the limit in turn.
+    """
+
+    def __init__(self, pacer: RequestPacer | None = None, **kwargs: Any) -> None:
+        self.pacer = pacer
+        super().__init__(**kwargs)
+
+    def new(self, **kw: Any) -> Self:
+        """A copy for the next attempt, keeping the pacer."""
+        return super().new(pacer=self.pacer, **kw)
 
     def increment(  # type: ignore[override]
         self, method: str | None = None, url: str | None = None, response: Any = None,
@@ -74,18 +88,35 @@ class _BoundedRetry(GithubRetry):
         wait = self.get_retry_after(response) if response is not None else None
         if wait is not None and self.max_rate_limit_wait is not None and wait > self.max_rate_limit_wait:
             raise MaxRetryError(_pool, url or "", ResponseError("Retry-After exceeds the allowed wait"))
+        if self.pacer is not None and response is not None and response.status in (403, 429):
+            pause = wait if wait is not None else _until_reset(response.headers)
+            if pause is not None and (self.max_rate_limit_wait is None or pause <= self.max_rate_limit_wait):
+                self.pacer.pause(pause)
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
-class _GuardedToken(Auth.Token):
-    """A token that refuses each request made inside a database transaction (PyGithub adds it per request)."""
+def _until_reset(headers: Mapping[str, Any]) -> float | None:
+    """Seconds until the primary rate limit resets, when an answer says it is used up; else None."""
+    reset = str(_header(headers, "x-ratelimit-reset") or "")
+    if str(_header(headers, "x-ratelimit-remaining")) != "0" or not reset.isdigit():
+        return None
+    return max(0.0, int(reset) - time.time() + 1)
 
-    def __init__(self, token: str, doing: str) -> None:
+
+class _GuardedToken(Auth.Token):
+    """A token that refuses each request made inside a database transaction (PyGithub adds it per request).
+
+    With a ``pacer``, each request also waits for its turn (see :mod:`core.repos.pacing`).
+    """
+
+    def __init__(self, token: str, doing: str, pacer: RequestPacer | None = None) -> None:
         super().__init__(token)
-        self.doing = doing
+        self.doing, self.pacer = doing, pacer
 
     def authentication(self, headers: dict[str, Any]) -> None:
         assert_no_transaction(f"GitHubClient ({self.doing})")
+        if self.pacer is not None:
+            self.pacer.acquire()
         super().authentication(headers)
 
 
@@ -95,6 +126,8 @@ class GitHubClient:
 
     ``retries`` and ``backoff`` bound the retries of 5xx answers; ``max_wait`` is the longest wait (seconds)
     for a rate limit before giving up with a clear error; ``throttle`` spaces requests as PyGithub does.
+    A scan reads blobs ``read_workers`` at a time, at most ``read_per_minute`` a minute (GitHub allows 100
+    concurrent requests and 900 a minute per endpoint); those reads are paced by a shared pacer, not ``throttle``.
     """
 
     base_url: str = DEFAULT_GITHUB_API_URL
@@ -103,6 +136,8 @@ class GitHubClient:
     max_wait: float = 60.0
     timeout: int = 15
     throttle: float | None = 0.25
+    read_workers: int = 8
+    read_per_minute: int = 800
 
     @classmethod
     def from_config(cls, config: Config, **options: Any) -> GitHubClient:
@@ -152,20 +187,26 @@ class GitHubClient:
         with self._github(token, f"read {name}", name) as gh:
             return _summary(gh.get_repo(name).raw_data)
 
-    def session(self, token: str, doing: str, repo: str = "") -> AbstractContextManager[Github]:
-        """A PyGithub client for several calls (a scan); GitHub's failures come out as ``RadError``."""
-        return self._github(token, doing, repo)
+    def session(self, token: str, doing: str, repo: str = "", pacer: RequestPacer | None = None,
+                ) -> AbstractContextManager[Github]:
+        """A PyGithub client for several calls (a scan); GitHub's failures come out as ``RadError``.
+
+        A PyGithub client is for one thread at a time: concurrent reads take one each, sharing ``pacer``
+        (which then replaces ``throttle``).
+        """
+        return self._github(token, doing, repo, pacer)
 
     @contextmanager
-    def _github(self, token: str, doing: str, repo: str = "") -> Iterator[Github]:
+    def _github(self, token: str, doing: str, repo: str = "", pacer: RequestPacer | None = None) -> Iterator[Github]:
         """A PyGithub client for one operation; GitHub's failures come out as ``RadError``."""
         if not isinstance(token, str) or not _TOKEN.fullmatch(token.strip()):
             raise InvalidInput("That does not look like a GitHub token.", hint=NEW_TOKEN_HINT)
         retry = _BoundedRetry(total=self.retries, backoff_factor=self.backoff, backoff_max=self.max_wait,
-                              raise_on_status=False, max_rate_limit_wait=self.max_wait)
-        gh = Github(base_url=self.base_url, auth=_GuardedToken(token.strip(), doing), timeout=self.timeout, retry=retry,
-                    user_agent="rad-chatops", seconds_between_requests=self.throttle,
-                    seconds_between_writes=self.throttle)
+                              raise_on_status=False, max_rate_limit_wait=self.max_wait, pacer=pacer)
+        spacing = self.throttle if pacer is None else None
+        gh = Github(base_url=self.base_url, auth=_GuardedToken(token.strip(), doing, pacer), timeout=self.timeout,
+                    retry=retry, user_agent="rad-chatops", seconds_between_requests=spacing,
+                    seconds_between_writes=spacing)
         try:
             yield gh
         except GithubException as exc:

@@ -1,15 +1,18 @@
 """Read a module repository the cheap way: the branch head (conditional), one tree listing, and blobs.
 
-A reader lists the files of every top-level directory (``dir/file``) at the branch head and reads one
-file by its git blob SHA. Two readers: GitHub (through PyGithub, with ``If-None-Match`` on the branch ref,
-so an unchanged repository costs one request that does not count against the rate limit) and a local folder.
+A reader lists the files of every top-level directory (``dir/file``) at the branch head and reads files
+by their git blob SHA. Two readers: GitHub (through PyGithub, with ``If-None-Match`` on the branch ref,
+so an unchanged repository costs one request that does not count against the rate limit; blobs are read
+several at a time, paced within GitHub's limits by :mod:`core.repos.pacing`) and a local folder.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,8 @@ from urllib.parse import quote
 
 from core.errors import InvalidInput, NotFound
 from core.modules.parser import MAX_FILE_BYTES
+from core.network import assert_no_transaction
+from core.repos.pacing import PacerStopped, RequestPacer
 
 if TYPE_CHECKING:  # PyGithub is imported when GitHub is first used, not by every process
     from github import Github
@@ -68,6 +73,10 @@ class RepoReader(Protocol):
         """The content of one file of the snapshot."""
         ...
 
+    def read_many(self, files: Sequence[TreeFile]) -> Iterator[tuple[TreeFile, bytes]]:
+        """Each file with its content, as they arrive; on a failure, the reads done come first, then the error."""
+        ...
+
 
 def git_blob_sha(content: bytes) -> str:
     """The SHA git gives a file's content."""
@@ -80,24 +89,34 @@ def top_level_file(path: str) -> bool:
 
 
 class GitHubReader(AbstractContextManager["GitHubReader"]):
-    """Reads a GitHub repository's branch with one PyGithub client for the whole scan."""
+    """Reads a GitHub repository's branch: one PyGithub client for the scan, one more per blob-reading thread.
+
+    :meth:`read_many` reads blobs ``client.read_workers`` at a time (a PyGithub client serves one thread at a
+    time, so each thread gets its own), all paced by one :class:`RequestPacer`: at most
+    ``client.read_per_minute`` a minute, and every thread waits out a rate limit's ``Retry-After`` together.
+    """
 
     def __init__(self, client: GitHubClient, token: str, full_name: str, branch: str) -> None:
         self.client, self.full_name, self.branch = client, full_name, branch
         self.calls = 0
+        self._token = token
+        self._lock = threading.Lock()
+        self._local = threading.local()
         self._stack = ExitStack()
         self._gh: Github = self._stack.enter_context(client.session(token, f"read {full_name}", full_name))
         self._base = f"/repos/{quote(full_name)}"
+        self._pacer: RequestPacer | None = None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        """Close the client; a GitHub failure inside the ``with`` comes out as the client's ``RadError``."""
+        """Close the clients; a GitHub failure inside the ``with`` comes out as the client's ``RadError``."""
         self._stack.__exit__(exc_type, exc, tb)
 
-    def _get(self, path: str, *, etag: str = "", **params: Any) -> tuple[dict[str, Any], Any]:
-        self.calls += 1
+    def _get(self, path: str, *, etag: str = "", gh: Github | None = None, **params: Any) -> tuple[dict[str, Any], Any]:
+        with self._lock:
+            self.calls += 1
         headers = {"If-None-Match": etag} if etag else None
-        return self._gh.requester.requestJsonAndCheck("GET", self._base + path, parameters=params or None,
-                                                      headers=headers)
+        return (gh or self._gh).requester.requestJsonAndCheck("GET", self._base + path, parameters=params or None,
+                                                              headers=headers)
 
     def snapshot(self, etag: str) -> tuple[Snapshot | None, str]:
         """The branch head's top-level files and the ref's new ETag; None when the head is unchanged since ``etag``."""
@@ -125,8 +144,57 @@ class GitHubReader(AbstractContextManager["GitHubReader"]):
 
     def read(self, file: TreeFile) -> bytes:
         """The blob's content."""
-        _, blob = self._get(f"/git/blobs/{file.sha}")
+        return self._read(file, self._gh)
+
+    def _read(self, file: TreeFile, gh: Github) -> bytes:
+        _, blob = self._get(f"/git/blobs/{file.sha}", gh=gh)
         return base64.b64decode(blob.get("content") or "")
+
+    def read_many(self, files: Sequence[TreeFile]) -> Iterator[tuple[TreeFile, bytes]]:
+        """The blobs, several at a time, as they arrive; the first failure stops the reads not yet started.
+
+        The reads that succeeded are yielded before the failure is raised (a scan keeps them).
+        """
+        assert_no_transaction(f"GitHubReader (read {self.full_name})")
+        workers = min(max(1, self.client.read_workers), len(files))
+        if workers <= 1:
+            for file in files:
+                yield file, self.read(file)
+            return
+        pacer = RequestPacer(self.client.read_per_minute)
+        failure: BaseException | None = None
+        with ThreadPoolExecutor(workers, thread_name_prefix="rad-github-read") as pool:
+            futures: dict[Future[bytes], TreeFile] = {pool.submit(self._pooled_read, f, pacer): f for f in files}
+            try:
+                for future in as_completed(futures):
+                    try:
+                        content = future.result()
+                    except (CancelledError, PacerStopped):
+                        continue
+                    except Exception as error:
+                        if failure is None:
+                            failure = error
+                            pacer.stop()
+                            for waiting in futures:
+                                waiting.cancel()
+                        continue
+                    yield futures[future], content
+            finally:  # a failure, or the caller stopped early: start nothing more, let the reads in flight end
+                pacer.stop()
+                for waiting in futures:
+                    waiting.cancel()
+        if failure is not None:
+            raise failure
+
+    def _pooled_read(self, file: TreeFile, pacer: RequestPacer) -> bytes:
+        """One blob from a pool thread, through this thread's own client (made on its first read)."""
+        gh: Github | None = getattr(self._local, "gh", None)
+        if gh is None:
+            with self._lock:
+                gh = self._stack.enter_context(
+                    self.client.session(self._token, f"read {self.full_name}", self.full_name, pacer))
+            self._local.gh = gh
+        return self._read(file, gh)
 
 
 class LocalReader:
@@ -163,6 +231,11 @@ class LocalReader:
         if self.root not in path.parents:
             raise InvalidInput(f"{file.path} is outside the repository folder.")
         return path.read_bytes()
+
+    def read_many(self, files: Sequence[TreeFile]) -> Iterator[tuple[TreeFile, bytes]]:
+        """The files one after the other (a local disk gains nothing from threads)."""
+        for file in files:
+            yield file, self.read(file)
 
 
 def _local_file(path: Path, name: str) -> TreeFile:

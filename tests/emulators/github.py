@@ -137,7 +137,8 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
 
     ``prefix="/api/v3"`` makes it look like GitHub Enterprise Server. ``primary_status`` is the status of a
     primary rate-limit answer (GitHub sends 403 or 429). ``latency`` (seconds) delays every answer, as the
-    round trip to a distant GitHub does; concurrent requests wait side by side.
+    round trip to a distant GitHub does; concurrent requests wait side by side. ``peak_in_flight`` is the most
+    requests it was answering at once.
     """
 
     prefix: str = ""
@@ -155,6 +156,8 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
     _hangs: list[_Hang] = field(default_factory=list, init=False, repr=False)
     _released: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _held: int = field(default=0, init=False, repr=False)
+    _in_flight: int = field(default=0, init=False, repr=False)
+    peak_in_flight: int = field(default=0, init=False)
 
     handler_class = _Handler
     thread_name = "github-emulator"
@@ -320,14 +323,21 @@ class GitHubEmulator(HttpEmulator[Call, _Fault], GitHubViews):
         """Answer one HTTP request (``headers`` with lower-case names) and record it."""
         parts = urlsplit(target)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        if self.latency > 0:
-            time.sleep(self.latency)  # outside the lock: requests in flight overlap as on a real network
-        self._hold(parts.path)
         with self._lock:
-            answer, route, login = self._respond(method, parts.path, query, headers, raw)
-            self._calls.append(Call(method, parts.path.removeprefix(self.prefix) or "/", query, answer.status, route,
-                                    login, answer.status == 304, time.monotonic()))
-            return answer
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            if self.latency > 0:
+                time.sleep(self.latency)  # outside the lock: requests in flight overlap as on a real network
+            self._hold(parts.path)
+            with self._lock:
+                answer, route, login = self._respond(method, parts.path, query, headers, raw)
+                self._calls.append(Call(method, parts.path.removeprefix(self.prefix) or "/", query, answer.status,
+                                        route, login, answer.status == 304, time.monotonic()))
+                return answer
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _respond(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
                  raw: bytes) -> tuple[Answer, str, str | None]:

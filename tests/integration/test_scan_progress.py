@@ -7,14 +7,15 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import event, select
+from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
+from sqlalchemy import delete, select
 
 from commands.framework.dispatch import Dispatcher
 from core.modules.parser import MAX_FILE_BYTES
-from storage.db import Database
+from storage.db import Database, transaction_open
 from storage.models import ParsedBlob
 from tests.emulators.github import GitHubEmulator
 from tests.integration.test_publish import ADMIN, PAT, connect, module_files, open_publish, reply, states
@@ -75,45 +76,39 @@ def test_parses_are_committed_in_batches_as_the_scan_goes(dispatcher: Dispatcher
     assert 0 < seen[-1] < 60 and cached(db) == 60  # batches (50 files, or 2 seconds) committed before the end
 
 
+class _RecordingConnection(HTTPRequestsConnectionClass):
+    """PyGithub's own HTTP connection, noting in the requesting thread whether it holds a database transaction."""
+
+    seen: ClassVar[list[tuple[str, bool]]] = []
+
+    def getresponse(self) -> Any:
+        self.seen.append((threading.current_thread().name, transaction_open()))
+        return super().getresponse()
+
+
 @pytest.fixture
-def open_transactions(db: Database) -> Iterator[list[int]]:
-    """The number of database transactions open right now, as a one-item list (counted by engine events)."""
-    count = [0]
-    lock = threading.Lock()
-
-    def begin(_conn: Any) -> None:
-        with lock:
-            count[0] += 1
-
-    def end(_conn: Any) -> None:
-        with lock:
-            count[0] = max(0, count[0] - 1)
-
-    hooks = (("begin", begin), ("commit", end), ("rollback", end))
-    for name, hook in hooks:
-        event.listen(db.engine, name, hook)
-    yield count
-    for name, hook in hooks:
-        event.remove(db.engine, name, hook)
+def requests_seen() -> Iterator[list[tuple[str, bool]]]:
+    """Each GitHub request as (thread name, transaction open in that thread), through PyGithub's connection hook."""
+    _RecordingConnection.seen = []
+    Requester.injectConnectionClasses(_RecordingConnection, HTTPSRequestsConnectionClass)
+    yield _RecordingConnection.seen
+    Requester.resetConnectionClasses()
 
 
-def test_no_transaction_is_open_while_github_answers_a_scan(dispatcher: Dispatcher, github: GitHubEmulator,
-                                                            open_transactions: list[int],
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_thread_waiting_on_github_holds_a_transaction(dispatcher: Dispatcher, github: GitHubEmulator, db: Database,
+                                                         requests_seen: list[tuple[str, bool]]) -> None:
+    """Blobs are read by a pool of threads while the scan's thread commits batches: no request waits in a
+    transaction (a batch commit of the scan's thread may overlap other threads' requests, it never waits on one)."""
     connect(dispatcher, github, PAT, "pat", "pat/modules", repository())
-    during: list[int] = []
-    original = github.respond
-
-    def respond(method: str, target: str, headers: Any, raw: bytes) -> Any:
-        during.append(open_transactions[0])
-        return original(method, target, headers, raw)
-
-    monkeypatch.setattr(github, "respond", respond)
+    requests_seen.clear()
     github.exhaust_rate_limit_after("pat", 30)
     assert "rate limit" in reply(dispatcher.run_text(PAT, "publish")).text
     github.reset_rate_limit("pat")
+    with db.unit_of_work() as session:  # forget the parses: the next scan reads all 60 and commits a batch of 50
+        session.execute(delete(ParsedBlob))
     open_publish(dispatcher, PAT)
-    assert len(during) > 60 and set(during) == {0}
+    assert len(requests_seen) > 90 and not any(open_ for _, open_ in requests_seen)
+    assert any(name.startswith("rad-github-read") for name, _ in requests_seen)  # the pool's threads asked too
 
 
 def test_a_huge_local_file_is_listed_by_its_size_and_never_read(dispatcher: Dispatcher, tmp_path: Path) -> None:
