@@ -56,18 +56,17 @@ def parse_view(value: str) -> tuple[Tab, int, str]:
 
 def listing(ctx: Context, tab: Tab, query: str, number: int, *, replace: bool = False) -> Reply:
     """One page of module cards, with the tab buttons and Previous/Next."""
-    rows = browse.browse(ctx.session, ctx.actor, tab, query)
-    shown = page_of(len(rows), number, PAGE_SIZE)
+    shown = page_of(browse.count(ctx.session, ctx.actor, tab, query), number, PAGE_SIZE)
     number = shown.number
-    here = rows[shown.offset:shown.offset + PAGE_SIZE]
+    here = browse.browse(ctx.session, ctx.actor, tab, query, offset=shown.offset, limit=PAGE_SIZE)
     controls: list[Control] = [
         Button(TAB_LABELS[t], "modules:tab", view_value(t, 1, query), style="primary" if t == tab else "default")
         for t in TABS
     ]
     controls += shown.buttons("modules:tab", lambda n: view_value(tab, n, query))
-    found = count(len(rows), "module") + (f" matching `{query}`" if query else "")
+    found = count(shown.total, "module") + (f" matching `{query}`" if query else "")
     text = f"*{TAB_LABELS[tab]} modules* – {found}, {shown.label}."
-    if not rows:
+    if not shown.total:
         text += "\n" + (f"Pin a module with its 📌 button or `{ctx.slash} pin <module>`." if tab == "pinned"
                         else "Nothing here yet.")
     jules = jules_connected(ctx)

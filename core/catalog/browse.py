@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from storage.models import Module, ModulePin, User
 
 Tab = Literal["all", "platform", "partner", "pinned"]
 TABS: tuple[Tab, ...] = ("platform", "partner", "pinned", "all")
+Q = TypeVar("Q", bound=Select[Any])
 LONGEST_NAME = 100  # the name column's width: a longer word names no module
 
 
@@ -50,21 +51,49 @@ class ModuleRow:
         return (Decimal(m.rating_sum) / m.rating_count).quantize(Decimal("0.1")) if m.rating_count else None
 
 
-def browse(session: Session, user: User, tab: Tab = "all", query: str = "") -> list[ModuleRow]:
-    """Visible modules of a tab matching ``query``: pinned first, then by deployments, rating and name."""
-    pinned_ids = set(session.scalars(select(ModulePin.module_id).where(ModulePin.user_id == user.id)))
-    stmt = select(Module).where(visible_to(user))
+def _listed(stmt: Q, user: User, tab: Tab, query: str) -> Q:
+    """``stmt`` (joined to the user's pins) narrowed to the visible modules of ``tab`` matching ``query``."""
+    stmt = stmt.outerjoin(ModulePin, and_(ModulePin.module_id == Module.id, ModulePin.user_id == user.id)).where(
+        visible_to(user))
     if tab in (PLATFORM, PARTNER):
         stmt = stmt.where(Module.source == tab)
     if tab == "pinned":
-        stmt = stmt.where(Module.id.in_(pinned_ids or {-1}))
+        stmt = stmt.where(ModulePin.id.is_not(None))
     words = printable(query)
     if words:
         stmt = stmt.where(Module.name_key.contains(Module.key_for(words), autoescape=True))
-    rows = [ModuleRow(m, m.id in pinned_ids) for m in session.scalars(stmt)]
-    rows.sort(key=lambda r: (not r.pinned, -r.module.deployment_count, -(r.rating or Decimal(-1)),
-                             r.module.name.lower()))
-    return rows
+    return stmt
+
+
+def _rating_tenths() -> ColumnElement[int]:
+    """:attr:`ModuleRow.rating` in tenths, in SQL: the average rounded half-even (integers only); -10 unrated."""
+    n, d = Module.rating_sum * 10, Module.rating_count
+    q = n // d  # integer division (SQLAlchemy 2 renders ``/`` as true division)
+    r = n - q * d
+    up = case((or_(r * 2 > d, and_(r * 2 == d, q % 2 == 1)), 1), else_=0)
+    return case((d > 0, q + up), else_=-10)
+
+
+def browse(session: Session, user: User, tab: Tab = "all", query: str = "", *, offset: int = 0,
+           limit: int | None = None) -> list[ModuleRow]:
+    """Visible modules of a tab matching ``query``: pinned first, then by deployments, rating and name.
+
+    Sorted and paged in SQL: ``limit`` rows from ``offset`` (all with None).
+    """
+    pinned = ModulePin.id.is_not(None)
+    stmt = _listed(cast("Select[Any]", select(Module, pinned)), user, tab, query).order_by(
+        case((pinned, 0), else_=1), Module.deployment_count.desc(), _rating_tenths().desc(),
+        func.lower(Module.name), Module.id)
+    if offset:
+        stmt = stmt.offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [ModuleRow(m, bool(is_pinned)) for m, is_pinned in session.execute(stmt).tuples()]
+
+
+def count(session: Session, user: User, tab: Tab = "all", query: str = "") -> int:
+    """How many modules :func:`browse` lists."""
+    return int(session.scalar(_listed(select(func.count(Module.id)), user, tab, query)) or 0)
 
 
 def find_visible(session: Session, user: User, name: str) -> Module:

@@ -16,7 +16,7 @@ from sqlalchemy import event
 from core.accounts import identity
 from core.accounts.identity import IdentityKey, create_user
 from storage.db import Database
-from storage.models import CreditTransaction, Deployment, DeploymentStatus, User
+from storage.models import CreditTransaction, Deployment, DeploymentStatus, Module, User
 from tests.support.front_door import ADMIN, FrontDoor, door, door_registry
 from tests.support.slack_support import emulator, harness, slack_runtime
 
@@ -112,3 +112,16 @@ async def test_a_read_only_list_runs_in_a_read_only_unit_of_work(door: FrontDoor
         assert "PRAGMA query_only=ON" in sent
     with db.unit_of_work() as s:  # and the next writer writes
         s.add(User(display_name="After"))
+
+
+async def test_the_catalog_reads_one_page_of_modules(door: FrontDoor, db: Database) -> None:
+    with db.unit_of_work() as s:
+        s.add_all(Module(name=f"cat-{n:02d}", source="platform", commit="c0ffee", deployment_count=n)
+                  for n in range(11))
+    first = await door.command("modules")
+    assert "11 modules, page 1 of 2" in first.text and "cat-10" in first.titles and "cat-02" not in first.titles
+    with statements(db) as sent:
+        second = await door.click(first, "Next")
+    assert "page 2 of 2" in second.text and second.titles == ["cat-02", "cat-01", "cat-00"]
+    listed = rows_read(sent, "modules")
+    assert listed and all(" LIMIT " in s for s in listed), listed
