@@ -179,14 +179,14 @@ CURRENCY, COST, DEPLOYMENT = (COLUMNS.index(name) for name in ("currency", "cost
 
 
 class _Writer:
-    """Rows written in batches; the same content already stored is skipped (its ``row_key`` is unique)."""
+    """Rows written in batches; the same content already stored is skipped (``(usage_start, row_key)`` is unique)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.batch: list[tuple[Any, ...]] = []
         dialect = session.get_bind().dialect.name
         insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-        self.statement = insert(CostRow).on_conflict_do_nothing(index_elements=["row_key"])
+        self.statement = insert(CostRow).on_conflict_do_nothing(index_elements=["usage_start", "row_key"])
 
     def add(self, row: tuple[Any, ...]) -> None:
         self.batch.append(row)
@@ -298,7 +298,8 @@ class _CopyWriter(_Writer):
         names = ", ".join(COLUMNS)
         with self.connection.cursor() as cursor:
             cursor.execute(f"WITH added AS (INSERT INTO cost_rows ({names}) SELECT {names} FROM cost_rows_incoming "
-                           "ON CONFLICT (row_key) DO NOTHING RETURNING currency, cost_nanos, deployment_id) "
+                           "ON CONFLICT (usage_start, row_key) DO NOTHING "
+                           "RETURNING currency, cost_nanos, deployment_id) "
                            "SELECT currency, sum(cost_nanos), count(*), count(deployment_id) FROM added "
                            "GROUP BY currency")
             for currency, nanos, count, attributed in cursor.fetchall():

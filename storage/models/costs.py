@@ -53,12 +53,15 @@ class CostRow(Base):
               **_only("deployment_id IS NOT NULL")),
         Index("ix_cost_rows_invoice_month_user_id", "invoice_month", "user_id", **_only("user_id IS NOT NULL")),
         Index("ix_cost_rows_unattributed_usage_start", "usage_start", **_only("deployment_id IS NULL")),
+        UniqueConstraint("usage_start", "row_key", name="uq_cost_rows_usage_start_row_key"),
     )
     """Each index covers the rows looked up by it (attributed ones by user or deployment, the others by period
-    only), so an imported row maintains only the indexes of its kind."""
+    only), so an imported row maintains only the indexes of its kind. The content key is unique with the usage
+    start first: an export comes in time order, so its keys land together at the index's newest end instead of
+    all over a large index (the key's digest covers the usage start, so uniqueness is the key's own)."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    row_key: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    row_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     """SHA-256 of the row's content (32 bytes): the same row imported twice is stored once."""
     import_id: Mapped[int] = mapped_column(Integer)
     """The ``cost_imports`` row that brought it: written in the same transaction, and imports are never deleted,
