@@ -6,7 +6,9 @@ import argparse
 import getpass
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +18,13 @@ from core.errors import RadError
 
 log = logging.getLogger("bot")
 
+
+class Terminated(BaseException):
+    """SIGTERM arrived while the process was still starting: nothing was taken yet, so it just exits (status 0)."""
+
+
+def _terminated_while_starting(_signum: int, _frame: object) -> None:
+    raise Terminated
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,16 +52,25 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the role named on the command line; returns the exit status (2 after a RadError, 130 on Ctrl-C)."""
+    """Run the role named on the command line; returns the exit status (2 after a RadError, 130 on Ctrl-C).
+
+    Every long-running role stops on SIGTERM: it takes no new work, lets the work in hand finish and exits 0
+    (its stop handler is set in :mod:`bot.processes`); a SIGTERM before that, while starting, exits 0 at once.
+    """
     args = parser().parse_args(argv)
     quiet = args.role == "console" and not os.environ.get("RAD_LOG_LEVEL")
     configure_logging("WARNING" if quiet else None)  # the console's screen is for the conversation
+    if threading.current_thread() is threading.main_thread():  # until the role sets its own stop handler
+        signal.signal(signal.SIGTERM, _terminated_while_starting)
     try:
         config = Config.from_env()
         return run_role(args, config)
     except RadError as error:
         print(f"rad: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        log.info("stopped by SIGTERM while starting")
+        return 0
     except KeyboardInterrupt:
         return 130
 

@@ -46,6 +46,7 @@ class Config:
     terraform_env: tuple[str, ...] = ()
     """``RAD_TERRAFORM_ENV``: names of environment variables passed into Terraform runs (cloud credentials)."""
     metrics_token: str = field(default="", repr=False)
+    log_format: str = "text"
     """``RAD_METRICS_TOKEN``: when set, ``GET /metrics`` needs ``Authorization: Bearer <token>``."""
     stripe_api_key: str = field(default="", repr=False)
     stripe_webhook_secret: str = field(default="", repr=False)
@@ -107,6 +108,9 @@ class Config:
         network = get("RAD_SANDBOX_NETWORK", "on").lower()
         if network not in _SWITCH:
             raise ValueError(f"RAD_SANDBOX_NETWORK must be on or off, not {network!r}")
+        log_format = get("RAD_LOG_FORMAT", "text").lower()
+        if log_format not in ("text", "json"):
+            raise ValueError(f"RAD_LOG_FORMAT must be text or json, not {log_format!r}")
         billing = get("RAD_BILLING_SOURCE")
         kind, _, target = billing.partition(":")
         if billing and (kind.strip().lower() not in ("csv", "bigquery") or not target.strip()):
@@ -137,6 +141,7 @@ class Config:
             sandbox_network=_SWITCH[network],
             terraform_env=listed("RAD_TERRAFORM_ENV"),
             metrics_token=get("RAD_METRICS_TOKEN"),
+            log_format=log_format,
             stripe_api_key=get("STRIPE_API_KEY"),
             stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),
             stripe_api_url=get("STRIPE_API_URL").rstrip("/"),
