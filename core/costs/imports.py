@@ -37,6 +37,9 @@ QUEUED = 4
 """Batches waiting for the PostgreSQL writer thread at most."""
 CHUNK = 50_000
 """Rows copied before they are moved into ``cost_rows`` (PostgreSQL)."""
+ANALYZE_AFTER = 10_000
+"""An import adding this many rows refreshes the table's statistics (PostgreSQL), so the next report is planned
+for the table as it now is rather than waiting for autovacuum."""
 
 
 @dataclass(frozen=True)
@@ -326,6 +329,9 @@ class _CopyWriter(_Writer):
         self.flush()
         self.close(cancel=False)
         self._check()
+        if sum(t[1] for t in self.added.values()) >= ANALYZE_AFTER:
+            with self.connection.cursor() as cursor:
+                cursor.execute("ANALYZE cost_rows")
         return (sum(t[1] for t in self.added.values()), sum(t[2] for t in self.added.values()),
                 {currency: t[0] for currency, t in self.added.items()})
 

@@ -128,11 +128,12 @@ def _where(query: Any, scope: CostScope, *, attributed: bool = True) -> Any:
         query = query.where(r.usage_start < scope.period.end)
     if not attributed:
         return query.where(r.deployment_id.is_(None))
-    query = query.join(Deployment, Deployment.id == r.deployment_id)
+    query = query.where(r.deployment_id.is_not(None))
     if scope.user is not None:
         query = query.where(r.user_id == scope.user.id)
     if scope.module is not None:
-        query = query.where(func.replace(func.lower(Deployment.module_name), "_", "-") == scope.module)
+        query = query.where(r.deployment_id.in_(select(Deployment.id).where(
+            func.replace(func.lower(Deployment.module_name), "_", "-") == scope.module)))
     return query
 
 
@@ -188,21 +189,28 @@ def _day(session: Session, scope: CostScope) -> Any:
 
 
 def csv_lines(session: Session, scope: CostScope) -> Iterator[tuple[Any, ...]]:
-    """The CSV's lines (after the header): rows summed by day (or month), deployment, service and SKU, oldest first."""
+    """The CSV's lines (after the header): rows summed by day (or month), deployment, service and SKU, oldest first.
+
+    The rows are summed first and the deployments' names joined to the sums, so the database sorts groups, not rows.
+    """
     r = CostRow
     day = _day(session, scope)
     names: dict[int, str] = {}
     sums = (r.currency, func.sum(r.cost_nanos), func.sum(r.credits_nanos), func.count(r.id))
-    attributed = _where(select(day, Deployment.short_id, Deployment.module_name, r.user_id, r.project_id, r.service,
-                               r.sku, *sums), scope)
-    queries = [attributed.group_by(day, Deployment.short_id, Deployment.module_name, r.user_id, r.project_id,
-                                   r.service, r.sku, r.currency)]
+    grouped = _where(select(day.label("day"), r.deployment_id, r.user_id, r.project_id, r.service, r.sku, *sums),
+                     scope).group_by(day, r.deployment_id, r.user_id, r.project_id, r.service, r.sku, r.currency) \
+        .subquery()
+    g = grouped.c
+    attributed = select(g.day, Deployment.short_id, Deployment.module_name, *list(g)[2:]) \
+        .join(Deployment, Deployment.id == g.deployment_id).order_by(g.day, g.project_id, g.service, g.sku)
+    queries = [attributed]
     if scope.everyone and scope.module is None:
         queries.append(_where(select(day, r.label_deployment, r.label_deployment, r.user_id, r.project_id, r.service,
                                      r.sku, *sums), scope, attributed=False)
-                       .group_by(day, r.label_deployment, r.user_id, r.project_id, r.service, r.sku, r.currency))
+                       .group_by(day, r.label_deployment, r.user_id, r.project_id, r.service, r.sku, r.currency)
+                       .order_by(day, r.project_id, r.service, r.sku))
     for query in queries:
-        for row in session.execute(query.order_by(day, r.project_id, r.service, r.sku)).yield_per(2000):
+        for row in session.execute(query).yield_per(2000):
             day_text, short, module, user_id, *rest = tuple(row)
             if user_id is None:
                 yield (day_text, "", "", "", *rest)
