@@ -195,7 +195,7 @@ def run(config: Config) -> int:
     """Every configured front door, the HTTP server, a worker and the scheduler, in one process."""
     from bot.deploy_worker import start_deploy_workers
     from bot.scheduler import build_scheduler
-    from bot.web import start_background
+    from bot.web import report_front_door, start_background
     from bot.worker import start_workers
 
     require_chat(config)
@@ -216,6 +216,7 @@ def run(config: Config) -> int:
 
                 handler = start_socket_mode(slack_app, config.slack_app_token)
                 stops.append(("slack", lambda: stop_socket_mode(handler)))
+                report_front_door("slack", lambda: bool(handler.client.is_connected()))
         server = start_background(runtime, slack_app, HOST, config.port)
         stops.append(("web", server.stop))
         if config.discord_configured:
@@ -226,6 +227,8 @@ def run(config: Config) -> int:
             stops.append(("discord", runner.stop))
             runner.start()
             found["discord"] = DiscordMessenger(config, runner.current)
+            report_front_door("discord", lambda: (client := runner.current()) is not None and client.is_ready()
+                              and not client.is_closed())
         waker = Waker(runtime.db).start(stop)
         start_workers(runtime, found, stop, waker=waker)
         start_deploy_workers(runtime, found, stop, waker=waker)

@@ -3,7 +3,14 @@
 Routes: ``POST /slack/events`` (when a Slack app is given), ``POST /stripe/webhook`` (when
 ``STRIPE_WEBHOOK_SECRET`` is set), ``GET /stripe/success`` and ``GET /stripe/cancel`` (the pages Stripe
 Checkout returns to), ``GET /healthz``, ``GET /metrics`` (behind a bearer token when
-``RAD_METRICS_TOKEN`` is set). waitress refuses any body over ``MAX_BODY_BYTES`` (413) while reading it, before
+``RAD_METRICS_TOKEN`` is set; the platform's gauges are read from the database at each scrape).
+
+``/healthz`` reports the database (``SELECT 1``), the queues (depth and oldest age; ``stuck`` when the oldest
+waiting item is older than ``STUCK_QUEUE``) and each front door this process runs (process-local: a front door
+registered with :func:`report_front_door` is asked whether it is connected now). It answers 503 when the
+database or a front door is down; a stuck queue is reported but stays 200 (the alert rules page on it).
+
+waitress refuses any body over ``MAX_BODY_BYTES`` (413) while reading it, before
 the app runs; the routes check the limit again. ``serve`` blocks; ``start_background`` runs the same server in a
 thread.
 """
@@ -14,26 +21,58 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import prometheus_client
 from slack_bolt import App
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from waitress.server import create_server
 
 from bot.runtime import Runtime
 from bot.slack.http import SlackHttpHandler
 from bot.stripe_webhook import STRIPE_WEBHOOK_PATH, StripeEventHandlers, StripeWebhook, stripe_event_handlers
 from bot.wsgi import MAX_BODY_BYTES, respond_json
+from commands.framework.metrics import PlatformCollector
 from core.payments.checkout import CANCEL_PATH, SUCCESS_PATH
+from storage.models import DeploymentRun, Job, utcnow
+from storage.models.states import DeploymentRunStatus, JobStatus
 
 log = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
 SERVER_THREADS = 8
+STUCK_QUEUE = timedelta(minutes=10)
+_FRONT_DOORS: dict[str, Callable[[], bool]] = {}
+_FRONT_DOORS_LOCK = threading.Lock()
+
+
+def report_front_door(name: str, alive: Callable[[], bool]) -> None:
+    """Report ``name`` (``slack``, ``discord``) in this process's ``/healthz``; ``alive`` says if it is connected."""
+    with _FRONT_DOORS_LOCK:
+        _FRONT_DOORS[name] = alive
+
+
+def forget_front_door(name: str) -> None:
+    """Stop reporting ``name`` (it was stopped)."""
+    with _FRONT_DOORS_LOCK:
+        _FRONT_DOORS.pop(name, None)
+
+
+def front_doors() -> dict[str, str]:
+    """Each reported front door: ``ok`` when connected, else ``down``."""
+    with _FRONT_DOORS_LOCK:
+        checks = dict(_FRONT_DOORS)
+    found = {}
+    for name, alive in sorted(checks.items()):
+        try:
+            found[name] = "ok" if alive() else "down"
+        except Exception:
+            found[name] = "down"
+    return found
 
 REQUESTS = prometheus_client.Counter("rad_http_requests", "HTTP requests answered", ["route", "status"])
 LATENCY = prometheus_client.Histogram(
@@ -50,6 +89,9 @@ class WebApp:
         config = runtime.config
         self.runtime = runtime
         self._metrics_token = config.metrics_token.encode()
+        self._platform = prometheus_client.CollectorRegistry(auto_describe=False)
+        self._platform.register(PlatformCollector(runtime.db))
+        self._slack_http = slack_app is not None
         self.routes: dict[tuple[str, str], WSGIApplication] = {
             ("GET", "/healthz"): self.healthz,
             ("GET", "/metrics"): self.metrics,
@@ -87,14 +129,35 @@ class WebApp:
             LATENCY.labels(route).observe(time.perf_counter() - started)
 
     def healthz(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """200 when the database answers ``SELECT 1``, else 503."""
+        """The database, the queues and this process's front doors; 503 when the database or a front door is down."""
         try:
             with self.runtime.db.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
+            queues = self._queues()
         except Exception as error:
             log.warning("health check: database unreachable", extra={"error": type(error).__name__})
             return respond_json(start_response, "503 Service Unavailable", {"status": "error", "database": "error"})
-        return respond_json(start_response, "200 OK", {"status": "ok", "database": "ok"})
+        doors = front_doors()
+        if self._slack_http:
+            doors["slack"] = "ok"  # served by this very server
+        down = any(state != "ok" for state in doors.values())
+        body = {"status": "error" if down else "ok", "database": "ok", "queues": queues, "front_doors": doors}
+        return respond_json(start_response, "503 Service Unavailable" if down else "200 OK", body)
+
+    def _queues(self) -> dict[str, dict[str, Any]]:
+        """Each queue's depth, its oldest waiting item's age in seconds, and ``ok`` or ``stuck``."""
+        now = utcnow()
+        with self.runtime.db.unit_of_work() as session:
+            jobs = session.execute(select(func.count(), func.min(Job.run_after)).where(
+                Job.status == JobStatus.QUEUED, Job.run_after <= now)).one()
+            runs = session.execute(select(func.count(), func.min(DeploymentRun.created_at)).where(
+                DeploymentRun.status == DeploymentRunStatus.QUEUED)).one()
+        found = {}
+        for name, (depth, oldest) in (("jobs", jobs), ("deployment_runs", runs)):
+            age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+            found[name] = {"depth": int(depth or 0), "oldest_seconds": round(age, 1),
+                           "status": "stuck" if age > STUCK_QUEUE.total_seconds() else "ok"}
+        return found
 
     def metrics(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Prometheus metrics; with ``RAD_METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``."""
@@ -102,7 +165,7 @@ class WebApp:
             log.warning("metrics refused: missing or wrong bearer token")
             return respond_json(start_response, "401 Unauthorized", {"error": "a bearer token is required"},
                                 [("WWW-Authenticate", 'Bearer realm="metrics"')])
-        body = prometheus_client.generate_latest()
+        body = prometheus_client.generate_latest() + prometheus_client.generate_latest(self._platform)
         start_response("200 OK", [("Content-Type", prometheus_client.CONTENT_TYPE_LATEST),
                                   ("Content-Length", str(len(body)))])
         return [body]

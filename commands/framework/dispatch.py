@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from commands.framework.context import Context
-from commands.framework.metrics import LATENCY, REQUESTS
+from commands.framework.metrics import COMMAND_LATENCY, LATENCY, REQUESTS, command_name
 from commands.framework.parsing import UnknownCommand, check_args, find_command, parse_args, tokenize
 from commands.framework.registry import ActionEvent, ArgValue, Registry, ThreadMessage
 from commands.handlers.help import unknown_command_reply
@@ -220,16 +220,19 @@ class Dispatcher:
         call = _Call(caller, where, delivery, label, slow, read_only)
         return self._measured(call, lambda: self._reported(call, lambda: self._admitted(call, body)))
 
-    @staticmethod
-    def _measured(call: _Call, proceed: Callable[[], T]) -> T:
-        """Count the request by kind and outcome, and time it."""
+    def _measured(self, call: _Call, proceed: Callable[[], T]) -> T:
+        """Count the request by kind and outcome, and time it (a slash command by its name too)."""
         kind = call.label.split(":", 1)[0]
         started = time.perf_counter()
         try:
             return proceed()
         finally:
+            seconds = time.perf_counter() - started
             REQUESTS.labels(kind, call.outcome).inc()
-            LATENCY.labels(kind).observe(time.perf_counter() - started)
+            LATENCY.labels(kind).observe(seconds)
+            command = command_name(call.label, self.registry.commands)
+            if command is not None:
+                COMMAND_LATENCY.labels(command).observe(seconds)
 
     def _reported(self, call: _Call, proceed: Callable[[], T]) -> T | Reply:
         """A user error becomes its message; anything else an incident: logged with an id the user sees."""

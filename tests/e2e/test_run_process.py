@@ -13,7 +13,10 @@ def test_run_serves_both_front_doors_and_stops_cleanly(tmp_path: Path, db: Datab
     """(``db`` empties the tables afterwards, on PostgreSQL the process writes to the test database.)"""
     with bot_run(tmp_path / "data", database_url=database_url if "postgresql" in database_url else "") as bot:
         status, body = bot.get("/healthz")
-        assert status == 200 and json_body(body) == {"status": "ok", "database": "ok"}
+        health = json_body(body)
+        assert status == 200 and health["status"] == "ok" and health["database"] == "ok"
+        both = {"discord": "ok", "slack": "ok"}  # the front doors of this process (Discord once its client is ready)
+        wait_until(lambda: json_body(bot.get("/healthz")[1]).get("front_doors") == both, 30, "both front doors")
         assert bot.slash("help") == 200
         hook = bot.slack.wait_for("/webhook/process", timeout=10)
         assert "RAD commands you can use" in str(hook[0].body)

@@ -32,7 +32,8 @@ __all__ = ["emulator", "harness", "slack_runtime"]
 
 def test_healthz_checks_the_database(harness: Harness) -> None:
     answer = harness.get("/healthz")
-    assert (answer.status, answer.json()) == (200, {"status": "ok", "database": "ok"})
+    body = answer.json()
+    assert (answer.status, body["status"], body["database"], body["front_doors"]) == (200, "ok", "ok", {"slack": "ok"})
 
 
 @pytest.fixture
