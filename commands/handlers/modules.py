@@ -21,6 +21,8 @@ from storage.models import Module
 
 PAGE_SIZE = 8
 QUERY_MAX = 30
+SUGGESTED = 100
+"""Names a typeahead offers at most (Slack shows 100 options; Discord 25, its renderer cuts)."""
 TAB_LABELS = {"platform": "Platform", "partner": "Partner", "pinned": "📌 Pinned", "all": "All"}
 MODULE_PARAM = Param("module", "word", "The module's name", options="modules:names")
 
@@ -216,4 +218,5 @@ def unpin(ctx: Context, module: str) -> Reply:
 @options_provider("modules:names")
 def module_names(ctx: Context, query: str, value: str) -> list[Option]:
     """Typeahead: the names of the modules the caller can see that match ``query``."""
-    return [Option(r.module.name, r.module.name) for r in browse.browse(ctx.session, ctx.actor, "all", query)]
+    found = browse.browse(ctx.session, ctx.actor, "all", query, limit=SUGGESTED)
+    return [Option(r.module.name, r.module.name) for r in found]

@@ -34,16 +34,17 @@ def home_view(session: Session, user: User, slash: str = "/rad") -> Reply:
     running = deployments.visible(session, user, limit=LIST_SIZE, leaving_out=GONE)
     live = (deployments.count_visible(session, user, leaving_out=GONE) if len(running) == LIST_SIZE
             else len(running))
-    pins = browse.browse(session, user, "pinned")
+    pins = browse.browse(session, user, "pinned", limit=LIST_SIZE)
+    pinned = browse.count(session, user, "pinned") if len(pins) == LIST_SIZE else len(pins)
     cards = [credits_card(session, user),
              Card(f"Deployments ({live})", text=more_line(live, slash, "deployments",
                                                           f"None running. Deploy a pinned module below, "
                                                           f"or run `{slash} deploy`.")),
              *(deployment_card(d) for d in running),
-             Card(f"📌 Pinned modules ({len(pins)})", text=more_line(len(pins), slash, "modules pinned",
+             Card(f"📌 Pinned modules ({pinned})", text=more_line(pinned, slash, "modules pinned",
                                                                      f"Nothing pinned. Pin a module from "
                                                                      f"`{slash} modules`.")),
-             *(pin_card(row) for row in pins[:LIST_SIZE])]
+             *(pin_card(row) for row in pins)]
     return Reply(text=f"*Your RAD home* – run `{slash} help` for every command.", cards=tuple(cards))
 
 
