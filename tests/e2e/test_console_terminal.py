@@ -43,7 +43,7 @@ from core.deployments.status import DeploymentRunStatus
 from core.secrets import load_keys
 from storage.db import Database
 from storage.models import DeployDraft, Deployment, DeploymentRun, Job, JobStatus, Module, utcnow
-from tests.support.pty_console import CTRL_C, CTRL_D, ROOT, PtyConsole
+from tests.support.pty_console import CTRL_D, ROOT, PtyConsole
 
 BOLD, CODE = "\x1b[1m", "\x1b[36m"
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -74,13 +74,13 @@ def terminal(db: Database, config: Config, tmp_path: Path) -> Iterator[PtyConsol
 def test_ctrl_c_in_a_form_cancels_the_form_and_ctrl_c_at_the_prompt_leaves(terminal: PtyConsole) -> None:
     terminal.send("profile\r")
     terminal.expect("Display name")
-    terminal.send(CTRL_C)
+    terminal.interrupt()
     cancelled = terminal.expect(PROMPT)
     assert "Cancelled “Your RAD profile”: nothing of this step was sent." in cancelled
     assert "Traceback" not in cancelled and "KeyboardInterrupt" not in cancelled
     terminal.send("whoami\r")
     assert "ada (user" in terminal.expect(PROMPT)  # the console kept running
-    terminal.send(CTRL_C)
+    terminal.interrupt()
     assert terminal.wait() == 0
     assert "Traceback" not in terminal.output
 
@@ -108,24 +108,21 @@ def test_a_deploy_form_left_with_ctrl_c_is_offered_again_resume_or_start_again(
     terminal.expect("monthly budget (optional) [100]: ")
     terminal.send("250\r")
     terminal.expect("(end with an empty line):\r\n  ")  # the thresholds, a JSON field, being read
-    terminal.settle(0.3)  # the line editor is reading before the key comes
-    terminal.send(CTRL_C)  # a real SIGINT from the terminal, halfway through the first step
+    terminal.interrupt()  # a real SIGINT from the terminal, halfway through the first step
     assert "the answers you gave are kept" in terminal.expect(PROMPT)
     terminal.send("deploy budget-alerts\r")
     offer = terminal.expect("[2] Start again")
     assert "You left a form to deploy" in offer and "at step 1 of 2" in offer and "[1] Resume" in offer
     terminal.send("1\r")
     terminal.expect("monthly budget (optional) [250]: ")  # resumed with the answer given before
-    terminal.settle(0.3)  # the line editor is reading before the key comes
-    terminal.send(CTRL_C)
+    terminal.interrupt()
     terminal.expect(PROMPT)
     terminal.send("deploy budget-alerts\r")
     terminal.expect("[2] Start again")
     terminal.send("2\r")
     fresh = terminal.expect("monthly budget (optional) [")
     assert terminal.expect("]: ") == "100]: " and "Traceback" not in fresh  # started again: the default
-    terminal.settle(0.3)  # the line editor is reading before the key comes
-    terminal.send(CTRL_C)
+    terminal.interrupt()
     terminal.expect(PROMPT)
     terminal.send("quit\r")
     assert terminal.wait() == 0 and "Traceback" not in terminal.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import platform
 import select
 import signal
 import struct
@@ -20,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CTRL_C, CTRL_D = "\x03", "\x04"
+WAITING_SYSCALLS = {"0", "7", "23", "270", "271"}
+"""x86-64 read, poll, select, pselect6 and ppoll: how a line editor waits for the terminal."""
 
 
 def _take_terminal() -> None:  # runs in the child before exec: a new session whose terminal is the pty
@@ -79,6 +82,29 @@ class PtyConsole:
     def send(self, keys: str) -> None:
         """Type ``keys`` (``\\r`` is Enter)."""
         os.write(self.master, keys.encode())
+
+    def interrupt(self, timeout: float = 10) -> None:
+        """Press Ctrl-C once the console waits for a key, as a person would.
+
+        CPython's line editor checks for a signal, then waits for the terminal; a SIGINT landing between the two
+        is only seen at the next key. A person never types that fast, but a loaded machine can stretch the gap,
+        so the key is sent once the main thread sleeps in the wait (Linux's ``/proc``; elsewhere after a pause).
+        """
+        deadline = time.monotonic() + timeout
+        while not self._waiting_for_input() and time.monotonic() < deadline:
+            self._read(0.02)
+        self.send(CTRL_C)
+
+    def _waiting_for_input(self) -> bool:
+        try:
+            if platform.machine() != "x86_64":
+                raise OSError("syscall numbers known for x86-64 only")
+            state = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            call = Path(f"/proc/{self.process.pid}/syscall").read_text().split()[0]
+        except (OSError, IndexError):
+            time.sleep(0.3)
+            return True
+        return state == "S" and call in WAITING_SYSCALLS
 
     def wait(self, timeout: float = 20) -> int:
         """The exit status, reading what is left so the child never blocks on a full terminal."""
