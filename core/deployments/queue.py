@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from core.deployments.holds import settle
@@ -27,31 +27,50 @@ CLAIM_TRIES = 5
 """Queued runs a worker looks at per claim before it leaves the rest to the next poll."""
 
 
-def claim_run(session: Session, worker: str, now: datetime) -> DeploymentRun | None:
+@dataclass(frozen=True)
+class Claimed:
+    """A run just claimed, with its deployment and module (None once removed), read in the claiming statement."""
+
+    run: DeploymentRun
+    deployment: Deployment
+    module: Module | None
+
+
+def claim(session: Session, worker: str, now: datetime) -> Claimed | None:
     """The oldest queued run (or reviewed plan to apply), now WORKING for ``worker``; None when nothing can be claimed.
 
-    A run whose deployment has a WORKING run (or whose deployment another transaction holds) is left
-    queued: one run at a time per deployment, also between workers claiming at the same moment.
+    One statement locks the run and its deployment (``SKIP LOCKED``: a deployment another transaction holds is
+    passed over) and reads its module. A run whose deployment has a WORKING run, checked once both are locked,
+    is left queued: one run at a time per deployment, also between workers claiming at the same moment.
     """
     passed: list[int] = []
     for _ in range(CLAIM_TRIES):
-        run = session.scalars(select(DeploymentRun).where(DeploymentRun.status.in_(CLAIMABLE),
-                                                          DeploymentRun.id.not_in(passed))
-                              .order_by(DeploymentRun.id).limit(1).with_for_update(skip_locked=True)).first()
-        if run is None:
+        row = session.execute(
+            select(DeploymentRun, Deployment, Module)
+            .join(Deployment, Deployment.id == DeploymentRun.deployment_id)
+            .outerjoin(Module, Module.id == Deployment.module_id)
+            .where(DeploymentRun.status.in_(CLAIMABLE), DeploymentRun.id.not_in(passed))
+            .order_by(DeploymentRun.id).limit(1)
+            .with_for_update(skip_locked=True, of=(DeploymentRun, Deployment))
+            .execution_options(populate_existing=True)).first()
+        if row is None:
             return None
-        deployment = session.scalars(select(Deployment).where(Deployment.id == run.deployment_id)
-                                     .with_for_update(skip_locked=True)
-                                     .execution_options(populate_existing=True)).one_or_none()
-        if deployment is None or _working(session, deployment.id):
+        run, deployment, module = row
+        if _working(session, deployment.id):
             passed.append(run.id)
             continue
         run.status, run.claimed_by, run.started_at, run.heartbeat_at = DeploymentRunStatus.WORKING, worker, now, now
         deployment.status = (DeploymentStatus.DELETING if run.action == DeploymentAction.DESTROY
                              else DeploymentStatus.WORKING)
         session.flush()
-        return run
+        return Claimed(run, deployment, module)
     return None
+
+
+def claim_run(session: Session, worker: str, now: datetime) -> DeploymentRun | None:
+    """The run :func:`claim` takes, alone."""
+    claimed = claim(session, worker, now)
+    return claimed.run if claimed is not None else None
 
 
 def _working(session: Session, deployment_id: int) -> bool:
@@ -86,8 +105,9 @@ class Finished:
 
 def finish_run(session: Session, run_id: int, result: Finished, now: datetime) -> Deployment:
     """Record a run's end: statuses, outputs, and the hold spent (CREATE + SUCCESS) or released."""
-    run = session.get_one(DeploymentRun, run_id, with_for_update=True)
-    deployment = session.get_one(Deployment, run.deployment_id, with_for_update=True)
+    run, deployment = session.execute(
+        select(DeploymentRun, Deployment).join(Deployment, Deployment.id == DeploymentRun.deployment_id)
+        .where(DeploymentRun.id == run_id).with_for_update().execution_options(populate_existing=True)).one()
     if run.status != DeploymentRunStatus.WORKING:
         return deployment  # already finished (e.g. failed as abandoned): never settle twice
     run.status, run.finished_at = result.status, now
@@ -111,9 +131,8 @@ def finish_run(session: Session, run_id: int, result: Finished, now: datetime) -
     if run.action == DeploymentAction.CREATE:
         settle(session, deployment, spend=ok)
         if ok and deployment.module_id:
-            module = session.get(Module, deployment.module_id, with_for_update=True)
-            if module is not None:
-                module.deployment_count += 1
+            session.execute(update(Module).where(Module.id == deployment.module_id)
+                            .values(deployment_count=Module.deployment_count + 1))
     session.flush()
     return deployment
 

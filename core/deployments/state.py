@@ -31,20 +31,28 @@ RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 @dataclass
 class DatabaseStateStore:
-    """The state of one deployment, read and written in short transactions of their own."""
+    """The state of one deployment, read and written in short transactions of their own.
+
+    It is read from the database once: a deployment has one run at a time (the claim sees to it), so what
+    this run last read or wrote is the state, and Terraform's many reads of it are answered from memory.
+    """
 
     db: Database
     box: SecretBox = field(repr=False)
     deployment_id: int
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
+    _known: tuple[bytes | None] | None = field(default=None, init=False, repr=False)
+    """The state as last read or written (in a 1-tuple: None inside means "no state yet")."""
 
     def load(self) -> bytes | None:
         """The deployment's Terraform state, opened, or None when it has none yet."""
-        with self.db.unit_of_work() as session:
-            deployment = session.get_one(Deployment, self.deployment_id)
-            row = session.get(StoredSecret, deployment.state_secret_id) if deployment.state_secret_id else None
-            return reveal(self.box, row).encode() if row is not None else None
+        if self._known is None:
+            with self.db.unit_of_work() as session:
+                deployment = session.get_one(Deployment, self.deployment_id)
+                row = session.get(StoredSecret, deployment.state_secret_id) if deployment.state_secret_id else None
+                self._known = (reveal(self.box, row).encode() if row is not None else None,)
+        return self._known[0]
 
     def save(self, state: bytes) -> None:
         """Seal the state, then replace the stored one, retrying while the database is locked or away."""
@@ -52,6 +60,7 @@ class DatabaseStateStore:
         for attempt, delay in enumerate((*RETRY_DELAYS, None)):
             try:
                 self._replace(sealed, state)
+                self._known = (state,)
                 return
             except OperationalError:
                 if delay is None:

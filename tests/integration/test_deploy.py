@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.demo import seed
 from bot.deploy_worker import DeployWorker
@@ -337,3 +337,28 @@ def test_two_claimers_at_once_take_different_deployments(platform: Dispatcher, d
     claim("worker-c")
     assert claimed["worker-c"] is None  # what is left is the second run of A's deployment
     assert working_per_deployment(db) == {busy: 1, elsewhere: 1}
+
+
+STATEMENTS_PER_DEPLOYMENT = 36
+"""What one deployment's run may send at most, half of the 73 it sent before: the owner, deployment and module
+are read once, at the claim, Terraform's reads of the state are answered from memory after the first, and chat
+is posted by a thread of its own (SQLite's BEGIN IMMEDIATE, which PostgreSQL does not send, is not counted)."""
+
+
+def test_a_deployment_run_reads_each_thing_once(platform: Dispatcher, worker: DeployWorker, db: Database) -> None:
+    platform.run_action(UMA, ActionEvent("deploy:confirm", deploy_button(platform, UMA, "network-plan")))
+    sent: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement != "BEGIN IMMEDIATE":
+            sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert worker.run_once()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert sum("FROM users" in s for s in sent) == 1  # the owner's mention, once
+    assert len(sent) <= STATEMENTS_PER_DEPLOYMENT, "\n".join(sent)
+    with db.unit_of_work() as s:
+        assert s.scalars(select(Deployment.status)).one() == DeploymentStatus.SUCCESS
