@@ -62,7 +62,7 @@ class Job(Base):
     """A unit of background work claimed by a worker (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_claim", "status", "run_after"),)
+    __table_args__ = (Index("ix_jobs_claim", "status", "run_after"), Index("ix_jobs_kind_status", "kind", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
