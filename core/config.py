@@ -30,9 +30,14 @@ class Config:
     slack_app_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_client_id: str = ""
+    """``SLACK_CLIENT_ID``: with the client secret, the app installs in many workspaces (OAuth, HTTP mode)."""
+    slack_client_secret: str = field(default="", repr=False)
     discord_token: str = field(default="", repr=False)
     discord_api_url: str = DEFAULT_DISCORD_API_URL
     discord_gateway_url: str = ""
+    discord_shard_count: int | None = None
+    """``DISCORD_SHARD_COUNT``: gateway shards to run; None: as many as Discord recommends."""
     github_api_url: str = DEFAULT_GITHUB_API_URL
     jules_api_url: str = DEFAULT_JULES_API_URL
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -76,9 +81,14 @@ class Config:
         return not self.database_url
 
     @property
+    def slack_oauth(self) -> bool:
+        """True when the app installs through OAuth in any workspace (client id, secret and signing secret set)."""
+        return bool(self.slack_client_id and self.slack_client_secret and self.slack_signing_secret)
+
+    @property
     def slack_configured(self) -> bool:
-        """True when Slack has a bot token and either an app token (Socket Mode) or a signing secret (HTTP)."""
-        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
+        """True when Slack can run: a bot token with an app token or a signing secret, or OAuth (HTTP mode)."""
+        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret)) or self.slack_oauth
 
     @property
     def discord_configured(self) -> bool:
@@ -111,6 +121,9 @@ class Config:
         log_format = get("RAD_LOG_FORMAT", "text").lower()
         if log_format not in ("text", "json"):
             raise ValueError(f"RAD_LOG_FORMAT must be text or json, not {log_format!r}")
+        shards = get("DISCORD_SHARD_COUNT")
+        if shards and (not shards.isdigit() or not 1 <= int(shards) <= 1024):
+            raise ValueError(f"DISCORD_SHARD_COUNT must be a number of shards from 1 to 1024, not {shards!r}")
         billing = get("RAD_BILLING_SOURCE")
         kind, _, target = billing.partition(":")
         if billing and (kind.strip().lower() not in ("csv", "bigquery") or not target.strip()):
@@ -128,9 +141,12 @@ class Config:
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_api_url=get("SLACK_API_URL", DEFAULT_SLACK_API_URL),
+            slack_client_id=get("SLACK_CLIENT_ID"),
+            slack_client_secret=get("SLACK_CLIENT_SECRET"),
             discord_token=get("DISCORD_TOKEN"),
             discord_api_url=get("DISCORD_API_URL", DEFAULT_DISCORD_API_URL).rstrip("/"),
             discord_gateway_url=get("DISCORD_GATEWAY_URL"),
+            discord_shard_count=int(shards) if shards else None,
             github_api_url=get("GITHUB_API_URL", DEFAULT_GITHUB_API_URL).rstrip("/"),
             jules_api_url=get("JULES_API_URL", DEFAULT_JULES_API_URL).rstrip("/"),
             secret_keys=listed("RAD_SECRET_KEY"),
