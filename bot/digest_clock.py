@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 DIGEST_EVERY = timedelta(minutes=5)
 """How often ended digest periods are looked for (a daily digest goes out within this after midnight UTC)."""
+FIRST_TICK_AFTER = timedelta(seconds=2)
+"""A clock that starts looks at once (soon after its start-up) for the periods that ended while it was down."""
 JOB_ID = "revenue_digests"
 REFERENCE = "bot.digest_clock:tick"
 

@@ -130,5 +130,6 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
                       hour=LOW_BALANCE_HOUR, minute=0)
     digest_clock.register(runtime)
     scheduler.add_job(digest_clock.REFERENCE, "interval", id=digest_clock.JOB_ID, jobstore="persistent",
-                      replace_existing=True, seconds=digest_clock.DIGEST_EVERY.total_seconds())
+                      replace_existing=True, seconds=digest_clock.DIGEST_EVERY.total_seconds(),
+                      next_run_time=utcnow() + digest_clock.FIRST_TICK_AFTER)  # periods missed while down: at once
     return scheduler
