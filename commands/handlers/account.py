@@ -24,7 +24,7 @@ def roles_text(user: User) -> str:
     return ", ".join(sorted(user.role_names)) or "none"
 
 
-@command("whoami", "Show your RAD user, roles and linked chat accounts")
+@command("whoami", "Show your RAD user, roles and linked chat accounts", read_only=True)
 def whoami(ctx: Context) -> Reply:
     """A card of the caller's RAD user: id, roles, linked chat accounts and the date they joined."""
     user = ctx.actor

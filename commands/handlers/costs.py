@@ -25,7 +25,7 @@ from core.dates import parse_period
                  "export), debited as credits every refresh interval; a module's credit cost is separate. Without "
                  "dates the report covers this month so far; with dates give both (UTC, both included, at most "
                  "366 days). Finance and admins see everyone's costs, or one user's. The CSV sums the rows by day (by "
-                 "month for periods over 31 days), deployment, service and SKU.")
+                 "month for periods over 31 days), deployment, service and SKU.", read_only=True)
 def costs(ctx: Context, user: IdentityKey | None, start: str | None, end: str | None, module: str | None) -> Reply:
     """The report, its chart and its CSV."""
     period = reports.default_period(ctx.now.date()) if start is None and end is None else parse_period(start, end)

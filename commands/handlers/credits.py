@@ -24,7 +24,8 @@ WHAT = {"SIGNUP": "awarded at sign-up", "AWARD": "awarded", "PURCHASE": "purchas
 
 
 @command("credits", "Show your credits and your last transactions",
-         params=(Param("user", "user", "Someone else's credits (finance and admins)", required=False),))
+         params=(Param("user", "user", "Someone else's credits (finance and admins)", required=False),),
+         read_only=True)
 def show_credits(ctx: Context, user: IdentityKey | None) -> Reply:
     """The balance card and last transactions of the caller, or of ``user`` (finance and admins only)."""
     whom = identities.require_user(ctx.session, user) if user is not None else ctx.actor

@@ -34,7 +34,7 @@ def describe(ctx: Context, spec: CommandSpec) -> Reply:
 
 
 @command("help", "Show the commands you can use, or how to use one",
-         params=(Param("command", "text", "A command name, e.g. `admin grant`", required=False),))
+         params=(Param("command", "text", "A command name, e.g. `admin grant`", required=False),), read_only=True)
 def help_command(ctx: Context, command: str | None) -> Reply:
     """Help on one command, on a group of subcommands (``help admin``), else the commands the caller may use.
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from core.accounts import identity
@@ -112,6 +113,20 @@ async def test_a_read_only_list_runs_in_a_read_only_unit_of_work(door: FrontDoor
         assert "PRAGMA query_only=ON" in sent
     with db.unit_of_work() as s:  # and the next writer writes
         s.add(User(display_name="After"))
+
+
+@pytest.mark.parametrize("text", ["whoami", "help", "credits", "costs"])
+async def test_commands_that_only_read_take_no_write_lock(door: FrontDoor, db: Database, text: str) -> None:
+    """The command's own unit reads only; what is written is how the front door queued and deduplicated it."""
+    await door.command("whoami")  # registered: what follows only reads
+    seed(db, door)
+    with statements(db) as sent:
+        await door.command(text)
+    if text != "help":  # help reads nothing once the caller is known (its registry is in memory)
+        assert ("SET TRANSACTION READ ONLY" if db.is_postgres else "PRAGMA query_only=ON") in sent
+    writes = [s for s in sent if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    queue = ("INSERT INTO deliveries ", "INSERT INTO jobs ", "UPDATE jobs ")  # the request's delivery key and job
+    assert writes and all(s.startswith(queue) for s in writes), writes
 
 
 async def test_the_catalog_reads_one_page_of_modules(door: FrontDoor, db: Database) -> None:
