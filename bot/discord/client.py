@@ -2,8 +2,15 @@
 
 ``build_client(runtime)`` makes the client; ``run_discord(runtime)`` runs it until stopped (the
 ``discord`` process); ``DiscordRunner`` runs it on its own loop in a thread (the all-in-one ``run``).
-``DISCORD_API_URL`` moves ``discord.http.Route.BASE``; ``DISCORD_GATEWAY_URL`` (or, with a non-default
-API URL, that API's ``GET /gateway/bot``) moves the gateway the client connects to.
+``DISCORD_API_URL`` moves ``discord.http.Route.BASE``; ``DISCORD_GATEWAY_URL`` (else the URL that API's
+``GET /gateway/bot`` names) moves the gateway the client connects to.
+
+The client is sharded (``discord.AutoShardedClient``): ``DISCORD_SHARD_COUNT`` shards, or as many as
+Discord recommends, all in this process; each guild's events come on its shard, a shard that drops
+resumes on its own (``bot.discord.shards`` paces the IDENTIFYs). ``is_ready()`` is true while every shard
+is connected, so ``/healthz`` reports Discord down while any shard is. Being added to a server or removed
+from one is handled in ``bot.discord.guilds``. REST 429s are honoured by discord.py itself (it waits
+``Retry-After`` and retries the same request).
 """
 
 from __future__ import annotations
@@ -24,13 +31,15 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot.discord import guilds
 from bot.discord.drafts import DraftStore
 from bot.discord.front import Front, front_of
 from bot.discord.items import ActionButton, ActionSelect, SearchButton
 from bot.discord.render import notice
+from bot.discord.shards import IDENTIFY_WINDOW, IdentifyPacer, plan_shards
 from bot.discord.tree import build_group
 from bot.runtime import Runtime
-from core.config import DEFAULT_DISCORD_API_URL, Config
+from core.config import Config
 from core.conversations import ConversationRef
 
 log = logging.getLogger(__name__)
@@ -51,7 +60,7 @@ def configure_endpoints(config: Config) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.discord_gateway_url)
 
 
-class RadTree(app_commands.CommandTree[discord.Client]):
+class RadTree(app_commands.CommandTree[discord.AutoShardedClient]):
     """The command tree; option errors become an ephemeral message, other errors an error id."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
@@ -64,13 +73,19 @@ class RadTree(app_commands.CommandTree[discord.Client]):
         await front.fail(interaction, error.original if isinstance(error, app_commands.CommandInvokeError) else error)
 
 
-class RadDiscordClient(discord.Client):
-    """A ``discord.Client`` with the ``/rad`` tree, the dynamic items and the thread listener."""
+class RadDiscordClient(discord.AutoShardedClient):
+    """An ``AutoShardedClient`` with the ``/rad`` tree, the dynamic items, the thread and server listeners.
+
+    ``identify_window``: seconds between two IDENTIFYs of one rate-limit key (Discord's 5; tests shorten it).
+    """
 
     def __init__(self, runtime: Runtime, *, sync_commands: bool = True, defer_after: float = 2.0,
-                 intents: discord.Intents | None = None, **options: Any) -> None:
+                 intents: discord.Intents | None = None, identify_window: float = IDENTIFY_WINDOW,
+                 **options: Any) -> None:
+        options.setdefault("shard_count", runtime.config.discord_shard_count)
         super().__init__(intents=intents or default_intents(), **options)
         self.runtime = runtime
+        self.pacer = IdentifyPacer(identify_window)
         self.front = Front(runtime, DraftStore(runtime.db), defer_after=defer_after)
         self.tree = RadTree(self)
         self.tree.add_command(build_group(runtime.registry, runtime.config.command, self.front.command,
@@ -80,22 +95,67 @@ class RadDiscordClient(discord.Client):
         self._parents: OrderedDict[int, asyncio.Future[int | None]] = OrderedDict()
 
     async def setup_hook(self) -> None:
-        """Register the dynamic items, find the gateway of a non-default API, and sync the tree if asked."""
+        """Register the dynamic items and sync the tree if asked."""
         self.add_dynamic_items(ActionButton, ActionSelect, SearchButton)
-        await self._locate_gateway()
         if self.sync_commands:
             await self.tree.sync()
 
-    async def _locate_gateway(self) -> None:
-        config = self.runtime.config
-        if not config.discord_gateway_url and config.discord_api_url.rstrip("/") != DEFAULT_DISCORD_API_URL:
-            _, url, _ = await self.http.get_bot_gateway()
-            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+    async def launch_shards(self) -> None:
+        """Start every shard: the configured count or Discord's recommendation, within the session start limit.
+
+        They connect to the configured gateway, else to the one ``GET /gateway/bot`` names.
+        """
+        if self.is_closed():
+            return
+        recommended, url, limits = await self.http.get_bot_gateway()
+        plan = plan_shards(self.shard_count, recommended, url, dict(limits), self.runtime.config.discord_gateway_url)
+        gateway = DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(plan.gateway)  # re-IDENTIFYs go there too
+        self.shard_count = self._connection.shard_count = plan.count
+        shard_ids = self.shard_ids or range(plan.count)
+        self._connection.shard_ids = shard_ids
+        self.pacer.max_concurrency = plan.max_concurrency
+        log.info("discord shards starting", extra={"shards": plan.count, "shard_ids": list(shard_ids),
+                                                   "max_concurrency": plan.max_concurrency})
+        if plan.wait_first:
+            await asyncio.sleep(plan.wait_first)
+        for shard_id in shard_ids:
+            await self.launch_shard(gateway, shard_id, initial=shard_id == shard_ids[0])
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait until this shard may IDENTIFY (Discord's per-key limit; discord.py's own waits 5 s always)."""
+        await self.pacer.wait(shard_id)
+
+    def shard_states(self) -> dict[int, bool]:
+        """Each shard started so far: whether its gateway socket is open now."""
+        return {shard_id: not info.is_closed() for shard_id, info in sorted(self.shards.items())}
+
+    def is_ready(self) -> bool:
+        """READY came on every shard and every shard's socket is open now (a shard resuming is not ready)."""
+        states = self.shard_states()
+        return super().is_ready() and len(states) == len(self._connection.shard_ids) and all(states.values())
 
     async def on_ready(self) -> None:
         """Log the connection and set ``ready``."""
-        log.info("discord connected", extra={"user": str(self.user), "guilds": len(self.guilds)})
+        log.info("discord connected", extra={"user": str(self.user), "guilds": len(self.guilds),
+                                             "shards": self.shard_count})
         self.ready.set()
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        """Log a shard's lost connection (it reconnects by itself)."""
+        if not self.is_closed():
+            log.warning("discord shard disconnected", extra={"shard": shard_id})
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        """Log a shard's resumed session."""
+        log.info("discord shard resumed", extra={"shard": shard_id})
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """The bot was added to a server."""
+        await guilds.guild_added(self.runtime, guild)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """The bot was removed from a server (not an outage: that is ``on_guild_unavailable``)."""
+        await guilds.guild_removed(self.runtime, guild)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Hand the interaction to the front; an unexpected error is reported with an error id."""

@@ -120,7 +120,8 @@ class DiscordMessenger:
 
     def _live_client(self) -> discord.Client | None:
         client = self._client if isinstance(self._client, discord.Client) or self._client is None else self._client()
-        return client if client is not None and client.is_ready() and not client.is_closed() else None
+        # READY came once (discord.Client's own is_ready): REST works while a shard resumes.
+        return client if client is not None and discord.Client.is_ready(client) and not client.is_closed() else None
 
     def _run(self, work: Callable[[HTTPClient], Coroutine[Any, Any, T]]) -> T:
         """Run ``work`` with the client's HTTP session on its loop, or with our own REST client."""

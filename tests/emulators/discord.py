@@ -6,6 +6,12 @@ with ``payload_json`` parsed) and answers like Discord: login, command sync, int
 Every JSON answer carries ``Content-Type: application/json`` exactly (discord.py parses nothing else).
 ``rate_limit`` makes the next calls of a route answer 429 with ``retry_after``.
 
+The gateway (``tests.emulators.discord_gateway``) serves any number of shards; ``GET /gateway/bot`` recommends
+``recommended_shards`` and counts ``session_start_limit.remaining`` down from ``session_starts`` with each
+IDENTIFY (``reset_after_ms`` is when it would be full again). ``join_guild`` and
+``leave_guild`` send GUILD_CREATE / GUILD_DELETE to the guild's shard as Discord does when the bot is added to
+a server or removed from it (``guild_outage`` sends the GUILD_DELETE of an outage: ``unavailable: true``).
+
 In a test: ``async with DiscordEmulator() as emu: ...``. From sync code: ``emu.start_in_thread()``
 (its own loop in a daemon thread) and ``emu.stop_thread()``. Standalone:
 ``python -m tests.emulators.discord --port 8790``.
@@ -32,6 +38,8 @@ from tests.emulators.discord_gateway import Gateway, Session
 
 API_PREFIX = re.compile(r"^/api(?:/v\d+)?")
 EPHEMERAL = 64
+SESSION_STARTS = 1000
+"""``session_start_limit.total`` by default: IDENTIFYs allowed a day."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,13 @@ class DiscordEmulator:
     """The emulator. ``api_url`` is what ``DISCORD_API_URL`` / ``Route.BASE`` should point at."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, application_id: str = "",
-                 bot_name: str = "RAD", heartbeat_interval_ms: int = 41250) -> None:
+                 bot_name: str = "RAD", heartbeat_interval_ms: int = 41250, recommended_shards: int = 1,
+                 max_concurrency: int = 1, session_starts: int = SESSION_STARTS,
+                 reset_after_ms: int = 86_400_000) -> None:
         self.host, self.port = host, port
+        self.recommended_shards = recommended_shards
+        self.max_concurrency = max_concurrency
+        self.session_starts, self.reset_after_ms = session_starts, reset_after_ms
         self.application_id = application_id or obj.snowflake()
         self.bot_user = obj.user(obj.snowflake(), bot_name, bot=True)
         self.guilds: list[dict[str, Any]] = []
@@ -303,14 +316,17 @@ class DiscordEmulator:
                 "owner": obj.user(obj.snowflake(), "owner"), "bot": self.bot_user}
 
     def _gateway_info(self) -> dict[str, Any]:
-        return {"url": self.gateway_url, "shards": 1,
-                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}
+        remaining = max(self.session_starts - len(self.gateway.identified), 0)
+        return {"url": self.gateway_url, "shards": self.recommended_shards,
+                "session_start_limit": {"total": self.session_starts, "remaining": remaining,
+                                        "reset_after": self.reset_after_ms,
+                                        "max_concurrency": self.max_concurrency}}
 
     def _ready(self, session: Session) -> dict[str, Any]:
+        guilds = [{"id": g["id"], "unavailable": True} for g in self.guilds if session.serves(str(g["id"]))]
         return {"v": 10, "user": self.bot_user, "session_id": session.session_id,
                 "resume_gateway_url": self.gateway_url, "application": {"id": self.application_id, "flags": 0},
-                "guilds": [{"id": g["id"], "unavailable": True} for g in self.guilds], "private_channels": [],
-                "relationships": [], "shard": [0, 1]}
+                "guilds": guilds, "private_channels": [], "relationships": [], "shard": list(session.shard)}
 
     def _sync_commands(self, call: Call, match: re.Match[str]) -> tuple[int, Any]:
         key = match.group(2) or "global"
@@ -445,16 +461,35 @@ class DiscordEmulator:
         return interaction
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> int:
-        """Push a gateway event to every connected client; returns how many got it."""
+        """Push a gateway event to the shard of its guild; returns how many sessions got it (kept for a RESUME
+        when the shard's socket is down)."""
         if event == "INTERACTION_CREATE":
             self.track(data)
         return await self.gateway.dispatch(event, data)
 
-    def add_guild(self, guild_id: str, channels: list[dict[str, Any]], threads: list[dict[str, Any]]) -> None:
-        """A guild sent as GUILD_CREATE on IDENTIFY; its channels and threads answer GET /channels/{id}."""
-        self.guilds.append(obj.guild(guild_id, channels=channels, threads=threads))
+    def add_guild(self, guild_id: str, channels: list[dict[str, Any]], threads: list[dict[str, Any]],
+                  *, name: str = "RAD test") -> dict[str, Any]:
+        """A guild sent as GUILD_CREATE on its shard's IDENTIFY; its channels and threads answer GET /channels/{id}."""
+        guild = obj.guild(guild_id, name=name, channels=channels, threads=threads)
+        self.guilds.append(guild)
         for channel in [*channels, *threads]:
             self.channels[channel["id"]] = channel
+        return guild
+
+    async def join_guild(self, guild_id: str, channels: list[dict[str, Any]], *, name: str = "RAD test") -> int:
+        """The bot is added to a server: GUILD_CREATE to its shard, without ``unavailable`` (a join, not a
+        recovery); returns how many sessions got it."""
+        guild = self.add_guild(guild_id, channels, [], name=name)
+        return await self.gateway.dispatch("GUILD_CREATE", {k: v for k, v in guild.items() if k != "unavailable"})
+
+    async def leave_guild(self, guild_id: str) -> int:
+        """The bot is removed from (or leaves) a server: GUILD_DELETE without ``unavailable``."""
+        self.guilds = [g for g in self.guilds if str(g["id"]) != guild_id]
+        return await self.gateway.dispatch("GUILD_DELETE", {"id": guild_id})
+
+    async def guild_outage(self, guild_id: str) -> int:
+        """A server becomes unavailable (a Discord outage): GUILD_DELETE with ``unavailable: true``."""
+        return await self.gateway.dispatch("GUILD_DELETE", {"id": guild_id, "unavailable": True})
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
