@@ -3,7 +3,8 @@
 Run ``gunicorn -c python:bot.prefork``: ``WEB_CONCURRENCY`` worker processes (default two per core), each with
 ``RAD_WEB_THREADS`` threads (default 4), listening on ``PORT`` (3000). The master only forks and watches; each
 worker builds its own runtime (database pool, Bolt app) after the fork, so nothing is shared but the socket.
-The routes are ``bot.web``'s (``/slack/events``, ``/stripe/webhook``, ``/healthz``, ``/metrics``). Slack
+The routes are ``bot.web``'s (``/slack/events``, ``/slack/install`` and ``/slack/oauth_redirect`` with OAuth,
+``/stripe/webhook``, ``/healthz``, ``/metrics``). Slack
 requests are acked by queueing a job: run ``python -m bot worker`` beside it to answer them.
 """
 
@@ -28,11 +29,11 @@ def application() -> WSGIApplication:
     """The web app of one gunicorn worker: configuration from the environment, its own database pool."""
     from bot.logs import configure_logging
     from bot.runtime import build_runtime
-    from bot.slack.app import build_app
+    from bot.slack.app import build_app, slack_served
     from bot.web import WebApp
     from core.config import Config
 
     configure_logging()
     config = Config.from_env()
     runtime = build_runtime(config)
-    return WebApp(runtime, build_app(runtime) if config.slack_bot_token else None)
+    return WebApp(runtime, build_app(runtime) if slack_served(config) else None)

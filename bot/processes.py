@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bot.runtime import Runtime, build_runtime
@@ -36,6 +37,24 @@ def stop_event() -> threading.Event:
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
     return stop
+
+
+@contextlib.contextmanager
+def interrupts_to_main_thread() -> Iterator[None]:
+    """Threads started inside never take SIGINT, so Ctrl-C always reaches the prompt of the main thread.
+
+    The kernel may hand a process's signal to any thread that does not block it; taken by a worker thread,
+    Ctrl-C would only set Python's flag while the prompt, blocked reading the terminal, waits for the next key.
+    A thread keeps the signal mask it was started with and passes it on to the threads it starts.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def migrate(config: Config) -> int:
@@ -104,11 +123,12 @@ def console(config: Config, identity: str, *, demo: bool, files: Path | None) ->
     printed: dict[str, Messenger] = {"console": ConsoleMessenger(terminal)}
     feed = ConsoleFeed(terminal, runtime.db)
     feed.poll()  # how this user's deployments are now: only what changes from here on is printed
-    feed.start(stop)
-    waker = Waker(runtime.db).start(stop)
-    start_workers(runtime, printed, stop, waker=waker)
-    start_deploy_workers(runtime, printed, stop, waker=waker)
-    start_refine_relay(runtime, stop)  # no clock runs beside the console: its Jules threads are relayed here
+    with interrupts_to_main_thread():
+        feed.start(stop)
+        waker = Waker(runtime.db).start(stop)
+        start_workers(runtime, printed, stop, waker=waker)
+        start_deploy_workers(runtime, printed, stop, waker=waker)
+        start_refine_relay(runtime, stop)  # no clock runs beside the console: its Jules threads are relayed here
     try:
         terminal.loop()
     finally:
@@ -152,14 +172,15 @@ HOST = "0.0.0.0"
 def web(config: Config) -> int:
     """The HTTP server: ``/healthz`` and ``/metrics``, and the Slack and Stripe endpoints when configured.
 
-    ``/slack/events`` is served when ``SLACK_BOT_TOKEN`` is set, ``/stripe/webhook`` when ``STRIPE_WEBHOOK_SECRET`` is.
+    ``/slack/events`` is served when ``SLACK_BOT_TOKEN`` is set (or Slack OAuth, with ``/slack/install`` and
+    ``/slack/oauth_redirect``), ``/stripe/webhook`` when ``STRIPE_WEBHOOK_SECRET`` is.
     """
-    from bot.slack.app import build_app
+    from bot.slack.app import build_app, slack_served
     from bot.web import start_background
 
     runtime = build_runtime(config)
     stop = stop_event()
-    slack_app = build_app(runtime) if config.slack_bot_token else None
+    slack_app = build_app(runtime) if slack_served(config) else None
     server = start_background(runtime, slack_app, HOST, config.port)
     log.info("web serving", extra={"port": server.port, "slack": slack_app is not None,
                                    "stripe_webhook": bool(config.stripe_webhook_secret),
@@ -171,8 +192,9 @@ def web(config: Config) -> int:
 
 def slack(config: Config, *, http: bool) -> int:
     """The Slack front door alone: Socket Mode, or HTTP mode (``POST /slack/events``) with ``--http``."""
-    if not config.slack_bot_token:
-        raise NotConfigured("The Slack front door needs SLACK_BOT_TOKEN.")
+    if not (config.slack_bot_token or config.slack_oauth):
+        raise NotConfigured("The Slack front door needs SLACK_BOT_TOKEN (or, to install it in many workspaces, "
+                            "SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET).")
     if http and not config.slack_signing_secret:
         raise NotConfigured("HTTP mode needs SLACK_SIGNING_SECRET (from the Slack app's Basic Information).")
     if not http and not config.slack_app_token:
@@ -206,11 +228,10 @@ def run(config: Config) -> int:
     slack_app = None
     try:
         if config.slack_configured:
-            from bot.slack.app import build_app
-            from bot.slack.messenger import SlackMessenger
+            from bot.slack.app import build_app, make_messenger
 
             slack_app = build_app(runtime)
-            found["slack"] = SlackMessenger(slack_app.client, f"/{config.command}")
+            found["slack"] = make_messenger(runtime, slack_app.client)
             if config.slack_app_token:
                 from bot.slack.socket_mode import start_socket_mode, stop_socket_mode
 
@@ -260,12 +281,11 @@ def discord(config: Config) -> int:
 def messengers(runtime: Runtime) -> dict[str, Messenger]:
     """Messengers of the configured platforms, for processes without a live chat client (worker, clock)."""
     from bot.discord.messenger import DiscordMessenger
-    from bot.slack.app import make_client
-    from bot.slack.messenger import SlackMessenger
+    from bot.slack.app import make_messenger, slack_served
 
     found: dict[str, Messenger] = {}
-    if runtime.config.slack_bot_token:
-        found["slack"] = SlackMessenger(make_client(runtime.config), f"/{runtime.config.command}")
+    if slack_served(runtime.config):
+        found["slack"] = make_messenger(runtime)
     if runtime.config.discord_configured:
         found["discord"] = DiscordMessenger(runtime.config)
     return found
@@ -277,8 +297,11 @@ def chat_problems(config: Config) -> list[str]:
     if config.slack_bot_token and not (config.slack_app_token or config.slack_signing_secret):
         problems.append("SLACK_BOT_TOKEN is set, but Slack also needs SLACK_APP_TOKEN (Socket Mode) "
                         "or SLACK_SIGNING_SECRET (HTTP mode).")
-    if (config.slack_app_token or config.slack_signing_secret) and not config.slack_bot_token:
+    if (config.slack_app_token or config.slack_signing_secret) and not (config.slack_bot_token or config.slack_oauth):
         problems.append("Slack needs SLACK_BOT_TOKEN (the xoxb- bot token) as well.")
+    if (config.slack_client_id or config.slack_client_secret) and not config.slack_oauth:
+        problems.append("Installing Slack in many workspaces needs SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and "
+                        "SLACK_SIGNING_SECRET together.")
     if config.slack_app_token and not config.slack_app_token.startswith("xapp-"):
         problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-.")
     return problems

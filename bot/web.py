@@ -1,6 +1,7 @@
 """The HTTP front: Slack events, Stripe webhooks, health and metrics on one small WSGI app served by waitress.
 
-Routes: ``POST /slack/events`` (when a Slack app is given), ``POST /stripe/webhook`` (when
+Routes: ``POST /slack/events`` (when a Slack app is given), ``GET /slack/install`` and ``GET /slack/oauth_redirect``
+(when that app installs itself through OAuth: ``SLACK_CLIENT_ID``), ``POST /stripe/webhook`` (when
 ``STRIPE_WEBHOOK_SECRET`` is set), ``GET /stripe/success`` and ``GET /stripe/cancel`` (the pages Stripe
 Checkout returns to), ``GET /healthz``, ``GET /metrics`` (behind a bearer token when
 ``RAD_METRICS_TOKEN`` is set; the platform's gauges are read from the database at each scrape).
@@ -34,6 +35,7 @@ from waitress.server import create_server
 
 from bot.runtime import Runtime
 from bot.slack.http import SlackHttpHandler
+from bot.slack.oauth import OAuthRoutes
 from bot.stripe_webhook import STRIPE_WEBHOOK_PATH, StripeEventHandlers, StripeWebhook, stripe_event_handlers
 from bot.wsgi import MAX_BODY_BYTES, respond_json
 from commands.framework.metrics import PlatformCollector
@@ -100,6 +102,10 @@ class WebApp:
         }
         if slack_app is not None:
             self.add_route("POST", SLACK_EVENTS_PATH, SlackHttpHandler(slack_app, config.slack_signing_secret))
+            if slack_app.oauth_flow is not None:
+                oauth = OAuthRoutes(slack_app.oauth_flow)
+                self.add_route("GET", slack_app.oauth_flow.install_path, oauth.install)
+                self.add_route("GET", slack_app.oauth_flow.redirect_uri_path, oauth.redirect)
         if config.stripe_webhook_secret:
             handlers = stripe_event_handlers(runtime) if stripe_handlers is None else stripe_handlers
             self.add_route("POST", STRIPE_WEBHOOK_PATH, StripeWebhook(config.stripe_webhook_secret, handlers))

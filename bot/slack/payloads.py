@@ -21,6 +21,11 @@ def _team(body: Body) -> str:
     return str(team.get("id", "")) if isinstance(team, Mapping) else str(body.get("team_id", ""))
 
 
+def team_of(body: Body) -> str:
+    """The workspace a request came from (``team_id`` of commands and events, ``team.id`` of interactions)."""
+    return _team(body)
+
+
 def command_caller(body: Body) -> Caller:
     """The user who ran a slash command (form fields ``team_id``, ``user_id``, ``user_name``)."""
     return Caller(IdentityKey(PLATFORM, str(body["team_id"]), str(body["user_id"])), str(body.get("user_name", "")))

@@ -19,6 +19,8 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.runtime import Runtime
+from bot.slack.payloads import team_of
+from bot.slack.workspaces import NotInstalled, OneWorkspace, Workspaces
 from commands.framework.context import JobContext
 from commands.framework.messenger import Messenger
 from commands.framework.registry import JobHandler
@@ -55,13 +57,18 @@ def queue(runtime: Runtime, kind: str, body: Mapping[str, Any], *, bot_user_id: 
 
 
 class SlackWork:
-    """Runs queued Slack requests with the listeners' second halves; one per worker process."""
+    """Runs queued Slack requests with the listeners' second halves; one per worker process.
 
-    def __init__(self, runtime: Runtime, client: WebClient) -> None:
+    Each request is answered with the token of the workspace it came from (``clients``: one client for every
+    workspace, or the OAuth installations); a request from a workspace that has since uninstalled the app is
+    not run, with one log line.
+    """
+
+    def __init__(self, runtime: Runtime, clients: WebClient | Workspaces) -> None:
         from bot.slack.listeners import SlackFrontDoor
 
         self.runtime = runtime
-        self.client = client
+        self.workspaces: Workspaces = OneWorkspace(clients) if isinstance(clients, WebClient) else clients
         self.door = SlackFrontDoor(runtime)
 
     def run(self, kind: str, payload: Mapping[str, Any]) -> None:
@@ -71,8 +78,14 @@ class SlackWork:
             log.warning("Slack request too old to answer, not run", extra={"kind": kind, "age_seconds": int(age)})
             return
         body: dict[str, Any] = json.loads(self.runtime.dispatcher.services.secrets.open(str(payload["request"])))
+        try:
+            client = self.workspaces.client_for(team_of(body))
+        except NotInstalled as gone:
+            log.warning("Slack request not run: the app is no longer installed in its workspace",
+                        extra={"kind": kind, "team_id": gone.team_id})
+            return
         respond = Respond(response_url=str(body["response_url"])) if body.get("response_url") else None
-        door, client = self.door, self.client
+        door = self.door
         if kind == COMMAND:
             door.run_command(body, respond, client, age=age)
         elif kind == ACTION:
@@ -91,16 +104,22 @@ class SlackWork:
 def job_handlers(runtime: Runtime, messengers: Mapping[str, Messenger]) -> dict[str, JobHandler]:
     """The worker's handlers of the Slack kinds; each runs its request after the (empty) job transaction.
 
-    The Web API client is the Slack messenger's (the bot token, ``SLACK_API_URL``), built on first use.
+    The workspaces' clients are the Slack messenger's (its bot token, or the OAuth installations), built on
+    first use.
     """
     built: list[SlackWork] = []
 
     def work() -> SlackWork:
         if not built:
-            from bot.slack.app import make_client
+            from bot.slack.app import make_client, make_workspaces
 
-            client = getattr(messengers.get("slack"), "client", None)
-            built.append(SlackWork(runtime, client if isinstance(client, WebClient) else make_client(runtime.config)))
+            messenger = messengers.get("slack")
+            workspaces = getattr(messenger, "workspaces", None)
+            client = getattr(messenger, "client", None)
+            if workspaces is None:
+                workspaces = make_workspaces(runtime, client if isinstance(client, WebClient)
+                                             else make_client(runtime.config))
+            built.append(SlackWork(runtime, workspaces))
         return built[0]
 
     def handler(kind: str) -> JobHandler:

@@ -12,6 +12,7 @@ from storage.models.kernel import AuditEvent, Delivery, FormDraft, Job, Setting,
 from storage.models.payments import Purchase, StripeEvent, Subscription, SubscriptionTier
 from storage.models.repos import JulesConnection, RepoConnection
 from storage.models.revenue import DigestPost, DigestTarget, RevenueDay
+from storage.models.slack_oauth import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES
 from storage.models.states import (
     CostDebitStatus,
     DeployDraftStatus,
@@ -33,6 +34,9 @@ from storage.models.states import (
 __all__ = [
     "CREDIT_KINDS",
     "NAMING",
+    "SLACK_BOTS",
+    "SLACK_INSTALLATIONS",
+    "SLACK_OAUTH_STATES",
     "AuditEvent",
     "Base",
     "ChatIdentity",

@@ -9,6 +9,13 @@ models (``tests.emulators.slack_validate``); a refused payload is answered as Sl
 or ``chat.delete`` of an unknown ``ts`` fails with ``message_not_found``, ``views.update`` of an unknown view
 with ``not_found`` (``hash_conflict`` on a stale hash), and ``response_url`` posts replace or delete the
 message they belong to. ``views.publish`` takes only Home views and keeps each user's Home (``home(user)``).
+
+It is also Slack's OAuth side (``slack_oauth``): ``GET /oauth/v2/authorize`` (``authorize_url``) installs the app
+in the workspace set with ``install_into`` and sends the browser back to the redirect URL with a code;
+``oauth.v2.access`` checks the client id and secret, takes each code once and answers a bot token of that
+workspace (with ``token_rotation``: an expiring one and a refresh token, which ``grant_type=refresh_token``
+exchanges once). Tokens it issued answer ``auth.test`` for their own workspace, and once revoked
+(``revoke_workspace``) every method refuses them with ``token_revoked``.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.emulators import slack_socket
+from tests.emulators import slack_oauth, slack_socket
 from tests.emulators.http_base import serve_in_thread, stop_serving
 from tests.emulators.slack_answers import RESPONDERS, Answer
 from tests.emulators.slack_validate import message_errors
@@ -109,6 +116,8 @@ class SlackEmulator:
     workspace or app that does not allow it does; empty: allowed."""
     _statuses: dict[tuple[str, str], list[str]] = field(default_factory=dict, init=False, repr=False)
     failures: list[Failure] = field(default_factory=list, init=False, repr=False)
+    oauth: slack_oauth.OAuthSide = field(default_factory=slack_oauth.OAuthSide, init=False, repr=False)
+    """The OAuth side: the app's credentials, codes, tokens per workspace (see ``tests.emulators.slack_oauth``)."""
     _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
 
@@ -147,6 +156,19 @@ class SlackEmulator:
                 raise AssertionError("no Socket Mode connection to send to")
             time.sleep(0.01)
         self._outboxes[-1].put(envelope)
+
+    @property
+    def authorize_url(self) -> str:
+        """Slack's authorize page (where ``/slack/install`` sends the browser): beside the Web API, as on Slack."""
+        return f"http://{self.host}:{self.port}/oauth/v2/authorize"
+
+    def install_into(self, team_id: str, team_name: str = "", installer: str = "UINSTALLER") -> None:
+        """The workspace the next visit of the authorize page installs the app in, and who installs it."""
+        self.oauth.install_into(team_id, team_name or f"Team {team_id}", installer)
+
+    def revoke_workspace(self, team_id: str) -> None:
+        """Revoke every token issued for ``team_id`` (the app was uninstalled there, or an admin revoked them)."""
+        self.oauth.revoke(team_id)
 
     def webhook_url(self, name: str = "hook") -> str:
         """A ``response_url`` that records what is posted to it."""
@@ -365,19 +387,31 @@ class SlackEmulator:
             return self._webhook(call.path.removeprefix("/webhook/"), call.body)
         if call.path.startswith("/upload/"):
             return 200, {"Content-Type": "text/plain"}, f"OK - {len(call.raw)}".encode()
+        if call.path == "/oauth/v2/authorize":
+            return self.oauth.authorize(call.body)
         method = call.path.strip("/")
         fault = self._take_fault(method)
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
             return fault.status, headers, _json({"ok": False, "error": fault.error})
+        if method == "oauth.v2.access":
+            return 200, {}, _json(self.oauth.access(call.body, call.headers.get("authorization", "")))
         if method not in RESPONDERS:
             return 404, {}, _json({"ok": False, "error": "unknown_method"})
         token = call.token
         if not token:
             return 200, {}, _json({"ok": False, "error": "not_authed"})
-        if not token.startswith(("xoxb-", "xoxp-", "xapp-")):
+        issued = self.oauth.token(token)
+        if issued is not None and issued.refusal():
+            return 200, {}, _json({"ok": False, "error": issued.refusal()})
+        bare = token.removeprefix("xoxe.")
+        if issued is None and not bare.startswith(("xoxb-", "xoxp-", "xapp-")):
             return 200, {}, _json({"ok": False, "error": "invalid_auth"})
-        return 200, {}, _json(RESPONDERS[method](self, {**call.body, "_token_kind": token.split("-")[0]}))
+        body = {**call.body, "_token_kind": bare.split("-")[0]}
+        if issued is not None:
+            body.update(_team_id=issued.team_id, _team_name=issued.team_name, _bot_user_id=issued.bot_user_id,
+                        _bot_id=issued.bot_id)
+        return 200, {}, _json(RESPONDERS[method](self, body))
 
 
 def _matches(recorded: str, wanted: str) -> bool:

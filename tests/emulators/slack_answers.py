@@ -19,14 +19,16 @@ def _need(body: dict[str, Any], *names: str) -> str | None:
 
 
 def _auth_test(emu: SlackEmulator, body: dict[str, Any]) -> Answer:
-    return {"ok": True, "url": "https://rad-test.slack.com/", "team": "RAD Test", "user": "rad",
-            "team_id": emu.team_id, "user_id": emu.bot_user_id, "bot_id": emu.bot_id,
+    """The token's identity: its own workspace and bot for a token the OAuth side issued, else the default."""
+    return {"ok": True, "url": "https://rad-test.slack.com/", "team": body.get("_team_name", "RAD Test"),
+            "user": "rad", "team_id": body.get("_team_id", emu.team_id),
+            "user_id": body.get("_bot_user_id", emu.bot_user_id), "bot_id": body.get("_bot_id", emu.bot_id),
             "is_enterprise_install": False}
 
 
 def _message(emu: SlackEmulator, body: dict[str, Any], ts: str) -> Answer:
-    message = {"type": "message", "text": body.get("text", ""), "user": emu.bot_user_id, "bot_id": emu.bot_id,
-               "ts": ts, "team": emu.team_id}
+    message = {"type": "message", "text": body.get("text", ""), "user": body.get("_bot_user_id", emu.bot_user_id),
+               "bot_id": body.get("_bot_id", emu.bot_id), "ts": ts, "team": body.get("_team_id", emu.team_id)}
     for name in ("blocks", "attachments", "metadata"):
         if body.get(name):
             message[name] = body[name]

@@ -36,6 +36,8 @@ EVENT_SUBSCRIPTIONS: dict[str, dict[str, str]] = {
                 "message.im": "im:history"},
     "app_mention": {"app_mention": "app_mentions:read"},
     "app_home_opened": {"app_home_opened": ""},
+    "app_uninstalled": {"app_uninstalled": ""},
+    "tokens_revoked": {"tokens_revoked": ""},
 }
 WEB_API_CALL = re.compile(r"\.((?:chat|files|views|users|conversations|auth|reactions|apps)_\w+)\(")
 EVENT_LISTENER = re.compile(r"app\.event\(\s*[\"']([\w.]+)[\"']")
