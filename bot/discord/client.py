@@ -86,6 +86,8 @@ class RadDiscordClient(discord.AutoShardedClient):
         super().__init__(intents=intents or default_intents(), **options)
         self.runtime = runtime
         self.pacer = IdentifyPacer(identify_window)
+        self._live: dict[int, bool] = {}
+        """Each shard: True from its READY or RESUMED to its next disconnect."""
         self.front = Front(runtime, DraftStore(runtime.db), defer_after=defer_after)
         self.tree = RadTree(self)
         self.tree.add_command(build_group(runtime.registry, runtime.config.command, self.front.command,
@@ -126,11 +128,15 @@ class RadDiscordClient(discord.AutoShardedClient):
         await self.pacer.wait(shard_id)
 
     def shard_states(self) -> dict[int, bool]:
-        """Each shard started so far: whether its gateway socket is open now."""
-        return {shard_id: not info.is_closed() for shard_id, info in sorted(self.shards.items())}
+        """Each shard started so far: whether it is connected now.
+
+        Connected: its session READY or RESUMED since it last disconnected, and its socket open.
+        """
+        return {shard_id: self._live.get(shard_id, False) and not info.is_closed()
+                for shard_id, info in sorted(self.shards.items())}
 
     def is_ready(self) -> bool:
-        """READY came on every shard and every shard's socket is open now (a shard resuming is not ready)."""
+        """READY came on every shard and every shard is connected now (one reconnecting is not)."""
         states = self.shard_states()
         return super().is_ready() and len(states) == len(self._connection.shard_ids) and all(states.values())
 
@@ -140,13 +146,19 @@ class RadDiscordClient(discord.AutoShardedClient):
                                              "shards": self.shard_count})
         self.ready.set()
 
+    async def on_shard_connect(self, shard_id: int) -> None:
+        """A shard's session is READY."""
+        self._live[shard_id] = True
+
     async def on_shard_disconnect(self, shard_id: int) -> None:
-        """Log a shard's lost connection (it reconnects by itself)."""
+        """A shard lost its connection (it reconnects by itself); logged."""
+        self._live[shard_id] = False
         if not self.is_closed():
             log.warning("discord shard disconnected", extra={"shard": shard_id})
 
     async def on_shard_resumed(self, shard_id: int) -> None:
-        """Log a shard's resumed session."""
+        """A shard's session is resumed; logged."""
+        self._live[shard_id] = True
         log.info("discord shard resumed", extra={"shard": shard_id})
 
     async def on_guild_join(self, guild: discord.Guild) -> None:

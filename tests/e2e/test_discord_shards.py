@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,12 +32,14 @@ from tests.emulators.discord import Call, DiscordEmulator
 from tests.emulators.discord_gateway import shard_of
 from tests.support.discord_harness import ADMIN_ID, discord_config, make_runtime
 from tests.support.discord_spec import validate_call
+from tests.support.processes import bot_run, json_body, wait_until
 
 GUILD_A, CHANNEL_A = str(4_000_000 << 22), "810000000000000001"
 GUILD_B, CHANNEL_B = str((4_000_001 << 22) + 7), "810000000000000002"
 GUILD_C, CHANNEL_C = str((4_000_003 << 22) + 9), "810000000000000003"
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
 IDENTIFY, RESUME = 2, 6
+MESSAGE_CONTENT = 1 << 15
 
 
 @pytest.fixture(autouse=True)
@@ -66,9 +69,9 @@ async def sharded_bot(db: Database, config: Config, emulator: DiscordEmulator, *
     task = asyncio.create_task(serve(runtime, stop, on_client=clients.append, guild_ready_timeout=0.05,
                                      **{"identify_window": 0.2, **options}))
     try:
-        await until(lambda: (clients and clients[0].ready.is_set()) or task.done(), 10, "READY on every shard")
+        await until(lambda: (clients and clients[-1].ready.is_set()) or task.done(), 10, "READY on every shard")
         assert not task.done(), task.exception()
-        yield clients[0]
+        yield clients[-1]  # the last: a client refused an intent is replaced by one without it
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -94,6 +97,12 @@ async def answered_once(emulator: DiscordEmulator, interaction: dict[str, Any]) 
     [answer] = answers(emulator, interaction)
     validate_call(answer)
     return answer
+
+
+def validate_all(emulator: DiscordEmulator) -> None:
+    """Every successful call the bot made: a route Discord has, with a body its description allows."""
+    for call in emulator.find():
+        validate_call(call)
 
 
 def carried_by(emulator: DiscordEmulator, interaction: dict[str, Any]) -> list[int]:
@@ -129,6 +138,15 @@ async def test_each_guild_is_answered_once_through_its_own_shard(db: Database, c
                 assert "RAD commands" in answer.json["data"]["content"]
             assert (carried_by(emulator, in_a), carried_by(emulator, in_b)) == ([0], [1])
 
+            in_dm = emulator.track(obj.interaction(2, obj.command_data("rad", ["help"]),
+                                                   application_id=emulator.application_id,
+                                                   user_data=obj.user(ADMIN_ID, "admin"),
+                                                   channel_id="870000000000000001"))
+            assert await emulator.dispatch("INTERACTION_CREATE", in_dm) == 1
+            await answered_once(emulator, in_dm)
+            assert carried_by(emulator, in_dm) == [0], "direct messages come on shard 0"
+            validate_all(emulator)
+
 
 async def test_the_configured_shard_count_wins_and_shards_of_separate_keys_identify_together(
         db: Database, config: Config) -> None:
@@ -144,6 +162,21 @@ async def test_the_configured_shard_count_wins_and_shards_of_separate_keys_ident
             await emulator.dispatch("INTERACTION_CREATE", in_c)
             await answered_once(emulator, in_c)
             assert carried_by(emulator, in_c) == [shard_of(GUILD_C, 3)]
+
+
+async def test_without_the_message_content_intent_every_shard_connects_without_it(db: Database,
+                                                                                  config: Config) -> None:
+    async with DiscordEmulator(recommended_shards=2) as emulator:
+        guild_with_channel(emulator, GUILD_A, CHANNEL_A, "Alpha")
+        guild_with_channel(emulator, GUILD_B, CHANNEL_B, "Beta")
+        emulator.gateway.disallowed_intents = MESSAGE_CONTENT
+        async with sharded_bot(db, config, emulator) as client:
+            asked = [p["d"]["intents"] & MESSAGE_CONTENT for p in emulator.gateway.received if p["op"] == IDENTIFY]
+            assert asked[0] and asked[-2:] == [0, 0], "refused (4014), then both shards without it"
+            assert client.shard_states() == {0: True, 1: True}
+            in_b = slash(emulator, GUILD_B, CHANNEL_B)
+            await emulator.dispatch("INTERACTION_CREATE", in_b)
+            await answered_once(emulator, in_b)
 
 
 async def test_with_too_few_session_starts_left_the_start_waits_for_the_reset(db: Database,
@@ -178,6 +211,7 @@ async def test_a_dropped_shard_resumes_and_loses_nothing(db: Database, config: C
             assert emulator.gateway.shards == {0: session_0, 1: session_1}, "both sessions lived on"
             assert (session_0.resumes, emulator.gateway.connections) == (0, 3)
             assert len(emulator.find("POST", CALLBACK)) == 3
+            validate_all(emulator)
 
 
 async def test_a_shard_whose_session_is_gone_identifies_again_and_is_down_meanwhile(
@@ -253,6 +287,7 @@ async def test_servers_added_and_removed_and_an_outage_that_is_neither(db: Datab
             assert await emulator.leave_guild(GUILD_A) == 1  # a repeated GUILD_DELETE: nothing more
             await asyncio.sleep(0.2)
             assert len(audits(db, "workspace.removed")) == 1 and len(audits(db, "digest.broken")) == 1
+            validate_all(emulator)
 
 
 async def test_rest_429s_are_waited_out_and_retried_once(db: Database, config: Config) -> None:
@@ -280,3 +315,27 @@ async def test_rest_429s_are_waited_out_and_retried_once(db: Database, config: C
             followups = emulator.find("POST", rf"/webhooks/\d+/{help_a['token']}")
             contents = [m["content"] for m in emulator.messages.values() if m["channel_id"] == CHANNEL_A]
             assert len(contents) == 2 + len(followups) == len(set(contents)), "no message twice"
+            validate_all(emulator)
+
+
+def test_healthz_of_the_run_process_says_discord_is_down_while_a_shard_is(tmp_path: Path, db: Database,
+                                                                          database_url: str) -> None:
+    """``python -m bot run`` with Discord's own 5-second IDENTIFY window: a shard whose session is gone twice in
+    a row waits for the window before it may IDENTIFY again, and ``/healthz`` says so meanwhile."""
+    with bot_run(tmp_path / "data", database_url=database_url if "postgresql" in database_url else "") as bot:
+        gateway = bot.discord.gateway
+
+        def discord_health() -> tuple[int, object]:
+            status, body = bot.get("/healthz")
+            doors = json_body(body).get("front_doors")
+            return status, doors.get("discord") if isinstance(doors, dict) else None
+
+        wait_until(lambda: discord_health() == (200, "ok"), 30, "Discord ready")
+        for _ in range(2):
+            identified = len(gateway.identified)
+            bot.discord.run_sync(gateway.drop(0, forget=True))
+            wait_until(lambda: discord_health() == (503, "down"), 5, "/healthz to say Discord is down")
+            wait_until(lambda: discord_health() == (200, "ok"), 15, "Discord back")
+            assert len(gateway.identified) == identified + 1
+        (_, first), (_, second) = gateway.identified[-2:]
+        assert second - first >= 5.0, "one IDENTIFY per 5 seconds"

@@ -6,7 +6,8 @@ replay of the events after the client's sequence + RESUMED (or INVALID_SESSION f
 Sharding as Discord does it: IDENTIFY carries ``shard: [shard_id, shard_count]`` (``[0, 1]`` when absent), a
 guild belongs to shard ``(guild_id >> 22) % shard_count``, and every guild event goes to that shard's session
 only; events without a guild (direct messages) go to shard 0. A shard id outside its count is closed with
-4010 (Invalid shard). The latest session of each shard receives its events even while its socket is down:
+4010 (Invalid shard), and one asking for an intent in ``disallowed_intents`` (a privileged intent the
+app is not approved for) with 4014. The latest session of each shard receives its events even while its socket is down:
 they are kept, and a RESUME replays them, so a shard that reconnects loses nothing. A client closing with
 1000 or 1001 ends its session (Discord's rule); any other close leaves it resumable.
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 REPLAY_MAX = 1000
 DISPATCH, HEARTBEAT, IDENTIFY, RESUME, RECONNECT, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 0, 1, 2, 6, 7, 9, 10, 11
-INVALID_SHARD = 4010
+INVALID_SHARD, DISALLOWED_INTENTS = 4010, 4014
 SESSION_ENDING_CLOSES = (1000, 1001)
 GUILD_EVENTS_BY_ID = ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE")
 """Events whose ``d.id`` is the guild (the others carry ``d.guild_id``)."""
@@ -92,6 +93,8 @@ class Gateway:
         self.identified: list[tuple[int, float]] = []
         """(shard id, ``time.monotonic()``) of every IDENTIFY, in order."""
         self.connections = 0
+        self.disallowed_intents = 0
+        """Intent bits an IDENTIFY may not ask for (e.g. ``1 << 15``, MESSAGE_CONTENT, not approved): closed 4014."""
 
     @property
     def connected(self) -> list[Session]:
@@ -138,6 +141,9 @@ class Gateway:
         shard_id, shard_count = (int(n) for n in (data.get("shard") or (0, 1)))
         if not 0 <= shard_id < shard_count:
             await ws.close(code=INVALID_SHARD, message=b"Invalid shard")
+            return None
+        if int(data.get("intents") or 0) & self.disallowed_intents:
+            await ws.close(code=DISALLOWED_INTENTS, message=b"Disallowed intent(s)")
             return None
         session = Session(secrets.token_hex(16), socket=ws, identify=dict(data), shard=(shard_id, shard_count))
         self.sessions[session.session_id] = session
