@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from commands.framework.context import Context
@@ -273,8 +273,8 @@ class Dispatcher:
         """A read-only body: in a read-only unit of work, after a writer's one only when something is written."""
         actor: User | None = None
         with self.db.read() as session:
-            if call.delivery is None and known_caller(session, call.caller, self.config.admins):
-                actor = resolve_caller(session, call.caller, self.config.admins)
+            actor = known_caller(session, call.caller, self.config.admins) if call.delivery is None else None
+            if actor is not None:
                 return self._guarded_read(self._context(session, actor, call.caller, call.where), body, call.label)
         with self.db.unit_of_work() as session:
             if call.delivery is not None and not claim_delivery(session, call.delivery):
@@ -337,10 +337,12 @@ class Dispatcher:
 
 
 def claim_delivery(session: Session, key: str) -> bool:
-    """Record a delivery key; False if it was handled before (the retry is dropped)."""
-    try:
-        with session.begin_nested():
-            session.add(Delivery(key=key[:200]))
-        return True
-    except IntegrityError:
-        return False
+    """Record a delivery key; False if it was handled before (the retry is dropped).
+
+    One statement, ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL and SQLite alike): no savepoint
+    round trips, and a key another transaction is inserting waits for it to commit or roll back.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    claimed = session.execute(insert(Delivery).values(key=key[:200], at=utcnow())
+                              .on_conflict_do_nothing(index_elements=[Delivery.key]).returning(Delivery.key))
+    return claimed.first() is not None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from core import audit
 from core.accounts.roles import USER, grant_role
@@ -57,14 +57,17 @@ class Caller:
 
 
 def find_identity(session: Session, key: IdentityKey) -> ChatIdentity | None:
-    """The chat identity for ``key``, or None if it never used the bot."""
+    """The chat identity for ``key`` with its user and their roles, in one query; None if it never used the bot.
+
+    The user's other identities are loaded only when something asks for them (``whoami``, a link).
+    """
     return session.scalars(
         select(ChatIdentity).where(
             ChatIdentity.platform == key.platform,
             ChatIdentity.workspace == key.workspace,
             ChatIdentity.external_id == key.external_id,
-        )
-    ).one_or_none()
+        ).options(joinedload(ChatIdentity.user).options(joinedload(User.roles), lazyload(User.identities)))
+    ).unique().one_or_none()
 
 
 def find_user(session: Session, key: IdentityKey) -> User | None:
@@ -150,19 +153,20 @@ def user_label(user: User) -> str:
     return f"user:{user.id} ({user.display_name})"
 
 
-def known_caller(session: Session, caller: Caller, bootstrap_admins: Iterable[str]) -> bool:
-    """Whether :func:`resolve_caller` would write nothing for ``caller``: known, named as now, roles as due.
+def known_caller(session: Session, caller: Caller, bootstrap_admins: Iterable[str]) -> User | None:
+    """The user :func:`resolve_caller` would return without writing anything, read in one query; else None.
 
-    A read-only unit of work resolves such a caller; any other goes through a writer's unit first.
+    None when the caller is new, renamed, merged, deactivated or a bootstrap admin without the role. A read-only
+    unit of work resolves a known caller; any other goes through a writer's unit first.
     """
     identity = find_identity(session, caller.key)
-    if identity is None or identity.user.merged_into_id is not None:
-        return False
+    if identity is None or identity.user.merged_into_id is not None or not identity.user.active:
+        return None
     user, name = identity.user, caller.display_name.strip()[:120]
     if name and not (identity.display_name == name and user.display_name == name):
-        return False
+        return None
     admins = {str(IdentityKey.parse(a)) for a in bootstrap_admins}
-    return not (str(caller.key) in admins and "admin" not in user.role_names)
+    return None if str(caller.key) in admins and "admin" not in user.role_names else user
 
 
 def resolve_caller(session: Session, caller: Caller, bootstrap_admins: Iterable[str]) -> User:

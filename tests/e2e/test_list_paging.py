@@ -129,6 +129,17 @@ async def test_commands_that_only_read_take_no_write_lock(door: FrontDoor, db: D
     assert writes and all(s.startswith(queue) for s in writes), writes
 
 
+async def test_the_caller_is_resolved_in_one_query_and_the_delivery_key_claimed_in_one(
+        door: FrontDoor, db: Database) -> None:
+    await door.command("whoami")
+    with statements(db) as sent:
+        await door.command("credits")
+    caller_reads = [s for s in sent if "chat_identities" in s or "user_roles" in s or s.startswith("SELECT users.")]
+    assert len(caller_reads) == 1 and "JOIN users" in caller_reads[0] and "user_roles" in caller_reads[0]
+    claims = [s for s in sent if "deliveries" in s]
+    assert len(claims) == 1 and "ON CONFLICT" in claims[0] and not [s for s in sent if "SAVEPOINT" in s]
+
+
 async def test_the_catalog_reads_one_page_of_modules(door: FrontDoor, db: Database) -> None:
     with db.unit_of_work() as s:
         s.add_all(Module(name=f"cat-{n:02d}", source="platform", commit="c0ffee", deployment_count=n)
