@@ -4,7 +4,8 @@ Being added is recorded in the audit log. Being removed means the bot can post n
 more, so every active revenue digest target there is stopped: marked broken with the reason, as a channel the
 bot cannot post in is (``core.revenue.digests.break_target``), and audited. The caller tells whoever set each
 target. A target stopped this way stays stopped if the bot is added back: someone runs
-``/rad admin digest here`` again, as for any broken target.
+``/rad admin digest here`` again, as for any broken target. A removal while the bot was not connected is
+found when it connects again: a workspace of :func:`digest_workspaces` it is no longer in.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ NAME_MAX = 100
 def workspace_target(platform: str, workspace: str) -> str:
     """The audit target naming a workspace."""
     return f"workspace:{platform}:{workspace}"
+
+
+def digest_workspaces(session: Session, platform: str) -> list[str]:
+    """The workspaces of ``platform`` holding an active digest target (to check the bot is still in them)."""
+    return list(session.scalars(select(DigestTarget.workspace).distinct().where(
+        DigestTarget.platform == platform, DigestTarget.status == DigestTargetStatus.ACTIVE)
+        .order_by(DigestTarget.workspace)))
 
 
 def bot_added(session: Session, platform: str, workspace: str, name: str) -> None:

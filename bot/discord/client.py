@@ -141,10 +141,16 @@ class RadDiscordClient(discord.AutoShardedClient):
         return super().is_ready() and len(states) == len(self._connection.shard_ids) and all(states.values())
 
     async def on_ready(self) -> None:
-        """Log the connection and set ``ready``."""
+        """Log the connection, set ``ready``, and stop the digests of servers left while disconnected."""
         log.info("discord connected", extra={"user": str(self.user), "guilds": len(self.guilds),
                                              "shards": self.shard_count})
         self.ready.set()
+        await guilds.removed_meanwhile(self.runtime, {guild.id for guild in self.guilds}, self.on_my_shards)
+
+    def on_my_shards(self, guild_id: int) -> bool:
+        """Whether ``guild_id``'s events come to this client (its shard is one of ours)."""
+        count = self.shard_count or 1
+        return (guild_id >> 22) % count in self._connection.shard_ids
 
     async def on_shard_connect(self, shard_id: int) -> None:
         """A shard's session is READY."""

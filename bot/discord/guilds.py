@@ -3,6 +3,8 @@
 Added: logged and audited. Removed: logged, audited, the revenue digests of that server stopped
 (``core.workspaces``) and whoever set each one told in a direct message. A server that is only
 unavailable (a Discord outage: GUILD_DELETE with ``unavailable``) is neither: its digests keep going.
+A removal while the bot was not connected has no event: once every shard is READY, a server with digests
+that is on one of this client's shards but not among its servers was left meanwhile (``removed_meanwhile``).
 The database work runs in a worker thread, so the event loop never waits on it.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Collection
 
 import discord
 
@@ -36,6 +39,21 @@ async def guild_removed(runtime: Runtime, guild: discord.Guild) -> int:
     return stopped
 
 
+async def removed_meanwhile(runtime: Runtime, present: Collection[int], on_my_shards: Callable[[int], bool]) -> int:
+    """Stop the digests of servers on this client's shards that it is no longer in; returns how many were."""
+    stopped = await asyncio.to_thread(_record_removed_meanwhile, runtime, set(present), on_my_shards)
+    if stopped:
+        log.info("discord servers left while disconnected", extra={"digests_stopped": stopped})
+    return stopped
+
+
+def _record_removed_meanwhile(runtime: Runtime, present: set[int], on_my_shards: Callable[[int], bool]) -> int:
+    with runtime.db.read() as session:
+        known = workspaces.digest_workspaces(session, PLATFORM)
+    gone = [w for w in known if w.isdigit() and int(w) not in present and on_my_shards(int(w))]
+    return sum(_record_removed(runtime, guild_id, "") for guild_id in gone)
+
+
 def _record_added(runtime: Runtime, guild_id: str, name: str) -> None:
     with runtime.db.unit_of_work() as session:
         workspaces.bot_added(session, PLATFORM, guild_id, name)
@@ -52,7 +70,8 @@ def _record_removed(runtime: Runtime, guild_id: str, name: str) -> int:
 
 
 def removed_notice(target: DigestTarget, server: str, command: str) -> str:
-    """The direct message to whoever set a digest the removal stopped."""
-    return (f"RAD was removed from the Discord server *{server}*, so the {target.cadence.value} revenue digest in "
+    """The direct message to whoever set a digest the removal stopped (``server``: its name, if known)."""
+    named = f"the Discord server *{server}*" if server else "a Discord server"
+    return (f"RAD was removed from {named}, so the {target.cadence.value} revenue digest in "
             f"<#{target.channel}> is stopped. Add the bot back and run `/{command} admin digest here "
             f"{target.cadence.value}` in that channel to start it again, or choose another channel.")

@@ -290,6 +290,49 @@ async def test_servers_added_and_removed_and_an_outage_that_is_neither(db: Datab
             validate_all(emulator)
 
 
+async def test_a_server_left_while_the_bot_was_down_stops_its_digests_when_it_is_back(db: Database,
+                                                                                      config: Config) -> None:
+    async with DiscordEmulator(recommended_shards=2) as emulator:
+        guild_with_channel(emulator, GUILD_A, CHANNEL_A, "Alpha")
+        guild_with_channel(emulator, GUILD_B, CHANNEL_B, "Beta")
+        async with sharded_bot(db, config, emulator):
+            for guild, channel in ((GUILD_A, CHANNEL_A), (GUILD_B, CHANNEL_B)):
+                here = slash(emulator, guild, channel, "admin digest", {"what": "here", "cadence": "daily"})
+                await emulator.dispatch("INTERACTION_CREATE", here)
+                await answered_once(emulator, here)
+        assert emulator.gateway.shards == {}, "a client that closes ends its sessions"
+        assert await emulator.leave_guild(GUILD_B) == 0, "nobody connected to tell"
+        async with sharded_bot(db, config, emulator) as client:
+            assert client.get_guild(int(GUILD_B)) is None
+            await until(lambda: audits(db, "workspace.removed"), 5, "the removal to be found")
+            assert audits(db, "workspace.removed") == [(f"workspace:discord:{GUILD_B}", "discord",
+                                                        {"name": "", "digests_stopped": 1})]
+            assert targets(db) == {GUILD_A: (DigestTargetStatus.ACTIVE, ""),
+                                   GUILD_B: (DigestTargetStatus.BROKEN, f"the bot was removed from {GUILD_B}")}
+            with db.read() as session:
+                [told] = [j.payload["text"] for j in session.scalars(select(Job).where(Job.kind == "chat.post"))]
+            assert told.startswith("RAD was removed from a Discord server, so the daily revenue digest in "
+                                   f"<#{CHANNEL_B}> is stopped.")
+
+
+async def test_a_client_running_some_shards_leaves_the_other_shards_servers_alone(db: Database,
+                                                                                 config: Config) -> None:
+    async with DiscordEmulator(recommended_shards=2) as emulator:
+        guild_with_channel(emulator, GUILD_A, CHANNEL_A, "Alpha")
+        guild_with_channel(emulator, GUILD_B, CHANNEL_B, "Beta")
+        async with sharded_bot(db, config, emulator):
+            for guild, channel in ((GUILD_A, CHANNEL_A), (GUILD_B, CHANNEL_B)):
+                here = slash(emulator, guild, channel, "admin digest", {"what": "here", "cadence": "daily"})
+                await emulator.dispatch("INTERACTION_CREATE", here)
+                await answered_once(emulator, here)
+        async with sharded_bot(db, config, emulator, shard_count=2, shard_ids=[0]) as client:
+            assert sorted(client.shard_states()) == [0] and [g.id for g in client.guilds] == [int(GUILD_A)]
+            await asyncio.sleep(0.2)
+            assert audits(db, "workspace.removed") == [], "Beta is on shard 1, which another process runs"
+            assert {w: status for w, (status, _) in targets(db).items()} == {
+                GUILD_A: DigestTargetStatus.ACTIVE, GUILD_B: DigestTargetStatus.ACTIVE}
+
+
 async def test_rest_429s_are_waited_out_and_retried_once(db: Database, config: Config) -> None:
     async with DiscordEmulator(recommended_shards=2) as emulator:
         guild_with_channel(emulator, GUILD_A, CHANNEL_A, "Alpha")
