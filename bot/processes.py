@@ -69,13 +69,14 @@ def migrate(config: Config) -> int:
 
 
 def rotate_secrets(config: Config) -> int:
-    """Re-encrypt every stored secret under the newest key and print how many."""
+    """Re-encrypt every stored secret (Slack installations' tokens too) under the newest key and print how many."""
+    from bot.slack.installations import reseal_tokens
     from core import secrets
 
     runtime = build_runtime(config)
     box = secrets.SecretBox(secrets.load_keys(config.secret_keys, config.data_dir))
     with runtime.db.unit_of_work() as session:
-        count = secrets.rotate_all(session, box)
+        count = secrets.rotate_all(session, box) + reseal_tokens(session, box)
     print(f"Re-encrypted {count} secret{'s' if count != 1 else ''} under the newest key.")
     return 0
 

@@ -6,6 +6,7 @@ SQLAlchemy's asyncio layer and its ``greenlet`` dependency). Its token columns s
 the secret box, so the database holds only Fernet ciphertext of the bot, user and refresh tokens (and of the
 incoming webhook URL); no query compares a token (they test it for NULL only), so sealing changes none of them.
 
+``reseal_tokens`` re-encrypts them under the newest key (``python -m bot rotate-secrets``).
 ``OAuthStateStore`` keeps one row per ``/slack/install`` visit; a state is consumed by one ``DELETE`` that also
 checks its expiry, so it works once even when two redirects race.
 """
@@ -21,7 +22,8 @@ from typing import Any
 
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.state_store import OAuthStateStore as SdkOAuthStateStore
-from sqlalchemy import ColumnElement, Engine, MetaData, RowMapping, String, Table, and_, select
+from sqlalchemy import ColumnElement, Engine, MetaData, RowMapping, String, Table, and_, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from core.secrets import SecretBox
@@ -230,3 +232,17 @@ class OAuthStateStore(SdkOAuthStateStore):
             gone = connection.execute(self.table.delete().where(
                 self.table.c.state == state, self.table.c.expire_at > naive_utc(time.time())))
         return bool(gone.rowcount == 1)
+
+
+def reseal_tokens(session: Session, box: SecretBox) -> int:
+    """Re-encrypt every stored Slack token under the newest key (``rotate-secrets``); returns how many."""
+    count = 0
+    for table in (SLACK_BOTS, SLACK_INSTALLATIONS):
+        sealed = [table.c[name] for name in SEALED_COLUMNS if name in table.c]
+        rows = session.execute(select(table.c.id, *sealed).with_for_update()).mappings().all()
+        for row in rows:
+            values = {column.name: box.rotate(row[column.name]) for column in sealed if row[column.name]}
+            if values:
+                session.execute(update(table).where(table.c.id == row["id"]).values(**values))
+                count += len(values)
+    return count

@@ -23,6 +23,8 @@ from slack_sdk.errors import SlackApiError, SlackTokenRotationError
 from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.token_rotation import TokenRotator
 
+from core.secrets import SecretUnreadable
+
 log = logging.getLogger(__name__)
 
 ROTATE_BEFORE_MINUTES = 120
@@ -154,6 +156,10 @@ class WorkspaceAuthorize(Authorize):
         """The installed bot of the request's team, or None (refused)."""
         try:
             bot = self.workspaces.bot(team_id or "", enterprise_id)
+        except SecretUnreadable:
+            log.error("Slack token of the workspace cannot be decrypted (RAD_SECRET_KEY lost its old key?): "
+                      "request refused", extra={"team_id": team_id})
+            return None
         except (SlackApiError, OSError) as error:
             log.error("Slack token lookup failed, request refused",
                       extra={"team_id": team_id, "slack_error": slack_error(error)})

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,25 +28,28 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from cryptography.fernet import Fernet
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import func, select, text
 
+from bot.processes import rotate_secrets
 from bot.runtime import Runtime
 from bot.slack.app import build_app, make_client, make_messenger
 from bot.slack.messenger import SlackMessenger
 from bot.slack.oauth import BOT_SCOPES, NOT_INSTALLED
 from bot.slack.workspaces import NotInstalled
-from bot.web import BackgroundServer, start_background
+from bot.web import start_background
 from bot.worker import Worker
 from commands.framework.dispatch import Dispatcher
 from commands.handlers.notify import POST_KIND, post_later
 from commands.ui.model import Reply
 from core.config import Config
 from core.conversations import ConversationRef
+from core.secrets import SecretBox
 from storage.db import Database
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES, Job, JobStatus, utcnow
 from tests.emulators.slack import SlackEmulator
-from tests.support.processes import free_port
+from tests.support.processes import BotProcess, free_port, wait_until
 from tests.support.slack_support import emulator
 
 __all__ = ["emulator"]
@@ -68,17 +76,11 @@ class Browser:
 
 
 @dataclass
-class Bot:
-    """The bot in OAuth mode: its HTTP server, its worker, and the Slack emulator it talks to."""
+class Front:
+    """The bot's HTTP front door, driven as Slack and an installer's browser drive it."""
 
-    runtime: Runtime
-    server: BackgroundServer
+    url: str
     emulator: SlackEmulator
-    worker: Worker
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def install(self, browser: Browser | None = None) -> tuple[requests.Response, str]:
         """The whole install: ``/slack/install`` -> Slack's authorize page -> the redirect; (last answer, its URL)."""
@@ -112,6 +114,14 @@ class Bot:
     def open_home(self, *, team: str = TEAM, user: str = INSTALLER) -> requests.Response:
         return self.event({"type": "app_home_opened", "user": user, "channel": "D" + user, "tab": "home",
                            "event_ts": f"{time.time():.6f}"}, team=team)
+
+
+@dataclass
+class Bot(Front):
+    """The bot in OAuth mode in this process: its HTTP front door, its database, its worker."""
+
+    runtime: Runtime
+    worker: Worker
 
     def work(self) -> int:
         """Run every due job with the real worker; how many ran."""
@@ -152,7 +162,7 @@ def bot(config: Config, db: Database, dispatcher: Dispatcher, emulator: SlackEmu
     emulator.install_into(TEAM, TEAM_NAME, INSTALLER)
     server = start_background(runtime, build_app(runtime), port=port)
     try:
-        yield Bot(runtime, server, emulator, Worker(runtime, {"slack": make_messenger(runtime)}))
+        yield Bot(server.url, emulator, runtime, Worker(runtime, {"slack": make_messenger(runtime)}))
     finally:
         server.stop()
 
@@ -371,6 +381,37 @@ def test_an_expiring_token_is_refreshed_before_use(bot: Bot, emulator: SlackEmul
     assert_hidden(emulator, logged(caplog), repr(bot.stored()))
 
 
+# -- key rotation -------------------------------------------------------------------------------------
+
+def test_rotate_secrets_reseals_the_workspace_tokens_under_the_new_key(
+        config: Config, db: Database, dispatcher: Dispatcher, emulator: SlackEmulator,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    port = free_port()
+    before = replace(oauth_config(config, emulator, port), secret_keys=(old,))
+    runtime = Runtime(before, db, dispatcher.registry, Dispatcher(dispatcher.registry, db, before))
+    emulator.install_into(TEAM, TEAM_NAME, INSTALLER)
+    server = start_background(runtime, build_app(runtime), port=port)
+    try:
+        done, _ = Front(server.url, emulator).install()
+        assert done.status_code == 200
+    finally:
+        server.stop()
+    (token,) = emulator.oauth.tokens(TEAM)
+
+    assert rotate_secrets(replace(before, secret_keys=(new, old))) == 0
+    assert "Re-encrypted 2 secrets" in capsys.readouterr().out  # the bot token, in its bot and installation rows
+    with db.engine.connect() as connection:
+        sealed = [row.bot_token for table in (SLACK_BOTS, SLACK_INSTALLATIONS)
+                  for row in connection.execute(select(table.c.bot_token))]
+    assert [SecretBox([new]).open(value) for value in sealed] == [token, token]  # the old key is no longer needed
+
+    after = replace(before, secret_keys=(new,))
+    messenger = make_messenger(Runtime(after, db, dispatcher.registry, Dispatcher(dispatcher.registry, db, after)))
+    messenger.post(ConversationRef("slack", TEAM, "C2"), Reply(text="still here", ephemeral=False))
+    assert emulator.calls("chat.postMessage")[-1].token == token
+
+
 # -- one workspace ------------------------------------------------------------------------------------
 
 def test_single_workspace_mode_serves_no_install_routes(config: Config, db: Database, dispatcher: Dispatcher,
@@ -388,3 +429,68 @@ def test_single_workspace_mode_serves_no_install_routes(config: Config, db: Data
         server.stop()
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM slack_bots")).scalar_one() == 0
+
+
+# -- production processes -----------------------------------------------------------------------------
+
+def healthy(process: BotProcess) -> bool:
+    try:
+        return process.get("/healthz")[0] == 200
+    except TimeoutError:  # a busy machine: ask again
+        return False
+
+
+@contextmanager
+def started(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process, stopped with SIGTERM (then killed) on exit."""
+    child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def test_gunicorn_installs_and_a_worker_process_answers_with_the_workspace_token(
+        tmp_path: Path, db: Database, database_url: str, emulator: SlackEmulator) -> None:
+    """Two gunicorn workers serve the installs (states live in the database, so whichever worker gets the
+    redirect can consume the state another issued); a ``bot worker`` process answers the new workspace's command
+    and delivers its outbox post, both with that workspace's token."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RAD_", "DATABASE_", "DISCORD_"))}
+    env.update({"RAD_DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "DATABASE_URL": database_url,
+                "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": emulator.url,
+                "SLACK_CLIENT_ID": emulator.oauth.client_id, "SLACK_CLIENT_SECRET": emulator.oauth.client_secret,
+                "RAD_PUBLIC_URL": f"http://127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "RAD_WEB_THREADS": "2",
+                "RAD_SECRET_KEY": Fernet.generate_key().decode()})
+    emulator.install_into(TEAM, TEAM_NAME, INSTALLER)
+    with started([sys.executable, "-m", "gunicorn", "-c", "python:bot.prefork"], env) as web:
+        process = BotProcess(web, port, emulator, None)  # type: ignore[arg-type]
+        wait_until(lambda: web.poll() is not None or healthy(process), 60, "/healthz")
+        assert web.poll() is None, process.output()
+        bot = Front(process.url, emulator)
+        for _ in range(3):  # several installs, so both gunicorn workers are likely to serve a step
+            done, _back = bot.install()
+            assert done.status_code == 200, done.text
+        token = emulator.oauth.tokens(TEAM)[-1]
+        answer, hook = bot.command("whoami <@U778>")
+        assert answer.status_code == 200
+        with db.unit_of_work() as session:
+            post_later(session, "process:hello", "Hello from a worker process.",
+                       where=ConversationRef("slack", TEAM, "C2"))
+        with started([sys.executable, "-m", "bot", "worker"], env) as worker:
+            reply = emulator.wait_for(hook, timeout=30)[0].body
+            wait_until(lambda: bool(emulator.messages("C2")), 30, "the outbox post")
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+        logs = BotProcess(worker, port, emulator, None).output()  # type: ignore[arg-type]
+        assert "@U778|u778" in reply["text"], logs
+        assert {c.token for c in emulator.calls("users.info")} == {token}
+        assert [c.token for c in emulator.calls("chat.postMessage")] == [token]
+        web.send_signal(signal.SIGTERM)
+        wait_until(lambda: web.poll() is not None, 30, "gunicorn to stop")
+        assert_hidden(emulator, process.output(), logs)
