@@ -14,7 +14,7 @@ a server or removed from it (``guild_outage`` sends the GUILD_DELETE of an outag
 
 In a test: ``async with DiscordEmulator() as emu: ...``. From sync code: ``emu.start_in_thread()``
 (its own loop in a daemon thread) and ``emu.stop_thread()``. Standalone:
-``python -m tests.emulators.discord --port 8790``.
+``python -m tests.emulators.discord --port 8790 [--shards 2]``.
 """
 
 from __future__ import annotations
@@ -504,10 +504,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Discord REST + gateway emulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--shards", type=int, default=1, help="the shard count GET /gateway/bot recommends")
     args = parser.parse_args(argv)
 
     async def serve() -> None:
-        emulator = await DiscordEmulator(host=args.host, port=args.port).start()
+        emulator = await DiscordEmulator(host=args.host, port=args.port, recommended_shards=args.shards).start()
         print(f"DISCORD_API_URL={emulator.api_url}", flush=True)
         print(f"DISCORD_GATEWAY_URL={emulator.gateway_url}", flush=True)
         try:
