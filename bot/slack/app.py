@@ -26,7 +26,14 @@ from bot.slack.listeners import SlackFrontDoor
 from bot.slack.messenger import SlackMessenger
 from bot.slack.oauth import NOT_INSTALLED, Uninstalls, build_oauth_flow
 from bot.slack.shapes import MalformedPayload, check_payload
-from bot.slack.workspaces import InstalledWorkspaces, OneWorkspace, WorkspaceAuthorize, Workspaces, with_token
+from bot.slack.workspaces import (
+    InstalledWorkspaces,
+    OneWorkspace,
+    WorkspaceAuthorize,
+    Workspaces,
+    exchange_client,
+    with_token,
+)
 from core.config import Config
 
 log = logging.getLogger(__name__)
@@ -123,7 +130,7 @@ def oauth_app(runtime: Runtime, client: WebClient, secret: str) -> App:
         signing_secret=secret,
         installation_store=workspaces.store,
         authorize=WorkspaceAuthorize(workspaces),  # type: ignore[arg-type]  # an Authorize may return None (refused)
-        oauth_flow=build_oauth_flow(config, bare, workspaces, OAuthStateStore(runtime.db.engine)),
+        oauth_flow=build_oauth_flow(config, exchange_client(bare), workspaces, OAuthStateStore(runtime.db.engine)),
         user_facing_authorize_error_message=NOT_INSTALLED,
         process_before_response=True,
     )

@@ -51,7 +51,8 @@ FAILURES = {
     "storage_error": "The installation could not be saved. Please try again in a minute.",
     "access_denied": "The installation was cancelled: nothing was installed.",
 }
-CODE_IN_LOG = re.compile(r"(code:?\s*)\S+")
+CODE_IN_LOG = re.compile(r"""(code['"]?\s*[:=]\s*\[?['"]?)[^\s'",\]&]+""")
+"""An OAuth code in a log line: ``code: X``, ``'code': ['X']``, ``code=X``."""
 
 _flow_log = logging.getLogger(f"{__name__}.flow")
 """Bolt's OAuth flow logs here; ``HideCodes`` redacts the codes its lines carry."""

@@ -61,10 +61,22 @@ class OneWorkspace:
         return self.client
 
 
+_token_exchanges = logging.getLogger(f"{__name__}.token_exchanges")
+_token_exchanges.setLevel(logging.INFO)
+"""The logger of the clients that exchange codes and refresh tokens: ``slack_sdk`` logs whole responses (tokens
+included) at DEBUG, so this one never does, whatever ``RAD_LOG_LEVEL`` says."""
+
+
 def with_token(base: WebClient, token: str | None) -> WebClient:
     """A client like ``base`` (URL, timeout, retries) with ``token``."""
     return WebClient(token=token, base_url=base.base_url, timeout=base.timeout, proxy=base.proxy,
                      headers=dict(base.headers), retry_handlers=list(base.retry_handlers))
+
+
+def exchange_client(base: WebClient) -> WebClient:
+    """A tokenless client like ``base`` for ``oauth.v2.access``, which never logs what it sends or receives."""
+    return WebClient(base_url=base.base_url, timeout=base.timeout, proxy=base.proxy, headers=dict(base.headers),
+                     retry_handlers=list(base.retry_handlers), logger=_token_exchanges)
 
 
 def slack_error(error: BaseException) -> str:
@@ -82,7 +94,7 @@ class InstalledWorkspaces:
         self.store = store
         self.base = base
         self.rotate_before_minutes = rotate_before_minutes
-        self.rotator = TokenRotator(client_id=client_id, client_secret=client_secret, client=with_token(base, None))
+        self.rotator = TokenRotator(client_id=client_id, client_secret=client_secret, client=exchange_client(base))
         self._rotating = threading.Lock()
 
     def bot(self, team_id: str, enterprise_id: str | None = None) -> Bot | None:

@@ -174,8 +174,13 @@ def secrets_of(emulator: SlackEmulator) -> list[str]:
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> str:
-    """Every captured log line with its extras."""
-    return caplog.text + repr([vars(record) for record in caplog.records])
+    """Every log record of the bot (and of the libraries it runs) with its extras, at whatever level was captured.
+
+    ``urllib3`` is the test's own browser (``requests``), which logs the redirect URLs it follows; the bot's
+    Slack clients are ``slack_sdk``'s, on ``urllib``.
+    """
+    return "\n".join(f"{r.name} {r.levelname} {r.getMessage()} {vars(r)!r}" for r in caplog.records
+                     if not r.name.startswith("urllib3"))
 
 
 def assert_hidden(emulator: SlackEmulator, *places: str) -> None:
@@ -187,7 +192,7 @@ def assert_hidden(emulator: SlackEmulator, *places: str) -> None:
 
 def test_install_stores_the_workspace_sealed_and_its_requests_use_its_token(
         bot: Bot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)
     browser = Browser()
     start = browser.get(bot.url + "/slack/install")
     assert start.status_code == 302
@@ -244,7 +249,7 @@ def test_the_scopes_asked_are_the_manifests() -> None:
 
 def test_a_forged_state_is_refused_and_nothing_is_installed(bot: Bot, emulator: SlackEmulator,
                                                             caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)
     forger = Browser({"slack-app-oauth-state": "forged-state"})
     slack = forger.get(emulator.authorize_url + "?" + urllib.parse.urlencode({
         "client_id": emulator.oauth.client_id, "scope": "commands", "state": "forged-state",
@@ -264,7 +269,7 @@ def test_a_forged_state_is_refused_and_nothing_is_installed(bot: Bot, emulator: 
 
 
 def test_a_replayed_code_is_refused(bot: Bot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)
     browser = Browser()
     done, back = bot.install(browser)
     assert done.status_code == 200
@@ -284,6 +289,7 @@ def test_a_replayed_code_is_refused(bot: Bot, emulator: SlackEmulator, caplog: p
     assert len(emulator.oauth.tokens(TEAM)) == 1 and bot.bots() == 1
     reasons = [r.reason for r in caplog.records if hasattr(r, "reason")]
     assert reasons == ["invalid_browser", "invalid_state", "invalid_code"]
+    assert "with code: <hidden>" in caplog.text  # Bolt's own line about the refused code, redacted
     assert_hidden(emulator, logged(caplog))
 
 
@@ -291,7 +297,7 @@ def test_a_replayed_code_is_refused(bot: Bot, emulator: SlackEmulator, caplog: p
 
 def test_after_app_uninstalled_the_workspace_is_forgotten_and_refused(
         bot: Bot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)
     bot.install()
     answer, hook = bot.command("whoami")
     assert answer.status_code == 200 and bot.work() == 1 and emulator.wait_for(hook)  # installed: answered
@@ -312,7 +318,7 @@ def test_after_app_uninstalled_the_workspace_is_forgotten_and_refused(
 
 def test_a_request_queued_before_the_uninstall_is_dropped_cleanly(
         bot: Bot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)
     bot.install()
     answer, hook = bot.command("whoami")
     assert answer.status_code == 200
@@ -327,7 +333,7 @@ def test_a_request_queued_before_the_uninstall_is_dropped_cleanly(
 
 def test_a_token_revoked_mid_post_keeps_the_post_and_a_reinstall_delivers_it(
         bot: Bot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)
     bot.install()
     (old,) = emulator.oauth.tokens(TEAM)
     emulator.revoke_workspace(TEAM)  # revoked at Slack; the bot has not heard of it yet
@@ -356,7 +362,7 @@ def test_a_token_revoked_mid_post_keeps_the_post_and_a_reinstall_delivers_it(
 
 def test_an_expiring_token_is_refreshed_before_use(bot: Bot, emulator: SlackEmulator,
                                                    caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)
     emulator.oauth.token_rotation = True
     emulator.oauth.first_token_lifetime = 10 * 60  # inside the two hours before expiry when Bolt refreshes
     bot.install()
