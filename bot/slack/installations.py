@@ -120,6 +120,19 @@ class SealedInstallationStore(InstallationStore):
             found = connection.execute(query).mappings().first()
         return bot_of(found) if found is not None else None
 
+    def find_team_bot(self, team_id: str) -> Bot | None:
+        """The newest bot with a token of workspace ``team_id``, in an Enterprise Grid organisation or not.
+
+        Slack's team ids are unique across organisations, so a worker that knows only the team (a queued request,
+        a ``ConversationRef``) finds the bot without the organisation's id.
+        """
+        c = self.bots.c
+        query = (select(self.bots).where(c.client_id == self.client_id, c.team_id == team_id, c.bot_token.is_not(None))
+                 .order_by(c.installed_at.desc()).limit(1))
+        with self.engine.connect() as connection:
+            found = connection.execute(query).mappings().first()
+        return bot_of(found) if found is not None else None
+
     def find_installation(self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None,
                           is_enterprise_install: bool | None = False) -> Installation | None:
         """The newest installation of the workspace (by ``user_id`` when given), with the newest bot token."""

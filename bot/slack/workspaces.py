@@ -20,9 +20,10 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import Authorize
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackTokenRotationError
-from slack_sdk.oauth.installation_store import Bot, InstallationStore
+from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.token_rotation import TokenRotator
 
+from bot.slack.installations import SealedInstallationStore
 from core.secrets import SecretUnreadable
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def slack_error(error: BaseException) -> str:
 class InstalledWorkspaces:
     """Per-team bot tokens from the installation store, refreshed when they are about to expire."""
 
-    def __init__(self, store: InstallationStore, base: WebClient, *, client_id: str, client_secret: str,
+    def __init__(self, store: SealedInstallationStore, base: WebClient, *, client_id: str, client_secret: str,
                  rotate_before_minutes: int = ROTATE_BEFORE_MINUTES) -> None:
         self.store = store
         self.base = base
@@ -104,14 +105,14 @@ class InstalledWorkspaces:
         """
         if not team_id and not enterprise_id:
             return None
-        bot = self.store.find_bot(enterprise_id=enterprise_id, team_id=team_id or None)
+        bot = self._find(team_id, enterprise_id)
         if bot is None or not self._expiring(bot):
             return bot
         with self._rotating:  # one refresh per process at a time: a refresh token works once
-            current = self.store.find_bot(enterprise_id=enterprise_id, team_id=team_id or None)
+            current = self._find(team_id, enterprise_id)
             if current is None or not self._expiring(current):
                 return current  # uninstalled meanwhile, or another thread refreshed it
-            return self._refresh(current, enterprise_id)
+            return self._refresh(current, team_id, enterprise_id)
 
     def client_for(self, team_id: str) -> WebClient:
         """A client with the team's bot token; raises NotInstalled when the team has no installation."""
@@ -124,19 +125,26 @@ class InstalledWorkspaces:
         """Delete the team's installations and bots (the app was uninstalled, or its tokens revoked)."""
         self.store.delete_all(enterprise_id=enterprise_id, team_id=team_id or None)
 
+    def _find(self, team_id: str, enterprise_id: str | None) -> Bot | None:
+        """The workspace's bot by its team id (unique in Slack); an org-wide install's by its organisation."""
+        if team_id:
+            return self.store.find_team_bot(team_id)
+        return self.store.find_bot(enterprise_id=enterprise_id, team_id=team_id or None,
+                                   is_enterprise_install=not team_id)
+
     def _expiring(self, bot: Bot) -> bool:
         expires_at = bot.bot_token_expires_at
         return bot.bot_refresh_token is not None and expires_at is not None and \
             expires_at <= time.time() + self.rotate_before_minutes * 60
 
-    def _refresh(self, bot: Bot, enterprise_id: str | None) -> Bot | None:
+    def _refresh(self, bot: Bot, team_id: str, enterprise_id: str | None) -> Bot | None:
         team = str(bot.team_id or "")
         try:
             refreshed = self.rotator.perform_bot_token_rotation(bot=bot,
                                                                 minutes_before_expiration=self.rotate_before_minutes)
         except SlackTokenRotationError as error:
             code = slack_error(error)
-            again = self.store.find_bot(enterprise_id=enterprise_id, team_id=team or None)
+            again = self._find(team_id, enterprise_id)
             if again is not None and again.bot_token != bot.bot_token:
                 return again  # another process refreshed it first (its refresh token was spent)
             if code not in GONE:

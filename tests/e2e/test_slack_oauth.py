@@ -98,17 +98,18 @@ class Front:
         return requests.post(self.url + "/slack/events", data=body.encode(), timeout=10, headers={
             "Content-Type": content_type, "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature})
 
-    def command(self, command_text: str, *, team: str = TEAM, user: str = INSTALLER) -> tuple[requests.Response, str]:
+    def command(self, command_text: str, *, team: str = TEAM, user: str = INSTALLER,
+                **extra: str) -> tuple[requests.Response, str]:
         hook = f"cmd-{uuid.uuid4().hex[:8]}"
         body = {"token": "legacy", "team_id": team, "team_domain": "second", "channel_id": "C2",
                 "channel_name": "general", "user_id": user, "user_name": "admin", "command": "/rad",
                 "text": command_text, "api_app_id": "A1", "response_url": self.emulator.webhook_url(hook),
-                "trigger_id": f"trig.{uuid.uuid4().hex}"}
+                "trigger_id": f"trig.{uuid.uuid4().hex}", **extra}
         return self.post(urllib.parse.urlencode(body), "application/x-www-form-urlencoded"), "/webhook/" + hook
 
-    def event(self, event: dict[str, Any], *, team: str = TEAM) -> requests.Response:
+    def event(self, event: dict[str, Any], *, team: str = TEAM, **extra: str) -> requests.Response:
         body = {"token": "legacy", "team_id": team, "api_app_id": "A1", "event": event, "type": "event_callback",
-                "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time())}
+                "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()), **extra}
         return self.post(json.dumps(body), "application/json")
 
     def open_home(self, *, team: str = TEAM, user: str = INSTALLER) -> requests.Response:
@@ -291,6 +292,25 @@ def test_a_replayed_code_is_refused(bot: Bot, emulator: SlackEmulator, caplog: p
     assert reasons == ["invalid_browser", "invalid_state", "invalid_code"]
     assert "with code: <hidden>" in caplog.text  # Bolt's own line about the refused code, redacted
     assert_hidden(emulator, logged(caplog))
+
+
+def test_a_workspace_of_an_enterprise_grid_organisation_is_answered_with_its_token(
+        bot: Bot, emulator: SlackEmulator) -> None:
+    emulator.install_into("T3", "Grid Team", "U3ADMIN", enterprise_id="E1")
+    done, _ = bot.install()
+    assert done.status_code == 200
+    (token,) = emulator.oauth.tokens("T3")
+    assert [(r["enterprise_id"], r["team_id"]) for r in bot.stored() if "bot_token" in r] == [("E1", "T3")] * 2
+
+    answer, hook = bot.command("whoami <@U779>", team="T3", user="U3ADMIN", enterprise_id="E1")
+    assert answer.status_code == 200 and bot.work() == 1  # the worker knows only the team: found all the same
+    assert "@U779|u779" in emulator.wait_for(hook)[0].body["text"]
+    assert {c.token for c in emulator.calls("users.info")} == {token}
+    make_messenger(bot.runtime).post(ConversationRef("slack", "T3", "C3"), Reply(text="hi", ephemeral=False))
+    assert emulator.calls("chat.postMessage")[-1].token == token
+
+    assert bot.event({"type": "app_uninstalled"}, team="T3", enterprise_id="E1").status_code == 200
+    assert not [r for r in bot.stored() if r.get("team_id") == "T3"]
 
 
 # -- uninstalls and revocations -----------------------------------------------------------------------

@@ -162,9 +162,11 @@ class SlackEmulator:
         """Slack's authorize page (where ``/slack/install`` sends the browser): beside the Web API, as on Slack."""
         return f"http://{self.host}:{self.port}/oauth/v2/authorize"
 
-    def install_into(self, team_id: str, team_name: str = "", installer: str = "UINSTALLER") -> None:
-        """The workspace the next visit of the authorize page installs the app in, and who installs it."""
-        self.oauth.install_into(team_id, team_name or f"Team {team_id}", installer)
+    def install_into(self, team_id: str, team_name: str = "", installer: str = "UINSTALLER",
+                     enterprise_id: str = "") -> None:
+        """The workspace the next visit of the authorize page installs the app in (of an Enterprise Grid
+        organisation with ``enterprise_id``), and who installs it."""
+        self.oauth.install_into(team_id, team_name or f"Team {team_id}", installer, enterprise_id)
 
     def revoke_workspace(self, team_id: str) -> None:
         """Revoke every token issued for ``team_id`` (the app was uninstalled there, or an admin revoked them)."""

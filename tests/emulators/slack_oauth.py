@@ -34,6 +34,7 @@ class Issued:
     bot_id: str
     expires_at: float | None = None
     revoked: bool = False
+    enterprise_id: str = ""
 
     def refusal(self) -> str:
         """The error Slack answers a call made with this token (empty when it works)."""
@@ -53,6 +54,7 @@ class Grant:
     installer: str
     redirect_uri: str
     scope: str
+    enterprise_id: str = ""
     used: bool = False
 
 
@@ -69,17 +71,17 @@ class OAuthSide:
     """``expires_in`` of a rotating token (Slack: 12 hours)."""
     first_token_lifetime: int | None = None
     """``expires_in`` of the token a code gives, when it should differ (a test of a token about to expire)."""
-    _installing: tuple[str, str, str] = ("T2", "Team T2", "UINSTALLER")
+    _installing: tuple[str, str, str, str] = ("T2", "Team T2", "UINSTALLER", "")
     _codes: dict[str, Grant] = field(default_factory=dict)
     _tokens: dict[str, Issued] = field(default_factory=dict)
     _refresh: dict[str, Issued] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def install_into(self, team_id: str, team_name: str, installer: str) -> None:
-        """The workspace the next authorize visit installs into."""
+    def install_into(self, team_id: str, team_name: str, installer: str, enterprise_id: str = "") -> None:
+        """The workspace the next authorize visit installs into (in Enterprise Grid organisation ``enterprise_id``)."""
         with self._lock:
-            self._installing = (team_id, team_name, installer)
+            self._installing = (team_id, team_name, installer, enterprise_id)
 
     def token(self, token: str) -> Issued | None:
         """What the emulator knows of a token it issued (None for one it did not issue)."""
@@ -111,8 +113,9 @@ class OAuthSide:
             return 400, {"Content-Type": "text/plain"}, b"bad_redirect_uri"
         code = f"{next(self._ids)}.{secrets.token_hex(16)}"
         with self._lock:
-            team_id, team_name, installer = self._installing
-            self._codes[code] = Grant(team_id, team_name, installer, redirect, str(query.get("scope") or ""))
+            team_id, team_name, installer, enterprise_id = self._installing
+            self._codes[code] = Grant(team_id, team_name, installer, redirect, str(query.get("scope") or ""),
+                                      enterprise_id)
         back = {"code": code, **({"state": query["state"]} if query.get("state") else {})}
         location = redirect + ("&" if "?" in redirect else "?") + urlencode(back)
         return 302, {"Location": location, "Content-Type": "text/plain"}, b""
@@ -136,7 +139,7 @@ class OAuthSide:
                 return {"ok": False, "error": "bad_redirect_uri"}
             grant.used = True
         lifetime = self.first_token_lifetime if self.first_token_lifetime is not None else self.token_lifetime
-        answer = self._issue(grant.team_id, grant.team_name, lifetime)
+        answer = self._issue(grant.team_id, grant.team_name, lifetime, grant.enterprise_id)
         answer["authed_user"] = {"id": grant.installer}
         return answer
 
@@ -145,17 +148,18 @@ class OAuthSide:
             issued = self._refresh.pop(refresh, None)
         if issued is None:
             return {"ok": False, "error": "invalid_refresh_token"}
-        return self._issue(issued.team_id, issued.team_name, self.token_lifetime)
+        return self._issue(issued.team_id, issued.team_name, self.token_lifetime, issued.enterprise_id)
 
-    def _issue(self, team_id: str, team_name: str, lifetime: int) -> Answer:
+    def _issue(self, team_id: str, team_name: str, lifetime: int, enterprise_id: str) -> Answer:
         n = next(self._ids)
         rotating = self.token_rotation
         token = f"{'xoxe.' if rotating else ''}xoxb-{team_id}-{n}-{secrets.token_hex(12)}"
         issued = Issued(team_id, team_name, f"UB{team_id}", f"BB{team_id}",
-                        time.time() + lifetime if rotating else None)
+                        time.time() + lifetime if rotating else None, enterprise_id=enterprise_id)
+        enterprise = {"id": enterprise_id, "name": f"Org {enterprise_id}"} if enterprise_id else None
         answer: Answer = {"ok": True, "app_id": self.app_id, "scope": SCOPES_GRANTED, "token_type": "bot",
                           "access_token": token, "bot_user_id": issued.bot_user_id,
-                          "team": {"id": team_id, "name": team_name}, "enterprise": None,
+                          "team": {"id": team_id, "name": team_name}, "enterprise": enterprise,
                           "is_enterprise_install": False}
         with self._lock:
             self._tokens[token] = issued
