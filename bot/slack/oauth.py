@@ -17,6 +17,7 @@ import html
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urljoin
 from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -172,8 +173,8 @@ class Uninstalls:
 
     def tokens_revoked(self, event: dict[str, object], context: BoltContext) -> None:
         """Tokens were revoked: the bot's (the workspace is forgotten) or some users' (their installations)."""
-        tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
-        assert isinstance(tokens, dict)
+        listed = event.get("tokens")
+        tokens: dict[str, Any] = listed if isinstance(listed, dict) else {}
         team = str(context.team_id or "")
         if tokens.get("bot"):
             self.workspaces.forget(team, context.enterprise_id)

@@ -33,6 +33,8 @@ ROTATE_BEFORE_MINUTES = 120
 GONE = frozenset({"invalid_refresh_token", "invalid_grant", "token_revoked", "token_expired", "app_uninstalled",
                   "account_inactive", "invalid_auth", "not_authed"})
 """``oauth.v2.access`` refresh errors after which the installation can no longer be used: reinstall."""
+RACE_WAITS = (0.2, 0.4, 0.8)
+"""Seconds to wait, one after the other, for another process's refresh to be saved when ours was refused."""
 
 
 class NotInstalled(Exception):
@@ -144,9 +146,11 @@ class InstalledWorkspaces:
                                                                 minutes_before_expiration=self.rotate_before_minutes)
         except SlackTokenRotationError as error:
             code = slack_error(error)
-            again = self._find(team_id, enterprise_id)
-            if again is not None and again.bot_token != bot.bot_token:
-                return again  # another process refreshed it first (its refresh token was spent)
+            for wait in (0.0, *RACE_WAITS):  # another process may have spent the refresh token and be saving
+                time.sleep(wait)
+                again = self._find(team_id, enterprise_id)
+                if again is None or again.bot_token != bot.bot_token:
+                    return again  # refreshed by another process (or uninstalled meanwhile)
             if code not in GONE:
                 log.warning("Slack token refresh failed, will try again", extra={"team_id": team, "slack_error": code})
                 raise error.api_error from None

@@ -20,6 +20,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,7 +35,7 @@ from sqlalchemy import func, select, text
 
 from bot.processes import rotate_secrets
 from bot.runtime import Runtime
-from bot.slack.app import build_app, make_client, make_messenger
+from bot.slack.app import build_app, installed_workspaces, make_client, make_messenger
 from bot.slack.messenger import SlackMessenger
 from bot.slack.oauth import BOT_SCOPES, NOT_INSTALLED
 from bot.slack.workspaces import NotInstalled
@@ -436,6 +437,23 @@ def test_rotate_secrets_reseals_the_workspace_tokens_under_the_new_key(
     messenger = make_messenger(Runtime(after, db, dispatcher.registry, Dispatcher(dispatcher.registry, db, after)))
     messenger.post(ConversationRef("slack", TEAM, "C2"), Reply(text="still here", ephemeral=False))
     assert emulator.calls("chat.postMessage")[-1].token == token
+
+
+def test_two_processes_refreshing_the_same_token_both_get_the_new_one(bot: Bot, emulator: SlackEmulator) -> None:
+    """A refresh token works once: the process whose refresh Slack refuses waits for the other's to be saved."""
+    emulator.oauth.token_rotation = True
+    emulator.oauth.first_token_lifetime = 10 * 60
+    bot.install()
+    emulator.oauth.refresh_delay = 0.3  # the first refresh is still on its way when the second is refused
+    first, second = (installed_workspaces(bot.runtime, make_client(bot.runtime.config)) for _ in range(2))
+    with ThreadPoolExecutor(2) as pool:
+        one = pool.submit(first.client_for, TEAM)
+        time.sleep(0.05)
+        other = pool.submit(second.client_for, TEAM)
+        tokens = {one.result(10).token, other.result(10).token}
+    refreshes = [c for c in emulator.calls("oauth.v2.access") if c.body.get("grant_type") == "refresh_token"]
+    assert len(refreshes) == 2  # both tried; Slack took the refresh token once
+    assert tokens == {emulator.oauth.tokens(TEAM)[-1]} and len(emulator.oauth.tokens(TEAM)) == 2
 
 
 # -- one workspace ------------------------------------------------------------------------------------

@@ -71,6 +71,8 @@ class OAuthSide:
     """``expires_in`` of a rotating token (Slack: 12 hours)."""
     first_token_lifetime: int | None = None
     """``expires_in`` of the token a code gives, when it should differ (a test of a token about to expire)."""
+    refresh_delay: float = 0.0
+    """Seconds a refresh takes once its refresh token is spent (a slow Slack, so two refreshes can overlap)."""
     _installing: tuple[str, str, str, str] = ("T2", "Team T2", "UINSTALLER", "")
     _codes: dict[str, Grant] = field(default_factory=dict)
     _tokens: dict[str, Issued] = field(default_factory=dict)
@@ -148,6 +150,7 @@ class OAuthSide:
             issued = self._refresh.pop(refresh, None)
         if issued is None:
             return {"ok": False, "error": "invalid_refresh_token"}
+        time.sleep(self.refresh_delay)
         return self._issue(issued.team_id, issued.team_name, self.token_lifetime, issued.enterprise_id)
 
     def _issue(self, team_id: str, team_name: str, lifetime: int, enterprise_id: str) -> Answer:
