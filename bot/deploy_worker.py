@@ -50,6 +50,7 @@ from core.terraform.launch import Terraform, terraform_for
 from core.terraform.output import PlanSummary
 from core.terraform.runner import Action, Phase, Progress, run
 from core.terraform.workdir import remove_abandoned, run_directory
+from storage.db import again_if_lost
 from storage.models import Deployment, DeploymentRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -130,9 +131,10 @@ class DeployWorker:
                 finished = self._execute(job)
             finally:
                 stop_beating.set()
+            chat = job.chat  # the run's end is recorded even across a database restart (both steps are idempotent)
             if isinstance(finished, Planned):
-                return self._review(job, job.chat, finished)
-            self._record(job, job.chat, finished)
+                return again_if_lost(lambda: self._review(job, chat, finished), "plan review")
+            again_if_lost(lambda: self._record(job, chat, finished), "run end")
         finally:
             job.chat.close()
         return True
@@ -193,7 +195,8 @@ class DeployWorker:
     def _execute(self, job: Job) -> Finished | Planned:
         runtime = self.runtime
         try:
-            files = pinned_files(runtime.db, runtime.dispatcher.services, job.deployment_id)
+            files = again_if_lost(lambda: pinned_files(runtime.db, runtime.dispatcher.services, job.deployment_id),
+                                  "pinned files")  # read again after a database restart (a fetch is idempotent)
             refused = module_policy.check_files(files, allow_provisioners=job.allow_provisioners)
             if refused:
                 return Finished(DeploymentRunStatus.FAILURE, error="This module may not run here:\n"
@@ -203,7 +206,7 @@ class DeployWorker:
             state = DatabaseStateStore(runtime.db, runtime.dispatcher.services.secrets, job.deployment_id)
             import_legacy_state(state, runtime.config.data_dir, job.short_id)
             action = cast(Action, job.action.lower())
-            version = review.state_version(state.load())
+            version = review.state_version(again_if_lost(state.load, "state"))
             if job.phase == "apply" and version != job.planned_on:
                 return Finished(DeploymentRunStatus.FAILURE, error="The deployment's state changed after its plan "
                                 "was reviewed, so the plan was not applied. Update or destroy it again.")

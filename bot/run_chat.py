@@ -17,7 +17,7 @@ from sqlalchemy import update
 from commands.framework.messenger import Messenger
 from commands.ui.model import Reply
 from core.conversations import ConversationRef
-from storage.db import Database
+from storage.db import Database, again_if_lost
 from storage.models import Deployment
 
 log = logging.getLogger(__name__)
@@ -84,10 +84,14 @@ class RunChat:
             return
         posted = self._send(where, reply, edit=False)
         if posted is not None and posted.message:
-            with self.db.unit_of_work() as session:
-                session.execute(update(Deployment).where(Deployment.id == self.deployment_id)
-                                .values(chat_message=posted.message))
-            self.where = posted
+            self.where = posted  # edited from now on, even if recording it below fails: never posted twice
+            again_if_lost(lambda: self._remember(posted), "status message")
+
+    def _remember(self, posted: ConversationRef) -> None:
+        """Store the status message on the deployment, so any process can edit it later."""
+        with self.db.unit_of_work() as session:
+            session.execute(update(Deployment).where(Deployment.id == self.deployment_id)
+                            .values(chat_message=posted.message))
 
     def _thread_reply(self, reply: Reply) -> None:
         where = self.where

@@ -19,6 +19,7 @@ from core.jobs import queue as jobs
 from core.queue import JOBS
 from core.queue.loop import serve
 from core.queue.wake import Waker
+from storage.db import again_if_lost
 from storage.models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,15 @@ class Worker:
             except Exception as exc:  # a job's failure must never stop the worker
                 log.exception("job failed", extra={"job_id": job_id, "kind": kind})
                 error = f"{type(exc).__name__}: {exc}"
-        with db.unit_of_work() as session:
-            claimed = session.get_one(Job, job_id)
-            if error:
-                jobs.fail(session, claimed, error, self.clock())
-            else:
-                jobs.finish(session, claimed, self.clock())
+        def record() -> None:
+            with db.unit_of_work() as session:
+                claimed = session.get_one(Job, job_id)
+                if error:
+                    jobs.fail(session, claimed, error, self.clock())
+                else:
+                    jobs.finish(session, claimed, self.clock())
+
+        again_if_lost(record, "job end")  # a job done but left running would be run again
         return True
 
     def _deliver(self, job_id: int, payload: dict[str, Any]) -> bool:
@@ -78,14 +82,17 @@ class Worker:
         except Exception as exc:  # the chat platform failed: the row is retried with the queue's backoff
             log.warning("chat post failed", extra={"job_id": job_id, "error": type(exc).__name__})
             error = f"{type(exc).__name__}: {exc}"
-        with self.runtime.db.unit_of_work() as session:
-            claimed = session.get_one(Job, job_id)
-            if error:
-                if not jobs.fail(session, claimed, error, self.clock()):
-                    notify.failed_for_good(session, payload, error)  # e.g. a digest channel marked broken
-            else:
-                claimed.payload = payload
-                jobs.finish(session, claimed, self.clock())
+        def record() -> None:
+            with self.runtime.db.unit_of_work() as session:
+                claimed = session.get_one(Job, job_id)
+                if error:
+                    if not jobs.fail(session, claimed, error, self.clock()):
+                        notify.failed_for_good(session, payload, error)  # e.g. a digest channel marked broken
+                else:
+                    claimed.payload = payload
+                    jobs.finish(session, claimed, self.clock())
+
+        again_if_lost(record, "chat post end")  # a post made but left running would be posted again
         return True
 
     def run_forever(self, stop: threading.Event, waker: Waker | None = None) -> None:

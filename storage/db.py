@@ -8,15 +8,20 @@ is a writer: on SQLite ``BEGIN IMMEDIATE`` takes the write lock up front.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _open_lock = threading.Lock()
 _open_transactions: dict[int, int] = {}
@@ -98,6 +103,27 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
     event.listen(engine, "begin", _postgres_begin)
     return engine
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether ``error`` is the database connection going away (a restart, a failover, a killed backend)."""
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def again_if_lost(step: Callable[[], T], what: str) -> T:
+    """Run ``step``, and once more if the database connection was lost meanwhile.
+
+    For steps whose units of work were rolled back with the lost connection, so running them again changes
+    nothing twice (the pool's pre-ping hands the second attempt a new connection). Steps that call the network
+    inside must not be given here: those calls would be made twice.
+    """
+    try:
+        return step()
+    except DBAPIError as error:
+        if not lost_connection(error):
+            raise
+        log.warning("the database connection was lost; trying once more", extra={"step": what})
+        return step()
 
 
 class Database:

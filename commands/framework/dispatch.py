@@ -27,7 +27,7 @@ from core.conversations import ConversationRef, find_binding
 from core.errors import NotAllowed, NotFound, RadError
 from core.incidents import report
 from core.services import Services
-from storage.db import Database
+from storage.db import Database, again_if_lost
 from storage.models import Delivery, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,17 @@ class Dispatcher:
         The body authorises itself (``_authorise``) against the caller the chain resolved.
         """
         call = _Call(caller, where, delivery, label, slow, read_only)
-        return self._measured(call, lambda: self._reported(call, lambda: self._admitted(call, body)))
+        return self._measured(call, lambda: self._reported(call, lambda: self._retried(call, body)))
+
+    def _retried(self, call: _Call, body: Callable[[Context], T]) -> T | Reply | None:
+        """Admit the request; once more when the database connection was lost meanwhile (a restart, a failover).
+
+        Its units of work were rolled back with the connection, so nothing of it stayed. A slow body is not run
+        again: its network calls (GitHub, a scan) may have had their effects.
+        """
+        if call.slow:
+            return self._admitted(call, body)
+        return again_if_lost(lambda: self._admitted(call, body), call.label)
 
     def _measured(self, call: _Call, proceed: Callable[[], T]) -> T:
         """Count the request by kind and outcome, and time it (a slash command by its name too)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
@@ -19,7 +20,7 @@ from core.repos import connections
 from core.repos.reader import LOCAL_PREFIX, GitHubReader, LocalReader, TreeFile, git_blob_sha
 from core.services import Services
 from storage.db import Database
-from storage.models import Deployment, Module, RepoConnection, SourceBlob, User
+from storage.models import Deployment, Module, RepoConnection, SourceBlob, User, utcnow
 
 
 def _connection(session: Session, module: Module) -> RepoConnection:
@@ -53,12 +54,12 @@ def pinned_files(db: Database, services: Services, deployment_id: int) -> dict[s
             raise Conflict(f"`{name}` no longer matches the version pinned for this deployment.",
                            hint="Publish the module again and deploy it again.")
     if fetched:
-        with db.unit_of_work() as session:
-            known = _kept(session, set(missing.values()))
-            for name, sha in missing.items():
-                if sha not in known:
-                    session.add(SourceBlob(sha=sha, content=fetched[name]))
-                    known[sha] = fetched[name]
+        with db.unit_of_work() as session:  # another worker may be storing the same blobs: the first one wins
+            insert = postgresql.insert if db.is_postgres else sqlite.insert
+            rows = {sha: fetched[name] for name, sha in missing.items()}
+            session.execute(insert(SourceBlob).values([{"sha": sha, "content": content, "stored_at": utcnow()}
+                                                       for sha, content in rows.items()])
+                            .on_conflict_do_nothing(index_elements=[SourceBlob.sha]))
     return {name: kept[sha] if sha in kept else fetched[name] for name, sha in pinned.items()}
 
 

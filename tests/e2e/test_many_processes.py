@@ -1,9 +1,10 @@
 """Several processes on one database: two ``web``, two ``worker`` and one ``clock``, driven by many users at once.
 
 Every user double-clicks Confirm (each click to a different web process) and asks ``whoami`` meanwhile; the
-clock finds three digest periods that ended while it was down. Whatever process acks or runs what, each
-request is answered once, each deployment is charged once and posted once, and each period's digest goes out
-once. On PostgreSQL (CI's second run) the workers are woken by ``LISTEN/NOTIFY``; on SQLite they poll.
+clock finds three digest periods that ended while it was down; on PostgreSQL every connection is dropped while
+deployments run (a restart) and the users ask again. Whatever process acks or runs what, each request is
+answered once, each deployment is charged once and posted once, and each period's digest goes out once. On
+PostgreSQL (CI's second run) the workers are woken by ``LISTEN/NOTIFY``; on SQLite they poll.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.demo import seed
 from commands.framework.dispatch import Dispatcher
@@ -125,6 +127,21 @@ def settled(db: Database) -> bool:
     return busy == 0 and waiting == 0 and posts == MISSED_DAYS
 
 
+def working(db: Database) -> bool:
+    with db.unit_of_work() as session:
+        return bool(session.scalar(select(func.count()).select_from(Deployment).where(
+            Deployment.status == DeploymentStatus.WORKING)))
+
+
+def drop_every_connection(db: Database) -> int:
+    """Terminate every other connection to the test database, as a PostgreSQL restart does; how many."""
+    with db.engine.connect() as connection:
+        dropped = connection.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+    return int(dropped)
+
+
 def wait_or_show(check: Callable[[], bool], timeout: float, what: str, logs: Path) -> None:
     try:
         wait_until(check, timeout, what)
@@ -133,6 +150,7 @@ def wait_or_show(check: Callable[[], bool], timeout: float, what: str, logs: Pat
         raise AssertionError(f"{error}; the processes said:\n{said}") from None
 
 
+@pytest.mark.timeout(400)  # five processes start, ten deployments run; the waits below say what was late
 def test_two_web_two_workers_one_clock_answer_charge_and_post_once(
         dispatcher: Dispatcher, db: Database, config: Config, tmp_path: Path) -> None:
     seed(db, dispatcher.services, ADMIN)
@@ -183,20 +201,29 @@ def test_two_web_two_workers_one_clock_answer_charge_and_post_once(
         with ThreadPoolExecutor(USERS) as pool:
             answers = list(pool.map(act, range(USERS)))
         assert answers == [[200, 200, 200, 200]] * USERS  # every request acked at once by whichever web took it
+        if db.is_postgres:  # PostgreSQL restarts under load: every connection of every process is dropped
+            wait_or_show(lambda: working(db), 120, "a deployment being run", logs)
+            assert drop_every_connection(db) >= 4
+            with ThreadPoolExecutor(USERS) as pool:
+                again = list(pool.map(lambda n: webs[n % 2].post(
+                    command(users[n], "whoami", slack.webhook_url(f"w3-{users[n]}"))), range(USERS)))
+            assert again == [200] * USERS  # the web processes reconnected
         running.enter_context(process(["clock"], {**env, "RAD_DATA_DIR": str(tmp_path / "clock")},
                                       logs / "clock.log"))
-        wait_or_show(lambda: settled(db), 300, "every deployment, job and missed digest", logs)
+        wait_or_show(lambda: settled(db), 240, "every deployment, job and missed digest", logs)
         time.sleep(2)  # anything sent twice would arrive now
         slack.check()
 
         for user in users:  # each request answered once
-            for hook in (f"w1-{user}", f"w2-{user}"):
+            for hook in (f"w1-{user}", f"w2-{user}", *([f"w3-{user}"] if db.is_postgres else [])):
                 said = slack.calls(f"/webhook/{hook}")
                 assert len(said) == 1 and user.lower() in json.dumps(said[0].body), (hook, said)
             assert len(slack.calls(f"/webhook/c1-{user}")) + len(slack.calls(f"/webhook/c2-{user}")) <= 2
         posted = Counter(str(call.body.get("channel")) for call in slack.calls("chat.postMessage"))
         for n in range(USERS):  # one status message per deployment (then edited), one result in its thread
-            assert posted[f"CDEP{n:02d}"] == 2, posted
+            channel = f"CDEP{n:02d}"
+            assert posted[channel] == 2, [str(call.body)[:300] for call in slack.calls("chat.postMessage")
+                                          if call.body.get("channel") == channel]
         assert posted[DIGEST_CHANNEL] == MISSED_DAYS, posted  # each missed period's digest once
 
     with db.unit_of_work() as session:
