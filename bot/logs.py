@@ -17,7 +17,7 @@ STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskNa
 LOG_FORMATS = ("text", "json")
 REDACTED = "[redacted]"
 _SECRET = re.compile(
-    r"\b(?:xox[abposr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"\b(?:xox[abeposr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,}"
     r"|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{8,})"
     r"|(?<=Bearer )[A-Za-z0-9._~+/=-]{8,}"
     r"|(?i:(?<=token=)|(?<=secret=)|(?<=password=)|(?<=api_key=))[^\s&'\",]{4,}")

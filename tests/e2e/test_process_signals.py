@@ -76,6 +76,7 @@ def test_json_lines_redact_secrets_in_the_message_extras_and_traceback() -> None
 
 
 def test_text_lines_redact_secrets_too() -> None:
-    out = logged(formatter("text"), "key %s", "sk_live_" + "x" * 24, url="https://h/?api_key=abcdef123")
-    assert "sk_live_" not in out and "abcdef123" not in out and out.count("[redacted]") >= 3
+    out = logged(formatter("text"), "key %s", "sk_live_" + "x" * 24, url="https://h/?api_key=abcdef123",
+                 refresh="xoxe-1-abcdefghijklmn")
+    assert "sk_live_" not in out and "abcdef123" not in out and "xoxe-1" not in out and out.count("[redacted]") >= 4
     assert isinstance(formatter("json"), JsonFormatter) and not isinstance(formatter("text"), JsonFormatter)
