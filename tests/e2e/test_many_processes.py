@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,9 +19,9 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -45,7 +44,7 @@ from storage.models import CreditAccount, CreditTransaction, Deployment, DigestP
 from storage.models.states import DigestPostStatus
 from tests.emulators.slack import SlackEmulator
 from tests.integration.test_deploy import deploy_button
-from tests.support.processes import ROOT, free_port, wait_until
+from tests.support.processes import ROOT, free_port, started, wait_until
 
 SECRET = "many-processes-signing-secret"
 TEAM, USERS, COST = "T1", 10, Decimal(50)
@@ -97,22 +96,9 @@ def click(user: str, action_id: str, value: str, channel: str, hook_url: str) ->
     return "payload=" + urllib.parse.quote(json.dumps(payload))
 
 
-@contextmanager
-def process(role: list[str], env: dict[str, str], logs: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m bot <role>``, its output in ``logs``; SIGTERM on exit (it must stop cleanly)."""
-    with logs.open("wb") as out:
-        child = subprocess.Popen([sys.executable, "-m", "bot", *role], cwd=ROOT, env=env, stdout=out,
-                                 stderr=subprocess.STDOUT)
-        try:
-            yield child
-        finally:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-                try:
-                    child.wait(30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+def process(role: list[str], env: dict[str, str], log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """``python -m bot <role>``, its output in ``log``; SIGTERM on exit (it must stop cleanly)."""
+    return started([sys.executable, "-m", "bot", *role], env, log=log)
 
 
 def settled(db: Database) -> bool:

@@ -14,14 +14,12 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,7 @@ from core.secrets import SecretBox
 from storage.db import Database
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES, Job, JobStatus, utcnow
 from tests.emulators.slack import SlackEmulator
-from tests.support.processes import BotProcess, free_port, wait_until
+from tests.support.processes import BotProcess, free_port, started, wait_until
 from tests.support.slack_support import emulator
 
 __all__ = ["emulator"]
@@ -482,21 +480,6 @@ def healthy(process: BotProcess) -> bool:
         return process.get("/healthz")[0] == 200
     except TimeoutError:  # a busy machine: ask again
         return False
-
-
-@contextmanager
-def started(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process, stopped with SIGTERM (then killed) on exit."""
-    child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        yield child
-    finally:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
 
 
 def test_gunicorn_installs_and_a_worker_process_answers_with_the_workspace_token(

@@ -6,29 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
 from storage.db import Database
 from tests.emulators.slack import SlackEmulator
-from tests.support.processes import ROOT, SIGNING_SECRET, BotProcess, free_port, wait_until
-
-
-@contextmanager
-def started(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        yield child
-    finally:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+from tests.support.processes import ROOT, SIGNING_SECRET, BotProcess, free_port, started, wait_until
 
 
 def healthy(bot: BotProcess) -> bool:

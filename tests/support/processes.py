@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -78,6 +79,25 @@ class BotProcess:
 
     def output(self) -> str:
         return self.process.stdout.read().decode(errors="replace") if self.process.stdout else ""
+
+
+@contextmanager
+def started(args: list[str], env: dict[str, str], *, log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process run from the repository (its output in the file ``log``, else a pipe), stopped with
+    SIGTERM on exit and killed if it has not stopped within 30 seconds."""
+    with open(log, "wb") if log is not None else contextlib.nullcontext() as out:
+        child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out if out is not None else subprocess.PIPE,
+                                 stderr=subprocess.STDOUT)
+        try:
+            yield child
+        finally:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+                try:
+                    child.wait(30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
 
 
 def wait_until(check: object, timeout: float, what: str) -> None:
