@@ -48,7 +48,7 @@ def list_deployments(ctx: Context, scope: str | None) -> Reply:
 def owner_names(ctx: Context, rows: list[Deployment]) -> dict[int, str]:
     """The owners of ``rows`` by name (one query; "you" for the caller's own), by user id."""
     ids = {d.owner_id for d in rows} - {ctx.actor.id}
-    names = dict(ctx.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all())
+    names = dict(ctx.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
     found = {i: names.get(i, f"user {i}") for i in ids}
     found[ctx.actor.id] = f"{ctx.actor.display_name} (you)"
     return found

@@ -88,7 +88,7 @@ def browse(session: Session, user: User, tab: Tab = "all", query: str = "", *, o
         stmt = stmt.offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [ModuleRow(m, bool(is_pinned)) for m, is_pinned in session.execute(stmt).tuples()]
+    return [ModuleRow(m, bool(is_pinned)) for m, is_pinned in session.execute(stmt)]
 
 
 def count(session: Session, user: User, tab: Tab = "all", query: str = "") -> int:

@@ -92,7 +92,7 @@ def to_csv(session: Session, wanted: HistoryFilter) -> bytes:
     # plain rows, no ORM objects: a CSV of thousands of rows in a fraction of the time
     query = _where(columns, wanted).order_by(t.id).execution_options(yield_per=1000)
     for (row_id, created_at, kind, amount, awarded, purchased, held, deployment, module, description,
-         balance) in session.execute(query).tuples():
+         balance) in session.execute(query):
         writer.writerow((row_id, iso_utc(created_at), kind, plain(amount), plain(awarded), plain(purchased),
                          plain(held), deployment or "", inert(module), inert(description), plain(balance)))
     return out.getvalue().encode()
