@@ -48,12 +48,15 @@ log = logging.getLogger(__name__)
 SLACK_EVENTS_PATH = "/slack/events"
 SERVER_THREADS = 8
 STUCK_QUEUE = timedelta(minutes=10)
-_FRONT_DOORS: dict[str, Callable[[], bool]] = {}
+_FRONT_DOORS: dict[str, Callable[[], bool | str]] = {}
 _FRONT_DOORS_LOCK = threading.Lock()
 
 
-def report_front_door(name: str, alive: Callable[[], bool]) -> None:
-    """Report ``name`` (``slack``, ``discord``) in this process's ``/healthz``; ``alive`` says if it is connected."""
+def report_front_door(name: str, alive: Callable[[], bool | str]) -> None:
+    """Report ``name`` (``slack``, ``discord``) in this process's ``/healthz``; ``alive`` says how it is.
+
+    True or ``ok`` when connected; False or a text saying what is down (``down (shard 1 of 2)``) when not.
+    """
     with _FRONT_DOORS_LOCK:
         _FRONT_DOORS[name] = alive
 
@@ -65,13 +68,14 @@ def forget_front_door(name: str) -> None:
 
 
 def front_doors() -> dict[str, str]:
-    """Each reported front door: ``ok`` when connected, else ``down``."""
+    """Each reported front door: ``ok`` when connected, else ``down`` (with what is down, when it says)."""
     with _FRONT_DOORS_LOCK:
         checks = dict(_FRONT_DOORS)
     found = {}
     for name, alive in sorted(checks.items()):
         try:
-            found[name] = "ok" if alive() else "down"
+            state = alive()
+            found[name] = state if isinstance(state, str) else "ok" if state else "down"
         except Exception:
             found[name] = "down"
     return found

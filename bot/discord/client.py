@@ -140,6 +140,14 @@ class RadDiscordClient(discord.AutoShardedClient):
         states = self.shard_states()
         return super().is_ready() and len(states) == len(self._connection.shard_ids) and all(states.values())
 
+    def health(self) -> str:
+        """``ok`` while every shard is connected, else ``down`` naming the shards that are not (``/healthz``)."""
+        if self.is_ready() and not self.is_closed():
+            return "ok"
+        states, count = self.shard_states(), len(self._connection.shard_ids or ())
+        missing = [str(shard) for shard in (self._connection.shard_ids or ()) if not states.get(shard, False)]
+        return f"down (shard {', '.join(missing)} of {count})" if missing and count > 1 else "down"
+
     async def on_ready(self) -> None:
         """Log the connection, set ``ready``, and stop the digests of servers left while disconnected."""
         log.info("discord connected", extra={"user": str(self.user), "guilds": len(self.guilds),

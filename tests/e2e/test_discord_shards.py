@@ -223,8 +223,9 @@ async def test_a_shard_whose_session_is_gone_identifies_again_and_is_down_meanwh
             old = emulator.gateway.shards[1]
             await emulator.gateway.drop(1, forget=True)
             await until(lambda: not client.is_ready(), 2, "the client to report a shard down")
-            assert client.shard_states()[0] is True
+            assert client.shard_states()[0] is True and client.health() == "down (shard 1 of 2)"  # /healthz's text
             await until(lambda: client.is_ready(), 5, "shard 1 to identify again")
+            assert client.health() == "ok"
             new = emulator.gateway.shards[1]
             assert new is not old and new.shard == (1, 2) and len(emulator.gateway.identified) == 3
             assert [p["d"]["session_id"] for p in emulator.gateway.received if p["op"] == RESUME] == [old.session_id]
