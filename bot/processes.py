@@ -118,6 +118,8 @@ def console(config: Config, identity: str, *, demo: bool, files: Path | None) ->
     from bot.terminal import log_to_screen
     from bot.worker import start_workers
 
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # started as a background job: Ctrl-C must still work
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     terminal = Console(runtime.dispatcher, caller, files or config.data_dir / "console-files")
     log_to_screen(terminal.screen)  # warnings from the workers' threads keep the prompt intact too
     stop = threading.Event()

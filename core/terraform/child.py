@@ -143,6 +143,8 @@ def main(argv: list[str]) -> int:
             os.environ.pop(name, None)
         if socket_path and port:
             start_state_relay(socket_path, int(port))
+        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # inherited (a worker started in the background):
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # Terraform must still be interruptible
         watch_for_stop()
         if engine == "embedded":
             return run_embedded(args, package_dir)

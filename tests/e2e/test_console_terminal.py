@@ -85,6 +85,22 @@ def test_ctrl_c_in_a_form_cancels_the_form_and_ctrl_c_at_the_prompt_leaves(termi
     assert "Traceback" not in terminal.output
 
 
+def test_ctrl_c_works_in_a_console_started_with_interrupts_ignored(db: Database, config: Config,
+                                                                  tmp_path: Path) -> None:
+    """Started as a background job of a non-interactive shell (SIGINT ignored), Ctrl-C still cancels a form."""
+    console = PtyConsole(["console", "--as", "ada"], console_env(config, tmp_path), interrupts_ignored=True)
+    try:
+        console.expect(PROMPT)
+        console.send("profile\r")
+        console.expect("Display name")
+        console.interrupt()
+        assert "Cancelled “Your RAD profile”" in console.expect(PROMPT)
+        console.send("quit\r")
+        assert console.wait() == 0
+    finally:
+        console.close()
+
+
 def test_ctrl_d_in_a_form_cancels_it_and_quit_leaves(terminal: PtyConsole) -> None:
     terminal.send("profile\r")
     terminal.expect("Display name")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import stat
 import sys
 import time
@@ -431,11 +432,21 @@ def test_terraform_gets_no_bot_secret(fake: Fake, tmp_path: Path, monkeypatch: p
         assert env["TF_HTTP_ADDRESS"].startswith("http://127.0.0.1:") and env["TF_HTTP_USERNAME"] == "rad"
 
 
-def test_a_hung_engine_times_out_and_is_killed(fake: Fake, tmp_path: Path) -> None:
+@pytest.mark.parametrize("interrupts", ["default", "ignored"])
+def test_a_hung_engine_times_out_and_is_killed(fake: Fake, tmp_path: Path, interrupts: str) -> None:
+    """Also from a worker started with SIGINT ignored (a background job), which its engine would inherit."""
     fake.behave(sleep_on="plan")
     events: list[Progress] = []
-    started = time.monotonic()
-    result = run(fake.terraform, site(tmp_path), "create", {}, set(), 2.0, events.append, state=MemoryStateStore())
+    before = signal.getsignal(signal.SIGINT)
+    assert before is not None
+    if interrupts == "ignored":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        started = time.monotonic()
+        result = run(fake.terraform, site(tmp_path), "create", {}, set(), 2.0, events.append,
+                     state=MemoryStateStore())
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert time.monotonic() - started < 10
     assert result.status is RunStatus.TIMEOUT and "2s limit" in result.error
     assert result.steps[-1].name == "plan" and result.steps[-1].timed_out

@@ -30,17 +30,23 @@ def _take_terminal() -> None:  # runs in the child before exec: a new session wh
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def _take_terminal_ignoring_interrupts() -> None:  # as a background job of a non-interactive shell starts
+    _take_terminal()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class PtyConsole:
     """The console process and the master side of its terminal."""
 
-    def __init__(self, args: list[str], env: dict[str, str], *, rows: int = 50, columns: int = 200) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], *, rows: int = 50, columns: int = 200,
+                 interrupts_ignored: bool = False) -> None:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         full_env = {"PATH": os.environ["PATH"], "TERM": "xterm-256color", "INPUTRC": "/dev/null",
                     "PYTHONPATH": str(ROOT), **env}
+        prepare = _take_terminal_ignoring_interrupts if interrupts_ignored else _take_terminal
         self.process = subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=ROOT, env=full_env,
-                                        stdin=slave, stdout=slave, stderr=slave, preexec_fn=_take_terminal,
-                                        close_fds=True)
+                                        stdin=slave, stdout=slave, stderr=slave, preexec_fn=prepare, close_fds=True)
         os.close(slave)
         self.master = master
         self.output = ""
