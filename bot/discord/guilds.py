@@ -17,9 +17,8 @@ from collections.abc import Callable, Collection
 import discord
 
 from bot.runtime import Runtime
-from commands.handlers.notify import notify_later
+from bot.workspace_removal import record_removed
 from core import workspaces
-from storage.models import DigestTarget, User
 
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
@@ -60,18 +59,4 @@ def _record_added(runtime: Runtime, guild_id: str, name: str) -> None:
 
 
 def _record_removed(runtime: Runtime, guild_id: str, name: str) -> int:
-    with runtime.db.unit_of_work() as session:
-        stopped = workspaces.bot_removed(session, PLATFORM, guild_id, name)
-        for target in stopped:
-            setter = session.get(User, target.set_by_id) if target.set_by_id is not None else None
-            if setter is not None:
-                notify_later(session, setter, removed_notice(target, name, runtime.config.command))
-        return len(stopped)
-
-
-def removed_notice(target: DigestTarget, server: str, command: str) -> str:
-    """The direct message to whoever set a digest the removal stopped (``server``: its name, if known)."""
-    named = f"the Discord server *{server}*" if server else "a Discord server"
-    return (f"RAD was removed from {named}, so the {target.cadence.value} revenue digest in "
-            f"<#{target.channel}> is stopped. Add the bot back and run `/{command} admin digest here "
-            f"{target.cadence.value}` in that channel to start it again, or choose another channel.")
+    return record_removed(runtime, PLATFORM, guild_id, name)

@@ -134,7 +134,7 @@ def oauth_app(runtime: Runtime, client: WebClient, secret: str) -> App:
         user_facing_authorize_error_message=NOT_INSTALLED,
         process_before_response=True,
     )
-    uninstalls = Uninstalls(workspaces)
+    uninstalls = Uninstalls(workspaces, runtime)
     app.event("app_uninstalled")(uninstalls.app_uninstalled)
     app.event("tokens_revoked")(uninstalls.tokens_revoked)
     return app

@@ -29,9 +29,11 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.oauth import OAuthStateUtils
 
+from bot.runtime import Runtime
 from bot.slack.http import headers_of
 from bot.slack.installations import STATE_LIFETIME, OAuthStateStore
 from bot.slack.workspaces import InstalledWorkspaces
+from bot.workspace_removal import record_removed
 from core.config import Config
 
 log = logging.getLogger(__name__)
@@ -161,15 +163,21 @@ class OAuthRoutes:
 
 
 class Uninstalls:
-    """``app_uninstalled`` and ``tokens_revoked``: the workspace's installations are deleted at once."""
+    """``app_uninstalled`` and ``tokens_revoked``: the workspace's installations are deleted at once.
 
-    def __init__(self, workspaces: InstalledWorkspaces) -> None:
-        self.workspaces = workspaces
+    With the bot's token gone it can post nowhere there: the workspace's revenue digests are stopped too, and
+    whoever set them is told (``bot.workspace_removal``), as when the bot leaves a Discord server.
+    """
+
+    def __init__(self, workspaces: InstalledWorkspaces, runtime: Runtime) -> None:
+        self.workspaces, self.runtime = workspaces, runtime
 
     def app_uninstalled(self, context: BoltContext) -> None:
         """The app was removed from a workspace: forget every installation and token of it."""
-        self.workspaces.forget(str(context.team_id or ""), context.enterprise_id)
-        log.info("Slack app uninstalled: installation deleted", extra={"team_id": context.team_id})
+        team = str(context.team_id or "")
+        self.workspaces.forget(team, context.enterprise_id)
+        stopped = record_removed(self.runtime, "slack", team, "")
+        log.info("Slack app uninstalled: installation deleted", extra={"team_id": team, "digests_stopped": stopped})
 
     def tokens_revoked(self, event: dict[str, object], context: BoltContext) -> None:
         """Tokens were revoked: the bot's (the workspace is forgotten) or some users' (their installations)."""
@@ -178,6 +186,7 @@ class Uninstalls:
         team = str(context.team_id or "")
         if tokens.get("bot"):
             self.workspaces.forget(team, context.enterprise_id)
+            record_removed(self.runtime, "slack", team, "")
         for user in tokens.get("oauth") or ():
             self.workspaces.store.delete_installation(enterprise_id=context.enterprise_id, team_id=team or None,
                                                       user_id=str(user))

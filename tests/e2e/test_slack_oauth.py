@@ -42,11 +42,22 @@ from bot.worker import Worker
 from commands.framework.dispatch import Dispatcher
 from commands.handlers.notify import POST_KIND, post_later
 from commands.ui.model import Reply
+from core.accounts.identity import IdentityKey, create_user
 from core.config import Config
 from core.conversations import ConversationRef
 from core.secrets import SecretBox
 from storage.db import Database
-from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES, Job, JobStatus, utcnow
+from storage.models import (
+    SLACK_BOTS,
+    SLACK_INSTALLATIONS,
+    SLACK_OAUTH_STATES,
+    DigestCadence,
+    DigestTarget,
+    DigestTargetStatus,
+    Job,
+    JobStatus,
+    utcnow,
+)
 from tests.emulators.slack import SlackEmulator
 from tests.support.processes import BotProcess, free_port, started, wait_until
 from tests.support.slack_support import emulator
@@ -320,9 +331,19 @@ def test_after_app_uninstalled_the_workspace_is_forgotten_and_refused(
     bot.install()
     answer, hook = bot.command("whoami")
     assert answer.status_code == 200 and bot.work() == 1 and emulator.wait_for(hook)  # installed: answered
+    with bot.runtime.db.unit_of_work() as session:  # a finance user made a channel of it a digest target
+        setter = create_user(session, IdentityKey("discord", "", "D-FIN"), "Fin")
+        session.flush()
+        session.add(DigestTarget(platform="slack", workspace=TEAM, channel="CREV", cadence=DigestCadence.DAILY,
+                                 starts_at=utcnow(), set_by_id=setter.id))
     emulator.revoke_workspace(TEAM)
     assert bot.event({"type": "app_uninstalled"}).status_code == 200
     assert bot.bots() == 0 and not [r for r in bot.stored() if r.get("team_id") == TEAM]
+    with bot.runtime.db.unit_of_work() as session:  # the bot can post nowhere there: its digests stop
+        target = session.scalars(select(DigestTarget)).one()
+        assert target.status == DigestTargetStatus.BROKEN and "removed from" in target.broken_reason
+        told = [job.payload for job in session.scalars(select(Job).where(Job.kind == POST_KIND))]
+    assert any("RAD was removed from a Slack workspace" in json.dumps(payload) for payload in told), told
 
     queued_before = len(bot.jobs("slack.command"))
     refused, refused_hook = bot.command("whoami")
@@ -330,7 +351,7 @@ def test_after_app_uninstalled_the_workspace_is_forgotten_and_refused(
     assert emulator.wait_for(refused_hook)[0].body["text"] == NOT_INSTALLED
     assert bot.open_home().status_code == 200
     assert len(bot.jobs("slack.command")) == queued_before and not bot.jobs("slack.home")  # nothing queued
-    assert bot.work() == 0
+    assert bot.work() == 1  # only the setter's notice (for their Discord account, which this bot does not serve)
     assert "without an installation refused" in caplog.text
     assert_hidden(emulator, logged(caplog))
 
