@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
@@ -103,6 +104,11 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
     event.listen(engine, "begin", _postgres_begin)
     return engine
+
+
+def dialect_insert(session: Session) -> Any:
+    """The ``insert`` of the session's database (PostgreSQL or SQLite), with its ``ON CONFLICT`` clauses."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def lost_connection(error: BaseException) -> bool:

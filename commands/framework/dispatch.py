@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from commands.framework.context import Context
@@ -27,7 +26,7 @@ from core.conversations import ConversationRef, find_binding
 from core.errors import NotAllowed, NotFound, RadError
 from core.incidents import report
 from core.services import Services
-from storage.db import Database, again_if_lost
+from storage.db import Database, again_if_lost, dialect_insert
 from storage.models import Delivery, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -352,7 +351,6 @@ def claim_delivery(session: Session, key: str) -> bool:
     One statement, ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL and SQLite alike): no savepoint
     round trips, and a key another transaction is inserting waits for it to commit or roll back.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    claimed = session.execute(insert(Delivery).values(key=key[:200], at=utcnow())
+    claimed = session.execute(dialect_insert(session)(Delivery).values(key=key[:200], at=utcnow())
                               .on_conflict_do_nothing(index_elements=[Delivery.key]).returning(Delivery.key))
     return claimed.first() is not None

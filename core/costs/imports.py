@@ -17,7 +17,6 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +26,7 @@ from core.costs.money import shown
 from core.costs.rows import BadExport, Header, parse_row
 from core.costs.sources import BillingSource, Export
 from core.errors import RadError
-from storage.db import Database
+from storage.db import Database, dialect_insert
 from storage.models import CostImport, CostRow
 
 log = logging.getLogger(__name__)
@@ -187,9 +186,8 @@ class _Writer:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.batch: list[tuple[Any, ...]] = []
-        dialect = session.get_bind().dialect.name
-        insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-        self.statement = insert(CostRow).on_conflict_do_nothing(index_elements=["usage_start", "row_key"])
+        self.statement = dialect_insert(session)(CostRow).on_conflict_do_nothing(
+            index_elements=["usage_start", "row_key"])
 
     def add(self, row: tuple[Any, ...]) -> None:
         self.batch.append(row)

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
 from core.repos import connections
 from core.repos.reader import LOCAL_PREFIX, GitHubReader, LocalReader, TreeFile, git_blob_sha
 from core.services import Services
-from storage.db import Database
+from storage.db import Database, dialect_insert
 from storage.models import Deployment, Module, RepoConnection, SourceBlob, User, utcnow
 
 
@@ -55,10 +54,9 @@ def pinned_files(db: Database, services: Services, deployment_id: int) -> dict[s
                            hint="Publish the module again and deploy it again.")
     if fetched:
         with db.unit_of_work() as session:  # another worker may be storing the same blobs: the first one wins
-            insert = postgresql.insert if db.is_postgres else sqlite.insert
             rows = {sha: fetched[name] for name, sha in missing.items()}
-            session.execute(insert(SourceBlob).values([{"sha": sha, "content": content, "stored_at": utcnow()}
-                                                       for sha, content in rows.items()])
+            blobs = [{"sha": sha, "content": content, "stored_at": utcnow()} for sha, content in rows.items()]
+            session.execute(dialect_insert(session)(SourceBlob).values(blobs)
                             .on_conflict_do_nothing(index_elements=[SourceBlob.sha]))
     return {name: kept[sha] if sha in kept else fetched[name] for name, sha in pinned.items()}
 

@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -29,6 +28,7 @@ from core.credits.amounts import format_credits
 from core.credits.ledger import ZERO, balance_of, find_by_key, locked_account, post
 from core.payments import checkout, subscriptions
 from core.payments.checkout import format_money
+from storage.db import dialect_insert
 from storage.models import Purchase, PurchaseStatus, StripeEvent, SubscriptionStatus, SubscriptionTier, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,10 @@ def apply(session: Session, event: Json) -> Applied:
 
 def _claim(session: Session, event_id: str, kind: str) -> bool:
     """Record the event id; False when it was recorded before (one statement, no savepoint)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = StripeEvent.__table__
     assert isinstance(table, Table)
-    claimed = session.execute(insert(table).values(event_id=event_id, type=kind, outcome="", received_at=utcnow())
+    row = {"event_id": event_id, "type": kind, "outcome": "", "received_at": utcnow()}
+    claimed = session.execute(dialect_insert(session)(table).values(**row)
                               .on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id))
     return claimed.first() is not None
 

@@ -16,9 +16,9 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import BigInteger, Date, Integer, and_, case, cast, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.db import dialect_insert
 from storage.models import CreditTransaction, RevenueDay
 from storage.models.revenue import NO_PARTNER, NO_SHARE
 
@@ -66,8 +66,7 @@ def _grouped(session: Session, *conditions: Any) -> Any:
 
 def _add(session: Session, grouped: Any) -> None:
     """Add the sums of ``grouped`` to the rollup, creating each day's row the first time."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(RevenueDay).from_select([*KEY, *SUMS], grouped)
+    statement = dialect_insert(session)(RevenueDay).from_select([*KEY, *SUMS], grouped)
     excluded = statement.excluded
     session.execute(statement.on_conflict_do_update(
         index_elements=list(KEY),
