@@ -13,7 +13,6 @@ import io
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from core.deployments.status import DeploymentRunStatus
 from core.secrets import load_keys
 from storage.db import Database
 from storage.models import DeployDraft, Deployment, DeploymentRun, Job, JobStatus, Module, utcnow
+from tests.support.processes import stop
 from tests.support.pty_console import CTRL_D, ROOT, PtyConsole
 
 BOLD, CODE = "\x1b[1m", "\x1b[36m"
@@ -517,9 +517,4 @@ def test_a_run_claimed_by_a_separate_worker_process_is_shown_and_another_users_n
     finally:
         if console is not None:
             console.close()
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop(worker, 20)

@@ -34,6 +34,7 @@ from core.secrets import load_keys
 from storage.db import Database
 from storage.models import Deployment, DeploymentRun
 from tests.support.host_processes import processes_mentioning
+from tests.support.processes import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 UMA = Caller(IdentityKey("slack", "T1", "UUMA"), "Uma")
@@ -108,13 +109,7 @@ def worker_process(config: Config, data_dir: Path, secret_key: str) -> Iterator[
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, 20)
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 180,

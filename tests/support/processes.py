@@ -91,13 +91,18 @@ def started(args: list[str], env: dict[str, str], *, log: Path | None = None) ->
         try:
             yield child
         finally:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-                try:
-                    child.wait(30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+            stop(child)
+
+
+def stop(child: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM ``child`` if it still runs, and kill it if it has not stopped within ``timeout`` seconds."""
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def wait_until(check: object, timeout: float, what: str) -> None:
@@ -135,12 +140,7 @@ def bot_run(data_dir: Path, *, database_url: str = "", admins: str = "slack:T1:U
             yield bot
             slack.check()
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop(process)
             discord.stop_thread()
 
 
