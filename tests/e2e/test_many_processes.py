@@ -45,6 +45,7 @@ from storage.models.states import DigestPostStatus
 from tests.emulators.slack import SlackEmulator
 from tests.integration.test_deploy import deploy_button
 from tests.support.processes import ROOT, free_port, started, wait_until
+from tests.support.slack_support import slack_stamp
 
 SECRET = "many-processes-signing-secret"
 TEAM, USERS, COST = "T1", 10, Decimal(50)
@@ -92,7 +93,7 @@ def click(user: str, action_id: str, value: str, channel: str, hook_url: str) ->
                       "is_ephemeral": True},
         "channel": {"id": channel, "name": channel.lower()},
         "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
-                     "text": {"type": "plain_text", "text": "Confirm"}, "action_ts": f"{time.time():.6f}"}]}
+                     "text": {"type": "plain_text", "text": "Confirm"}, "action_ts": slack_stamp()}]}
     return "payload=" + urllib.parse.quote(json.dumps(payload))
 
 

@@ -60,7 +60,7 @@ from storage.models import (
 )
 from tests.emulators.slack import SlackEmulator
 from tests.support.processes import BotProcess, free_port, started, wait_until
-from tests.support.slack_support import emulator
+from tests.support.slack_support import emulator, slack_stamp
 
 __all__ = ["emulator"]
 
@@ -124,7 +124,7 @@ class Front:
 
     def open_home(self, *, team: str = TEAM, user: str = INSTALLER) -> requests.Response:
         return self.event({"type": "app_home_opened", "user": user, "channel": "D" + user, "tab": "home",
-                           "event_ts": f"{time.time():.6f}"}, team=team)
+                           "event_ts": slack_stamp()}, team=team)
 
 
 @dataclass

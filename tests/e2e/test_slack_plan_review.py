@@ -15,7 +15,7 @@ from storage.db import Database
 from storage.models import Deployment, StoredSecret
 from tests.integration.test_plan_review import Seen, plan_review_scenario
 from tests.support.slack_deploy_steps import ROOM, UMA, buttons, click, fill, platform, since, worker
-from tests.support.slack_support import Harness, emulator, harness, slack_runtime, texts
+from tests.support.slack_support import Harness, emulator, harness, slack_runtime, slack_stamp, texts
 
 BYSTANDER = {"user": "UBYSTANDER", "name": "bystander"}
 """A plain user in the deployment's channel."""
@@ -42,7 +42,7 @@ class SlackReviewDoor:
 
     async def click(self, seen: Seen, action_id: str, times: int = 1) -> list[Seen]:
         message = seen.buttons[action_id]
-        answers = [click(self.harness, message, action_id, UMA, stamp=f"{time.time():.6f}{n}") for n in range(times)]
+        answers = [click(self.harness, message, action_id, UMA, stamp=slack_stamp()) for _ in range(times)]
         return [self.seen({**self.harness.reply(a), "channel": ROOM}) for a in answers]
 
     async def show(self, short: str) -> Seen:

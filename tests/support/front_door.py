@@ -397,7 +397,7 @@ class SlackDoor:
         picker = reply.select().raw
         options = {o["value"]: o for o in picker.get("options") or []}
         action: dict[str, Any] = {"type": picker["type"], "action_id": picker["action_id"], "block_id": "Sl4ck",
-                                  "action_ts": f"{time.time():.6f}"}
+                                  "action_ts": sh.slack_stamp()}
         if picker["type"].startswith("multi_"):
             action["selected_options"] = [options[value] for value in values]  # Slack sends every chosen option
         else:
@@ -422,8 +422,8 @@ class SlackDoor:
 
     async def double_click(self, reply: Reply, label: str, *, user: Person = ADMIN) -> list[Reply]:
         button = reply.button(label)
-        base = time.time()
-        stamps = [f"{base:.6f}", f"{base + 0.000001:.6f}"]
+        stamps = [sh.slack_stamp(), sh.slack_stamp()]  # a microsecond apart: two clicks, not one delivered twice
+        assert stamps[0] != stamps[1], "two clicks have two action_ts: the same one is a repeated delivery"
         hooks = [self._hook(reply) for _ in stamps]
         bodies = [self._action(reply, button.id, button.value, hook, user, action_ts=stamp)
                   for hook, stamp in zip(hooks, stamps, strict=True)]

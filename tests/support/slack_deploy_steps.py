@@ -3,7 +3,6 @@ for scenarios that need the raw Block Kit payloads (the plan review's buttons an
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from storage.db import Database
 from tests.emulators.slack import Call
 from tests.support.engines import embedded_terraform
 from tests.support.front_door import slack_state
-from tests.support.slack_support import Harness, texts
+from tests.support.slack_support import Harness, slack_stamp, texts
 
 UMA = {"user": "UUMA", "name": "uma"}
 POOR = {"user": "UPOOR", "name": "poor"}
@@ -93,7 +92,7 @@ def click(harness: Harness, message: dict[str, Any], action_id: str, who: dict[s
     body = harness.action_body(element["action_id"], element["value"], user=who["user"], name=who["name"])
     body["channel"] = {"id": message["channel"], "name": "deploys"}
     body["container"]["channel_id"] = message["channel"]
-    body["actions"][0]["action_ts"] = stamp or f"{time.time():.6f}"
+    body["actions"][0]["action_ts"] = stamp or slack_stamp()
     return harness.interact(body)
 
 

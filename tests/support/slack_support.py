@@ -44,6 +44,20 @@ ADMIN = "UADMIN"
 CHANNEL = "C1"
 THREAD = "1700000000.000100"
 
+_last_stamp = [0]
+_stamp_lock = threading.Lock()
+
+
+def slack_stamp() -> str:
+    """A Slack timestamp (``seconds.micros``, as ``action_ts`` or ``ts``): now, and never one given before.
+
+    Built from whole microseconds: two clicks a microsecond apart get two stamps (``f"{t + 1e-6:.6f}"`` can
+    round to the same string as ``t``, and the app rightly drops the second as a repeat of the first).
+    """
+    with _stamp_lock:
+        micros = _last_stamp[0] = max(time.time_ns() // 1000, _last_stamp[0] + 1)
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
 
 class TrackingExecutor(ThreadPoolExecutor):
     """A thread pool that can wait until every task submitted so far has finished."""
@@ -211,7 +225,7 @@ class Harness:
                     hook: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
         hook = hook or f"act-{uuid.uuid4().hex[:8]}"
         action = {"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
-                  "text": {"type": "plain_text", "text": "Go"}, "action_ts": f"{time.time():.6f}",
+                  "text": {"type": "plain_text", "text": "Go"}, "action_ts": slack_stamp(),
                   **(extra or {})}
         return {"type": "block_actions", "team": {"id": TEAM, "domain": "rad"},
                 "user": {"id": user, "username": name, "name": name, "team_id": TEAM}, "api_app_id": "A1",
@@ -264,7 +278,7 @@ class Harness:
     def event_body(self, text: str, *, user: str = "U2", event_id: str = "", thread: str = THREAD,
                    **event: Any) -> dict[str, Any]:
         message = {"type": "message", "channel": CHANNEL, "user": user, "text": text,
-                   "ts": f"{time.time():.6f}", "thread_ts": thread, "team": TEAM, "channel_type": "channel",
+                   "ts": slack_stamp(), "thread_ts": thread, "team": TEAM, "channel_type": "channel",
                    **event}
         return {"token": "legacy", "team_id": TEAM, "api_app_id": "A1", "event": message,
                 "type": "event_callback", "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
@@ -273,7 +287,7 @@ class Harness:
     def home_opened_body(self, *, user: str = ADMIN, tab: str = "home", event_id: str = "") -> dict[str, Any]:
         """An ``app_home_opened`` event: ``user`` opened the app's Home (or Messages) tab."""
         opened: dict[str, Any] = {"type": "app_home_opened", "user": user, "channel": "D" + user.lstrip("UW"),
-                                  "tab": tab, "event_ts": f"{time.time():.6f}"}
+                                  "tab": tab, "event_ts": slack_stamp()}
         home = self.emulator.home(user)
         if home is not None:
             opened["view"] = home
@@ -290,7 +304,7 @@ class Harness:
         home = self.emulator.home(user)
         assert home is not None, f"{user} has no Home tab published"
         action = {"type": "button", "action_id": element["action_id"], "block_id": "b1",
-                  "value": element.get("value", ""), "text": element["text"], "action_ts": f"{time.time():.6f}"}
+                  "value": element.get("value", ""), "text": element["text"], "action_ts": slack_stamp()}
         return {"type": "block_actions", "team": {"id": TEAM, "domain": "rad"},
                 "user": {"id": user, "username": name, "name": name, "team_id": TEAM}, "api_app_id": "A1",
                 "token": "legacy", "trigger_id": f"trig.{uuid.uuid4().hex}",
