@@ -467,11 +467,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = {"unparsed": raw.decode("utf-8", "replace")}
         call = Call(path=path, method=self.command, body=body, headers=headers, raw=raw, at=time.monotonic())
-        emulator._record(call)
         if path == "/socket-mode" and headers.get("upgrade", "").lower() == "websocket":
+            emulator._record(call)
             self._socket_mode(emulator, headers.get("sec-websocket-key", ""))
             return
         status, extra, payload = emulator.answer(call)
+        emulator._record(call)  # after its effect: whoever waits for the call sees the message it posted or replaced
         self.send_response(status)
         self.send_header("Content-Type", extra.pop("Content-Type", "application/json; charset=utf-8"))
         for name, value in extra.items():
