@@ -141,6 +141,7 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False,
                                      autoflush=False)
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_postgres(self) -> bool:
@@ -159,6 +160,20 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection whose each statement commits on its own, for a lone write that needs no transaction.
+
+        On PostgreSQL there is no ``BEGIN`` or ``COMMIT`` round trip (the ack path's one INSERT); on SQLite it is
+        a short transaction, since the write lock is taken either way.
+        """
+        if self.is_postgres:
+            with self._autocommit.connect() as connection:
+                yield connection
+        else:
+            with self.engine.begin() as connection:
+                yield connection
 
     @contextmanager
     def read(self) -> Iterator[Session]:

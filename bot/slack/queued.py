@@ -51,9 +51,7 @@ def job_payload(runtime: Runtime, body: Mapping[str, Any], *, bot_user_id: str =
 
 def queue(runtime: Runtime, kind: str, body: Mapping[str, Any], *, bot_user_id: str = "") -> None:
     """Store one Slack request as a job of ``kind`` (one INSERT, committed before Slack is answered)."""
-    payload = job_payload(runtime, body, bot_user_id=bot_user_id)
-    with runtime.db.unit_of_work() as session:
-        jobs.enqueue(session, kind, payload)
+    jobs.enqueue_alone(runtime.db, kind, job_payload(runtime, body, bot_user_id=bot_user_id))
 
 
 class SlackWork:

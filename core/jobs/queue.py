@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from storage.db import Database
 from storage.models import Job, JobStatus
 
-__all__ = ["LEASE", "MAX_ATTEMPTS", "JobStatus", "claim", "claim_id", "enqueue", "fail", "fail_abandoned", "finish"]
+__all__ = ["LEASE", "MAX_ATTEMPTS", "JobStatus", "claim", "claim_id", "enqueue", "enqueue_alone", "fail",
+           "fail_abandoned", "finish"]
 
 MAX_ATTEMPTS = 3
 LEASE = timedelta(minutes=30)
@@ -29,6 +31,16 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any] | None = None, 
     session.add(job)
     session.flush()
     return job
+
+
+def enqueue_alone(db: Database, kind: str, payload: dict[str, Any]) -> None:
+    """Queue a job due now in one statement committed on its own, outside any unit of work.
+
+    The Slack ack path's write: one INSERT without the ORM's flush and, on PostgreSQL, without a ``BEGIN`` and
+    ``COMMIT`` round trip; the job is committed when this returns.
+    """
+    with db.autocommit() as connection:
+        connection.execute(insert(Job), {"kind": kind, "payload": payload})
 
 
 def claim(session: Session, worker: str, now: datetime) -> Job | None:

@@ -50,6 +50,20 @@ def test_worker_runs_a_job_once_and_marks_it_done(dispatcher: Dispatcher, config
         assert (job.status, job.claimed_by, job.attempts) == (JobStatus.DONE, "w1", 1)
 
 
+def test_a_job_queued_alone_is_committed_due_now_and_run_once(dispatcher: Dispatcher, config: Config,
+                                                               db: Database) -> None:
+    runtime, ran = runtime_with(dispatcher, config)
+    before = utcnow()
+    jobs.enqueue_alone(db, "test.record", {"n": 2})  # no unit of work around it: committed when it returns
+    with db.read() as s:
+        job = s.scalars(select(Job)).one()
+        assert (job.kind, job.status, job.attempts, job.payload) == ("test.record", JobStatus.QUEUED, 0, {"n": 2})
+        assert before <= job.run_after <= utcnow() and job.claimed_by == ""
+    worker = Worker(runtime, name="w1")
+    assert worker.run_once() and not worker.run_once()
+    assert ran == [{"n": 2}]
+
+
 def test_failures_are_retried_with_backoff_then_failed(dispatcher: Dispatcher, config: Config, db: Database) -> None:
     runtime, _ = runtime_with(dispatcher, config)
     now = [utcnow()]
